@@ -1,0 +1,7 @@
+namespace Ephemera.Tracking.Tests;
+
+public class ProjectBuildsTests
+{
+    [Fact]
+    public void AssemblyLoads() => Assert.NotNull(typeof(ProjectBuildsTests).Assembly);
+}
