@@ -49,6 +49,7 @@ struct eph_source {
 
     double frame_rate;
     int width, height;
+    char codec_name[32];
     int64_t delivered;
     int64_t dropped_for_pool;
     int consecutive_errors;
@@ -308,6 +309,7 @@ static int open_input(eph_source *s)
     }
     s->width = s->dec->width;
     s->height = s->dec->height;
+    snprintf(s->codec_name, sizeof s->codec_name, "%s", codec->name);
     s->deadline_ns = 0;
     return EPH_OK;
 fail:
@@ -381,7 +383,7 @@ EPH_API int eph_source_get_info(const eph_source *s, eph_source_info *out)
     out->width = s->width;
     out->height = s->height;
     out->frame_rate = s->frame_rate;
-    snprintf(out->codec_name, sizeof out->codec_name, "%s", s->dec && s->dec->codec ? s->dec->codec->name : "");
+    snprintf(out->codec_name, sizeof out->codec_name, "%s", s->codec_name);
     out->hw_active = s->hw_active;
     out->frames_delivered = s->delivered;
     out->frames_dropped_for_pool = s->dropped_for_pool;
@@ -638,6 +640,9 @@ EPH_API int eph_source_read(eph_source *s, eph_frame **out_frame, eph_frame_info
                 if ((ret = rewind_file(s)) != EPH_OK) return ret;
                 continue;
             }
+            /* Done: let the decoder go now, so its reference pictures are wiped at end of stream
+             * rather than when the caller gets round to closing the source. */
+            close_input(s);
             s->state = STATE_DONE;
             return EPH_EOF;
         }
@@ -648,7 +653,7 @@ EPH_API int eph_source_read(eph_source *s, eph_frame **out_frame, eph_frame_info
             }
             continue;
         }
-        if (s->state == STATE_DRAINING) { s->state = STATE_DONE; return EPH_EOF; }
+        if (s->state == STATE_DRAINING) { close_input(s); s->state = STATE_DONE; return EPH_EOF; }
 
         /* 2. feed it one packet */
         arm_deadline(s);
