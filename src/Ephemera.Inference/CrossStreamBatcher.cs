@@ -1,0 +1,254 @@
+using System.Diagnostics;
+using Ephemera.Core;
+using Ephemera.Inference.Preprocess;
+
+namespace Ephemera.Inference;
+
+/// <summary>Batcher limits (validated once).</summary>
+public sealed record BatcherOptions
+{
+    /// <summary>Largest batch; 0 = the detector's <see cref="ObjectDetector.MaxBatch"/>. Capped at it.</summary>
+    public int MaxBatch { get; }
+    /// <summary>How long the first frame of a batch waits for more frames before the batch runs anyway.</summary>
+    public TimeSpan Deadline { get; }
+
+    public BatcherOptions(int maxBatch = 0, TimeSpan? deadline = null)
+    {
+        if (maxBatch < 0) throw new EphemeraException($"max batch must be >= 0, got {maxBatch}");
+        var d = deadline ?? TimeSpan.FromMilliseconds(10);
+        if (d < TimeSpan.Zero) throw new EphemeraException($"batch deadline must be >= 0, got {d}");
+        MaxBatch = maxBatch; Deadline = d;
+    }
+}
+
+/// <summary>Why <see cref="CrossStreamBatcher.Submit"/> did or did not take a frame.</summary>
+public enum SubmitStatus
+{
+    /// <summary>Preprocessed into a batch slot; the frame may be released; the request completes later.</summary>
+    Accepted,
+    /// <summary>Both tensor banks are taken (one running, one full): skip detection for this frame.</summary>
+    Busy,
+    /// <summary>The request is still waiting for its previous frame's result (one frame in flight per request).</summary>
+    RequestInFlight,
+    /// <summary>The batcher is disposed.</summary>
+    Closed,
+}
+
+/// <summary>Completion state of a <see cref="DetectionRequest"/>.</summary>
+public enum DetectionStatus { Idle, Pending, Completed, Failed }
+
+/// <summary>
+/// A camera's reusable handle for batched detection: holds its <see cref="Detections"/> output, its
+/// preprocessing scratch, and a completion (event and/or callback set once). One frame in flight
+/// per request; reuse the same object frame after frame, so steady state allocates nothing.
+/// </summary>
+public sealed class DetectionRequest : IDisposable
+{
+    private readonly ManualResetEventSlim _done = new(false);
+    private readonly Action<DetectionRequest>? _onCompleted;
+    internal FramePreprocessor? Preprocessor;
+    internal ObjectDetector? PreprocessorOwner;
+    internal volatile int StatusValue;
+
+    /// <param name="onCompleted">called on the batcher thread when the result is ready; keep it short
+    /// (copy the detections or signal your own thread).</param>
+    public DetectionRequest(Action<DetectionRequest>? onCompleted = null, int capacity = 256)
+    {
+        _onCompleted = onCompleted;
+        Output = new Detections(capacity);
+    }
+
+    /// <summary>The last completed frame's detections in source pixels (valid once Status is Completed, until the next submit).</summary>
+    public Detections Output { get; }
+    public DetectionStatus Status => (DetectionStatus)StatusValue;
+    /// <summary>Set when Status is Failed.</summary>
+    public Exception? Error { get; internal set; }
+    /// <summary>Caller's correlation value (e.g. the frame index), carried unchanged.</summary>
+    public long Tag { get; set; }
+
+    /// <summary>Blocks until the pending frame completes or fails; false on timeout.</summary>
+    public bool Wait(TimeSpan timeout) => _done.Wait(timeout);
+
+    internal void Begin() { Error = null; _done.Reset(); StatusValue = (int)DetectionStatus.Pending; }
+
+    internal void Complete(Exception? error)
+    {
+        Error = error;
+        StatusValue = (int)(error == null ? DetectionStatus.Completed : DetectionStatus.Failed);
+        _done.Set();
+        _onCompleted?.Invoke(this);
+    }
+
+    public void Dispose() => _done.Dispose();
+}
+
+/// <summary>
+/// Gathers frames from many cameras into batches for one <see cref="ObjectDetector"/>.
+///
+/// Threading contract: any number of camera threads call <see cref="Submit"/>; each call
+/// preprocesses the frame on the caller's thread straight into a slot of a pinned batch tensor and
+/// returns, so the caller releases its frame lease right after. One internal thread runs a batch when
+/// it has <see cref="BatcherOptions.MaxBatch"/> frames or when its first frame has waited
+/// <see cref="BatcherOptions.Deadline"/>, whichever comes first; it then decodes each frame into its
+/// request's <see cref="DetectionRequest.Output"/>, wipes the tensor and completes the requests (the
+/// callback runs on that thread). Two tensor banks alternate, so cameras fill one while the other
+/// runs; when both are taken Submit fails fast with <see cref="SubmitStatus.Busy"/> — memory is
+/// bounded at 2 × MaxBatch frames and nothing queues without limit.
+/// </summary>
+public sealed class CrossStreamBatcher : IDisposable
+{
+    private enum BankState { Free, Filling, Closed, Running }
+
+    private sealed class Bank(TensorBank tensor, int capacity)
+    {
+        public readonly TensorBank Tensor = tensor;
+        public readonly DetectionRequest?[] Requests = new DetectionRequest?[capacity];
+        public readonly Detections?[] Outputs = new Detections?[capacity];
+        public readonly TensorPlacement[] Placements = new TensorPlacement[capacity];
+        public BankState State;
+        public int Reserved, Filled;
+        public long FirstTicks;
+    }
+
+    private readonly ObjectDetector _detector;
+    private readonly Bank[] _banks;
+    private readonly object _gate = new();
+    private readonly Thread _worker;
+    private readonly long _deadlineTicks;
+    private bool _closing;
+    private long _batches, _frames, _busy;
+
+    public int MaxBatch { get; }
+    public BatcherOptions Options { get; }
+
+    public CrossStreamBatcher(ObjectDetector detector, BatcherOptions? options = null)
+    {
+        if (detector.BatcherAttached) throw new InvalidOperationException("the detector already has a batcher");
+        _detector = detector;
+        Options = options ?? new BatcherOptions();
+        MaxBatch = Options.MaxBatch > 0 ? Math.Min(Options.MaxBatch, detector.MaxBatch) : detector.MaxBatch;
+        _deadlineTicks = (long)(Options.Deadline.TotalSeconds * Stopwatch.Frequency);
+        _banks = [new Bank(detector.CreateBank(), MaxBatch), new Bank(detector.CreateBank(), MaxBatch)];
+        detector.BatcherAttached = true;
+        _worker = new Thread(WorkerLoop) { IsBackground = true, Name = $"batcher:{detector.Model.Name}" };
+        _worker.Start();
+    }
+
+    /// <summary>Batches run, frames detected, frames refused as Busy (since creation).</summary>
+    public (long Batches, long Frames, long Busy) Counters
+    {
+        get { lock (_gate) return (_batches, _frames, _busy); }
+    }
+
+    /// <summary>True when the frame was accepted (see <see cref="Submit"/>).</summary>
+    public bool TrySubmit(in FrameView frame, DetectionRequest request) => Submit(frame, request) == SubmitStatus.Accepted;
+
+    /// <summary>
+    /// Preprocesses <paramref name="frame"/> into a batch slot (on this thread) and queues it. When
+    /// this returns, the frame's pixels are no longer referenced. A bad frame throws
+    /// <see cref="EphemeraException"/> (its slot stays empty and the request is not pending).
+    /// </summary>
+    public SubmitStatus Submit(in FrameView frame, DetectionRequest request)
+    {
+        Bank bank; int slot;
+        lock (_gate)
+        {
+            if (_closing) return SubmitStatus.Closed;
+            if (request.Status == DetectionStatus.Pending) return SubmitStatus.RequestInFlight;
+            Bank? target = null;
+            foreach (var b in _banks) if (b.State == BankState.Filling) { target = b; break; }
+            if (target == null) foreach (var b in _banks) if (b.State == BankState.Free) { target = b; break; }
+            if (target == null) { _busy++; return SubmitStatus.Busy; }
+            bank = target;
+            if (bank.State == BankState.Free) { bank.State = BankState.Filling; bank.FirstTicks = Stopwatch.GetTimestamp(); }
+            slot = bank.Reserved++;
+            if (bank.Reserved == MaxBatch) bank.State = BankState.Closed;
+            bank.Requests[slot] = null;
+            request.Begin();
+        }
+
+        if (request.Preprocessor == null || request.PreprocessorOwner != _detector)
+        {
+            request.Preprocessor = _detector.CreatePreprocessor();
+            request.PreprocessorOwner = _detector;
+        }
+        Exception? error = null;
+        try { bank.Placements[slot] = request.Preprocessor.Run(frame, bank.Tensor.Slot(slot)); }
+        catch (Exception e) { error = e; }
+
+        lock (_gate)
+        {
+            if (error == null) { bank.Requests[slot] = request; bank.Outputs[slot] = request.Output; }
+            else { bank.Outputs[slot] = null; request.StatusValue = (int)DetectionStatus.Idle; }
+            bank.Filled++;
+            Monitor.PulseAll(_gate);
+        }
+        if (error != null)
+        {
+            if (error is EphemeraException) throw error;
+            throw new EphemeraException($"preprocessing failed: {error.Message}", error);
+        }
+        return SubmitStatus.Accepted;
+    }
+
+    private void WorkerLoop()
+    {
+        while (true)
+        {
+            Bank? ready = null; int n = 0;
+            lock (_gate)
+            {
+                while (true)
+                {
+                    long now = Stopwatch.GetTimestamp();
+                    long wait = long.MaxValue;
+                    foreach (var b in _banks)
+                    {
+                        if (b.State == BankState.Filling)
+                        {
+                            long due = b.FirstTicks + _deadlineTicks;
+                            if (now >= due || _closing) b.State = BankState.Closed;
+                            else wait = Math.Min(wait, due - now);
+                        }
+                        if (b.State == BankState.Closed && b.Filled == b.Reserved && (ready == null || b.FirstTicks < ready.FirstTicks)) ready = b;
+                    }
+                    if (ready != null) { ready.State = BankState.Running; n = ready.Reserved; break; }
+                    if (_closing && _banks.All(b => b.State == BankState.Free)) return;
+                    if (wait == long.MaxValue) Monitor.Wait(_gate);
+                    else Monitor.Wait(_gate, TimeSpan.FromSeconds(Math.Max(wait, 1) / (double)Stopwatch.Frequency));
+                }
+            }
+
+            Exception? error = null;
+            try { _detector.InferAndDecode(ready.Tensor, n, ready.Placements, ready.Outputs); }
+            catch (Exception e) { error = e; }
+
+            // Complete before freeing the bank: its request array is reused by the next fill.
+            for (int i = 0; i < n; i++)
+            {
+                var r = ready.Requests[i];
+                ready.Requests[i] = null; ready.Outputs[i] = null;
+                r?.Complete(error);
+            }
+            lock (_gate)
+            {
+                _batches++; _frames += n;
+                ready.State = BankState.Free; ready.Reserved = 0; ready.Filled = 0;
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
+    /// <summary>Runs the frames already accepted, stops the worker and detaches from the detector.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_closing) return;
+            _closing = true;
+            Monitor.PulseAll(_gate);
+        }
+        _worker.Join();
+        _detector.BatcherAttached = false;
+    }
+}

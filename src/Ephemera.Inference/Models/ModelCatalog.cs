@@ -1,0 +1,144 @@
+using System.Reflection;
+using Ephemera.Core;
+using YamlDotNet.Core;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
+
+namespace Ephemera.Inference.Models;
+
+/// <summary>How the frame is fitted into the input tensor.</summary>
+public enum ResizeRule
+{
+    /// <summary>Scale r = min(H/h, W/w), image at the top-left, the rest padded.</summary>
+    Letterbox,
+    /// <summary>Plain resize to W×H; aspect not kept.</summary>
+    Stretch,
+}
+
+/// <summary>Which postprocessing turns the model's outputs into boxes.</summary>
+public enum DecoderKind { Yolox, YuNet, UltraFace, DbText }
+
+/// <summary>The input tensor contract of one model (validated on load).</summary>
+public sealed record InputContract(
+    string Tensor, int Width, int Height, bool Rgb, float[] Mean, float[] Std, ResizeRule Resize, float Pad, bool DynamicSize);
+
+/// <summary>The output contract: decoder kind, output tensor names, and the batch-reshape channel count for YOLOX.</summary>
+public sealed record OutputContract(DecoderKind Decoder, string[] Tensors, int BatchReshapeChannels);
+
+/// <summary>One entry of <c>models/models.yaml</c>.</summary>
+public sealed record ModelEntry(
+    string Name, string File, string Url, string? ArchiveMember, string Sha256, string Licence,
+    InputContract Input, OutputContract Output, string[] Classes)
+{
+    /// <summary>Whether fetch derives a dynamic-batch variant (YOLOX graphs exported with batch 1).</summary>
+    public bool HasBatchVariant => Output.BatchReshapeChannels > 0;
+    /// <summary>File name of the derived dynamic-batch graph beside the original.</summary>
+    public string BatchVariantFile => Path.GetFileNameWithoutExtension(File) + ".dynbatch.onnx";
+}
+
+/// <summary>
+/// The model catalogue: <c>models/models.yaml</c> in the repository, else the copy embedded in this
+/// assembly. Every field is checked on load; a bad entry names the model and the key.
+/// </summary>
+public sealed class ModelCatalog
+{
+    public string DefaultModel { get; }
+    public IReadOnlyList<ModelEntry> Models { get; }
+    public string Source { get; }
+
+    private ModelCatalog(string defaultModel, IReadOnlyList<ModelEntry> models, string source)
+    {
+        DefaultModel = defaultModel; Models = models; Source = source;
+    }
+
+    /// <summary>The repository's manifest when present, else the embedded one.</summary>
+    public static ModelCatalog Load()
+    {
+        string path = Path.Combine(RepoPaths.Root, "models", "models.yaml");
+        if (System.IO.File.Exists(path)) return Parse(System.IO.File.ReadAllText(path), path);
+        using var s = typeof(ModelCatalog).Assembly.GetManifestResourceStream("Ephemera.Inference.models.yaml")
+            ?? throw new InvalidOperationException("embedded models.yaml missing");
+        using var r = new StreamReader(s);
+        return Parse(r.ReadToEnd(), "embedded models.yaml");
+    }
+
+    public ModelEntry Get(string name) =>
+        Models.FirstOrDefault(m => m.Name == name)
+        ?? throw new EphemeraException($"unknown model '{name}'; the catalogue ({Source}) has: {string.Join(", ", Models.Select(m => m.Name))}");
+
+    public static ModelCatalog Parse(string yaml, string source)
+    {
+        RawCatalog raw;
+        try
+        {
+            raw = new DeserializerBuilder().WithNamingConvention(UnderscoredNamingConvention.Instance).Build().Deserialize<RawCatalog>(yaml)
+                  ?? throw new EphemeraException($"{source}: empty model catalogue");
+        }
+        catch (YamlException e)
+        {
+            throw new EphemeraException($"{source}: invalid YAML at line {e.Start.Line}: {e.Message}", e);
+        }
+        if (raw.Models is not { Count: > 0 }) throw new EphemeraException($"{source}: 'models' is empty");
+        var entries = raw.Models.Select(m => Validate(m, source)).ToList();
+        var dupe = entries.GroupBy(e => e.Name).FirstOrDefault(g => g.Count() > 1);
+        if (dupe != null) throw new EphemeraException($"{source}: model '{dupe.Key}' is listed twice");
+        string def = raw.Default ?? entries[0].Name;
+        if (entries.All(e => e.Name != def)) throw new EphemeraException($"{source}: default model '{def}' is not in the catalogue");
+        return new ModelCatalog(def, entries, source);
+    }
+
+    private static ModelEntry Validate(RawModel m, string source)
+    {
+        string name = m.Name ?? throw new EphemeraException($"{source}: a model entry has no 'name'");
+        string Req(string? v, string key) => string.IsNullOrWhiteSpace(v) ? throw new EphemeraException($"{source}: model '{name}': '{key}' is missing") : v;
+        var sha = Req(m.Sha256, "sha256").ToLowerInvariant();
+        if (sha.Length != 64 || !sha.All(Uri.IsHexDigit)) throw new EphemeraException($"{source}: model '{name}': sha256 '{sha}' is not 64 hex digits");
+        var i = m.Input ?? throw new EphemeraException($"{source}: model '{name}': 'input' is missing");
+        var o = m.Output ?? throw new EphemeraException($"{source}: model '{name}': 'output' is missing");
+        if (i.Layout != "NCHW") throw new EphemeraException($"{source}: model '{name}': input.layout '{i.Layout}' unsupported (only NCHW)");
+        if (i.Width <= 0 || i.Height <= 0) throw new EphemeraException($"{source}: model '{name}': input width/height must be positive");
+        bool rgb = i.Colour switch
+        {
+            "RGB" => true, "BGR" => false,
+            _ => throw new EphemeraException($"{source}: model '{name}': input.colour '{i.Colour}' must be BGR or RGB"),
+        };
+        float[] Three(float[]? v, string key) => v is { Length: 3 } ? v : throw new EphemeraException($"{source}: model '{name}': input.{key} needs 3 values");
+        var std = Three(i.Std, "std");
+        if (std.Any(s => s <= 0)) throw new EphemeraException($"{source}: model '{name}': input.std must be positive");
+        var resize = i.Resize switch
+        {
+            "letterbox" => ResizeRule.Letterbox, "stretch" => ResizeRule.Stretch,
+            _ => throw new EphemeraException($"{source}: model '{name}': input.resize '{i.Resize}' must be letterbox or stretch"),
+        };
+        var decoder = o.Decoder switch
+        {
+            "yolox" => DecoderKind.Yolox, "yunet" => DecoderKind.YuNet, "ultraface" => DecoderKind.UltraFace, "db-text" => DecoderKind.DbText,
+            _ => throw new EphemeraException($"{source}: model '{name}': output.decoder '{o.Decoder}' must be yolox, yunet, ultraface or db-text"),
+        };
+        string[] classes = m.Classes switch
+        {
+            string s when s == "coco80" => CocoClasses.Names,
+            List<object> l when l.Count > 0 => l.Select(x => x.ToString()!).ToArray(),
+            _ => throw new EphemeraException($"{source}: model '{name}': 'classes' must be coco80 or a list of names"),
+        };
+        return new ModelEntry(name, Req(m.File, "file"), Req(m.Url, "url"), m.ArchiveMember, sha, Req(m.Licence, "licence"),
+            new InputContract(Req(i.Tensor, "input.tensor"), i.Width, i.Height, rgb, Three(i.Mean, "mean"), std, resize, i.Pad, i.DynamicSize),
+            new OutputContract(decoder, o.Tensors?.ToArray() ?? [], o.BatchReshapeChannels), classes);
+    }
+
+    // YAML shapes (mutable, for the deserializer only).
+    private sealed class RawCatalog { public string? Default { get; set; } public List<RawModel>? Models { get; set; } }
+    private sealed class RawModel
+    {
+        public string? Name { get; set; } public string? File { get; set; } public string? Url { get; set; }
+        public string? ArchiveMember { get; set; } public string? Sha256 { get; set; } public string? Licence { get; set; }
+        public RawInput? Input { get; set; } public RawOutput? Output { get; set; } public object? Classes { get; set; }
+    }
+    private sealed class RawInput
+    {
+        public string? Tensor { get; set; } public string? Layout { get; set; } public int Width { get; set; } public int Height { get; set; }
+        public string? Colour { get; set; } public float[]? Mean { get; set; } public float[]? Std { get; set; }
+        public string? Resize { get; set; } public float Pad { get; set; } public bool DynamicSize { get; set; }
+    }
+    private sealed class RawOutput { public string? Decoder { get; set; } public List<string>? Tensors { get; set; } public int BatchReshapeChannels { get; set; } }
+}

@@ -1,0 +1,81 @@
+using Ephemera.Core;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Ephemera.Inference.Runtime;
+
+/// <summary>
+/// How a model session runs: execution provider and thread counts. Immutable and validated on
+/// construction (STYLE.md 1: options apart from work). Providers: cpu (default), cuda, tensorrt,
+/// directml, openvino.
+/// </summary>
+public sealed record InferenceOptions
+{
+    public static readonly string[] ProviderNames = ["cpu", "cuda", "tensorrt", "directml", "openvino"];
+
+    /// <summary>Execution provider: cpu, cuda, tensorrt, directml or openvino.</summary>
+    public string Provider { get; }
+    /// <summary>Threads inside one operator; 0 = ONNX Runtime's default (one per physical core).</summary>
+    public int IntraOpThreads { get; }
+    /// <summary>Threads running independent operators in parallel; 1 = sequential execution (the usual best for CNNs).</summary>
+    public int InterOpThreads { get; }
+    /// <summary>GPU ordinal for cuda/tensorrt/directml.</summary>
+    public int DeviceId { get; }
+
+    public InferenceOptions(string provider = "cpu", int intraOpThreads = 0, int interOpThreads = 1, int deviceId = 0)
+    {
+        provider = provider.ToLowerInvariant();
+        if (!ProviderNames.Contains(provider))
+            throw new EphemeraException($"unknown execution provider '{provider}'; known: {string.Join(", ", ProviderNames)}");
+        if (intraOpThreads < 0) throw new EphemeraException($"intra-op threads must be >= 0, got {intraOpThreads}");
+        if (interOpThreads < 0) throw new EphemeraException($"inter-op threads must be >= 0, got {interOpThreads}");
+        Provider = provider; IntraOpThreads = intraOpThreads; InterOpThreads = interOpThreads; DeviceId = deviceId;
+    }
+
+    /// <summary>ONNX Runtime's name for the provider (as <c>GetAvailableProviders</c> lists it).</summary>
+    public string OrtProviderName => Provider switch
+    {
+        "cuda" => "CUDAExecutionProvider",
+        "tensorrt" => "TensorrtExecutionProvider",
+        "directml" => "DmlExecutionProvider",
+        "openvino" => "OpenVINOExecutionProvider",
+        _ => "CPUExecutionProvider",
+    };
+
+    /// <summary>
+    /// Default largest batch per provider, from the measurement in bench/Ephemera.Bench
+    /// (DetectorBatchBenchmarks): on CPU a batch costs the same per image as single frames (the
+    /// convolutions already use every core), so batching only adds latency — 1. On GPUs batching
+    /// amortises launch overhead: 8.
+    /// </summary>
+    public int DefaultMaxBatch => Provider == "cpu" ? 1 : 8;
+
+    internal SessionOptions CreateSessionOptions()
+    {
+        var available = OrtEnv.Instance().GetAvailableProviders();
+        if (!available.Contains(OrtProviderName))
+            throw new EphemeraException($"execution provider '{Provider}' ({OrtProviderName}) is not available in this build/machine; available: {string.Join(", ", available)}");
+        var so = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            IntraOpNumThreads = IntraOpThreads,
+            InterOpNumThreads = InterOpThreads,
+            ExecutionMode = InterOpThreads > 1 ? ExecutionMode.ORT_PARALLEL : ExecutionMode.ORT_SEQUENTIAL,
+        };
+        try
+        {
+            switch (Provider)
+            {
+                case "cuda": so.AppendExecutionProvider_CUDA(DeviceId); break;
+                case "tensorrt": so.AppendExecutionProvider_Tensorrt(DeviceId); break;
+                case "directml": so.AppendExecutionProvider_DML(DeviceId); break;
+                case "openvino": so.AppendExecutionProvider_OpenVINO(); break;
+            }
+        }
+        catch (OnnxRuntimeException e)
+        {
+            so.Dispose();
+            throw new EphemeraException($"execution provider '{Provider}' failed to initialise: {e.Message}; available: {string.Join(", ", available)}", e);
+        }
+        return so;
+    }
+}

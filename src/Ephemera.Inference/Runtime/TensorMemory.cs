@@ -1,0 +1,58 @@
+using System.Runtime.InteropServices;
+
+namespace Ephemera.Inference.Runtime;
+
+/// <summary>
+/// Native, 64-byte aligned memory for a batch input tensor. It holds resized pixels, so it is a
+/// pixel buffer: zeroed by <see cref="Wipe"/> after every inference and on <see cref="Dispose"/>,
+/// and counted in <see cref="TensorLedger"/>. This is the one place that allocates tensor memory,
+/// so moving to <c>Ephemera.Decode.PixelBuffer.Rent</c> (and its PixelLedger) is a one-line change
+/// once the decoder library lands on this branch.
+/// </summary>
+internal sealed unsafe class TensorMemory : IDisposable
+{
+    private byte* _ptr;
+    public nuint Length { get; }
+
+    public TensorMemory(nuint bytes)
+    {
+        _ptr = (byte*)NativeMemory.AlignedAlloc(bytes, 64);
+        NativeMemory.Clear(_ptr, bytes);
+        Length = bytes;
+        TensorLedger.OnAllocated(bytes);
+    }
+
+    /// <summary>DANGEROUS: valid until <see cref="Dispose"/>; the owner (the detector) frees it.</summary>
+    public byte* Pointer => _ptr != null ? _ptr : throw new ObjectDisposedException(nameof(TensorMemory));
+
+    public Span<float> Floats(long offsetFloats, int count) =>
+        new((float*)Pointer + offsetFloats, count);
+
+    /// <summary>Zeroes the first <paramref name="bytes"/> (the part the last batch used).</summary>
+    public void Wipe(nuint bytes) => NativeMemory.Clear(Pointer, Math.Min(bytes, Length));
+
+    public void Dispose()
+    {
+        if (_ptr == null) return;
+        NativeMemory.Clear(_ptr, Length);
+        NativeMemory.AlignedFree(_ptr);
+        _ptr = null;
+        TensorLedger.OnWipedAndFreed(Length);
+    }
+}
+
+/// <summary>Counts batch tensor buffers: allocated vs wiped-and-freed (balanced when every detector is disposed).</summary>
+public static class TensorLedger
+{
+    private static long s_allocated, s_freed, s_bytesLive;
+
+    internal static void OnAllocated(nuint bytes) { Interlocked.Increment(ref s_allocated); Interlocked.Add(ref s_bytesLive, (long)bytes); }
+    internal static void OnWipedAndFreed(nuint bytes) { Interlocked.Increment(ref s_freed); Interlocked.Add(ref s_bytesLive, -(long)bytes); }
+
+    public readonly record struct Snapshot(long Allocated, long Wiped, long BytesLive)
+    {
+        public long Live => Allocated - Wiped;
+    }
+
+    public static Snapshot Take() => new(Interlocked.Read(ref s_allocated), Interlocked.Read(ref s_freed), Interlocked.Read(ref s_bytesLive));
+}
