@@ -1,0 +1,44 @@
+namespace Ephemera.Tracking;
+
+/// <summary>
+/// Brings a detector's scores into [0, 1] before the tracker, so one set of thresholds serves
+/// every detector. Scores already in [0, 1] (Faster R-CNN, YOLOX) pass unchanged. Any other
+/// scale (MOT15's ACF detections run from about −1 to 130) is mapped through the empirical
+/// distribution of the file's scores: a score becomes the fraction of scores at or below it, which
+/// keeps the order, is scale-free, and lands the median at 0.5.
+/// </summary>
+public sealed class ScoreNormalizer
+{
+    private readonly float[]? _sorted;
+
+    private ScoreNormalizer(float[]? sorted) => _sorted = sorted;
+
+    public static ScoreNormalizer Identity { get; } = new(null);
+
+    /// <summary>True when the scores were outside [0, 1] and are being rescaled.</summary>
+    public bool Rescales => _sorted != null;
+
+    /// <summary>Builds the mapping from all scores of a detection file.</summary>
+    public static ScoreNormalizer Fit(ReadOnlySpan<float> scores)
+    {
+        bool unit = true;
+        foreach (var s in scores) if (!(s >= 0 && s <= 1)) { unit = false; break; }
+        if (unit) return Identity;
+        var sorted = scores.ToArray();
+        Array.Sort(sorted);
+        return new ScoreNormalizer(sorted);
+    }
+
+    public float Normalize(float score)
+    {
+        if (_sorted == null) return score;
+        // Upper bound: number of scores ≤ score.
+        int lo = 0, hi = _sorted.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (_sorted[mid] <= score) lo = mid + 1; else hi = mid;
+        }
+        return (float)lo / _sorted.Length;
+    }
+}
