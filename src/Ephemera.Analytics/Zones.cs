@@ -29,7 +29,14 @@ public sealed class ZoneOptions
     {
         int colon = text.IndexOf(':');
         if (colon <= 0) throw new EphemeraException($"zone '{text}': expected name:x1,y1,x2,y2,x3,y3,…");
-        return new ZoneOptions(text[..colon].Trim(), Polygon.Parse(text[(colon + 1)..]));
+        try
+        {
+            return new ZoneOptions(text[..colon].Trim(), Polygon.Parse(text[(colon + 1)..]));
+        }
+        catch (EphemeraException e)
+        {
+            throw new EphemeraException($"zone '{text}': {e.Message}", e);
+        }
     }
 }
 
