@@ -11,8 +11,15 @@ public sealed class PurposeAnalyticsOptions
     /// <summary>Image-space zones with occupancy and dwell (cases 2 and 5); null for none.</summary>
     public ZoneAnalyserOptions? Zones { get; }
 
-    public PurposeAnalyticsOptions(IEnumerable<CountingLineOptions>? lines = null, ZoneAnalyserOptions? zones = null)
+    /// <summary>Flow lines on the floor plan (case 2); null for none.</summary>
+    public FloorFlowOptions? Flow { get; }
+    /// <summary>Crowd icons and levels (case 5); null for none.</summary>
+    public CrowdIconOptions? Crowd { get; }
+
+    public PurposeAnalyticsOptions(IEnumerable<CountingLineOptions>? lines = null, ZoneAnalyserOptions? zones = null,
+        FloorFlowOptions? flow = null, CrowdIconOptions? crowd = null)
     {
+        Flow = flow; Crowd = crowd;
         Lines = lines?.ToArray() ?? [];
         var names = new HashSet<string>();
         foreach (var l in Lines) if (!names.Add(l.Name)) throw new EphemeraException($"counting lines: name '{l.Name}' is used twice");
@@ -29,6 +36,8 @@ public sealed class PurposeAnalytics : ITrackAnalyser
     private readonly LineCounter[] _lines;
     public IReadOnlyList<LineCounter> Lines => _lines;
     public ZoneAnalyser? Zones { get; }
+    public FloorFlowAnalyser? Flow { get; }
+    public CrowdIcons? Crowd { get; }
     public PurposeAnalyticsOptions Options { get; }
 
     public PurposeAnalytics(PurposeAnalyticsOptions options)
@@ -36,13 +45,15 @@ public sealed class PurposeAnalytics : ITrackAnalyser
         Options = options ?? throw new ArgumentNullException(nameof(options));
         _lines = options.Lines.Select(l => new LineCounter(l)).ToArray();
         Zones = options.Zones is { } z ? new ZoneAnalyser(z) : null;
+        Flow = options.Flow is { } f ? new FloorFlowAnalyser(f) : null;
+        Crowd = options.Crowd is { } c ? new CrowdIcons(c) : null;
     }
 
     public int TrackStateCount
     {
         get
         {
-            int n = Zones?.TrackStateCount ?? 0;
+            int n = (Zones?.TrackStateCount ?? 0) + (Flow?.TrackStateCount ?? 0) + (Crowd?.TrackStateCount ?? 0);
             foreach (var l in _lines) n += l.TrackStateCount;
             return n;
         }
@@ -52,17 +63,24 @@ public sealed class PurposeAnalytics : ITrackAnalyser
     {
         foreach (var l in _lines) l.Update(tracks, removedIds, timeSeconds);
         Zones?.Update(tracks, removedIds, timeSeconds);
+        Flow?.Update(tracks, removedIds, timeSeconds);
+        Crowd?.Update(tracks, removedIds, timeSeconds);
     }
 
     /// <summary>All results so far; nothing is removed.</summary>
-    public PurposeResults Snapshot() => new(_lines.Select(l => l.Snapshot()).ToArray(), Zones?.Snapshot());
+    public PurposeResults Snapshot() =>
+        new(_lines.Select(l => l.Snapshot()).ToArray(), Zones?.Snapshot(), Flow?.Snapshot(), Flow?.HeatMap(), Crowd?.Latest);
 
     /// <summary>Results of the time bins closed at <paramref name="nowSeconds"/>, removed from the analysers.</summary>
-    public PurposeResults Flush(double nowSeconds) => new(_lines.Select(l => l.Flush(nowSeconds)).ToArray(), Zones?.Flush(nowSeconds));
+    public PurposeResults Flush(double nowSeconds) =>
+        new(_lines.Select(l => l.Flush(nowSeconds)).ToArray(), Zones?.Flush(nowSeconds), Flow?.Flush(nowSeconds), Flow?.HeatMap(), Crowd?.Latest);
 }
 
 /// <summary>The outputs of one camera's purpose analytics (each part carries its data class).</summary>
-public sealed record PurposeResults(IReadOnlyList<LineCounts> Lines, ZoneReport? Zones)
+/// <remarks>The heat map and the crowd snapshot are images (<see cref="FloorHeatMap.RenderPng"/>,
+/// <see cref="CrowdSnapshot.Png"/>); the JSON only describes them.</remarks>
+public sealed record PurposeResults(IReadOnlyList<LineCounts> Lines, ZoneReport? Zones,
+    FlowReport? Flow = null, FloorHeatMap? HeatMap = null, CrowdSnapshot? Crowd = null)
 {
     /// <summary>
     /// <c>{"lines":[{"line":[x1,y1,x2,y2],"in":N,"out":M,"by_class":{…}}…],"zones":[…]}</c>; with
@@ -73,6 +91,8 @@ public sealed record PurposeResults(IReadOnlyList<LineCounts> Lines, ZoneReport?
         w.WriteStartObject();
         w.WriteStartArray("lines"); foreach (var l in Lines) l.WriteJson(w, full); w.WriteEndArray();
         w.WriteStartArray("zones"); if (Zones != null) foreach (var z in Zones.Zones) z.WriteJson(w); w.WriteEndArray();
+        if (Flow != null) { w.WritePropertyName("flow"); Flow.WriteJson(w); }
+        if (Crowd != null) { w.WritePropertyName("crowd"); using var doc = JsonDocument.Parse(Crowd.ToJson()); doc.WriteTo(w); }
         w.WriteEndObject();
     });
 }
