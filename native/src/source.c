@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PLANE_ALIGN 64            /* row and plane alignment of pool frames (AVX-512 safe) */
 #define MAX_CONSECUTIVE_ERRORS 64 /* corrupt packets in a row before a source is declared undecodable */
@@ -310,7 +311,11 @@ static int open_input(eph_source *s)
         source_log(s, EPH_LOG_WARN, "%s: the %s decoder allocates its own pictures; frames are copied into pool memory and its buffers wiped when writable",
                    s->name, codec->name);
     s->dec->get_buffer2 = get_buffer2;   /* every decoded picture lives in the engine's pool */
-    s->dec->thread_count = s->params.decoder_threads;
+    /* Auto: one thread per core but at most 8. Every frame thread holds a picture, so more threads
+     * need more pool blocks (32 by default cover 8 threads + 16 references + frames being consumed),
+     * and with many cameras per machine, streams share the cores anyway. */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    s->dec->thread_count = s->params.decoder_threads > 0 ? s->params.decoder_threads : (int)(cores < 1 ? 1 : cores > 8 ? 8 : cores);
     s->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     s->dec->pkt_timebase = st->time_base;
     setup_hw(s, codec);
