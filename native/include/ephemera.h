@@ -42,7 +42,9 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 typedef enum eph_status {
     EPH_OK             = 0,  /* a frame was delivered / the call succeeded                          */
-    EPH_EOF            = 1,  /* end of a (non-looping) file source; not an error                    */
+    EPH_EOF            = 1,  /* end of a non-looping file, or of an http(s) file of known duration;
+                                not an error. RTSP and endless HTTP streams never end: a drop there is
+                                EPH_RECONNECTING                                                     */
     EPH_AGAIN          = 2,  /* no frame within the read timeout; call again, not an error          */
     EPH_RECONNECTING   = 3,  /* network source dropped; the engine is reconnecting (a gap, not an error) */
     EPH_POOL_EXHAUSTED = 4,  /* the pixel pool was at its cap: one frame was dropped and counted     */
@@ -92,12 +94,14 @@ typedef struct eph_source_params {
                                    frames you hold, together). At the cap a frame is dropped and
                                    EPH_POOL_EXHAUSTED returned; the pool never grows. Default 32.
                                    Must be >= 4.                                                       */
-    int decoder_threads;        /* FFmpeg decoder threads; 0 = one per core (FFmpeg's auto). Default 0. */
+    int decoder_threads;        /* FFmpeg decoder threads; 0 = one per core, at most 8 (each frame thread
+                                   holds a pool block: raise pool_buffers with the thread count). Default 0. */
     int reconnect_initial_ms;   /* first back-off after a network source drops, ms. Default 500.        */
     int reconnect_max_ms;       /* back-off doubles up to this cap, ms. Default 10000.                  */
     int reconnect_max_attempts; /* failed reconnects before EPH_ERR_GAVE_UP; -1 = forever. Default -1.   */
     int read_timeout_ms;        /* a blocking network read/open is interrupted after this, ms. Default 5000. */
-    int loop;                   /* file sources: 1 = restart at end of file (index keeps counting). Default 0. */
+    int loop;                   /* files (local, or http(s) with a known duration): 1 = restart at the end
+                                   (index keeps counting). Default 0.                                  */
     int paced;                  /* 1 = deliver at the stream's native frame rate (stand-in for a live
                                    camera); 0 = as fast as decode allows. Default 0.                  */
     eph_log_callback log_callback; /* state changes (fallback to software, connection lost, reconnected).
@@ -164,10 +168,11 @@ EPH_API int eph_source_get_info(const eph_source *source, eph_source_info *out_i
 
 /* Decodes until the next frame.
  * EPH_OK: *out_frame holds one reference (release it) and *out_info describes it.
- * EPH_EOF: the file ended (never for loop = 1 or network sources).
+ * EPH_EOF: the file ended (never with loop = 1, never for RTSP or HTTP streams without a duration).
  * EPH_AGAIN: nothing arrived within read_timeout_ms; call again.
- * EPH_RECONNECTING: a network source dropped or a reconnect attempt failed; the call slept for the
- *   current back-off. Call again; frames resume after a successful reconnect.
+ * EPH_RECONNECTING: a network source dropped (reported once, after the frames decoded before the
+ *   drop were delivered) or a reconnect attempt failed (the call slept for the current back-off
+ *   first). Call again; frames resume after a successful reconnect, with the index counting on.
  * EPH_POOL_EXHAUSTED: the pool was at its cap; one frame was dropped and counted. Release frames
  *   you hold and call again.
  * Negative: a failure; eph_last_error() names the source and the cause. The source stays valid

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PLANE_ALIGN 64            /* row and plane alignment of pool frames (AVX-512 safe) */
 #define MAX_CONSECUTIVE_ERRORS 64 /* corrupt packets in a row before a source is declared undecodable */
@@ -28,6 +29,9 @@ struct eph_source {
     eph_source_params params;
     int is_network;
     int is_rtsp;
+    int has_end;                 /* a file (local, or http(s) of known length): its end is EOF, not a drop */
+    int lost_pending;            /* the network read failed: drain the decoder, then reconnect */
+    char lost_reason[256];
 
     AVFormatContext *fmt;
     AVCodecContext *dec;
@@ -39,6 +43,7 @@ struct eph_source {
     eph_pool *pool;
     atomic_int pool_starved;     /* set by get_buffer2 (any decoder thread) when the pool said no */
 
+    int direct_to_pool;          /* the codec decodes through get_buffer2 (AV_CODEC_CAP_DR1) */
     enum AVPixelFormat hw_pix_fmt; /* AV_PIX_FMT_NONE when decoding in software */
     int hw_active;
 
@@ -270,7 +275,10 @@ static int open_input(eph_source *s)
     int ret = avformat_open_input(&s->fmt, s->uri, NULL, &opts);
     av_dict_free(&opts);
     if (ret < 0) {
-        eph_set_error("%s: %s", s->name, ret == AVERROR_EXIT ? "timed out opening the source" : av_err(ret, eb, sizeof eb));
+        if (ret == AVERROR_EXIT || (s->deadline_ns && eph_now_ns() > s->deadline_ns))
+            eph_set_error("%s: timed out opening the source (no answer within %d ms)", s->name, s->params.read_timeout_ms);
+        else
+            eph_set_error("%s: %s", s->name, av_err(ret, eb, sizeof eb));
         s->deadline_ns = 0;
         return EPH_ERR_OPEN;
     }
@@ -298,8 +306,16 @@ static int open_input(eph_source *s)
         goto fail;
     }
     s->dec->opaque = s;
+    s->direct_to_pool = (codec->capabilities & AV_CODEC_CAP_DR1) != 0;
+    if (!s->direct_to_pool)
+        source_log(s, EPH_LOG_WARN, "%s: the %s decoder allocates its own pictures; frames are copied into pool memory and its buffers wiped when writable",
+                   s->name, codec->name);
     s->dec->get_buffer2 = get_buffer2;   /* every decoded picture lives in the engine's pool */
-    s->dec->thread_count = s->params.decoder_threads;
+    /* Auto: one thread per core but at most 8. Every frame thread holds a picture, so more threads
+     * need more pool blocks (32 by default cover 8 threads + 16 references + frames being consumed),
+     * and with many cameras per machine, streams share the cores anyway. */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    s->dec->thread_count = s->params.decoder_threads > 0 ? s->params.decoder_threads : (int)(cores < 1 ? 1 : cores > 8 ? 8 : cores);
     s->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     s->dec->pkt_timebase = st->time_base;
     setup_hw(s, codec);
@@ -309,6 +325,11 @@ static int open_input(eph_source *s)
     }
     s->width = s->dec->width;
     s->height = s->dec->height;
+    /* An http(s) resource with a length (Content-Length) or a duration is a file that ends; RTSP and
+     * endless HTTP streams (MJPEG cameras) do not, so their end is a drop to reconnect from. */
+    s->has_end = !s->is_network ||
+                 (!s->is_rtsp && ((s->fmt->pb && avio_size(s->fmt->pb) > 0) ||
+                                  (s->fmt->duration != AV_NOPTS_VALUE && s->fmt->duration > 0)));
     snprintf(s->codec_name, sizeof s->codec_name, "%s", codec->name);
     s->deadline_ns = 0;
     return EPH_OK;
@@ -456,6 +477,24 @@ static int to_consumer_format(eph_source *s, AVFrame **out, int *format, int *fu
     case AV_PIX_FMT_BGR24:   *format = EPH_PIX_BGR24; break;
     case AV_PIX_FMT_GRAY8:   *format = EPH_PIX_GRAY8; break;
     default: *format = EPH_PIX_UNKNOWN; break;
+    }
+    if (*format != EPH_PIX_UNKNOWN && !s->direct_to_pool) {
+        /* Rare: a decoder without DR1 kept the picture in its own memory. Copy it into the pool,
+         * then zero the decoder's copy when we may write to it. */
+        AVFrame *copy = av_frame_alloc();
+        if (!copy) { av_frame_unref(src); return EPH_ERR_NOMEM; }
+        copy->format = src->format; copy->width = src->width; copy->height = src->height;
+        if ((ret = pool_frame_layout(s->pool, copy, src->format, src->width, src->height)) < 0) {
+            av_frame_free(&copy); av_frame_unref(src);
+            return ret == AVERROR(EAGAIN) ? drop_for_pool(s) : EPH_ERR_NOMEM;
+        }
+        av_frame_copy(copy, src);
+        av_frame_copy_props(copy, src);
+        if (av_frame_is_writable(src))
+            for (int i = 0; i < AV_NUM_DATA_POINTERS && src->buf[i]; i++) eph_wipe(src->buf[i]->data, src->buf[i]->size);
+        av_frame_unref(src);
+        *out = copy;
+        return EPH_OK;
     }
     if (*format != EPH_PIX_UNKNOWN) {
         AVFrame *moved = av_frame_alloc();
@@ -635,8 +674,14 @@ EPH_API int eph_source_read(eph_source *s, eph_frame **out_frame, eph_frame_info
         int ret = avcodec_receive_frame(s->dec, s->frame);
         if (ret == 0) return deliver(s, out_frame, out_info);
         if (atomic_exchange(&s->pool_starved, 0)) return drop_for_pool(s);
+        if (ret == AVERROR_EOF && s->lost_pending) {
+            /* Every frame that arrived before the drop was delivered: now the gap. */
+            s->lost_pending = 0;
+            connection_lost(s, s->lost_reason);
+            return EPH_RECONNECTING;
+        }
         if (ret == AVERROR_EOF) {
-            if (s->params.loop && !s->is_network) {
+            if (s->params.loop && s->has_end) {
                 if ((ret = rewind_file(s)) != EPH_OK) return ret;
                 continue;
             }
@@ -653,7 +698,10 @@ EPH_API int eph_source_read(eph_source *s, eph_frame **out_frame, eph_frame_info
             }
             continue;
         }
-        if (s->state == STATE_DRAINING) { close_input(s); s->state = STATE_DONE; return EPH_EOF; }
+        if (s->state == STATE_DRAINING) {
+            if (s->lost_pending) { s->lost_pending = 0; connection_lost(s, s->lost_reason); return EPH_RECONNECTING; }
+            close_input(s); s->state = STATE_DONE; return EPH_EOF;
+        }
 
         /* 2. feed it one packet */
         arm_deadline(s);
@@ -661,9 +709,12 @@ EPH_API int eph_source_read(eph_source *s, eph_frame **out_frame, eph_frame_info
         int timed_out = s->deadline_ns && eph_now_ns() > s->deadline_ns;
         s->deadline_ns = 0;
         if (ret < 0) {
-            if (s->is_network) {
-                connection_lost(s, ret == AVERROR_EXIT || timed_out ? "read timed out" : av_err(ret, eb, sizeof eb));
-                return EPH_RECONNECTING;
+            if (s->is_network && !(ret == AVERROR_EOF && s->has_end)) {
+                snprintf(s->lost_reason, sizeof s->lost_reason, "%s", ret == AVERROR_EXIT || timed_out ? "read timed out" : av_err(ret, eb, sizeof eb));
+                s->lost_pending = 1;
+                avcodec_send_packet(s->dec, NULL);   /* deliver what was decoded before the drop */
+                s->state = STATE_DRAINING;
+                continue;
             }
             /* End of file (a read error on a local file ends it too, as with the ffmpeg CLI): flush. */
             avcodec_send_packet(s->dec, NULL);

@@ -36,7 +36,8 @@ public sealed record SourceOptions
     /// <summary>Cap on pixel blocks the source may hold (decoder references plus leased frames). At the
     /// cap a frame is dropped and counted (<see cref="ReadStatus.PoolExhausted"/>); the pool never grows.</summary>
     public int PoolBuffers { get; init; } = 32;
-    /// <summary>FFmpeg decoder threads; 0 = one per core.</summary>
+    /// <summary>FFmpeg decoder threads; 0 = one per core, at most 8. Each frame thread holds a pool
+    /// block, so raise <see cref="PoolBuffers"/> with it.</summary>
     public int DecoderThreads { get; init; } = 0;
     /// <summary>File sources: restart at end of file (frame index keeps counting).</summary>
     public bool Loop { get; init; }
