@@ -1,0 +1,44 @@
+/* Internal declarations shared by the native sources; not part of the ABI. */
+#ifndef EPHEMERA_INTERNAL_H
+#define EPHEMERA_INTERNAL_H
+
+#include "ephemera.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stddef.h>
+
+struct AVBufferRef;
+
+/* Monotonic clock in nanoseconds (same clock as .NET's Stopwatch on Linux). */
+int64_t eph_now_ns(void);
+
+/* Sets the calling thread's eph_last_error() text. */
+void eph_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Ledger bookkeeping (all thread-safe). */
+void eph_ledger_on_allocated(void);
+void eph_ledger_on_wiped(int64_t lifetime_ns);
+void eph_ledger_on_dropped_for_pool(void);
+void eph_ledger_on_leaked(void);
+void eph_ledger_on_reserved(int64_t delta_bytes);
+
+/* Zeroes memory in a way the compiler may not elide. */
+void eph_wipe(void *data, size_t size);
+
+/* Scans the live pixbufs for `pattern` (called by eph_pool_scan). */
+int64_t eph_pixbuf_scan(const uint8_t *pattern, size_t len);
+int64_t eph_count_pattern(const uint8_t *data, size_t size, const uint8_t *pattern, size_t len);
+
+/* A bounded pool of fixed-size pixel blocks, one per source. Reference-counted: the source holds
+ * one reference and every block out on loan holds one, so frames outlive their source. */
+typedef struct eph_pool eph_pool;
+
+eph_pool *eph_pool_create(int cap_blocks);
+/* Drops the source's reference; the pool is freed once every loaned block came back. */
+void eph_pool_close(eph_pool *pool);
+/* Loans a block of exactly `size` bytes wrapped in an AVBufferRef whose free callback wipes the
+ * block and returns it. NULL when the pool is at its cap (the caller drops the frame) or on ENOMEM. */
+struct AVBufferRef *eph_pool_get(eph_pool *pool, size_t size);
+
+#endif

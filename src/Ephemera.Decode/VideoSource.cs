@@ -1,0 +1,110 @@
+using System.Text;
+using Ephemera.Core;
+using Ephemera.Decode.Interop;
+
+namespace Ephemera.Decode;
+
+/// <summary>What <see cref="VideoSource.Read"/> produced.</summary>
+public enum ReadStatus
+{
+    /// <summary>A frame was delivered; dispose its lease.</summary>
+    Frame,
+    /// <summary>The file ended (never for looping or network sources).</summary>
+    EndOfStream,
+    /// <summary>A network source dropped or a reconnect attempt failed; the call waited one back-off step.
+    /// A gap, not an error: call again.</summary>
+    Reconnecting,
+    /// <summary>The pool was at its cap: one frame was dropped and counted. Dispose leases you hold.</summary>
+    PoolExhausted,
+    /// <summary>Nothing arrived within the read timeout; call again.</summary>
+    Timeout,
+}
+
+/// <summary>
+/// One video source (file path, <c>rtsp://</c>, <c>http(s)://</c>) decoded by the native core into
+/// pool memory it wipes. Use from one thread at a time; leases may be disposed on any thread and
+/// may outlive the source.
+/// </summary>
+public sealed class VideoSource : IDisposable
+{
+    private readonly SourceHandle _handle;
+
+    public string Uri { get; }
+    public int Width { get; }
+    public int Height { get; }
+    /// <summary>Frames per second the container states (0 when unknown).</summary>
+    public double FrameRate { get; }
+    /// <summary>FFmpeg decoder name, e.g. <c>h264</c>.</summary>
+    public string CodecName { get; }
+    /// <summary>True when a hardware device decodes this source.</summary>
+    public bool HardwareActive { get; }
+
+    public long FramesDelivered => Info().FramesDelivered;
+    public long FramesDroppedForPool => Info().FramesDroppedForPool;
+
+    private VideoSource(string uri, SourceHandle handle)
+    {
+        Uri = uri;
+        _handle = handle;
+        var info = Info();
+        Width = info.Width;
+        Height = info.Height;
+        FrameRate = info.FrameRate;
+        HardwareActive = info.HwActive != 0;
+        unsafe { CodecName = Encoding.UTF8.GetString(new ReadOnlySpan<byte>(info.CodecName, 32)).TrimEnd('\0'); }
+    }
+
+    /// <summary>Opens <paramref name="uri"/>. Throws <see cref="VideoSourceException"/> naming the source and the cause.</summary>
+    public static unsafe VideoSource Open(string uri, SourceOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(uri);
+        options ??= SourceOptions.Default;
+        options.Validate();
+        var p = options.ToNative();
+        int status = NativeMethods.eph_source_open(uri, &p, out var handle);
+        if (status < 0)
+        {
+            handle.Dispose();
+            NativeErrors.ThrowIfFailed(status);
+        }
+        return new VideoSource(uri, handle);
+    }
+
+    /// <summary>
+    /// Decodes the next frame. On <see cref="ReadStatus.Frame"/>, <paramref name="frame"/> is a lease you
+    /// must dispose; for every other status it is null. Decode failures throw
+    /// <see cref="VideoSourceException"/> naming the source. No managed allocation in steady state.
+    /// </summary>
+    public unsafe ReadStatus Read(out FrameLease? frame)
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        nint native;
+        EphFrameInfo info;
+        int status = NativeMethods.eph_source_read(_handle, &native, &info);
+        frame = null;
+        switch ((NativeStatus)status)
+        {
+            case NativeStatus.Ok:
+                frame = FrameLease.Rent(native, in info, Uri);
+                return ReadStatus.Frame;
+            case NativeStatus.EndOfFile: return ReadStatus.EndOfStream;
+            case NativeStatus.Again: return ReadStatus.Timeout;
+            case NativeStatus.Reconnecting: return ReadStatus.Reconnecting;
+            case NativeStatus.PoolExhausted: return ReadStatus.PoolExhausted;
+            default:
+                NativeErrors.ThrowIfFailed(status);
+                throw new InvalidOperationException($"{Uri}: unexpected native status {status}");
+        }
+    }
+
+    private unsafe EphSourceInfo Info()
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        EphSourceInfo info;
+        NativeErrors.ThrowIfFailed(NativeMethods.eph_source_get_info(_handle, &info));
+        return info;
+    }
+
+    /// <summary>Closes the decoder; its free blocks are wiped. Leases still held stay valid.</summary>
+    public void Dispose() => _handle.Dispose();
+}
