@@ -1,0 +1,174 @@
+using Ephemera.Core;
+using Ephemera.Inference.Postprocess;
+using Ephemera.Inference.Runtime;
+using Ephemera.TestSupport;
+
+namespace Ephemera.Inference.Tests;
+
+public class BatcherTests
+{
+    private static readonly Lazy<RawFrames> s_frames = new(() =>
+        RawFrames.Extract(TestPaths.Video("vtest.avi"), [0, 30, 60, 90, 120, 150, 180, 210]));
+
+    [Fact]
+    public void FramesFromManyThreadsGetTheSameBoxesAsSingleFrameDetection()
+    {
+        var frames = s_frames.Value;
+        using var session = Runtime.ModelSession.Open(TestModels.Fetch("yolox_nano_coco_416"), new InferenceOptions(intraOpThreads: 2));
+        var expected = new List<DetectionAccuracyTests.Det>[frames.Data.Length];
+        using (var single = new ObjectDetector(session))
+        {
+            var d = new Detections();
+            for (int k = 0; k < frames.Data.Length; k++) { single.Detect(frames.View(k), d); expected[k] = DetectionAccuracyTests.ToList(d); }
+        }
+
+        using var detector = new ObjectDetector(session, new DetectorOptions { MaxBatch = 4 });
+        using var batcher = new CrossStreamBatcher(detector, new BatcherOptions(4, TimeSpan.FromMilliseconds(50)));
+        var got = new List<DetectionAccuracyTests.Det>[frames.Data.Length];
+        // 4 cameras, 2 frames each, submitted concurrently.
+        var threads = Enumerable.Range(0, 4).Select(cam => new Thread(() =>
+        {
+            using var request = new DetectionRequest();
+            for (int j = 0; j < 2; j++)
+            {
+                int k = cam * 2 + j;
+                SubmitStatus s;
+                while ((s = batcher.Submit(frames.View(k), request)) == SubmitStatus.Busy) Thread.Sleep(5);
+                Assert.Equal(SubmitStatus.Accepted, s);
+                Assert.True(request.Wait(TimeSpan.FromSeconds(60)));
+                Assert.Equal(DetectionStatus.Completed, request.Status);
+                got[k] = DetectionAccuracyTests.ToList(request.Output);
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        for (int k = 0; k < frames.Data.Length; k++)
+        {
+            Assert.NotNull(got[k]);
+            Assert.True(expected[k].Count > 0);
+            Assert.Equal(expected[k].Count, got[k].Count);
+            for (int i = 0; i < expected[k].Count; i++)
+            {
+                Assert.Equal(expected[k][i].Cls, got[k][i].Cls);
+                Assert.True(BoxF.IoU(expected[k][i].Box, got[k][i].Box) > 0.999f, $"frame {k} box {i}");
+                Assert.Equal(expected[k][i].Score, got[k][i].Score, 3);
+            }
+        }
+        var (batches, framesRun, _) = batcher.Counters;
+        Assert.Equal(8, framesRun);
+        Assert.True(batches < 8, $"{batches} batches for 8 frames: nothing was batched");
+        Assert.Throws<InvalidOperationException>(() => detector.Detect(frames.View(0), new Detections()));
+    }
+
+    [Fact]
+    public void AFullBatcherRefusesWithBusyInsteadOfQueueing()
+    {
+        var frames = s_frames.Value;
+        using var detector = ObjectDetector.Open(new DetectorOptions { MaxBatch = 2 });
+        using var release = new ManualResetEventSlim(false);
+        using var batcher = new CrossStreamBatcher(detector, new BatcherOptions(2, TimeSpan.FromSeconds(30)));
+        // The first completion callback blocks the batcher thread, so bank A stays taken.
+        var blocker = new DetectionRequest(_ => release.Wait());
+        var requests = Enumerable.Range(0, 4).Select(_ => new DetectionRequest()).Prepend(blocker).ToArray();
+        Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(0), requests[0]));
+        Assert.Equal(SubmitStatus.RequestInFlight, batcher.Submit(frames.View(0), requests[0]));
+        Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(1), requests[1])); // bank A full → runs, blocks in callback
+        Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(2), requests[2]));
+        Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(3), requests[3])); // bank B full
+        Assert.Equal(SubmitStatus.Busy, batcher.Submit(frames.View(4), requests[4]));
+        Assert.Equal(1, batcher.Counters.Busy);
+        release.Set();
+        foreach (var r in requests[..4]) Assert.True(r.Wait(TimeSpan.FromSeconds(60)));
+        Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(4), requests[4]));
+        Assert.True(requests[4].Wait(TimeSpan.FromSeconds(60)));
+        Assert.All(requests, r => Assert.Equal(DetectionStatus.Completed, r.Status));
+    }
+
+    [Fact]
+    public void ABadFrameFailsItsSubmitOnlyAndTheBatcherGoesOn()
+    {
+        using var detector = ObjectDetector.Open(new DetectorOptions { MaxBatch = 2 });
+        using var batcher = new CrossStreamBatcher(detector, new BatcherOptions(2, TimeSpan.FromMilliseconds(5)));
+        using var req = new DetectionRequest();
+        var tiny = new byte[10];
+        Assert.Throws<EphemeraException>(() => batcher.Submit(new FrameView(64, 48, PixelFormat.Yuv420P, tiny, 64, tiny, 32, tiny, 32), req));
+        Assert.Equal(DetectionStatus.Idle, req.Status);
+        Assert.Equal(SubmitStatus.Accepted, batcher.Submit(s_frames.Value.View(0), req));
+        Assert.True(req.Wait(TimeSpan.FromSeconds(60)));
+        Assert.True(req.Output.Count > 0);
+    }
+
+    [Fact]
+    public void BatchTensorsAreCountedAndWipedWhenDetectorsAreDisposed()
+    {
+        var before = TensorLedger.Take();
+        using (var detector = ObjectDetector.Open(new DetectorOptions { MaxBatch = 2 }))
+        using (var batcher = new CrossStreamBatcher(detector))
+        {
+            var during = TensorLedger.Take();
+            Assert.Equal(3, during.Allocated - before.Allocated); // the detector's own bank + two batcher banks
+            Assert.Equal(3L * 2 * 3 * 416 * 416 * sizeof(float), during.BytesLive - before.BytesLive);
+            using var req = new DetectionRequest();
+            Assert.True(batcher.TrySubmit(s_frames.Value.View(0), req));
+            Assert.True(req.Wait(TimeSpan.FromSeconds(60)));
+        }
+        var after = TensorLedger.Take();
+        Assert.Equal(after.Allocated - before.Allocated, after.Wiped - before.Wiped);
+        Assert.Equal(before.BytesLive, after.BytesLive);
+    }
+}
+
+public class NmsTests
+{
+    private static int[] Naive(CandidateBoxes c, float thr)
+    {
+        var order = Enumerable.Range(0, c.Count).OrderByDescending(i => c.Score[i]).ThenBy(i => i).ToList();
+        var kept = new List<int>();
+        foreach (int i in order)
+        {
+            var a = BoxF.FromCorners(c.X1[i], c.Y1[i], c.X2[i], c.Y2[i]);
+            if (kept.Any(k => c.ClassF[k] == c.ClassF[i] && BoxF.IoU(a, BoxF.FromCorners(c.X1[k], c.Y1[k], c.X2[k], c.Y2[k])) > thr)) continue;
+            kept.Add(i);
+        }
+        return kept.ToArray();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void VectorAndScalarNmsEqualTheNaiveDefinition(bool forceScalar)
+    {
+        var nms = new NonMaxSuppression { ForceScalar = forceScalar };
+        var c = KernelInputs.Candidates(1000, 7);
+        var kept = new int[1000];
+        int n = nms.Run(c, 0.45f, true, kept);
+        Assert.Equal(Naive(c, 0.45f), kept[..n]);
+        Assert.InRange(n, 50, 999);
+    }
+
+    [Fact]
+    public void ScalarNmsInAChildProcessWithoutSimdAgrees()
+    {
+        using var tmp = new TempDir();
+        var r = ChildProcess.Run("dotnet", [typeof(Program).Assembly.Location, "nms", tmp.File("k.txt")], env: new Dictionary<string, string> { ["DOTNET_EnableHWIntrinsic"] = "0" });
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.Contains("vector256=False", r.StdOut);
+        Assert.Equal(Naive(KernelInputs.Candidates(1000, 7), 0.45f), File.ReadAllText(tmp.File("k.txt")).Split(',').Select(int.Parse));
+    }
+
+    [Theory] // scenario table: (box B relative to A, same class?, suppressed?)
+    [InlineData(0f, 0, true)]      // identical box, same class
+    [InlineData(0f, 1, false)]     // identical box, other class: class-aware keeps it
+    [InlineData(2f, 0, true)]      // IoU ≈ 0.67 > 0.45
+    [InlineData(6f, 0, false)]     // IoU = 0.25 < 0.45
+    [InlineData(20f, 0, false)]    // disjoint
+    public void Scenarios(float shift, int otherClass, bool suppressed)
+    {
+        var c = new CandidateBoxes();
+        c.Add(0, 0, 10, 10, 0.9f, 0);
+        c.Add(shift, 0, shift + 10, 10, 0.8f, otherClass);
+        var kept = new int[2];
+        Assert.Equal(suppressed ? 1 : 2, new NonMaxSuppression().Run(c, 0.45f, true, kept));
+    }
+}
