@@ -6,10 +6,7 @@ namespace Ephemera.Tracking;
 /// <c>linear_sum_assignment</c>). One instance owns its scratch buffers and is reused, so solving
 /// allocates nothing once the largest problem size has been seen.
 /// </summary>
-/// <remarks>
-/// This file is also compiled into Ephemera.Evaluation (linked source), so the evaluator and the
-/// tracker share one solver without one project depending on the other.
-/// </remarks>
+/// <remarks>The evaluator (Ephemera.Evaluation) uses the same solver for its per-frame matching.</remarks>
 public sealed class LinearAssignment
 {
     private double[] _u = [], _v = [], _shortest = [], _work = [];

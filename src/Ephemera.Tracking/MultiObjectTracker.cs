@@ -314,7 +314,8 @@ public sealed class MultiObjectTracker
             }
             if (w != t) _tracks[w] = tr;
             ref var kept = ref _tracks[w];
-            _output[w] = new TrackedObject(kept.Id, kept.ClassId, kept.Kf.Box, kept.Score, kept.State, kept.MatchedNow);
+            _output[w] = new TrackedObject(kept.Id, kept.ClassId,
+                kept.MatchedNow && _o.ReportObservedBox ? kept.LastObservation : kept.Kf.Box, kept.Score, kept.State, kept.MatchedNow);
             w++;
         }
         _trackCount = w;

@@ -22,10 +22,10 @@ public sealed record TrackerOptions
     /// <summary>The defaults used for every sequence (no per-sequence tuning).</summary>
     public static TrackerOptions Default { get; } = new();
 
-    /// <summary>Options for plain SORT: IoU ≥ 0.3, confirm after 3 hits, removed after 1 missed update.</summary>
+    /// <summary>Options for plain SORT: every detection, IoU ≥ 0.3, confirm after 3 hits, removed after a second missed update.</summary>
     public static TrackerOptions SortDefault { get; } = new()
     {
-        Mode = TrackerMode.Sort, MinScore = 0, HighScore = 0, MatchIouFirst = 0.3, MinHits = 3, MaxLostUpdates = 1,
+        Mode = TrackerMode.Sort, MinScore = 0, HighScore = 0, NewTrackScore = 0, MatchIouFirst = 0.3, MinHits = 3, MaxLostUpdates = 1,
     };
 
     public TrackerMode Mode { get; init; } = TrackerMode.ByteOcSort;
@@ -38,9 +38,13 @@ public sealed record TrackerOptions
     public float HighScore { get => _highScore; init => _highScore = Unit(value, nameof(HighScore)); }
     private readonly float _highScore = 0.6f;
 
-    /// <summary>A new track starts only from an unmatched detection scoring at least this (ByteTrack: high + 0.1).</summary>
+    /// <summary>
+    /// A new track starts only from an unmatched detection scoring at least this. ByteTrack uses
+    /// high + 0.1 = 0.7; 0.9 measured better on both MOT15 sequences with ground truth (fewer
+    /// short false tracks), and only new tracks are affected: weaker detections still extend them.
+    /// </summary>
     public float NewTrackScore { get => _newTrackScore; init => _newTrackScore = Unit(value, nameof(NewTrackScore)); }
-    private readonly float _newTrackScore = 0.7f;
+    private readonly float _newTrackScore = 0.9f;
 
     /// <summary>Minimum (score-fused) IoU of a first-stage match (ByteTrack: cost 0.8 → 0.2).</summary>
     public double MatchIouFirst { get => _matchIouFirst; init => _matchIouFirst = Unit(value, nameof(MatchIouFirst)); }
@@ -54,9 +58,12 @@ public sealed record TrackerOptions
     public double MatchIouTentative { get => _matchIouTentative; init => _matchIouTentative = Unit(value, nameof(MatchIouTentative)); }
     private readonly double _matchIouTentative = 0.3;
 
-    /// <summary>Minimum IoU for OC-SORT's recovery step, matched on the tracks' last observed boxes.</summary>
+    /// <summary>
+    /// Minimum IoU for OC-SORT's recovery step, matched on the tracks' last observed boxes. OC-SORT
+    /// uses its first-stage 0.3; 0.5 avoids recovering a lost track onto a passer-by.
+    /// </summary>
     public double MatchIouRecovery { get => _matchIouRecovery; init => _matchIouRecovery = Unit(value, nameof(MatchIouRecovery)); }
-    private readonly double _matchIouRecovery = 0.3;
+    private readonly double _matchIouRecovery = 0.5;
 
     /// <summary>ByteTrack's score fusion: first-stage similarity is IoU × detection score.</summary>
     public bool FuseScore { get; init; } = true;
@@ -92,6 +99,9 @@ public sealed record TrackerOptions
     /// </summary>
     public int MaxLostUpdates { get => _maxLostUpdates; init => _maxLostUpdates = value is >= 0 ? value : throw Range(nameof(MaxLostUpdates), value, "≥ 0"); }
     private readonly int _maxLostUpdates;
+
+    /// <summary>On a matched frame, report the detection's own box rather than the filtered estimate.</summary>
+    public bool ReportObservedBox { get; init; }
 
     /// <summary>When false, a track only matches detections of its own class.</summary>
     public bool MatchAcrossClasses { get; init; }
