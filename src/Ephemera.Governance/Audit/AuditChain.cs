@@ -164,7 +164,7 @@ public sealed class AuditChain
         {
             if (!rd.Read())
                 return last == 0 ? new VerifyResult(true, 0, null, "audit chain is empty", checkedCount)
-                                 : Bad(rows.Count, 1, "the signed head record is missing");
+                                 : Bad(rows.Count, 1, $"the signed head record is missing: records 1…{last} cannot be checked for truncation");
             long seq = rd.GetInt64(0); string hash = rd.GetString(1), at = rd.GetString(2); byte[] sig = (byte[])rd[3];
             if (!publicKey.VerifyData(SignedBytes(seq, hash, at), sig, HashAlgorithmName.SHA256))
                 return Bad(rows.Count, seq, $"the signed head (record {seq}) has an invalid signature");

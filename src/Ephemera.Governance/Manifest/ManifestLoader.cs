@@ -29,6 +29,10 @@ public static partial class ManifestLoader
         {
             throw new EphemeraException($"{sourceName}:{e.Start.Line}:{e.Start.Column}: YAML syntax error: {e.InnerException?.Message ?? e.Message}");
         }
+        catch (InvalidOperationException e) // YamlDotNet's scanner throws this on some malformed flow collections
+        {
+            throw new EphemeraException($"{sourceName}: YAML syntax error (unbalanced bracket or brace?): {e.Message}");
+        }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new ManifestValidationException(sourceName, [new ManifestProblem("BP-a", "(root)", "manifest must be a YAML mapping of fields", 1, 1)]);
         var reader = new Reader(sourceName);
@@ -67,8 +71,14 @@ public static partial class ManifestLoader
         private void Error(string req, string path, string message, YamlNode? at) =>
             Problems.Add(new ManifestProblem(req, path, message, (int)(at?.Start.Line ?? 0), (int)(at?.Start.Column ?? 0)));
 
-        private void Missing(Section s, string key, string req, string? what = null) =>
-            Error(req, s.Sub(key), $"{what ?? key.Replace('_', ' ')} missing", s.Node);
+        /// <summary>"retention|for data class Count" reads "retention missing for data class Count".</summary>
+        private void Missing(Section s, string key, string req, string? what = null)
+        {
+            var parts = (what ?? key.Replace('_', ' ')).Split('|');
+            Error(req, s.Sub(key), parts.Length == 2 ? $"{parts[0]} missing {parts[1]}" : $"{parts[0]} missing", s.Node);
+        }
+
+        private static string W(string? what, string key) => (what ?? key).Replace('|', ' ');
 
         private void UnknownKeys(Section s, string req)
         {
@@ -91,7 +101,7 @@ public static partial class ManifestLoader
             var n = s.Get(key);
             if (n is null) { if (required) Missing(s, key, req, what); return null; }
             if (n is YamlScalarNode { Value: { } v } && v.Trim().Length > 0) return v.Trim();
-            Error(req, s.Sub(key), $"{what ?? key} must be non-empty text", n);
+            Error(req, s.Sub(key), $"{W(what, key)} must be non-empty text", n);
             return null;
         }
 
@@ -103,12 +113,12 @@ public static partial class ManifestLoader
             if (plainOk && n is YamlScalarNode { Value: { } v } && v.Trim().Length > 0) return new LocalizedText(v.Trim(), v.Trim());
             if (n is not YamlMappingNode m)
             {
-                Error(req, s.Sub(key), $"{what ?? key} must have Japanese and English text ({{ja: …, en: …}})", n);
+                Error(req, s.Sub(key), $"{W(what, key)} must have Japanese and English text ({{ja: …, en: …}})", n);
                 return null;
             }
             var sec = new Section(m, s.Sub(key));
-            string? ja = Str(sec, "ja", req, what: $"Japanese text of {what ?? key}");
-            string? en = Str(sec, "en", req, what: $"English text of {what ?? key}");
+            string? ja = Str(sec, "ja", req, what: $"Japanese text of {W(what, key)}");
+            string? en = Str(sec, "en", req, what: $"English text of {W(what, key)}");
             UnknownKeys(sec, req);
             return ja is null || en is null ? null : new LocalizedText(ja, en);
         }
@@ -145,7 +155,7 @@ public static partial class ManifestLoader
             var n = s.Get(key);
             if (n is null) { if (required) Missing(s, key, req, what); return null; }
             if (n is YamlScalarNode { Value: { } v } && Durations.TryParse(v, out var t)) return t;
-            Error(req, s.Sub(key), $"{what ?? key} must be a duration like 0, 30s, 15m, 1h, 90d, 1y; got '{Scalar(n)}'", n);
+            Error(req, s.Sub(key), $"{W(what, key)} must be a duration like 0, 30s, 15m, 1h, 90d, 1y; got '{Scalar(n)}'", n);
             return null;
         }
 
@@ -234,7 +244,7 @@ public static partial class ManifestLoader
                     string? phone = Str(c, "phone", "BP-b", required: false), email = Str(c, "email", "BP-b", required: false), url = Str(c, "url", "BP-d", required: false);
                     var hours = Text(c, "hours", "BP-b", required: false);
                     if (phone is null && email is null && url is null)
-                        Error("BP-b", c.Sub("phone"), "contact needs at least one of phone, email or url", c.Node);
+                        Error("BP-b", c.Path, "contact needs at least one of phone, email or url", c.Node);
                     if (email is not null && !email.Contains('@')) Error("BP-b", c.Sub("email"), $"email '{email}' has no '@'", c.Node);
                     if (url is not null && !IsHttpUrl(url)) Error("BP-d", c.Sub("url"), $"url must start with https:// or http://, got '{url}'", c.Node);
                     UnknownKeys(c, "BP-b");
@@ -400,9 +410,9 @@ public static partial class ManifestLoader
                 var cls = Enum(o, "class", "M2", ClassNames);
                 string clsName = cls?.ToString() ?? "(unknown)";
                 var storage = Enum(o, "storage", "BP-a", StorageNames);
-                var loc = Text(o, "location", "BP-a", plainOk: true, what: $"storage location for data class {clsName}");
-                var resp = Text(o, "responsible", "BP-a", plainOk: true, what: $"responsible party for data class {clsName}");
-                var retention = Duration(o, "retention", "AC5", what: $"retention for data class {clsName}");
+                var loc = Text(o, "location", "BP-a", plainOk: true, what: $"storage location|for data class {clsName}");
+                var resp = Text(o, "responsible", "BP-a", plainOk: true, what: $"responsible party|for data class {clsName}");
+                var retention = Duration(o, "retention", "AC5", what: $"retention|for data class {clsName}");
                 UnknownKeys(o, "M2");
                 if (cls is { } c)
                 {

@@ -100,7 +100,7 @@ public static class CountSuppression
             for (int r = 0; r < rows; r++) if (hidden[r, c]) { n++; sum += v[r, c]; }
             if (n > 0 && (n == 1 || (sum > 0 && sum < k))) { HideInCol(v, hidden, c, rows, k - sum, includeTotal: true); return true; }
         }
-        // Rule 1: no hidden entry may be a bridge of the rows×columns graph.
+        // Rule 1: no hidden entry may be a bridge of the rows×columns graph (a bridge is determined exactly).
         for (int r = 0; r < R; r++)
             for (int c = 0; c < C; c++)
             {
@@ -116,7 +116,41 @@ public static class CountSuppression
                 hidden[r2, c2] = true;
                 return true;
             }
+        // Rule 3: no group of hidden entries within one line whose sum the margins determine may hold a
+        // positive count below k (subtraction across several lines can isolate part of a line).
+        var leak = DisclosureCheck.FindSmallKnownGroup(v, hidden, k, rows, cols);
+        if (leak is { } l)
+        {
+            int before = CountHidden(hidden);
+            if (!AnyReleasedIn(hidden, l.IsRow, l.Index)) HideSmallestReleased(v, hidden);
+            else if (l.IsRow) HideInRow(v, hidden, l.Index, C - 1, k, includeTotal: true);
+            else HideInCol(v, hidden, l.Index, R - 1, k, includeTotal: true);
+            return CountHidden(hidden) > before; // with everything hidden nothing can be determined; never loop
+        }
         return false;
+    }
+
+    private static int CountHidden(bool[,] hidden)
+    {
+        int n = 0;
+        foreach (bool h in hidden) if (h) n++;
+        return n;
+    }
+
+    private static bool AnyReleasedIn(bool[,] hidden, bool isRow, int index)
+    {
+        int R = hidden.GetLength(0), C = hidden.GetLength(1);
+        for (int i = 0; i < (isRow ? C : R); i++) if (!(isRow ? hidden[index, i] : hidden[i, index])) return true;
+        return false;
+    }
+
+    private static void HideSmallestReleased(int[,] v, bool[,] hidden)
+    {
+        (int R, int C, int V) best = (-1, -1, int.MaxValue);
+        for (int r = 0; r < hidden.GetLength(0); r++)
+            for (int c = 0; c < hidden.GetLength(1); c++)
+                if (!hidden[r, c] && v[r, c] < best.V) best = (r, c, v[r, c]);
+        if (best.R >= 0) hidden[best.R, best.C] = true;
     }
 
     /// <summary>Hides the released entry of row r that best covers <paramref name="need"/>: the smallest value ≥ need, else the largest; positive counts first.</summary>
@@ -140,6 +174,7 @@ public static class CountSuppression
         hidden[Pick(cands, need, totalIndex: rows), c] = true;
     }
 
+    // HideInRow/HideInCol leave the line unchanged when nothing in it is released; the caller then hides elsewhere.
     private static int Pick(List<(int Index, int Value)> cands, int need, int totalIndex)
     {
         // Prefer inner cells over the total, positive counts over zeros, then the smallest value that covers the need.
@@ -177,5 +212,128 @@ public static class CountSuppression
             }
         }
         return true;
+    }
+}
+
+/// <summary>
+/// The attacker's linear algebra: the margin equations restricted to hidden entries. A weighted sum of
+/// hidden entries is determined by the released data exactly when it is orthogonal to the null space
+/// of those equations; each hidden entry is given its coordinates in a null-space basis, so a group's
+/// sum is determined when the group's coordinate vectors add up to zero.
+/// </summary>
+internal static class DisclosureCheck
+{
+    /// <summary>Lines longer than this are checked for groups of at most <see cref="MaxGroupInLongLine"/> entries.</summary>
+    private const int FullSubsetLimit = 12;
+    private const int MaxGroupInLongLine = 3;
+
+    public static (bool IsRow, int Index)? FindSmallKnownGroup(int[,] v, bool[,] hidden, int k, int rows, int cols)
+    {
+        int R = rows + 1, C = cols + 1;
+        var vars = new List<(int R, int C)>();
+        var index = new Dictionary<(int, int), int>();
+        for (int r = 0; r < R; r++) for (int c = 0; c < C; c++) if (hidden[r, c]) { index[(r, c)] = vars.Count; vars.Add((r, c)); }
+        if (vars.Count == 0) return null;
+        var coords = NullSpaceCoordinates(vars, index, R, C);
+        for (int line = 0; line < R + C; line++)
+        {
+            bool isRow = line < R; int li = isRow ? line : line - R;
+            // Groups within the cells of a line (or within the totals row/column), not mixing a line's total.
+            var members = new List<int>();
+            int len = isRow ? C - 1 : R - 1;
+            for (int i = 0; i < len; i++)
+            {
+                var e = isRow ? (li, i) : (i, li);
+                if (index.TryGetValue(e, out int vi)) members.Add(vi);
+            }
+            if (members.Count == 0) continue;
+            int maxSize = members.Count <= FullSubsetLimit ? members.Count : MaxGroupInLongLine;
+            foreach (var group in Groups(members, maxSize))
+            {
+                int sum = 0; bool sensitive = false;
+                foreach (int g in group) { var (r, c) = vars[g]; sum += v[r, c]; sensitive |= v[r, c] > 0 && v[r, c] < k; }
+                if (!sensitive || sum <= 0 || sum >= k) continue;
+                if (IsDetermined(group, coords)) return (isRow, li);
+            }
+        }
+        return null;
+    }
+
+    private static bool IsDetermined(List<int> group, double[][] coords)
+    {
+        int d = coords.Length == 0 ? 0 : coords[0].Length;
+        for (int t = 0; t < d; t++)
+        {
+            double s = 0;
+            foreach (int g in group) s += coords[g][t];
+            if (Math.Abs(s) > 1e-9) return false;
+        }
+        return true;
+    }
+
+    private static IEnumerable<List<int>> Groups(List<int> members, int maxSize)
+    {
+        var current = new List<int>();
+        IEnumerable<List<int>> Rec(int start)
+        {
+            if (current.Count > 0) yield return new List<int>(current);
+            if (current.Count == maxSize) yield break;
+            for (int i = start; i < members.Count; i++)
+            {
+                current.Add(members[i]);
+                foreach (var g in Rec(i + 1)) yield return g;
+                current.RemoveAt(current.Count - 1);
+            }
+        }
+        return Rec(0);
+    }
+
+    /// <summary>Coordinates of each hidden variable in a basis of the null space of the margin equations.</summary>
+    private static double[][] NullSpaceCoordinates(List<(int R, int C)> vars, Dictionary<(int, int), int> index, int R, int C)
+    {
+        int n = vars.Count;
+        var eqs = new List<double[]>();
+        for (int r = 0; r < R; r++)
+        {
+            var e = new double[n];
+            for (int c = 0; c < C; c++) if (index.TryGetValue((r, c), out int i)) e[i] += c == C - 1 ? -1 : 1;
+            eqs.Add(e);
+        }
+        for (int c = 0; c < C; c++)
+        {
+            var e = new double[n];
+            for (int r = 0; r < R; r++) if (index.TryGetValue((r, c), out int i)) e[i] += r == R - 1 ? -1 : 1;
+            eqs.Add(e);
+        }
+        // Reduced row echelon form.
+        var pivotOfRow = new List<int>();
+        int row = 0;
+        for (int col = 0; col < n && row < eqs.Count; col++)
+        {
+            int p = -1;
+            for (int i = row; i < eqs.Count; i++) if (Math.Abs(eqs[i][col]) > 1e-9) { p = i; break; }
+            if (p < 0) continue;
+            (eqs[row], eqs[p]) = (eqs[p], eqs[row]);
+            double s = eqs[row][col];
+            for (int j = 0; j < n; j++) eqs[row][j] /= s;
+            for (int i = 0; i < eqs.Count; i++)
+            {
+                if (i == row) continue;
+                double f = eqs[i][col];
+                if (Math.Abs(f) > 1e-12) for (int j = 0; j < n; j++) eqs[i][j] -= f * eqs[row][j];
+            }
+            pivotOfRow.Add(col); row++;
+        }
+        var isPivot = new bool[n];
+        foreach (int pc in pivotOfRow) isPivot[pc] = true;
+        var free = Enumerable.Range(0, n).Where(j => !isPivot[j]).ToArray();
+        var coords = new double[n][];
+        for (int j = 0; j < n; j++) coords[j] = new double[free.Length];
+        for (int t = 0; t < free.Length; t++)
+        {
+            coords[free[t]][t] = 1;
+            for (int r = 0; r < pivotOfRow.Count; r++) coords[pivotOfRow[r]][t] = -eqs[r][free[t]];
+        }
+        return coords;
     }
 }

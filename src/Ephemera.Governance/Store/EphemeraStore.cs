@@ -89,6 +89,8 @@ public sealed class EphemeraStore : IDisposable
                 using var rd = c.ExecuteReader();
                 while (rd.Read()) known.Add((rd.GetInt32(0), rd.GetString(1), DateTimeOffset.Parse(rd.GetString(2), CultureInfo.InvariantCulture)));
             }
+            if (known.FirstOrDefault(k => k.Hash == m.VersionHash) is { Hash: not null } seen && seen.Version < known[^1].Version)
+                throw new EphemeraException($"M4: camera {m.CameraId} manifest v{seen.Version} was superseded by v{known[^1].Version}; an older notice cannot come back ({m.SourcePath})");
             if (!known.Any(k => k.Hash == m.VersionHash))
             {
                 if (known.FirstOrDefault(k => k.Version == m.Version) is { Hash: not null } same)
