@@ -162,7 +162,8 @@ public class LineCounterTests
     {
         var a = new PurposeAnalytics(new PurposeAnalyticsOptions(
             [new CountingLineOptions(new Point2(0, 100), new Point2(200, 100))],
-            new ZoneAnalyserOptions([new ZoneOptions("z", Polygon.Parse("0,0,200,0,200,200,0,200"))])));
+            new ZoneAnalyserOptions([new ZoneOptions("z", Polygon.Parse("0,0,200,0,200,200,0,200"))]),
+            new FloorFlowOptions(FloorFlowTests.PixelsToMetres, new FloorPlan(10, 10), maxPointsPerVisit: 64)));
         var tracks = new TrackedObject[20];
         void Frame(int f)
         {
