@@ -22,8 +22,8 @@ public sealed record EngineOptions
     public int MaxBatch { get; init; }
     /// <summary>How long the batcher waits to fill a batch, milliseconds.</summary>
     public double BatchDeadlineMs { get; init; } = 15;
-    /// <summary>Minimum detection score kept.</summary>
-    public float ScoreThreshold { get; init; } = 0.3f;
+    /// <summary>Minimum detection score kept (low, so the tracker's second stage sees weak boxes; tracks start only from strong ones).</summary>
+    public float ScoreThreshold { get; init; } = 0.1f;
     /// <summary>Default detections per second per camera (cameras may override).</summary>
     public double DetectFps { get; init; } = 5;
     /// <summary>SQLite store path.</summary>

@@ -77,7 +77,7 @@ public sealed class CameraWorker : IDisposable
         _sourceOptions = sourceOptions with { Loop = config.Loop, Paced = false }; // pacing is done here, so decode time is measurable
         _epochSeconds = epochSeconds;
         Analytics = new PurposeAnalytics(analytics);
-        _tracker = new MultiObjectTracker(TrackerOptions.Default);
+        _tracker = new MultiObjectTracker(LiveTracking.Options);
         _request = new DetectionRequest(OnDetections);
         _detectIntervalTicks = detectFps > 0 ? (long)(Stopwatch.Frequency / detectFps) : long.MaxValue;
         State = CameraState.Starting;
@@ -133,6 +133,14 @@ public sealed class CameraWorker : IDisposable
             State = CameraState.Running;
             while (!_stop)
             {
+                // Pace like a live camera: frame n exists at scheduleStart + n × interval. Wait for it
+                // *before* decoding, so no pixel sits in memory while we wait.
+                long due = scheduleStart + delivered * frameTicks;
+                if (Config.Paced)
+                {
+                    long wait = due - Stopwatch.GetTimestamp();
+                    if (wait > 0) Thread.Sleep(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+                }
                 long t0 = Stopwatch.GetTimestamp();
                 ReadStatus status;
                 FrameLease? frame;
@@ -169,22 +177,19 @@ public sealed class CameraWorker : IDisposable
                     State = CameraState.Running;
                     Interlocked.Increment(ref _framesDecoded);
 
-                    // Pace like a live camera: frame n exists at scheduleStart + n × interval.
-                    long due = scheduleStart + delivered * frameTicks;
                     delivered++;
-                    if (_sourceOptions is { } && Config.Paced)
+                    if (Config.Paced)
                     {
-                        long wait = due - decoded;
-                        if (wait > 0) Thread.Sleep(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
-                        else if (-wait > frameTicks)
+                        // Behind a live camera by more than a frame: the machine is not keeping up.
+                        long late = decoded - due;
+                        if (late > frameTicks)
                         {
                             Interlocked.Increment(ref _lateFrames);
-                            long late = -wait;
                             long seen;
                             while (late > (seen = Interlocked.Read(ref _maxLatenessTicks)) && Interlocked.CompareExchange(ref _maxLatenessTicks, late, seen) != seen) { }
                         }
                     }
-                    else due = decoded;
+                    else due = t0;
 
                     long now = Stopwatch.GetTimestamp();
                     if (_batcher != null && now >= nextDetect)

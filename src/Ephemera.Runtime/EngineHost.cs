@@ -66,9 +66,7 @@ public sealed class EngineHost : IDisposable
             try
             {
                 if (cam.Manifest is null) throw new EphemeraException($"no manifest: a camera runs only under a purpose manifest (BP-a)");
-                var manifest = ManifestLoader.Load(cam.Manifest);
-                if (manifest.CameraId != cam.Id)
-                    throw new EphemeraException($"{cam.Manifest}: manifest is for camera '{manifest.CameraId}', not '{cam.Id}'");
+                var manifest = ManifestLoader.Load(cam.Manifest).ForCamera(cam.Id);
                 var decision = Store.AuthorizeStart(manifest);
                 if (!decision.Allowed) throw new EphemeraException(string.Join("; ", decision.Reasons));
                 var binding = AnalyticsBinder.Bind(cam, manifest);

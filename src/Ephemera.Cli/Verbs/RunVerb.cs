@@ -32,7 +32,7 @@ public sealed class RunVerb : IVerb
         if (maxSeconds is <= 0) throw new UsageException("--max-seconds must be positive");
         var config = ConfigLoader.Load(configPath ?? Path.Combine(RepoPaths.Root, "configs", "demo.yaml"));
 
-        var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        var err = StatusConsole.Create();
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
         Console.CancelKeyPress += onCancel;
@@ -82,5 +82,5 @@ public sealed class RunVerb : IVerb
         return t;
     }
 
-    private static string Truncate(string s, int n) => s.Length <= n ? s : s[..(n - 1)] + "…";
+    internal static string Truncate(string s, int n) => s.Length <= n ? s : s[..(n - 1)] + "…";
 }

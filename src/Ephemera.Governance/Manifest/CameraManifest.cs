@@ -86,7 +86,33 @@ public sealed record PrivacySettings(
 public sealed class CameraManifest
 {
     public required string SourcePath { get; init; }
-    public required string CameraId { get; init; }
+    /// <summary>The camera this manifest is bound to: its <c>camera_id</c>, or the covered camera it was bound to by <see cref="ForCamera"/>.</summary>
+    public required string CameraId { get => _boundCameraId ?? _cameraId; init => _cameraId = value; }
+    private string _cameraId = "";
+    private string? _boundCameraId;
+
+    /// <summary>
+    /// Further cameras of the same installation covered by this one notice (<c>cameras:</c>): ids, or
+    /// prefixes ending in '*'. Each runs under its own bound copy (<see cref="ForCamera"/>), so the
+    /// store, the gates and the audit chain still see one manifest per camera.
+    /// </summary>
+    public IReadOnlyList<string> CoveredCameras { get; init; } = [];
+
+    /// <summary>True when <paramref name="cameraId"/> is this manifest's camera or one it covers.</summary>
+    public bool Covers(string cameraId) =>
+        cameraId == _cameraId || CoveredCameras.Any(c => c.EndsWith('*') ? cameraId.StartsWith(c[..^1], StringComparison.Ordinal) : c == cameraId);
+
+    /// <summary>This manifest bound to one covered camera; throws naming both when it does not cover it.</summary>
+    public CameraManifest ForCamera(string cameraId)
+    {
+        if (cameraId == CameraId) return this;
+        if (!Covers(cameraId))
+            throw new EphemeraException($"BP-a: manifest {SourcePath} is for camera '{_cameraId}'{(CoveredCameras.Count > 0 ? $" and {string.Join(", ", CoveredCameras)}" : "")}, not '{cameraId}'");
+        var bound = (CameraManifest)MemberwiseClone();
+        bound._boundCameraId = cameraId;
+        bound._hash = null;
+        return bound;
+    }
     /// <summary>Operator-maintained version number; must grow whenever <see cref="VersionHash"/> changes (M4).</summary>
     public required int Version { get; init; }
     public required PurposeKind Kind { get; init; }
@@ -129,7 +155,7 @@ public sealed class CameraManifest
     {
         var notified = new
         {
-            camera_id = CameraId, kind = Kind, space_type = SpaceType, @operator = Operator, contact = Contact,
+            camera_id = CameraId, covers = CoveredCameras.Count > 0 ? CoveredCameras : null, kind = Kind, space_type = SpaceType, @operator = Operator, contact = Contact,
             jurisdiction = Jurisdiction, captured = Captured, purpose = PurposeText, benefit = Benefit, rationale = Rationale,
             place = Location.Place, coverage = Location.Coverage,
             polygon = Location.CoveragePolygon.Select(p => new[] { p.X, p.Y }).ToArray(),

@@ -229,6 +229,18 @@ public static partial class ManifestLoader
             string? cameraId = Str(root, "camera_id", "BP-a");
             if (cameraId is not null && !Regex.IsMatch(cameraId, "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
                 Error("BP-a", "camera_id", $"camera_id must be 1–64 letters, digits, '.', '_' or '-'; got '{cameraId}'", root.Get("camera_id"));
+            // Optional: further cameras of the same installation covered by this notice (ids, or prefixes ending in '*').
+            var covered = new List<string>();
+            if (root.Get("cameras") is { } coveredNode)
+            {
+                if (coveredNode is YamlSequenceNode seq)
+                    foreach (var item in seq.Children)
+                    {
+                        if (item is YamlScalarNode { Value: { } v } && Regex.IsMatch(v.Trim(), "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\\*?$")) covered.Add(v.Trim());
+                        else Error("BP-a", "cameras", $"cameras lists camera ids (letters, digits, '.', '_', '-', optionally ending in '*'); got '{(item as YamlScalarNode)?.Value}'", item);
+                    }
+                else Error("BP-a", "cameras", "cameras must be a list of camera ids", coveredNode);
+            }
             long? version = Integer(root, "version", "M4");
             if (version is < 1) Error("M4", "version", $"version must be 1 or more, got {version}", root.Get("version"));
             var space = Enum(root, "space_type", "G4", SpaceNames);
@@ -365,7 +377,7 @@ public static partial class ManifestLoader
             if (Problems.Count > 0) return null;
             return new CameraManifest
             {
-                SourcePath = _source, CameraId = cameraId!, Version = (int)version!.Value, Kind = kind!.Value, SpaceType = space!.Value,
+                SourcePath = _source, CameraId = cameraId!, CoveredCameras = covered, Version = (int)version!.Value, Kind = kind!.Value, SpaceType = space!.Value,
                 Operator = op!, Contact = contact!, Jurisdiction = jurisdiction, Captured = captured!, PurposeText = purposeText!,
                 Benefit = benefit!, Rationale = rationale!, Location = location!, Outputs = outputs!, DerivedData = derived!,
                 Recipients = recipients!, StartDate = start!.Value, PreNotice = pre!, AtCapture = ac!, Privacy = privacy!,
