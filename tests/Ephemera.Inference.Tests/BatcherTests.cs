@@ -103,12 +103,14 @@ public class BatcherTests
     public void BatchTensorsAreCountedAndWipedWhenDetectorsAreDisposed()
     {
         var before = TensorLedger.Take();
+        var pixelsBefore = Ephemera.Decode.PixelLedger.Snapshot();
         using (var detector = ObjectDetector.Open(new DetectorOptions { MaxBatch = 2 }))
         using (var batcher = new CrossStreamBatcher(detector))
         {
             var during = TensorLedger.Take();
             Assert.Equal(3, during.Allocated - before.Allocated); // the detector's own bank + two batcher banks
             Assert.Equal(3L * 2 * 3 * 416 * 416 * sizeof(float), during.BytesLive - before.BytesLive);
+            Assert.Equal(3, Ephemera.Decode.PixelLedger.Snapshot().InUse - pixelsBefore.InUse); // the engine-wide pixel ledger sees them
             using var req = new DetectionRequest();
             Assert.True(batcher.TrySubmit(s_frames.Value.View(0), req));
             Assert.True(req.Wait(TimeSpan.FromSeconds(60)));
@@ -116,6 +118,9 @@ public class BatcherTests
         var after = TensorLedger.Take();
         Assert.Equal(after.Allocated - before.Allocated, after.Wiped - before.Wiped);
         Assert.Equal(before.BytesLive, after.BytesLive);
+        var pixelsAfter = Ephemera.Decode.PixelLedger.Snapshot();
+        Assert.Equal(pixelsAfter.Allocated - pixelsBefore.Allocated, pixelsAfter.Wiped - pixelsBefore.Wiped);
+        Assert.Equal(pixelsBefore.InUse, pixelsAfter.InUse);
     }
 }
 

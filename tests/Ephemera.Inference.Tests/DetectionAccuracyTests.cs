@@ -55,18 +55,23 @@ public class DetectionAccuracyTests(ITestOutputHelper log)
         return (m, t);
     }
 
+    /// <summary>
+    /// Acceptance: <c>ephemera detect</c> (native FFmpeg decode → YUV → one-pass preprocessing → ORT →
+    /// decode) against OpenCV's own decode + cv2.resize + DNN on the same frames.
+    /// </summary>
     [Theory]
-    [InlineData("video/vtest.avi", 768, 576, 40)]
-    [InlineData("mot15/ADL-Rundle-6/video.mp4", 1920, 1080, 20)]
-    public void EngineMatchesOpenCvDnnReference(string video, int w, int h, int every)
+    [InlineData("video/vtest.avi", 40)]
+    [InlineData("mot15/ADL-Rundle-6/video.mp4", 20)]
+    public void DetectVerbMatchesOpenCvDnnReference(string video, int every)
     {
         string path = RepoPaths.Data(video);
         var frames = Enumerable.Range(0, 10).Select(i => i * every).ToArray();
         var reference = RunReference(path, frames);
-        using var detector = ObjectDetector.Open(new DetectorOptions { Decode = new DecodeOptions(0.3f, 0.45f) });
-        var engine = new Dictionary<int, List<Det>>();
-        var output = new Detections();
-        FrameStream.ForEach(path, w, h, every, 10, (i, f) => { detector.Detect(f, output); engine[i] = ToList(output); });
+        Assert.True(File.Exists(ChildProcess.CliDll), $"CLI not built: {ChildProcess.CliDll}");
+        var cli = ChildProcess.Cli("detect", "--input", path, "--every", every.ToString(CultureInfo.InvariantCulture),
+            "--max-frames", (every * 10).ToString(CultureInfo.InvariantCulture), "--score", "0.3", "--json");
+        Assert.True(cli.ExitCode == 0, cli.StdErr);
+        var engine = ParseJsonLines(cli.StdOut);
         Assert.Equal(frames, engine.Keys.Order());
         Assert.Equal(frames, reference.Keys.Order());
 

@@ -1,23 +1,24 @@
 using System.Runtime.InteropServices;
+using Ephemera.Decode;
 
 namespace Ephemera.Inference.Runtime;
 
 /// <summary>
 /// Native, 64-byte aligned memory for a batch input tensor. It holds resized pixels, so it is a
-/// pixel buffer: zeroed by <see cref="Wipe"/> after every inference and on <see cref="Dispose"/>,
-/// and counted in <see cref="TensorLedger"/>. This is the one place that allocates tensor memory,
-/// so moving to <c>Ephemera.Decode.PixelBuffer.Rent</c> (and its PixelLedger) is a one-line change
-/// once the decoder library lands on this branch.
+/// pixel buffer (<see cref="PixelBuffer"/>, counted in the engine-wide <see cref="PixelLedger"/>):
+/// zeroed by <see cref="Wipe"/> after every inference and on <see cref="Dispose"/>, and also
+/// counted per kind in <see cref="TensorLedger"/>. The one place that allocates tensor memory.
 /// </summary>
 internal sealed unsafe class TensorMemory : IDisposable
 {
+    private PixelBuffer? _buffer;
     private byte* _ptr;
     public nuint Length { get; }
 
     public TensorMemory(nuint bytes)
     {
-        _ptr = (byte*)NativeMemory.AlignedAlloc(bytes, 64);
-        NativeMemory.Clear(_ptr, bytes);
+        _buffer = PixelBuffer.Rent(bytes); // aligned, zeroed, counted as allocated
+        _ptr = _buffer.Pointer;
         Length = bytes;
         TensorLedger.OnAllocated(bytes);
     }
@@ -33,10 +34,10 @@ internal sealed unsafe class TensorMemory : IDisposable
 
     public void Dispose()
     {
-        if (_ptr == null) return;
-        NativeMemory.Clear(_ptr, Length);
-        NativeMemory.AlignedFree(_ptr);
+        if (_buffer == null) return;
         _ptr = null;
+        _buffer.Dispose(); // zeroes and frees, counted as wiped
+        _buffer = null;
         TensorLedger.OnWipedAndFreed(Length);
     }
 }
