@@ -52,7 +52,7 @@ public static class MotEvaluator
                 for (int j = 0; j < nr; j++)
                 {
                     double denom = rowSum[i] + colSum[j] - sim[i * nr + j];
-                    if (denom > double.Epsilon) potential[f.Gt[i].Id * r + f.Res[j].Id] += sim[i * nr + j] / denom;
+                    if (denom > SequenceScore.Eps) potential[f.Gt[i].Id * r + f.Res[j].Id] += sim[i * nr + j] / denom;
                 }
             foreach (var b in f.Gt) gtIdCount[b.Id]++;
             foreach (var b in f.Res) resIdCount[b.Id]++;
@@ -91,7 +91,7 @@ public static class MotEvaluator
                     int j = rowToCol[i];
                     if (j < 0) continue;
                     double iou = sim[i * nr + j];
-                    if (iou < alpha - 1e-10) continue; // TrackEval: similarity >= alpha - eps
+                    if (iou < alpha - SequenceScore.Eps) continue; // TrackEval: similarity >= alpha - eps
                     tp++;
                     s.LocASum[k] += iou;
                     matches[k][f.Gt[i].Id * r + f.Res[j].Id]++;

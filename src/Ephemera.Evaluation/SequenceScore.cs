@@ -9,7 +9,11 @@ public sealed class SequenceScore
 {
     /// <summary>HOTA's localisation thresholds: 0.05, 0.10, … 0.95.</summary>
     public const int AlphaCount = 19;
-    public static double Alpha(int k) => 0.05 * (k + 1);
+    /// <summary>Alpha k as <c>np.arange(0.05, 0.99, 0.05)</c> computes it (start + k·step), for bit-equal thresholds.</summary>
+    public static double Alpha(int k) => 0.05 + k * 0.05;
+
+    /// <summary>numpy's <c>np.finfo(float).eps</c>, TrackEval's tolerance.</summary>
+    internal const double Eps = 2.220446049250313e-16;
 
     public double[] HotaTp { get; } = new double[AlphaCount];
     public double[] HotaFn { get; } = new double[AlphaCount];

@@ -81,7 +81,7 @@ public sealed class MultiObjectTracker
 
         // 2. First association: high detections × confirmed and lost tracks (SORT: every track),
         //    on IoU with the predicted box (× score, ByteTrack) plus OC-SORT's direction term (OCM).
-        AssociateFirst(boxes, scores, classes, frameIndex);
+        Associate(Stage.First, boxes, scores, classes, frameIndex);
 
         if (!_sort)
         {
@@ -154,9 +154,6 @@ public sealed class MultiObjectTracker
     }
 
     private enum Stage { First, Second, Recovery, Tentative }
-
-    private void AssociateFirst(Span<BoxF> boxes, Span<float> scores, Span<int> classes, long frame) =>
-        Associate(Stage.First, boxes, scores, classes, frame);
 
     /// <summary>
     /// One assignment stage: pick candidate tracks and detections, fill the cost matrix, solve

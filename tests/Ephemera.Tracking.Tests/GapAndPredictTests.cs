@@ -64,3 +64,48 @@ public class GapAndPredictTests
         Assert.True(BoxF.IoU(predicted, Scene.At(0, 0, 6, 0, 16)) > 0.85f, predicted.ToString());
     }
 }
+
+public class ObservationCentricTests
+{
+    /// <summary>x of an object moving 6 px/frame up to frame 10, then 2 px/frame while occluded and after.</summary>
+    private static float X(long f) => f <= 10 ? 6 * f : 60 + 2 * (f - 10);
+
+    private static float PredictedAfterOcclusion(TrackerOptions options)
+    {
+        var tracker = new MultiObjectTracker(options);
+        for (long f = 1; f <= 10; f++) tracker.Update(Scene.Frame(new BoxF(X(f), 0, 60, 120)), f);
+        for (long f = 11; f <= 15; f++) tracker.Update(new Detections(), f);
+        Assert.True(Scene.Only(tracker.Update(Scene.Frame(new BoxF(X(16), 0, 60, 120)), 16)).Observed);
+        return Scene.Only(tracker.Predict(17)).Box.X;
+    }
+
+    [Fact]
+    public void ReUpdateAfterGapFollowsTheObservedPathNotTheStalePrediction()
+    {
+        // ORU re-estimates the velocity along the straight path between the two observations
+        // (2 px/frame); without it the filter keeps more of the stale 6 px/frame. (Neither lands
+        // exactly: the filter's small velocity noise makes it slow to change speed either way.)
+        float truth = X(17);
+        float withOru = PredictedAfterOcclusion(TrackerOptions.Default);
+        float without = PredictedAfterOcclusion(TrackerOptions.Default with { ReUpdateAfterGap = false });
+        Assert.True(MathF.Abs(withOru - truth) < MathF.Abs(without - truth), $"ORU {withOru}, without {without}, truth {truth}");
+    }
+
+    [Fact]
+    public void TracksOnlyMatchTheirOwnClassUnlessAllowed()
+    {
+        static Detections Of(int cls, long f)
+        {
+            var d = new Detections();
+            d.Add(Scene.At(0, 0, 3, 0, f), 0.95f, cls);
+            return d;
+        }
+        var strict = new MultiObjectTracker(TrackerOptions.Default);
+        strict.Update(Of(0, 1), 1);
+        var tracks = strict.Update(Of(2, 2), 2); // a car where a person was: not the same track
+        Assert.Equal(2, tracks.Length);
+        var loose = new MultiObjectTracker(TrackerOptions.Default with { MatchAcrossClasses = true });
+        loose.Update(Of(0, 1), 1);
+        Assert.Equal(1, loose.Update(Of(2, 2), 2).Length);
+    }
+}

@@ -42,8 +42,9 @@ public class MotSequenceTrackerTests
     {
         var n = ScoreNormalizer.Fit([-1f, 10f, 50f, 120f]);
         Assert.True(n.Rescales);
-        Assert.Equal(0.25f, n.Normalize(-1f));
-        Assert.Equal(0.75f, n.Normalize(50f));
+        Assert.Equal(0.625f, n.Normalize(-1f));  // 0.5 + 0.5 · 1/4
+        Assert.Equal(0.875f, n.Normalize(50f));  // 0.5 + 0.5 · 3/4
+        Assert.Equal(0.5f, n.Normalize(-5f));
         Assert.Equal(1f, n.Normalize(500f));
         var id = ScoreNormalizer.Fit([0.5f, 0.99f]);
         Assert.False(id.Rescales);

@@ -19,7 +19,7 @@ public sealed class TrackVerb : IVerb
                          seqLength sets the last frame (default: the file's last frame)
           --mode         byte-ocsort (default) or sort
           --min-score    ignore detections below S, after scores are brought into [0, 1]
-                         (scores outside [0, 1] are ranked within the file; default 0.1)
+                         (scores outside [0, 1] are ranked within the file onto [0.5, 1]; default 0.1)
           --interpolate  fill track gaps of up to N frames linearly (offline; default 0 = off)
         stdout: one JSON line {"frames":…,"tracks":…,"rows":…,"fps":…} (fps = tracker throughput)
         """;
@@ -55,7 +55,7 @@ public sealed class TrackVerb : IVerb
         var result = MotSequenceTracker.Run(detections, options, length, interpolate);
         double seconds = sw.Elapsed.TotalSeconds;
         MotChallenge.Write(outPath, result.Rows);
-        if (result.ScoresRescaled) Console.Error.WriteLine($"{detPath}: scores outside [0, 1], ranked within the file");
+        if (result.ScoresRescaled) Console.Error.WriteLine($"{detPath}: scores outside [0, 1], ranked within the file onto [0.5, 1]");
         Console.Error.WriteLine($"tracked {result.Frames} frames, {result.Tracks} tracks → {outPath}");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{{\"frames\":{result.Frames},\"tracks\":{result.Tracks},\"rows\":{result.Rows.Count},\"fps\":{result.Frames / Math.Max(seconds, 1e-9):0.#},\"output\":\"{outPath.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"}}"));
