@@ -394,6 +394,16 @@ public sealed record FloorHeatMap(int CellsX, int CellsY, double CellMetres, IRe
 {
     public DataClass DataClass => DataClass.HeatMap;
 
+    /// <summary><c>{"cells_x":…,"cells_y":…,"cell_m":…,"person_frames":[row-major]}</c>.</summary>
+    public string ToJson() => Json.Write(w =>
+    {
+        w.WriteStartObject();
+        w.WriteNumber("cells_x", CellsX); w.WriteNumber("cells_y", CellsY); w.WriteNumber("cell_m", CellMetres);
+        w.WriteStartArray("person_frames"); foreach (var v in PersonFrames) w.WriteNumberValue(v); w.WriteEndArray();
+        w.WriteString("data_class", DataClass.ToString());
+        w.WriteEndObject();
+    });
+
     /// <summary>Background (no one there) then seven levels from low (blue) to high (red).</summary>
     public static readonly Rgb[] Palette =
     [
