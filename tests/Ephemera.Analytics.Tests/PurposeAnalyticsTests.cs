@@ -37,6 +37,18 @@ public class PurposeAnalyticsTests
     }
 
     [Fact]
+    public void WallClockTimestampsGiveClockAlignedBins()
+    {
+        var a = new PurposeAnalytics(new PurposeAnalyticsOptions([new CountingLineOptions(new Point2(0, 100), new Point2(200, 100), timeBinSeconds: 60)]));
+        var t0 = new DateTimeOffset(2026, 11, 26, 9, 30, 59, TimeSpan.FromHours(9));   // 00:30:59 UTC
+        double[] ys = [90, 95, 110, 120, 130];  // first frame below the line: 00:31:00.0 UTC
+        for (int i = 0; i < ys.Length; i++) a.Update([Feed.At(1, 50, ys[i])], [], t0.AddSeconds(i * 0.5));
+        var bin = a.Snapshot().Lines[0].Bins.Single();
+        Assert.Equal(new DateTimeOffset(2026, 11, 26, 0, 31, 0, TimeSpan.Zero), DateTimeOffset.UnixEpoch.AddSeconds(bin.BinStartSeconds));
+        Assert.Single(a.Flush(t0.AddMinutes(2)).Lines[0].Bins);
+    }
+
+    [Fact]
     public void DuplicateLineNamesAreRejected() =>
         Assert.Throws<EphemeraException>(() => new PurposeAnalyticsOptions([
             new CountingLineOptions(new Point2(0, 0), new Point2(1, 1)), new CountingLineOptions(new Point2(0, 0), new Point2(1, 1))]));
