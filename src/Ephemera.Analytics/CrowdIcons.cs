@@ -38,6 +38,9 @@ public sealed class CrowdIconOptions
     /// <summary>Use confirmed tracks' predicted boxes too (default false).</summary>
     public bool UsePredicted { get; }
 
+    /// <summary>COCO classes that take part (default person only: people, not bags or cars).</summary>
+    public IReadOnlyList<int> ClassIds => ClassIdArray;
+    internal int[] ClassIdArray { get; }
     public static readonly CrowdLevel[] DefaultLevels =
     [
         new("free", 0, new Rgb(40, 160, 60)), new("moderate", 0.5, new Rgb(230, 190, 0)),
@@ -47,7 +50,7 @@ public sealed class CrowdIconOptions
     public CrowdIconOptions(Homography imageToFloor, FloorPlan plan, AnchorPoint anchor = AnchorPoint.BottomCenter,
         double pixelsPerMetre = 20, double intervalSeconds = 5, double movingSpeedMetresPerSecond = 0.3, double speedWindowSeconds = 1,
         double iconRadiusPx = 6, Rgb? background = null, Rgb? stillColour = null, Rgb? movingColour = null,
-        IEnumerable<CrowdLevel>? levels = null, bool usePredicted = false)
+        IEnumerable<CrowdLevel>? levels = null, bool usePredicted = false, IEnumerable<int>? classIds = null)
     {
         ImageToFloor = imageToFloor ?? throw new EphemeraException("crowd icons: the image → floor homography is missing");
         Plan = plan ?? throw new EphemeraException("crowd icons: the floor plan is missing");
@@ -69,6 +72,7 @@ public sealed class CrowdIconOptions
         StillColour = stillColour ?? new Rgb(31, 95, 191);
         MovingColour = movingColour ?? new Rgb(224, 112, 0);
         UsePredicted = usePredicted;
+        ClassIdArray = TrackGate.ValidateClasses(classIds, "crowd icons");
     }
 
     /// <summary>Every colour an icon image can contain.</summary>
@@ -107,7 +111,7 @@ public sealed class CrowdIcons : ITrackAnalyser
         foreach (ref readonly var t in tracks)
         {
             if (t.State == TrackState.Removed) { _motion.Remove(t.TrackId); continue; }
-            if (!TrackGate.Uses(t, Options.UsePredicted)) continue;
+            if (!TrackGate.Uses(t, Options.UsePredicted, Options.ClassIdArray)) continue;
             var f = Options.ImageToFloor.Map(Anchors.Of(t.Box, Options.Anchor));
             if (!double.IsFinite(f.X) || !double.IsFinite(f.Y)) continue;
             ref var m = ref CollectionsMarshal.GetValueRefOrAddDefault(_motion, t.TrackId, out bool existed);

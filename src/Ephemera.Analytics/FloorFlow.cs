@@ -86,11 +86,14 @@ public sealed class FloorFlowOptions
     /// <summary>Use confirmed tracks' predicted boxes too (default false).</summary>
     public bool UsePredicted { get; }
 
+    /// <summary>COCO classes that take part (default person only: people, not bags or cars).</summary>
+    public IReadOnlyList<int> ClassIds => ClassIdArray;
+    internal int[] ClassIdArray { get; }
     public FloorFlowOptions(Homography imageToFloor, FloorPlan plan, AnchorPoint anchor = AnchorPoint.BottomCenter,
         double gridCellMetres = 1, bool? snapToZones = null, double timeBinSeconds = 3600,
         double trimEntryMetres = 1, double trimEntrySeconds = 1, double trimExitMetres = 1, double trimExitSeconds = 1,
         bool emitTrajectories = false, double trajectoryTimeStepSeconds = 10, IEnumerable<double>? dwellBucketEdgesSeconds = null,
-        int maxPointsPerVisit = 20000, double staleTrackSeconds = 30, bool usePredicted = false)
+        int maxPointsPerVisit = 20000, double staleTrackSeconds = 30, bool usePredicted = false, IEnumerable<int>? classIds = null)
     {
         ImageToFloor = imageToFloor ?? throw new EphemeraException("flow: the image → floor homography is missing");
         Plan = plan ?? throw new EphemeraException("flow: the floor plan is missing");
@@ -109,6 +112,7 @@ public sealed class FloorFlowOptions
         EmitTrajectories = emitTrajectories; TrajectoryTimeStepSeconds = trajectoryTimeStepSeconds;
         DwellBucketEdgesSeconds = DwellHistogram.ValidateEdges(dwellBucketEdgesSeconds ?? DwellHistogram.DefaultEdges, "flow");
         MaxPointsPerVisit = maxPointsPerVisit; StaleTrackSeconds = staleTrackSeconds; UsePredicted = usePredicted;
+        ClassIdArray = TrackGate.ValidateClasses(classIds, "flow");
     }
 }
 
@@ -169,7 +173,7 @@ public sealed class FloorFlowAnalyser : ITrackAnalyser
         foreach (ref readonly var t in tracks)
         {
             if (t.State == TrackState.Removed) { EndVisit(t.TrackId); continue; }
-            if (!TrackGate.Uses(t, Options.UsePredicted)) continue;
+            if (!TrackGate.Uses(t, Options.UsePredicted, Options.ClassIdArray)) continue;
             var f = Options.ImageToFloor.Map(Anchors.Of(t.Box, Options.Anchor));
             if (!double.IsFinite(f.X) || !double.IsFinite(f.Y)) continue; // beyond the horizon: calibration does not cover it
             ref var v = ref CollectionsMarshal.GetValueRefOrAddDefault(_visits, t.TrackId, out bool existed);
@@ -389,6 +393,16 @@ public sealed record FlowReport(IReadOnlyList<TransitionMatrix> Transitions, IRe
 public sealed record FloorHeatMap(int CellsX, int CellsY, double CellMetres, IReadOnlyList<long> PersonFrames, FloorPlan Plan)
 {
     public DataClass DataClass => DataClass.HeatMap;
+
+    /// <summary><c>{"cells_x":…,"cells_y":…,"cell_m":…,"person_frames":[row-major]}</c>.</summary>
+    public string ToJson() => Json.Write(w =>
+    {
+        w.WriteStartObject();
+        w.WriteNumber("cells_x", CellsX); w.WriteNumber("cells_y", CellsY); w.WriteNumber("cell_m", CellMetres);
+        w.WriteStartArray("person_frames"); foreach (var v in PersonFrames) w.WriteNumberValue(v); w.WriteEndArray();
+        w.WriteString("data_class", DataClass.ToString());
+        w.WriteEndObject();
+    });
 
     /// <summary>Background (no one there) then seven levels from low (blue) to high (red).</summary>
     public static readonly Rgb[] Palette =

@@ -32,4 +32,17 @@ public static class TrackGate
     /// </summary>
     public static bool Uses(in TrackedObject t, bool usePredicted) =>
         t.State == TrackState.Confirmed && (t.Observed || usePredicted);
+
+    /// <summary><see cref="Uses(in TrackedObject, bool)"/> and the track's class is one of <paramref name="classIds"/>.</summary>
+    public static bool Uses(in TrackedObject t, bool usePredicted, int[] classIds) =>
+        Uses(t, usePredicted) && Array.IndexOf(classIds, t.ClassId) >= 0;
+
+    internal static int[] ValidateClasses(IEnumerable<int>? classIds, string what)
+    {
+        var ids = classIds?.ToArray() ?? [Ephemera.Core.CocoClasses.Person];
+        if (ids.Length == 0) throw new Ephemera.Core.EphemeraException($"{what}: class list must not be empty");
+        foreach (var c in ids)
+            if (c < 0 || c >= Ephemera.Core.CocoClasses.Names.Length) throw new Ephemera.Core.EphemeraException($"{what}: {c} is not a COCO class id (0..79)");
+        return ids;
+    }
 }

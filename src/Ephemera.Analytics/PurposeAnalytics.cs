@@ -67,6 +67,20 @@ public sealed class PurposeAnalytics : ITrackAnalyser
         Crowd?.Update(tracks, removedIds, timeSeconds);
     }
 
+    /// <summary>
+    /// Same as <see cref="Update(ReadOnlySpan{TrackedObject}, ReadOnlySpan{int}, double)"/> with wall-clock
+    /// time: seconds since the Unix epoch (UTC), so time bins align with the clock (60 s bins = minutes).
+    /// Use one time base per instance.
+    /// </summary>
+    public void Update(ReadOnlySpan<TrackedObject> tracks, ReadOnlySpan<int> removedIds, DateTimeOffset timestamp) =>
+        Update(tracks, removedIds, ToSeconds(timestamp));
+
+    /// <summary>Seconds since the Unix epoch, the time base of the <see cref="DateTimeOffset"/> overloads.</summary>
+    public static double ToSeconds(DateTimeOffset t) => (t.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / (double)TimeSpan.TicksPerSecond;
+
+    /// <summary>Results of the time bins closed at <paramref name="now"/> (wall-clock time base).</summary>
+    public PurposeResults Flush(DateTimeOffset now) => Flush(ToSeconds(now));
+
     /// <summary>All results so far; nothing is removed.</summary>
     public PurposeResults Snapshot() =>
         new(_lines.Select(l => l.Snapshot()).ToArray(), Zones?.Snapshot(), Flow?.Snapshot(), Flow?.HeatMap(), Crowd?.Latest);

@@ -56,9 +56,13 @@ public sealed class ZoneAnalyserOptions
     /// <summary>Use confirmed tracks' predicted boxes too (default false).</summary>
     public bool UsePredicted { get; }
 
+    /// <summary>COCO classes that take part (default person only: people, not bags or cars).</summary>
+    public IReadOnlyList<int> ClassIds => ClassIdArray;
+    internal int[] ClassIdArray { get; }
+
     public ZoneAnalyserOptions(IEnumerable<ZoneOptions> zones, AnchorPoint anchor = AnchorPoint.BottomCenter,
         double timeBinSeconds = 60, IEnumerable<double>? dwellBucketEdgesSeconds = null, double exitGraceSeconds = 1,
-        bool usePredicted = false)
+        bool usePredicted = false, IEnumerable<int>? classIds = null)
     {
         Zones = (zones ?? throw new EphemeraException("zones: list missing")).ToArray();
         var names = new HashSet<string>();
@@ -67,6 +71,7 @@ public sealed class ZoneAnalyserOptions
         DwellBucketEdgesSeconds = DwellHistogram.ValidateEdges(dwellBucketEdgesSeconds ?? DwellHistogram.DefaultEdges, "zones");
         if (!(exitGraceSeconds >= 0) || !double.IsFinite(exitGraceSeconds)) throw new EphemeraException($"zones: exit grace must be ≥ 0 seconds, got {exitGraceSeconds}");
         Anchor = anchor; TimeBinSeconds = timeBinSeconds; ExitGraceSeconds = exitGraceSeconds; UsePredicted = usePredicted;
+        ClassIdArray = TrackGate.ValidateClasses(classIds, "zones");
     }
 }
 
@@ -131,7 +136,7 @@ public sealed class ZoneAnalyser : ITrackAnalyser
         foreach (ref readonly var t in tracks)
         {
             if (t.State == TrackState.Removed) { EndVisits(t.TrackId, timeSeconds); continue; }
-            if (!TrackGate.Uses(t, Options.UsePredicted)) continue;
+            if (!TrackGate.Uses(t, Options.UsePredicted, Options.ClassIdArray)) continue;
             var p = Anchors.Of(t.Box, Options.Anchor);
             foreach (var z in _zones)
             {

@@ -23,7 +23,8 @@ public class CrowdIconTests
             icons.Update([
                 Feed.At(1, 150, 150), Feed.At(2, 250, 150), Feed.At(3, 200, 250),   // (1.5,1.5) (2.5,1.5) (2.0,2.5) m
                 Feed.At(4, (5.5 + t) * 100, 400),                                    // moving along y = 4 m
-                Feed.At(5, 800, 700, TrackState.Tentative)], [], t);                 // never drawn
+                Feed.At(5, 800, 700, TrackState.Tentative),                          // never drawn
+                Feed.At(6, 600, 700, cls: CocoClasses.Car)], [], t);                 // not a person: never drawn
         }
         return icons;
     }
@@ -48,6 +49,7 @@ public class CrowdIconTests
         Assert.Equal(moving, img.At(170 - 5, 80));
         Assert.Equal(bg, img.At(170, 80));
         Assert.Equal(bg, img.At(160, 140));    // the tentative track at (8, 7) m is not drawn
+        Assert.Equal(bg, img.At(120, 140));    // nor the car at (6, 7) m
         Assert.Subset(o.PaletteColours.Select(c => (c.R, c.G, c.B)).ToHashSet(), img.Colours());
         // Icons carry only position and state: 4 people → 4 icons, no more.
         Assert.Equal(4, snap.People);

@@ -59,6 +59,18 @@ public class ZoneAnalyserTests
     }
 
     [Fact]
+    public void OnlyTheConfiguredClassesAreOccupants()
+    {
+        var people = Analyser();
+        people.Update([Feed.At(1, 150, 150), Feed.At(2, 150, 150, cls: CocoClasses.Car), Feed.At(3, 150, 150, cls: 26 /* handbag */)], [], 0);
+        Assert.Equal(1, people.OccupancyOf(0));
+        var cars = new ZoneAnalyser(new ZoneAnalyserOptions([new ZoneOptions("lot", Square)], classIds: [CocoClasses.Car, CocoClasses.Truck]));
+        cars.Update([Feed.At(1, 150, 150), Feed.At(2, 150, 150, cls: CocoClasses.Car), Feed.At(3, 150, 150, cls: CocoClasses.Truck)], [], 0);
+        Assert.Equal(2, cars.OccupancyOf(0));
+        Assert.Throws<EphemeraException>(() => new ZoneAnalyserOptions([new ZoneOptions("lot", Square)], classIds: [80]));
+    }
+
+    [Fact]
     public void UnconfirmedTracksAreNotOccupants()
     {
         var z = Analyser();

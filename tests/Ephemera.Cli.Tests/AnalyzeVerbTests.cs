@@ -59,3 +59,27 @@ public class AnalyzeVerbTests
         Assert.Contains("/nonexistent/res.txt", r.StdErr);
     }
 }
+
+public class AnalyzeVerbFloorTests
+{
+    [Fact]
+    public void FloorCalibrationGivesTransitionsAHeatMapAndIconsWithoutTrajectoriesByDefault()
+    {
+        using var dir = new TempDir();
+        var gt = TestPaths.Mot15("TUD-Campus/gt/gt.txt");
+        string heat = dir.File("heat.png"), icons = dir.File("icons.png");
+        var r = ChildProcess.Cli("analyze", "--tracks", gt, "--json",
+            "--floor-calibration", "0,480,0,0; 640,480,8,0; 640,150,8,12; 0,150,0,12", "--floor-size", "8x12",
+            "--floor-zone", "west:0,0,4,0,4,12,0,12", "--floor-zone", "east:4,0,8,0,8,12,4,12",
+            "--heatmap", heat, "--icons", icons);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        using var doc = JsonDocument.Parse(r.StdOut);
+        var flow = doc.RootElement.GetProperty("flow");
+        Assert.True(flow.TryGetProperty("transitions", out _));
+        Assert.False(flow.TryGetProperty("trajectories", out _));
+        Assert.Equal("IconImage", doc.RootElement.GetProperty("crowd").GetProperty("data_class").GetString());
+        byte[] sig = [0x89, 0x50, 0x4E, 0x47];
+        Assert.Equal(sig, File.ReadAllBytes(heat)[..4]);
+        Assert.Equal(sig, File.ReadAllBytes(icons)[..4]);
+    }
+}
