@@ -107,6 +107,19 @@ public class StoreTests
     }
 
     [Fact]
+    public void Inquiries_are_counted_per_camera()
+    {
+        using var dir = new TempDir();
+        using var store = EphemeraStore.Open(dir.File("e.db"), new FakeClock(Now));
+        store.RecordInquiry("cam-a", "question", "phone");
+        store.RecordInquiry("cam-a", "question", "web");
+        store.RecordInquiry("cam-b", "objection", "desk");
+        var counts = store.InquiryCounts();
+        Assert.Equal(2, counts[("cam-a", "question")]);
+        Assert.Equal(1, counts[("cam-b", "objection")]);
+    }
+
+    [Fact]
     public void Count_tables_are_stored_k_suppressed()
     {
         using var dir = new TempDir();
@@ -260,6 +273,7 @@ public class AccessTests
         Assert.Throws<AccessDeniedException>(() => store.Query(Role.Operator).Export(m.CameraId, "MINATO-2026-031", DataClass.Count, Now, Now.AddHours(1), purpose));
         Assert.Throws<AccessDeniedException>(() => officer.Export(m.CameraId, "NO-SUCH", DataClass.Count, Now, Now.AddHours(1), purpose));
         Assert.Throws<AccessDeniedException>(() => officer.Export(m.CameraId, "MINATO-2026-031", DataClass.Count, Now, Now.AddHours(1), "marketing"));
+        Assert.Single(officer.Export(m.CameraId, "MINATO-2026-031", DataClass.Count, Now, Now.AddHours(1), "urban and transport planning").Rows);
         Assert.Throws<AccessDeniedException>(() => officer.Export(m.CameraId, "MINATO-2026-031", DataClass.AuditRecord, Now, Now.AddHours(1), purpose));
         // 15-minute rows are finer than the contract's 1h floor.
         store.WriteDerived(m.CameraId, DataClass.Count, Now.AddHours(2), TimeSpan.FromMinutes(15), """{"total":7}""");

@@ -200,6 +200,30 @@ public static partial class ManifestLoader
             return null;
         }
 
+        /// <summary>A non-empty list whose items are text in both languages ({ja, en}) or one plain text for both.</summary>
+        private IReadOnlyList<LocalizedText>? TextList(Section s, string key, string req)
+        {
+            var n = s.Get(key);
+            if (n is null) { Missing(s, key, req); return null; }
+            if (n is not YamlSequenceNode seq || seq.Children.Count == 0) { Error(req, s.Sub(key), $"{key} must list at least one entry", n); return null; }
+            var list = new List<LocalizedText>();
+            for (int i = 0; i < seq.Children.Count; i++)
+            {
+                var item = seq.Children[i];
+                if (item is YamlScalarNode { Value: { Length: > 0 } v }) list.Add(new LocalizedText(v.Trim(), v.Trim()));
+                else if (item is YamlMappingNode m)
+                {
+                    var sec = new Section(m, $"{s.Sub(key)}[{i}]");
+                    string? ja = Str(sec, "ja", req), en = Str(sec, "en", req);
+                    UnknownKeys(sec, req);
+                    if (ja is null || en is null) return null;
+                    list.Add(new LocalizedText(ja, en));
+                }
+                else { Error(req, $"{s.Sub(key)}[{i}]", $"each entry of {key} must be text or {{ja: …, en: …}}", item); return null; }
+            }
+            return list;
+        }
+
         private static string Scalar(YamlNode n) => n is YamlScalarNode s ? s.Value ?? "" : $"<{n.NodeType}>";
 
         private static readonly Dictionary<string, SpaceType> SpaceNames = new(StringComparer.OrdinalIgnoreCase)
@@ -501,7 +525,7 @@ public static partial class ManifestLoader
                 string? id = Str(r, "contract_id", "M3", what: "export contract id");
                 var classNames = StringList(r, "classes", "M3");
                 var fields = StringList(r, "fields", "M3");
-                var purposes = StringList(r, "purposes", "M3");
+                var purposes = TextList(r, "purposes", "M3");
                 var floor = Duration(r, "granularity_floor", "M3", what: "granularity floor");
                 var keep = Duration(r, "retention_at_recipient", "M3", what: "retention at the recipient");
                 bool? noReid = Bool(r, "no_reidentification", "M3");

@@ -325,6 +325,25 @@ public sealed class EphemeraStore : IDisposable
         return new RetentionReport(now, deletions);
     }
 
+    // ------------------------------ dialogue (BP-d) ------------------------------
+
+    /// <summary>Records an inquiry, objection or complaint about a camera (category e.g. "question", "objection", "complaint").</summary>
+    public long RecordInquiry(string cameraId, string category, string channel) =>
+        Audit.Append(new InquiryAuditRecord(cameraId, category, channel));
+
+    /// <summary>Inquiries per camera and category, counted from the audit chain.</summary>
+    public IReadOnlyDictionary<(string CameraId, string Category), int> InquiryCounts()
+    {
+        var counts = new Dictionary<(string, string), int>();
+        foreach (var e in Audit.Read(1, int.MaxValue).Where(e => e.Kind == "inquiry"))
+        {
+            using var doc = JsonDocument.Parse(e.BodyJson);
+            var key = (e.CameraId, doc.RootElement.GetProperty("Category").GetString() ?? "");
+            counts[key] = counts.GetValueOrDefault(key) + 1;
+        }
+        return counts;
+    }
+
     // ------------------------------ reads ------------------------------
 
     /// <summary>A query handle for one role; every read checks <see cref="AccessPolicy"/>.</summary>
