@@ -12,12 +12,33 @@ namespace Ephemera.Governance;
 /// together in one <see cref="ManifestValidationException"/>. YAML syntax errors name file, line, column.
 /// Date-only values (<c>2026-11-20</c>) mean 00:00 Japan Standard Time (+09:00).
 /// </summary>
+/// <summary>One file of <see cref="ManifestLoader.LoadDirectory"/>: the manifest, or why it cannot run its camera.</summary>
+public sealed record ManifestLoadResult(string Path, CameraManifest? Manifest, EphemeraException? Error)
+{
+    public bool Ok => Manifest is not null;
+}
+
 public static partial class ManifestLoader
 {
     public static CameraManifest Load(string path)
     {
         if (!File.Exists(path)) throw new EphemeraException($"manifest not found: {path}");
         return Parse(File.ReadAllText(path), path);
+    }
+
+    /// <summary>
+    /// Loads every <c>*.yaml</c> manifest of a directory, each on its own: a bad manifest yields its error
+    /// and stops only its camera, the others load (ordered by file name).
+    /// </summary>
+    public static IReadOnlyList<ManifestLoadResult> LoadDirectory(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new EphemeraException($"manifest directory not found: {directory}");
+        return Directory.GetFiles(directory, "*.yaml").Concat(Directory.GetFiles(directory, "*.yml")).Order(StringComparer.Ordinal)
+            .Select(path =>
+            {
+                try { return new ManifestLoadResult(path, Load(path), null); }
+                catch (EphemeraException e) { return new ManifestLoadResult(path, null, e); }
+            }).ToList();
     }
 
     /// <summary>Parses manifest text; <paramref name="sourceName"/> names it in messages.</summary>
