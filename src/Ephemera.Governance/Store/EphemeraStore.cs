@@ -231,7 +231,11 @@ public sealed class EphemeraStore : IDisposable
         if (cls is not (DataClass.AuditRecord or DataClass.AnonymisedImage or DataClass.Trajectory) && binLength < m.Privacy.TimeBin)
             throw new EphemeraException($"H3: {cls} bin of {Durations.Short(binLength)} for camera {cameraId} is finer than the manifest's time bin {Durations.Short(m.Privacy.TimeBin)}");
         if (binLength <= TimeSpan.Zero) throw new EphemeraException($"bin length must be positive, got {binLength}");
-        try { using var _ = JsonDocument.Parse(payloadJson); }
+        try
+        {
+            using var doc = JsonDocument.Parse(payloadJson);
+            if (IsCountTable(cls)) CheckReleasedTable(doc.RootElement, cls, cameraId, m.Privacy.MinCellCount);
+        }
         catch (JsonException e) { throw new EphemeraException($"payload for {cls} of camera {cameraId} is not valid JSON: {e.Message}"); }
         lock (_lock)
         {
@@ -244,6 +248,31 @@ public sealed class EphemeraStore : IDisposable
             c.Parameters.AddWithValue("$w", Clock.Now.ToUnixTimeMilliseconds());
             c.ExecuteNonQuery();
         }
+    }
+
+    /// <summary>Classes stored as count tables, which must be k-suppressed (H3).</summary>
+    public static bool IsCountTable(DataClass cls) =>
+        cls is DataClass.Count or DataClass.AttributeAggregate or DataClass.ZoneOccupancy or DataClass.DwellHistogram or DataClass.TransitionMatrix;
+
+    /// <summary>
+    /// Guard for count tables written as JSON: the payload must be a released table
+    /// (<see cref="SuppressedTable.ToJson"/>, e.g. via <see cref="WriteCountTable"/>) with the manifest's k,
+    /// and no released cell or total may be a positive count below k.
+    /// </summary>
+    private static void CheckReleasedTable(JsonElement root, DataClass cls, string cameraId, int k)
+    {
+        string hint = $"store {cls} through WriteCountTable or CountSuppression.Suppress(counts, {k}).ToJson()";
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("k", out var kEl) || !kEl.TryGetInt32(out int tableK) || !root.TryGetProperty("cells", out var cells) || cells.ValueKind != JsonValueKind.Array)
+            throw new EphemeraException($"H3: {cls} of camera {cameraId} must be a k-suppressed table with \"k\" and \"cells\"; {hint}");
+        if (tableK < k) throw new EphemeraException($"H3: {cls} of camera {cameraId} was suppressed with k = {tableK}, below the manifest's k = {k}; {hint}");
+        void Check(JsonElement e, string where)
+        {
+            if (e.ValueKind == JsonValueKind.Array) { int i = 0; foreach (var x in e.EnumerateArray()) Check(x, $"{where}[{i++}]"); }
+            else if (e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long n) && n > 0 && n < k)
+                throw new EphemeraException($"H3: {cls} of camera {cameraId} releases {n} at {where}, a count below k = {k}; {hint}");
+        }
+        foreach (var name in new[] { "cells", "row_totals", "col_totals", "total" })
+            if (root.TryGetProperty(name, out var el)) Check(el, name);
     }
 
     /// <summary>Partition key: class and UTC day of the bin start.</summary>
