@@ -80,6 +80,7 @@ public class StoreTests
         var waiting = store.AuthorizeStart(v2);
         Assert.False(waiting.Allowed);
         Assert.Contains(waiting.Reasons, r => r.StartsWith("PN-T1:"));
+        Assert.True(store.AuthorizeStart(v1).Allowed); // v1's notice still holds until v2 is in force
         clock.Now = new DateTimeOffset(2026, 12, 24, 0, 0, 0, TimeSpan.FromHours(9));
         Assert.True(store.AuthorizeStart(v2).Allowed);
 

@@ -48,7 +48,7 @@ public sealed class EphemeraStore : IDisposable
         AuditChain.CreateSchema(_db);
         AuditChain.Exec(_db, null, """
             CREATE TABLE IF NOT EXISTS manifest_versions(camera_id TEXT NOT NULL, version INTEGER NOT NULL, version_hash TEXT NOT NULL,
-                published TEXT NOT NULL, lead_time_s INTEGER NOT NULL, registered_at TEXT NOT NULL, notified_json TEXT NOT NULL,
+                published TEXT NOT NULL, lead_time_s INTEGER NOT NULL, registered_at TEXT NOT NULL, notified_json TEXT NOT NULL, activated_at TEXT,
                 PRIMARY KEY(camera_id, version_hash));
             CREATE TABLE IF NOT EXISTS manifest_outputs(version_hash TEXT NOT NULL, class TEXT NOT NULL, storage TEXT NOT NULL, retention_s INTEGER NOT NULL,
                 PRIMARY KEY(version_hash, class));
@@ -82,15 +82,16 @@ public sealed class EphemeraStore : IDisposable
     {
         lock (_lock)
         {
-            var known = new List<(int Version, string Hash, DateTimeOffset Published)>();
-            using (var c = Cmd("SELECT version, version_hash, published FROM manifest_versions WHERE camera_id = $c ORDER BY version"))
+            var known = new List<(int Version, string Hash, DateTimeOffset Published, bool Activated)>();
+            using (var c = Cmd("SELECT version, version_hash, published, activated_at IS NOT NULL FROM manifest_versions WHERE camera_id = $c ORDER BY version"))
             {
                 c.Parameters.AddWithValue("$c", m.CameraId);
                 using var rd = c.ExecuteReader();
-                while (rd.Read()) known.Add((rd.GetInt32(0), rd.GetString(1), DateTimeOffset.Parse(rd.GetString(2), CultureInfo.InvariantCulture)));
+                while (rd.Read()) known.Add((rd.GetInt32(0), rd.GetString(1), DateTimeOffset.Parse(rd.GetString(2), CultureInfo.InvariantCulture), rd.GetBoolean(3)));
             }
-            if (known.FirstOrDefault(k => k.Hash == m.VersionHash) is { Hash: not null } seen && seen.Version < known[^1].Version)
-                throw new EphemeraException($"M4: camera {m.CameraId} manifest v{seen.Version} was superseded by v{known[^1].Version}; an older notice cannot come back ({m.SourcePath})");
+            // A newer version that has gone live retires the older notices; until then the old version keeps running.
+            if (known.FirstOrDefault(k => k.Version > m.Version && k.Activated) is { Hash: not null } newer)
+                throw new EphemeraException($"M4: camera {m.CameraId} manifest v{m.Version} was superseded by v{newer.Version}, which is in force; an older notice cannot come back ({m.SourcePath})");
             if (!known.Any(k => k.Hash == m.VersionHash))
             {
                 if (known.FirstOrDefault(k => k.Version == m.Version) is { Hash: not null } same)
@@ -100,7 +101,7 @@ public sealed class EphemeraStore : IDisposable
                 if (known.Count > 0 && m.PreNotice.Published <= known[^1].Published)
                     throw new EphemeraException($"M4: camera {m.CameraId} manifest v{m.Version} changes what people were told, but its pre-notice date {m.PreNotice.Published:yyyy-MM-dd} is not after v{known[^1].Version}'s ({known[^1].Published:yyyy-MM-dd}); publish a new notice for the change ({m.SourcePath})");
                 using var tx = _db.BeginTransaction(deferred: false);
-                using (var c = Cmd("INSERT INTO manifest_versions VALUES($c, $v, $h, $p, $l, $r, $j)", tx))
+                using (var c = Cmd("INSERT INTO manifest_versions(camera_id, version, version_hash, published, lead_time_s, registered_at, notified_json) VALUES($c, $v, $h, $p, $l, $r, $j)", tx))
                 {
                     c.Parameters.AddWithValue("$c", m.CameraId); c.Parameters.AddWithValue("$v", m.Version); c.Parameters.AddWithValue("$h", m.VersionHash);
                     c.Parameters.AddWithValue("$p", m.PreNotice.Published.ToString("O")); c.Parameters.AddWithValue("$l", (long)m.PreNotice.LeadTime.TotalSeconds);
@@ -137,9 +138,18 @@ public sealed class EphemeraStore : IDisposable
         {
             decision = new GateDecision(false, [e.Message], null);
         }
-        if (!decision.Allowed)
+        if (decision.Allowed)
         {
-            lock (_lock) _manifests.Remove(m.CameraId);
+            lock (_lock)
+            {
+                using var c = Cmd("UPDATE manifest_versions SET activated_at = $a WHERE camera_id = $c AND version_hash = $h AND activated_at IS NULL");
+                c.Parameters.AddWithValue("$a", Clock.Now.ToUniversalTime().ToString("O")); c.Parameters.AddWithValue("$c", m.CameraId); c.Parameters.AddWithValue("$h", m.VersionHash);
+                c.ExecuteNonQuery();
+            }
+        }
+        else
+        {
+            lock (_lock) if (_manifests.TryGetValue(m.CameraId, out var current) && current.VersionHash == m.VersionHash) _manifests.Remove(m.CameraId);
             Audit.Append(new StartRefusedRecord(m.CameraId, string.Join("; ", decision.Reasons)));
         }
         return decision;
