@@ -80,6 +80,7 @@ public class StoreTests
         var waiting = store.AuthorizeStart(v2);
         Assert.False(waiting.Allowed);
         Assert.Contains(waiting.Reasons, r => r.StartsWith("PN-T1:"));
+        Assert.True(store.AuthorizeStart(v1).Allowed); // v1's notice still holds until v2 is in force
         clock.Now = new DateTimeOffset(2026, 12, 24, 0, 0, 0, TimeSpan.FromHours(9));
         Assert.True(store.AuthorizeStart(v2).Allowed);
 
@@ -97,13 +98,29 @@ public class StoreTests
         var m = Bundled.Load("case3-outdoor-counts.yaml");
         Assert.Throws<EphemeraException>(() => store.WriteDerived(m.CameraId, DataClass.Count, Now, TimeSpan.FromMinutes(15), "{}")); // not registered
         store.RegisterManifest(m);
-        store.WriteDerived(m.CameraId, DataClass.Count, Now, TimeSpan.FromMinutes(15), """{"n":12}""");
+        store.WriteDerived(m.CameraId, DataClass.Count, Now, TimeSpan.FromMinutes(15), """{"k":5,"cells":[[12,null],[null,7]],"total":26}""");
+        Assert.Contains("H3", Assert.Throws<EphemeraException>(() => store.WriteDerived(m.CameraId, DataClass.Count, Now, TimeSpan.FromMinutes(15), """{"n":12}""")).Message);
+        Assert.Contains("below k", Assert.Throws<EphemeraException>(() => store.WriteDerived(m.CameraId, DataClass.Count, Now, TimeSpan.FromMinutes(15), """{"k":5,"cells":[[12,3]]}""")).Message);
+        Assert.Contains("k = 2", Assert.Throws<EphemeraException>(() => store.WriteDerived(m.CameraId, DataClass.Count, Now, TimeSpan.FromMinutes(15), """{"k":2,"cells":[[12]]}""")).Message);
         Assert.Contains("H1", Assert.Throws<EphemeraException>(() => store.WriteDerived(m.CameraId, DataClass.RawFrame, Now, TimeSpan.FromMinutes(15), "{}")).Message);
         Assert.Contains("H1", Assert.Throws<EphemeraException>(() => store.WriteDerived(m.CameraId, DataClass.FeatureVector, Now, TimeSpan.FromMinutes(15), "{}")).Message);
         Assert.Throws<UndeclaredOutputException>(() => store.WriteDerived(m.CameraId, DataClass.AttributeAggregate, Now, TimeSpan.FromHours(1), "{}"));
         Assert.Contains("H3", Assert.Throws<EphemeraException>(() => store.WriteDerived(m.CameraId, DataClass.Count, Now, TimeSpan.FromMinutes(1), "{}")).Message);
         Assert.Throws<EphemeraException>(() => store.WriteDerived(m.CameraId, DataClass.Count, Now, TimeSpan.FromMinutes(15), "not json"));
         Assert.Equal(1, store.CountRows(m.CameraId, DataClass.Count));
+    }
+
+    [Fact]
+    public void Inquiries_are_counted_per_camera()
+    {
+        using var dir = new TempDir();
+        using var store = EphemeraStore.Open(dir.File("e.db"), new FakeClock(Now));
+        store.RecordInquiry("cam-a", "question", "phone");
+        store.RecordInquiry("cam-a", "question", "web");
+        store.RecordInquiry("cam-b", "objection", "desk");
+        var counts = store.InquiryCounts();
+        Assert.Equal(2, counts[("cam-a", "question")]);
+        Assert.Equal(1, counts[("cam-b", "objection")]);
     }
 
     [Fact]
@@ -232,7 +249,7 @@ public class AccessTests
         using var store = EphemeraStore.Open(dir.File("e.db"), new FakeClock(Now));
         var m = Bundled.Load("case3-outdoor-counts.yaml");
         store.RegisterManifest(m);
-        store.WriteDerived(m.CameraId, DataClass.Count, Now, TimeSpan.FromHours(1), """{"cells":[[10]]}""");
+        store.WriteDerived(m.CameraId, DataClass.Count, Now, TimeSpan.FromHours(1), """{"k":5,"cells":[[10]]}""");
         Assert.Single(store.Query(Role.Analyst).Read(m.CameraId, DataClass.Count, Now, Now.AddHours(1)));
         Assert.Single(store.Query(Role.Operator).Read(m.CameraId, DataClass.Count, Now, Now.AddHours(1)));
         Assert.Throws<AccessDeniedException>(() => store.Query(Role.Public).Read(m.CameraId, DataClass.Count, Now, Now.AddHours(1)));
@@ -250,19 +267,20 @@ public class AccessTests
         using var store = EphemeraStore.Open(dir.File("e.db"), new FakeClock(Now));
         var m = Bundled.Load("case3-outdoor-counts.yaml"); // contract MINATO-2026-031: Count, floor 1h
         store.RegisterManifest(m);
-        store.WriteDerived(m.CameraId, DataClass.Count, Now, TimeSpan.FromHours(1), """{"cells":[[10]],"total":10,"secret":"x"}""");
+        store.WriteDerived(m.CameraId, DataClass.Count, Now, TimeSpan.FromHours(1), """{"k":5,"cells":[[10]],"total":10,"secret":"x"}""");
         var officer = store.Query(Role.ExportOfficer);
         const string purpose = "都市計画・交通計画の検討";
         var export = officer.Export(m.CameraId, "MINATO-2026-031", DataClass.Count, Now, Now.AddHours(1), purpose);
-        Assert.Equal("""{"cells":[[10]],"total":10}""", export.Rows.Single().PayloadJson);
+        Assert.Equal("""{"cells":[[10]],"total":10,"k":5}""", export.Rows.Single().PayloadJson);
         Assert.Equal("export", store.Audit.Read(export.AuditSeq, 1).Single().Kind);
 
         Assert.Throws<AccessDeniedException>(() => store.Query(Role.Operator).Export(m.CameraId, "MINATO-2026-031", DataClass.Count, Now, Now.AddHours(1), purpose));
         Assert.Throws<AccessDeniedException>(() => officer.Export(m.CameraId, "NO-SUCH", DataClass.Count, Now, Now.AddHours(1), purpose));
         Assert.Throws<AccessDeniedException>(() => officer.Export(m.CameraId, "MINATO-2026-031", DataClass.Count, Now, Now.AddHours(1), "marketing"));
+        Assert.Single(officer.Export(m.CameraId, "MINATO-2026-031", DataClass.Count, Now, Now.AddHours(1), "urban and transport planning").Rows);
         Assert.Throws<AccessDeniedException>(() => officer.Export(m.CameraId, "MINATO-2026-031", DataClass.AuditRecord, Now, Now.AddHours(1), purpose));
         // 15-minute rows are finer than the contract's 1h floor.
-        store.WriteDerived(m.CameraId, DataClass.Count, Now.AddHours(2), TimeSpan.FromMinutes(15), """{"total":7}""");
+        store.WriteDerived(m.CameraId, DataClass.Count, Now.AddHours(2), TimeSpan.FromMinutes(15), """{"k":5,"cells":[[7]],"total":7}""");
         Assert.Contains("floor", Assert.Throws<AccessDeniedException>(() => officer.Export(m.CameraId, "MINATO-2026-031", DataClass.Count, Now, Now.AddHours(3), purpose)).Message);
     }
 }

@@ -125,6 +125,20 @@ public class ManifestValidationTests
     }
 
     [Fact]
+    public void A_bad_manifest_stops_only_its_own_camera()
+    {
+        using var dir = new Ephemera.TestSupport.TempDir();
+        foreach (var f in Bundled.Files) File.Copy(Bundled.PathOf(f), dir.File(f));
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "bad-manifest.yaml"), dir.File("case9-bad.yaml"));
+        var results = ManifestLoader.LoadDirectory(dir.Path);
+        Assert.Equal(6, results.Count);
+        Assert.Equal(5, results.Count(r => r.Ok && ManifestGate.CanStart(r.Manifest!, Bundled.Today).Allowed));
+        var bad = Assert.Single(results, r => !r.Ok);
+        Assert.EndsWith("case9-bad.yaml", bad.Path);
+        Assert.Contains("purpose.kind", bad.Error!.Message);
+    }
+
+    [Fact]
     public void Missing_file_is_a_clear_error()
     {
         var e = Assert.Throws<EphemeraException>(() => ManifestLoader.Load("/nonexistent/m.yaml"));

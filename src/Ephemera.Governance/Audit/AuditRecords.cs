@@ -56,3 +56,9 @@ public sealed record StartRefusedRecord(string CameraId, string Reasons) : Audit
 {
     public override string Kind => "start-refused";
 }
+
+/// <summary>An inquiry, objection or complaint about a camera (BP-d); the content stays with the contact desk.</summary>
+public sealed record InquiryAuditRecord(string CameraId, string Category, string Channel) : AuditRecord(CameraId)
+{
+    public override string Kind => "inquiry";
+}

@@ -65,7 +65,7 @@ public sealed record DerivedDataStatement(LocalizedText Summary, bool Identifiab
 /// </summary>
 public sealed record ExportContract(
     string ContractId, LocalizedText Recipient, IReadOnlyList<DataClass> Classes, IReadOnlyList<string> Fields,
-    IReadOnlyList<string> Purposes, TimeSpan GranularityFloor, TimeSpan RetentionAtRecipient, bool NoReidentification);
+    IReadOnlyList<LocalizedText> Purposes, TimeSpan GranularityFloor, TimeSpan RetentionAtRecipient, bool NoReidentification);
 
 /// <summary>Pre-notice publication (PN-T1): when and where the notice went out, and the lead time before capture.</summary>
 public sealed record PreNotice(DateTimeOffset Published, TimeSpan LeadTime, string Url, IReadOnlyList<string> Channels);

@@ -12,12 +12,33 @@ namespace Ephemera.Governance;
 /// together in one <see cref="ManifestValidationException"/>. YAML syntax errors name file, line, column.
 /// Date-only values (<c>2026-11-20</c>) mean 00:00 Japan Standard Time (+09:00).
 /// </summary>
+/// <summary>One file of <see cref="ManifestLoader.LoadDirectory"/>: the manifest, or why it cannot run its camera.</summary>
+public sealed record ManifestLoadResult(string Path, CameraManifest? Manifest, EphemeraException? Error)
+{
+    public bool Ok => Manifest is not null;
+}
+
 public static partial class ManifestLoader
 {
     public static CameraManifest Load(string path)
     {
         if (!File.Exists(path)) throw new EphemeraException($"manifest not found: {path}");
         return Parse(File.ReadAllText(path), path);
+    }
+
+    /// <summary>
+    /// Loads every <c>*.yaml</c> manifest of a directory, each on its own: a bad manifest yields its error
+    /// and stops only its camera, the others load (ordered by file name).
+    /// </summary>
+    public static IReadOnlyList<ManifestLoadResult> LoadDirectory(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new EphemeraException($"manifest directory not found: {directory}");
+        return Directory.GetFiles(directory, "*.yaml").Concat(Directory.GetFiles(directory, "*.yml")).Order(StringComparer.Ordinal)
+            .Select(path =>
+            {
+                try { return new ManifestLoadResult(path, Load(path), null); }
+                catch (EphemeraException e) { return new ManifestLoadResult(path, null, e); }
+            }).ToList();
     }
 
     /// <summary>Parses manifest text; <paramref name="sourceName"/> names it in messages.</summary>
@@ -198,6 +219,30 @@ public static partial class ManifestLoader
             }
             Error(req, s.Sub(key), $"{key} must be a list of non-empty text entries", n);
             return null;
+        }
+
+        /// <summary>A non-empty list whose items are text in both languages ({ja, en}) or one plain text for both.</summary>
+        private IReadOnlyList<LocalizedText>? TextList(Section s, string key, string req)
+        {
+            var n = s.Get(key);
+            if (n is null) { Missing(s, key, req); return null; }
+            if (n is not YamlSequenceNode seq || seq.Children.Count == 0) { Error(req, s.Sub(key), $"{key} must list at least one entry", n); return null; }
+            var list = new List<LocalizedText>();
+            for (int i = 0; i < seq.Children.Count; i++)
+            {
+                var item = seq.Children[i];
+                if (item is YamlScalarNode { Value: { Length: > 0 } v }) list.Add(new LocalizedText(v.Trim(), v.Trim()));
+                else if (item is YamlMappingNode m)
+                {
+                    var sec = new Section(m, $"{s.Sub(key)}[{i}]");
+                    string? ja = Str(sec, "ja", req), en = Str(sec, "en", req);
+                    UnknownKeys(sec, req);
+                    if (ja is null || en is null) return null;
+                    list.Add(new LocalizedText(ja, en));
+                }
+                else { Error(req, $"{s.Sub(key)}[{i}]", $"each entry of {key} must be text or {{ja: …, en: …}}", item); return null; }
+            }
+            return list;
         }
 
         private static string Scalar(YamlNode n) => n is YamlScalarNode s ? s.Value ?? "" : $"<{n.NodeType}>";
@@ -513,7 +558,7 @@ public static partial class ManifestLoader
                 string? id = Str(r, "contract_id", "M3", what: "export contract id");
                 var classNames = StringList(r, "classes", "M3");
                 var fields = StringList(r, "fields", "M3");
-                var purposes = StringList(r, "purposes", "M3");
+                var purposes = TextList(r, "purposes", "M3");
                 var floor = Duration(r, "granularity_floor", "M3", what: "granularity floor");
                 var keep = Duration(r, "retention_at_recipient", "M3", what: "retention at the recipient");
                 bool? noReid = Bool(r, "no_reidentification", "M3");

@@ -115,7 +115,12 @@ public static class NoticeRenderer
             return _ja ? $"{j.Year}年{j.Month}月{j.Day}日" : j.ToString("d MMMM yyyy", CultureInfo.InvariantCulture);
         }
 
-        private string List(IEnumerable<string> items) => string.Join(_ja ? "、" : ", ", items);
+        private string List(IEnumerable<string> items)
+        {
+            var l = items.ToList();
+            if (_ja || l.Count < 2) return string.Join("、", l);
+            return string.Join(", ", l.Take(l.Count - 1)) + " and " + l[^1];
+        }
 
         private static string EndJa(string s) => s.EndsWith('。') || s.EndsWith('）') || s.EndsWith('」') ? s : s + "。";
         private static string EndEn(string s) => s.EndsWith('.') || s.EndsWith(')') ? s : s + ".";
@@ -185,7 +190,7 @@ public static class NoticeRenderer
                 string who = T(r.Recipient, "recipients[].recipient", item);
                 string id = S(r.ContractId, "recipients[].contract_id", item, m.CameraId);
                 string classes = List(r.Classes.Select(c => PurposeCatalog.Name(c, lang)));
-                string purposes = List(r.Purposes);
+                string purposes = List(r.Purposes.Select(p => p[lang]));
                 return _ja
                     ? $"{who}に、契約（契約番号 {id}）に基づき{classes}を提供します。提供先での利用目的は{purposes}に限ります。提供するのは{Durations.Format(r.GranularityFloor, lang).Replace("日間", "日").Replace("年間", "年").Replace("分間", "分").Replace("秒間", "秒")}単位以上の集計のみで、提供先での保存期間は{Durations.Format(r.RetentionAtRecipient, lang)}です。個人の再識別は契約で禁止しています。"
                     : $"We provide {classes} to {who} under contract {id}, only for: {purposes}. Data is provided in bins of at least {Durations.Format(r.GranularityFloor, lang)}, the recipient keeps it for at most {Durations.Format(r.RetentionAtRecipient, lang)}, and the contract forbids re-identifying anyone.";
@@ -201,7 +206,7 @@ public static class NoticeRenderer
                 string where = T(o.Location, $"outputs[{o.Class}].location", "AC5"), who = T(o.Responsible, $"outputs[{o.Class}].responsible", "AC5");
                 string keep = Durations.Format(o.Retention, lang);
                 return o.Storage == StorageKind.Memory
-                    ? (_ja ? $"・{name}：{keep}（{where}、管理責任者：{who}）" : $"- {name}: {keep} ({where}; responsible: {who})")
+                    ? (_ja ? $"・{name}：{keep}。処理場所：{where}、管理責任者：{who}" : $"- {name}: {keep}; processed in {where}; responsible: {who}")
                     : o.Storage == StorageKind.Latest
                         ? (_ja ? $"・{name}：最新の1件のみ保持し、新しいものに置き換えます（最長{keep}。保存場所：{where}、管理責任者：{who}）"
                                : $"- {name}: only the latest one is kept, each new one replaces it (at most {keep}; stored at {where}; responsible: {who})")

@@ -48,7 +48,7 @@ public sealed class EphemeraStore : IDisposable
         AuditChain.CreateSchema(_db);
         AuditChain.Exec(_db, null, """
             CREATE TABLE IF NOT EXISTS manifest_versions(camera_id TEXT NOT NULL, version INTEGER NOT NULL, version_hash TEXT NOT NULL,
-                published TEXT NOT NULL, lead_time_s INTEGER NOT NULL, registered_at TEXT NOT NULL, notified_json TEXT NOT NULL,
+                published TEXT NOT NULL, lead_time_s INTEGER NOT NULL, registered_at TEXT NOT NULL, notified_json TEXT NOT NULL, activated_at TEXT,
                 PRIMARY KEY(camera_id, version_hash));
             CREATE TABLE IF NOT EXISTS manifest_outputs(version_hash TEXT NOT NULL, class TEXT NOT NULL, storage TEXT NOT NULL, retention_s INTEGER NOT NULL,
                 PRIMARY KEY(version_hash, class));
@@ -82,15 +82,16 @@ public sealed class EphemeraStore : IDisposable
     {
         lock (_lock)
         {
-            var known = new List<(int Version, string Hash, DateTimeOffset Published)>();
-            using (var c = Cmd("SELECT version, version_hash, published FROM manifest_versions WHERE camera_id = $c ORDER BY version"))
+            var known = new List<(int Version, string Hash, DateTimeOffset Published, bool Activated)>();
+            using (var c = Cmd("SELECT version, version_hash, published, activated_at IS NOT NULL FROM manifest_versions WHERE camera_id = $c ORDER BY version"))
             {
                 c.Parameters.AddWithValue("$c", m.CameraId);
                 using var rd = c.ExecuteReader();
-                while (rd.Read()) known.Add((rd.GetInt32(0), rd.GetString(1), DateTimeOffset.Parse(rd.GetString(2), CultureInfo.InvariantCulture)));
+                while (rd.Read()) known.Add((rd.GetInt32(0), rd.GetString(1), DateTimeOffset.Parse(rd.GetString(2), CultureInfo.InvariantCulture), rd.GetBoolean(3)));
             }
-            if (known.FirstOrDefault(k => k.Hash == m.VersionHash) is { Hash: not null } seen && seen.Version < known[^1].Version)
-                throw new EphemeraException($"M4: camera {m.CameraId} manifest v{seen.Version} was superseded by v{known[^1].Version}; an older notice cannot come back ({m.SourcePath})");
+            // A newer version that has gone live retires the older notices; until then the old version keeps running.
+            if (known.FirstOrDefault(k => k.Version > m.Version && k.Activated) is { Hash: not null } newer)
+                throw new EphemeraException($"M4: camera {m.CameraId} manifest v{m.Version} was superseded by v{newer.Version}, which is in force; an older notice cannot come back ({m.SourcePath})");
             if (!known.Any(k => k.Hash == m.VersionHash))
             {
                 if (known.FirstOrDefault(k => k.Version == m.Version) is { Hash: not null } same)
@@ -100,7 +101,7 @@ public sealed class EphemeraStore : IDisposable
                 if (known.Count > 0 && m.PreNotice.Published <= known[^1].Published)
                     throw new EphemeraException($"M4: camera {m.CameraId} manifest v{m.Version} changes what people were told, but its pre-notice date {m.PreNotice.Published:yyyy-MM-dd} is not after v{known[^1].Version}'s ({known[^1].Published:yyyy-MM-dd}); publish a new notice for the change ({m.SourcePath})");
                 using var tx = _db.BeginTransaction(deferred: false);
-                using (var c = Cmd("INSERT INTO manifest_versions VALUES($c, $v, $h, $p, $l, $r, $j)", tx))
+                using (var c = Cmd("INSERT INTO manifest_versions(camera_id, version, version_hash, published, lead_time_s, registered_at, notified_json) VALUES($c, $v, $h, $p, $l, $r, $j)", tx))
                 {
                     c.Parameters.AddWithValue("$c", m.CameraId); c.Parameters.AddWithValue("$v", m.Version); c.Parameters.AddWithValue("$h", m.VersionHash);
                     c.Parameters.AddWithValue("$p", m.PreNotice.Published.ToString("O")); c.Parameters.AddWithValue("$l", (long)m.PreNotice.LeadTime.TotalSeconds);
@@ -137,9 +138,18 @@ public sealed class EphemeraStore : IDisposable
         {
             decision = new GateDecision(false, [e.Message], null);
         }
-        if (!decision.Allowed)
+        if (decision.Allowed)
         {
-            lock (_lock) _manifests.Remove(m.CameraId);
+            lock (_lock)
+            {
+                using var c = Cmd("UPDATE manifest_versions SET activated_at = $a WHERE camera_id = $c AND version_hash = $h AND activated_at IS NULL");
+                c.Parameters.AddWithValue("$a", Clock.Now.ToUniversalTime().ToString("O")); c.Parameters.AddWithValue("$c", m.CameraId); c.Parameters.AddWithValue("$h", m.VersionHash);
+                c.ExecuteNonQuery();
+            }
+        }
+        else
+        {
+            lock (_lock) if (_manifests.TryGetValue(m.CameraId, out var current) && current.VersionHash == m.VersionHash) _manifests.Remove(m.CameraId);
             Audit.Append(new StartRefusedRecord(m.CameraId, string.Join("; ", decision.Reasons)));
         }
         return decision;
@@ -231,7 +241,11 @@ public sealed class EphemeraStore : IDisposable
         if (cls is not (DataClass.AuditRecord or DataClass.AnonymisedImage or DataClass.Trajectory) && binLength < m.Privacy.TimeBin)
             throw new EphemeraException($"H3: {cls} bin of {Durations.Short(binLength)} for camera {cameraId} is finer than the manifest's time bin {Durations.Short(m.Privacy.TimeBin)}");
         if (binLength <= TimeSpan.Zero) throw new EphemeraException($"bin length must be positive, got {binLength}");
-        try { using var _ = JsonDocument.Parse(payloadJson); }
+        try
+        {
+            using var doc = JsonDocument.Parse(payloadJson);
+            if (IsCountTable(cls)) CheckReleasedTable(doc.RootElement, cls, cameraId, m.Privacy.MinCellCount);
+        }
         catch (JsonException e) { throw new EphemeraException($"payload for {cls} of camera {cameraId} is not valid JSON: {e.Message}"); }
         lock (_lock)
         {
@@ -244,6 +258,31 @@ public sealed class EphemeraStore : IDisposable
             c.Parameters.AddWithValue("$w", Clock.Now.ToUnixTimeMilliseconds());
             c.ExecuteNonQuery();
         }
+    }
+
+    /// <summary>Classes stored as count tables, which must be k-suppressed (H3).</summary>
+    public static bool IsCountTable(DataClass cls) =>
+        cls is DataClass.Count or DataClass.AttributeAggregate or DataClass.ZoneOccupancy or DataClass.DwellHistogram or DataClass.TransitionMatrix;
+
+    /// <summary>
+    /// Guard for count tables written as JSON: the payload must be a released table
+    /// (<see cref="SuppressedTable.ToJson"/>, e.g. via <see cref="WriteCountTable"/>) with the manifest's k,
+    /// and no released cell or total may be a positive count below k.
+    /// </summary>
+    private static void CheckReleasedTable(JsonElement root, DataClass cls, string cameraId, int k)
+    {
+        string hint = $"store {cls} through WriteCountTable or CountSuppression.Suppress(counts, {k}).ToJson()";
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("k", out var kEl) || !kEl.TryGetInt32(out int tableK) || !root.TryGetProperty("cells", out var cells) || cells.ValueKind != JsonValueKind.Array)
+            throw new EphemeraException($"H3: {cls} of camera {cameraId} must be a k-suppressed table with \"k\" and \"cells\"; {hint}");
+        if (tableK < k) throw new EphemeraException($"H3: {cls} of camera {cameraId} was suppressed with k = {tableK}, below the manifest's k = {k}; {hint}");
+        void Check(JsonElement e, string where)
+        {
+            if (e.ValueKind == JsonValueKind.Array) { int i = 0; foreach (var x in e.EnumerateArray()) Check(x, $"{where}[{i++}]"); }
+            else if (e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long n) && n > 0 && n < k)
+                throw new EphemeraException($"H3: {cls} of camera {cameraId} releases {n} at {where}, a count below k = {k}; {hint}");
+        }
+        foreach (var name in new[] { "cells", "row_totals", "col_totals", "total" })
+            if (root.TryGetProperty(name, out var el)) Check(el, name);
     }
 
     /// <summary>Partition key: class and UTC day of the bin start.</summary>
@@ -323,6 +362,25 @@ public sealed class EphemeraStore : IDisposable
             tx.Commit();
         }
         return new RetentionReport(now, deletions);
+    }
+
+    // ------------------------------ dialogue (BP-d) ------------------------------
+
+    /// <summary>Records an inquiry, objection or complaint about a camera (category e.g. "question", "objection", "complaint").</summary>
+    public long RecordInquiry(string cameraId, string category, string channel) =>
+        Audit.Append(new InquiryAuditRecord(cameraId, category, channel));
+
+    /// <summary>Inquiries per camera and category, counted from the audit chain.</summary>
+    public IReadOnlyDictionary<(string CameraId, string Category), int> InquiryCounts()
+    {
+        var counts = new Dictionary<(string, string), int>();
+        foreach (var e in Audit.Read(1, int.MaxValue).Where(e => e.Kind == "inquiry"))
+        {
+            using var doc = JsonDocument.Parse(e.BodyJson);
+            var key = (e.CameraId, doc.RootElement.GetProperty("Category").GetString() ?? "");
+            counts[key] = counts.GetValueOrDefault(key) + 1;
+        }
+        return counts;
     }
 
     // ------------------------------ reads ------------------------------

@@ -50,7 +50,8 @@ public sealed class StoreQuery
             ?? throw new AccessDeniedException($"M3: camera {cameraId}'s manifest has no export contract '{contractId}' (contracts: {string.Join(", ", m.Recipients.Select(r => r.ContractId).DefaultIfEmpty("none"))})");
         if (!contract.NoReidentification) throw new AccessDeniedException($"M3: contract {contractId} does not forbid re-identification");
         if (!contract.Classes.Contains(cls)) throw new AccessDeniedException($"M3: contract {contractId} does not cover {cls} (covers {string.Join(", ", contract.Classes)})");
-        if (!contract.Purposes.Contains(purpose)) throw new AccessDeniedException($"M3: purpose '{purpose}' is not in contract {contractId} (allowed: {string.Join(", ", contract.Purposes)})");
+        if (!contract.Purposes.Any(p => p.Ja == purpose || p.En == purpose))
+            throw new AccessDeniedException($"M3: purpose '{purpose}' is not in contract {contractId} (allowed: {string.Join(", ", contract.Purposes.Select(p => p.En))})");
         if (PurposeCatalog.IsMemoryOnly(cls)) throw new AccessDeniedException($"H1: {cls} is never stored and never exported");
         var rows = _store.ReadRows(cameraId, cls, from, to);
         if (rows.FirstOrDefault(r => r.BinLength < contract.GranularityFloor) is { } fine)
