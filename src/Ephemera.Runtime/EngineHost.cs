@@ -32,8 +32,8 @@ public sealed class EngineHost : IDisposable
 {
     private readonly EngineConfig _config;
     private readonly EngineRunOptions _run;
-    private readonly ObjectDetector? _detector;
-    private readonly CrossStreamBatcher? _batcher;
+    private ObjectDetector? _detector;
+    private CrossStreamBatcher? _batcher;
     private readonly List<CameraWorker> _cameras = new();
     private readonly Dictionary<string, (long Decoded, long Destroyed)> _audited = new();
     private readonly DateTimeOffset _epochUtc;
@@ -136,6 +136,7 @@ public sealed class EngineHost : IDisposable
         }
         foreach (var c in _cameras) c.Stop(TimeSpan.FromSeconds(10));
         _watch.Stop();
+        ReleaseDetector(); // its batch tensors are pixel buffers too: wiped and freed before the ledger is read
         PublishClosedBins(final: true);
         AppendPixelAudit();
         Store.Audit.Checkpoint();
@@ -201,11 +202,16 @@ public sealed class EngineHost : IDisposable
         _lastAudit = now;
     }
 
+    private void ReleaseDetector()
+    {
+        _batcher?.Dispose(); _batcher = null;
+        _detector?.Dispose(); _detector = null;
+    }
+
     public void Dispose()
     {
         foreach (var c in _cameras) { c.Stop(TimeSpan.FromSeconds(5)); c.Dispose(); }
-        _batcher?.Dispose();
-        _detector?.Dispose();
+        ReleaseDetector();
         Metrics.Dispose();
         Store.Dispose();
     }

@@ -39,15 +39,20 @@ public static class OutputPublisher
 
         if (r.Zones is { } zones)
         {
-            foreach (var z in zones.Zones)
-                foreach (var o in z.Occupancy)
+            // Occupancy per bin as a k-suppressed table: rows are zones, columns max and (rounded) mean people.
+            foreach (var g in zones.Zones.SelectMany(z => z.Occupancy.Select(o => (Zone: z.Name, Bin: o))).GroupBy(x => x.Bin.BinStartSeconds).OrderBy(g => g.Key))
+            {
+                var rows = zones.Zones.Select(z => z.Name).ToList();
+                var counts = new int[rows.Count, 2];
+                foreach (var (zone, o) in g)
                 {
-                    store.WriteDerived(cam, DataClass.ZoneOccupancy, At(o.BinStartSeconds), bin, JsonSerializer.Serialize(new
-                    {
-                        zone = z.Name, mean = Math.Round(o.MeanOccupancy, 3), max = o.MaxOccupancy, frames = o.Frames,
-                    }));
-                    written++;
+                    int i = rows.IndexOf(zone);
+                    counts[i, 0] = o.MaxOccupancy;
+                    counts[i, 1] = (int)Math.Round(o.MeanOccupancy);
                 }
+                store.WriteCountTable(cam, DataClass.ZoneOccupancy, At(g.Key), bin, rows, ["max", "mean"], counts);
+                written++;
+            }
             if (m.Declares(DataClass.DwellHistogram))
                 written += WriteDwell(store, cam, bin, At, zones.Zones.SelectMany(z => z.DwellBins).ToList());
         }

@@ -59,6 +59,20 @@ public sealed class EngineHostTests : IDisposable
     }
 
     [Fact]
+    public void AnOutputTheManifestDoesNotDeclareRefusesTheCamera()
+    {
+        // The street-counting manifest (case 3) declares counts, not zone occupancy (M2).
+        var cam = Counting("plaza-count-1", Vtest) with
+        {
+            Analytics = new AnalyticsConfig { Zones = [new ZoneConfig("all", [(0, 0), (768, 0), (768, 576), (0, 576)], false, false)] },
+        };
+        using var host = new EngineHost(Config(5, cam), new EngineRunOptions { MaxDuration = TimeSpan.FromSeconds(1) });
+        var worker = Assert.Single(host.Cameras);
+        Assert.Equal(CameraState.Refused, worker.State);
+        Assert.Contains("ZoneOccupancy", worker.Error);
+    }
+
+    [Fact]
     public void ACameraNotYetAllowedToStartIsRefused()
     {
         var beforePublication = new FixedClock(new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero));
@@ -132,20 +146,31 @@ public sealed class EngineHostTests : IDisposable
     [Fact]
     public void TheRunStoresGatedOutputsAndAnIntactAuditChain()
     {
+        var cam = Counting("plaza-count-1", Vtest);
+        var crowd = new CameraConfig
+        {
+            Id = "plaza-crowd-1", Source = Vtest, Manifest = Manifests("case5-station-crowd.yaml"), Loop = true,
+            Analytics = new AnalyticsConfig
+            {
+                Zones = [new ZoneConfig("north", [(0, 0), (768, 0), (768, 300), (0, 300)], false, false)],
+                Calibration = [new(0, 576, 0, 0), new(768, 576, 16, 0), new(640, 150, 16, 20), new(128, 150, 0, 20)],
+                FloorSize = [16, 20], IconIntervalSeconds = 1,
+            },
+        };
         RunSummary summary;
-        // Unpaced, detecting as often as the detector allows, so the tracker sees people cross the line.
-        using (var host = new EngineHost(Config(1000, Counting("plaza-count-1", Vtest, paced: false, loop: false)),
-                   new EngineRunOptions { MaxDuration = TimeSpan.FromSeconds(60) }))
+        using (var host = new EngineHost(Config(5, cam, crowd), new EngineRunOptions { MaxDuration = TimeSpan.FromSeconds(6) }))
             summary = host.Run();
-        var cam = Assert.Single(summary.Cameras);
-        Assert.Equal("ended", cam.State);
-        Assert.Equal(795, cam.FramesDecoded);
+        Assert.All(summary.Cameras, c => Assert.Equal("stopped", c.State));
         using var store = EphemeraStore.Open(_dir.File("e.db"));
-        Assert.True(store.CountRows("plaza-count-1", DataClass.Count) >= 1, $"no count table stored; line counts: {cam.Outputs}");
+        Assert.True(store.CountRows("plaza-crowd-1", DataClass.ZoneOccupancy) >= 1, "no occupancy table stored");
+        var icon = store.Query(Role.Operator).ReadLatest("plaza-crowd-1", DataClass.IconImage);
+        Assert.NotNull(icon);
+        Assert.Equal("image/png", icon!.MediaType);
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, icon.Blob[..4]);
         var verify = store.Audit.Verify();
         Assert.True(verify.Intact, verify.Message);
-        Assert.True(verify.Records >= 2); // manifest registration + pixel audit
-        Assert.True(summary.Events >= 1);
+        Assert.True(verify.Records >= 4); // two manifest registrations + pixel audits
+        Assert.True(summary.Events >= 3);
     }
 
     private static void AssertPixelsAccountedFor(RunSummary s, LedgerSnapshot before)
