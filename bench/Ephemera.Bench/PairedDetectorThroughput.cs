@@ -11,14 +11,14 @@ namespace Ephemera.Bench;
 /// Engine vs bare ORT on a shared, loaded machine: BenchmarkDotNet runs the two methods minutes apart,
 /// so load swings between them dominate. This alternates them (bare, engine, bare, engine, …) so
 /// both see the same load, and reports medians and the ratio.
-/// <c>dotnet run -c Release --project bench/Ephemera.Bench -- paired-detector [ROUNDS] [THREADS]</c>
+/// <c>dotnet run -c Release --project bench/Ephemera.Bench -- paired-detector [ROUNDS] [THREADS] [spin|nospin]</c>
 /// </summary>
 public static class PairedDetectorThroughput
 {
-    public static void Run(int rounds, int threads)
+    public static void Run(int rounds, int threads, bool spinning = true)
     {
         var frame = SyntheticFrame.Yuv420P();
-        var options = new InferenceOptions("cpu", threads);
+        var options = new InferenceOptions("cpu", threads, allowSpinning: spinning);
         using var detector = ObjectDetector.Open(new DetectorOptions { Inference = options, MaxBatch = 1 });
         using var so = options.CreateSessionOptions();
         var files = new ModelFetcher().Fetch(ModelCatalog.Load().Get("yolox_nano_coco_416"));
@@ -41,7 +41,7 @@ public static class PairedDetectorThroughput
         }
         static double Median(List<double> v) { var s = v.Order().ToList(); return s[s.Count / 2]; }
         double mb = Median(tb), me = Median(te);
-        Console.WriteLine($"paired, {rounds} rounds, {threads} intra-op threads: bare ORT Run median {mb:F1} ms ({1000 / mb:F1} img/s), " +
+        Console.WriteLine($"paired, {rounds} rounds, {threads} intra-op threads, spinning {spinning}: bare ORT Run median {mb:F1} ms ({1000 / mb:F1} img/s), " +
                           $"engine Detect (1080p YUV420P in, boxes out) median {me:F1} ms ({1000 / me:F1} img/s); engine/bare throughput = {mb / me:F2}");
     }
 }
