@@ -5,5 +5,13 @@ namespace Ephemera.Bench;
 /// <summary>BenchmarkDotNet entry: <c>dotnet run -c Release --project bench/Ephemera.Bench -- --filter '*'</c>.</summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static void Main(string[] args)
+    {
+        if (args is ["paired-detector", ..])
+        {
+            PairedDetectorThroughput.Run(args.Length > 1 ? int.Parse(args[1]) : 40, args.Length > 2 ? int.Parse(args[2]) : 2, args is [_, _, _, "spin"]);
+            return;
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
 }

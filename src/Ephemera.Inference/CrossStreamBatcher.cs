@@ -228,7 +228,11 @@ public sealed class CrossStreamBatcher : IDisposable
             {
                 var r = ready.Requests[i];
                 ready.Requests[i] = null; ready.Outputs[i] = null;
-                r?.Complete(error);
+                try { r?.Complete(error); }
+                catch (Exception e) // a camera's callback must not stop every other camera's detection
+                {
+                    Console.Error.WriteLine($"ephemera: detection completion callback failed: {e.Message}");
+                }
             }
             lock (_gate)
             {

@@ -56,7 +56,10 @@ public sealed class ObjectDetector : IDisposable
     public static ObjectDetector Open(DetectorOptions? options = null)
     {
         options ??= new DetectorOptions();
-        var session = ModelSession.Open(options.Model, options.Inference);
+        // The static graph when one image at the manifest's size is all that is asked for.
+        int maxBatch = options.MaxBatch > 0 ? options.MaxBatch : options.Inference.DefaultMaxBatch;
+        bool needsDynamic = maxBatch > 1 || options.InputWidth > 0 || options.InputHeight > 0;
+        var session = ModelSession.Open(options.Model, options.Inference, needsDynamic);
         try { return new ObjectDetector(session, options, ownsSession: true); }
         catch { session.Dispose(); throw; }
     }

@@ -30,7 +30,19 @@ public static class Program
             Console.WriteLine($"vector256={Vector256.IsHardwareAccelerated}");
             return 0;
         }
-        Console.Error.WriteLine("usage: preprocess FORMAT OUT | nms OUT");
+        if (args is ["study", ..])
+        {
+            bool tilesOnly = args is [_, "tiles"];
+            // Input-size / tiling study on ADL-Rundle-6 (every 5th frame): dotnet Ephemera.Inference.Tests.dll study
+            foreach (var (size, tiles) in new[] { (416, false), (640, false), (832, false), (416, true) })
+            {
+                if (tilesOnly && !tiles) continue;
+                var (r, p, ms) = GroundTruthTests.Evaluate(size, 0.3f, tiles: tiles);
+                Console.WriteLine($"input {size}{(tiles ? " x 2 tiles" : "")}: recall {r:F3}, precision {p:F3}, {ms:F1} ms/frame");
+            }
+            return 0;
+        }
+        Console.Error.WriteLine("usage: preprocess FORMAT OUT | nms OUT | study");
         return 2;
     }
 }

@@ -25,15 +25,19 @@ public sealed class ModelSession : IDisposable
     }
 
     /// <summary>Fetches (mirror or download, sha256-checked) and opens the named model.</summary>
-    public static ModelSession Open(string? modelName = null, InferenceOptions? options = null)
+    /// <param name="dynamicBatch">run the derived dynamic-batch/dynamic-size graph (needed for batches
+    /// above 1 or another input size); false runs the shipped static graph, which ONNX Runtime can
+    /// plan ahead (static shapes) — the faster choice for single frames.</param>
+    public static ModelSession Open(string? modelName = null, InferenceOptions? options = null, bool dynamicBatch = true)
     {
         var catalog = ModelCatalog.Load();
         var files = new ModelFetcher().Fetch(catalog.Get(modelName ?? catalog.DefaultModel));
-        return Open(files, options ?? new InferenceOptions());
+        return Open(files, options ?? new InferenceOptions(), dynamicBatch);
     }
 
-    public static ModelSession Open(ModelFiles files, InferenceOptions options)
+    public static ModelSession Open(ModelFiles files, InferenceOptions options, bool dynamicBatch = true)
     {
+        if (!dynamicBatch) files = files with { BatchVariantPath = null };
         var entry = files.Entry;
         string what = $"model {entry.Name} ({files.OriginalPath})";
         if (!File.Exists(files.OriginalPath)) throw new EphemeraException($"{what}: file not found");
