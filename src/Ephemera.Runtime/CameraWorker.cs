@@ -77,7 +77,7 @@ public sealed class CameraWorker : IDisposable
         _sourceOptions = sourceOptions with { Loop = config.Loop, Paced = false }; // pacing is done here, so decode time is measurable
         _epochSeconds = epochSeconds;
         Analytics = new PurposeAnalytics(analytics);
-        _tracker = new MultiObjectTracker(LiveTracking.Options);
+        _tracker = new MultiObjectTracker(TrackerOptions.Live);
         _request = new DetectionRequest(OnDetections);
         _detectIntervalTicks = detectFps > 0 ? (long)(Stopwatch.Frequency / detectFps) : long.MaxValue;
         State = CameraState.Starting;

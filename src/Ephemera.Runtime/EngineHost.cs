@@ -38,6 +38,7 @@ public sealed class EngineHost : IDisposable
     private readonly Dictionary<string, (long Decoded, long Destroyed)> _audited = new();
     private readonly DateTimeOffset _epochUtc;
     private LedgerSnapshot _ledgerAtLastAudit;
+    private readonly LedgerSnapshot _ledgerAtStart;
     private long _outputs;
     private DateTimeOffset _lastAudit;
 
@@ -54,6 +55,7 @@ public sealed class EngineHost : IDisposable
     {
         _config = config; _run = run ?? new EngineRunOptions();
         var e = config.Engine;
+        _ledgerAtStart = PixelLedger.Snapshot(); // before the detector allocates its batch tensors (pixel buffers too)
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(e.StorePath))!);
         Store = EphemeraStore.Open(e.StorePath, _run.Clock);
         var nowUtc = _run.Clock.Now.ToUniversalTime();
@@ -108,8 +110,7 @@ public sealed class EngineHost : IDisposable
     public RunSummary Run(CancellationToken cancel = default)
     {
         if (_run.MaxDuration is { } d && d <= TimeSpan.Zero) throw new EphemeraException($"max duration must be positive, got {d}");
-        var ledger0 = PixelLedger.Snapshot();
-        _ledgerAtLastAudit = ledger0;
+        _ledgerAtLastAudit = PixelLedger.Snapshot();
         _lastAudit = _run.Clock.Now;
         _watch.Start();
         foreach (var c in _cameras) { c.Start(); _audited[c.Id] = (0, 0); }
@@ -136,13 +137,16 @@ public sealed class EngineHost : IDisposable
         }
         foreach (var c in _cameras) c.Stop(TimeSpan.FromSeconds(10));
         _watch.Stop();
-        ReleaseDetector(); // its batch tensors are pixel buffers too: wiped and freed before the ledger is read
+        // Pixel lifetimes are read before the detector goes: its batch tensors live as long as the
+        // detector (they are wiped after every inference), and their final free is not a pixel lifetime.
+        var lifetimes = PixelLedger.Snapshot();
+        ReleaseDetector(); // the tensors are pixel buffers too: freed before the counts are read
         PublishClosedBins(final: true);
         AppendPixelAudit();
         Store.Audit.Checkpoint();
         Store.ApplyRetention();
         UpdateMetrics();
-        return RunSummary.From(this, ledger0, PixelLedger.Snapshot());
+        return RunSummary.From(this, _ledgerAtStart, PixelLedger.Snapshot(), lifetimes);
     }
 
     private void UpdateMetrics()

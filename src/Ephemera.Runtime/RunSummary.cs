@@ -46,7 +46,7 @@ public sealed record RunSummary(
 {
     public string ToJson() => JsonSerializer.Serialize(this);
 
-    public static RunSummary From(EngineHost host, LedgerSnapshot before, LedgerSnapshot after)
+    public static RunSummary From(EngineHost host, LedgerSnapshot before, LedgerSnapshot after, LedgerSnapshot lifetimes)
     {
         var cams = host.Cameras.Select(c => new CameraSummary(c.Id, c.State.ToString().ToLowerInvariant(), c.Error,
             c.FramesDecoded, c.FramesDestroyed, c.DetectionsDone, c.DetectionsSkipped, c.FramesDroppedForPool, c.LateFrames,
@@ -65,8 +65,8 @@ public sealed record RunSummary(
             PixelBuffersWiped: after.Wiped - before.Wiped,
             PixelBuffersInUse: after.InUse,
             PixelBuffersLeaked: after.Leaked - before.Leaked,
-            MaxPixelLifetimeMs: Math.Round(after.LifetimeMaxMs, 3),
-            P99PixelLifetimeMs: Math.Round(after.LifetimeP99Ms, 3),
+            MaxPixelLifetimeMs: Math.Round(lifetimes.LifetimeMaxMs, 3),
+            P99PixelLifetimeMs: Math.Round(lifetimes.LifetimeP99Ms, 3),
             Events: host.OutputsEmitted,
             StageMs: host.Stages.ToDictionary(),
             Store: host.Store.Path,

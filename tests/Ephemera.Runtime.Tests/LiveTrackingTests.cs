@@ -16,7 +16,7 @@ public class LiveTrackingTests
     {
         using var detector = ObjectDetector.Open(new DetectorOptions { Decode = new Inference.Postprocess.DecodeOptions(0.1f) });
         using var source = VideoSource.Open(TestPaths.Video("vtest.avi"));
-        var live = new MultiObjectTracker(LiveTracking.Options);
+        var live = new MultiObjectTracker(TrackerOptions.Live);
         var mot15 = new MultiObjectTracker(TrackerOptions.Default);
         var liveIds = new HashSet<int>();
         var mot15Ids = new HashSet<int>();

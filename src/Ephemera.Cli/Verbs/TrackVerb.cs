@@ -12,12 +12,13 @@ public sealed class TrackVerb : IVerb
     public string Summary => "track MOTChallenge detections (motion only, no re-identification)";
     public string Usage => """
         usage: ephemera track --detections det.txt --output res.txt [--seqinfo seqinfo.ini]
-                              [--mode byte-ocsort|sort] [--min-score S] [--interpolate N]
+                              [--mode byte-ocsort|sort|live] [--min-score S] [--interpolate N]
           --detections   MOTChallenge rows frame,id,x,y,w,h,conf,… (frames from 1)
           --output       result rows frame,id,x,y,w,h,conf,-1,-1,-1
           --seqinfo      MOTChallenge seqinfo.ini: frameRate scales the lost-track buffer,
                          seqLength sets the last frame (default: the file's last frame)
-          --mode         byte-ocsort (default) or sort
+          --mode         byte-ocsort (default), sort, or live (byte-ocsort with thresholds for the
+                         engine's own detector, whose scores run lower than MOT15's public detections)
           --min-score    ignore detections below S, after scores are brought into [0, 1]
                          (scores outside [0, 1] are ranked within the file onto [0.5, 1]; default 0.1)
           --interpolate  fill track gaps of up to N frames linearly (offline; default 0 = off)
@@ -33,7 +34,8 @@ public sealed class TrackVerb : IVerb
         {
             null or "byte-ocsort" => TrackerOptions.Default,
             "sort" => TrackerOptions.SortDefault,
-            var m => throw new UsageException($"--mode: '{m}' is not one of byte-ocsort, sort"),
+            "live" => TrackerOptions.Live,
+            var m => throw new UsageException($"--mode: '{m}' is not one of byte-ocsort, sort, live"),
         };
         if (a.Get("min-score") != null)
         {
