@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using Ephemera.TestSupport;
 
 namespace Ephemera.Decode.Tests;
 
@@ -12,21 +11,19 @@ public sealed class RtspTests : LedgerGuard
     [Fact]
     public void Source_reports_a_gap_when_the_server_dies_and_resumes_when_it_returns()
     {
-        int port = FreePort();
         var log = new List<string>();
         var previousSink = DecodeLog.Sink;
         DecodeLog.Sink = (_, m) => { lock (log) log.Add(m); };
-        Process? server = StartServer(port);
+        using var server = RtspTestServer.Start();
         try
         {
             var options = new SourceOptions { ReadTimeoutMs = 3000, ReconnectInitialMs = 100, ReconnectMaxMs = 800 };
-            using var source = VideoSource.Open($"rtsp://127.0.0.1:{port}/test", options);
+            using var source = VideoSource.Open(server.Url, options);
             Assert.Equal("h264", source.CodecName);
             Assert.Equal(15, ReadFrames(source, 15, out bool gapBefore));
             Assert.False(gapBefore, "reconnected before the server was touched");
 
-            Stop(server);
-            server = null;
+            server.Kill();
             // Frames already in flight may still arrive; then the gap must be reported, not thrown.
             var clock = Stopwatch.StartNew();
             ReadStatus status;
@@ -39,7 +36,7 @@ public sealed class RtspTests : LedgerGuard
             // A few failed attempts against a closed port: still a gap, still no exception.
             for (int i = 0; i < 2; i++) Assert.Equal(ReadStatus.Reconnecting, source.Read(out _));
 
-            server = StartServer(port);
+            server.Restart();
             long before = source.FramesDelivered;
             Assert.Equal(15, ReadFrames(source, 15, out _));
             Assert.Equal(before + 15, source.FramesDelivered);
@@ -52,7 +49,6 @@ public sealed class RtspTests : LedgerGuard
         finally
         {
             DecodeLog.Sink = previousSink;
-            if (server != null) Stop(server);
         }
     }
 
@@ -75,41 +71,5 @@ public sealed class RtspTests : LedgerGuard
             }
         }
         return frames;
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
-    private static Process StartServer(int port)
-    {
-        var psi = new ProcessStartInfo("/usr/bin/python3")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rtsp_server.py"));
-        psi.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start the RTSP server");
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginErrorReadLine();
-        var ready = p.StandardOutput.ReadLineAsync();
-        if (!ready.Wait(StepLimit) || ready.Result != "READY")
-        {
-            Stop(p);
-            throw new Xunit.Sdk.XunitException($"RTSP server on port {port} did not start: {(ready.IsCompleted ? ready.Result : "timeout")}");
-        }
-        return p;
-    }
-
-    private static void Stop(Process p)
-    {
-        try { p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-        p.WaitForExit(10_000);
-        p.Dispose();
     }
 }

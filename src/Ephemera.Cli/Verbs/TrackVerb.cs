@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Globalization;
+using Ephemera.Core;
+using Ephemera.Tracking;
+
+namespace Ephemera.Cli.Verbs;
+
+/// <summary><c>./ephemera track</c>: MOTChallenge detections in, MOTChallenge tracks out.</summary>
+public sealed class TrackVerb : IVerb
+{
+    public string Name => "track";
+    public string Summary => "track MOTChallenge detections (motion only, no re-identification)";
+    public string Usage => """
+        usage: ephemera track --detections det.txt --output res.txt [--seqinfo seqinfo.ini]
+                              [--mode byte-ocsort|sort] [--min-score S] [--interpolate N]
+          --detections   MOTChallenge rows frame,id,x,y,w,h,conf,… (frames from 1)
+          --output       result rows frame,id,x,y,w,h,conf,-1,-1,-1
+          --seqinfo      MOTChallenge seqinfo.ini: frameRate scales the lost-track buffer,
+                         seqLength sets the last frame (default: the file's last frame)
+          --mode         byte-ocsort (default) or sort
+          --min-score    ignore detections below S, after scores are brought into [0, 1]
+                         (scores outside [0, 1] are ranked within the file onto [0.5, 1]; default 0.1)
+          --interpolate  fill track gaps of up to N frames linearly (offline; default 0 = off)
+        stdout: one JSON line {"frames":…,"tracks":…,"rows":…,"fps":…} (fps = tracker throughput)
+        """;
+
+    public int Run(string[] args)
+    {
+        var a = new CliArgs(args, ["detections", "output", "seqinfo", "mode", "min-score", "interpolate"], []);
+        string detPath = a.Require("detections");
+        string outPath = a.Require("output");
+        var options = a.Get("mode") switch
+        {
+            null or "byte-ocsort" => TrackerOptions.Default,
+            "sort" => TrackerOptions.SortDefault,
+            var m => throw new UsageException($"--mode: '{m}' is not one of byte-ocsort, sort"),
+        };
+        if (a.Get("min-score") != null)
+        {
+            double s = a.GetDouble("min-score", 0);
+            if (s is < 0 or > 1) throw new UsageException($"--min-score: {s} is outside [0, 1]");
+            options = options with { MinScore = (float)s };
+        }
+        int interpolate = a.GetInt("interpolate", 0);
+        if (interpolate < 0) throw new UsageException("--interpolate must be ≥ 0");
+        int length = 0;
+        if (a.Get("seqinfo") is { } ini)
+        {
+            var info = SeqInfo.Read(ini);
+            if (info.FrameRate > 0) options = options.WithFrameRate(info.FrameRate);
+            length = info.Length;
+        }
+        var detections = MotChallenge.Read(detPath);
+        var sw = Stopwatch.StartNew();
+        var result = MotSequenceTracker.Run(detections, options, length, interpolate);
+        double seconds = sw.Elapsed.TotalSeconds;
+        MotChallenge.Write(outPath, result.Rows);
+        if (result.ScoresRescaled) Console.Error.WriteLine($"{detPath}: scores outside [0, 1], ranked within the file onto [0.5, 1]");
+        Console.Error.WriteLine($"tracked {result.Frames} frames, {result.Tracks} tracks → {outPath}");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{{\"frames\":{result.Frames},\"tracks\":{result.Tracks},\"rows\":{result.Rows.Count},\"fps\":{result.Frames / Math.Max(seconds, 1e-9):0.#},\"output\":\"{outPath.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"}}"));
+        return 0;
+    }
+}
+
+/// <summary>The fields of a MOTChallenge <c>seqinfo.ini</c> the tracker uses.</summary>
+public sealed record SeqInfo(string Name, double FrameRate, int Length, int Width, int Height)
+{
+    public static SeqInfo Read(string path)
+    {
+        if (!File.Exists(path)) throw new EphemeraException($"{path}: file not found");
+        string name = ""; double rate = 0; int length = 0, width = 0, height = 0;
+        int lineNo = 0;
+        foreach (var raw in File.ReadLines(path))
+        {
+            lineNo++;
+            var line = raw.Trim();
+            if (line.Length == 0 || line[0] is '[' or ';' or '#') continue;
+            int eq = line.IndexOf('=');
+            if (eq < 0) throw new EphemeraException($"{path}:{lineNo}: expected key=value, got '{line}'");
+            string key = line[..eq].Trim(), value = line[(eq + 1)..].Trim();
+            switch (key)
+            {
+                case "name": name = value; break;
+                case "frameRate": rate = Number(value); break;
+                case "seqLength": length = (int)Number(value); break;
+                case "imWidth": width = (int)Number(value); break;
+                case "imHeight": height = (int)Number(value); break;
+            }
+            double Number(string v) => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && x >= 0
+                ? x : throw new EphemeraException($"{path}:{lineNo}: {key} must be a non-negative number, got '{v}'");
+        }
+        return new SeqInfo(name, rate, length, width, height);
+    }
+}

@@ -1,0 +1,76 @@
+using Ephemera.Core;
+
+namespace Ephemera.Config;
+
+/// <summary>
+/// The validated engine configuration: engine-wide options plus one entry per camera. Immutable;
+/// built only by <see cref="ConfigLoader"/>, which names the file, key and problem on any error.
+/// Relative paths in the YAML are resolved against the config file's directory.
+/// </summary>
+public sealed record EngineConfig(string SourcePath, EngineOptions Engine, IReadOnlyList<CameraConfig> Cameras);
+
+/// <summary>Engine-wide options (detector, scheduling, store, audit).</summary>
+public sealed record EngineOptions
+{
+    /// <summary>Model name from models/models.yaml.</summary>
+    public string Model { get; init; } = "yolox_nano_coco_416";
+    /// <summary>ONNX Runtime execution provider: cpu, cuda, tensorrt, directml, openvino.</summary>
+    public string Provider { get; init; } = "cpu";
+    /// <summary>Intra-op threads for the detector session (0 = ONNX Runtime's default).</summary>
+    public int IntraOpThreads { get; init; }
+    /// <summary>Largest cross-stream batch; 0 = the provider's measured default.</summary>
+    public int MaxBatch { get; init; }
+    /// <summary>How long the batcher waits to fill a batch, milliseconds.</summary>
+    public double BatchDeadlineMs { get; init; } = 15;
+    /// <summary>Minimum detection score kept (low, so the tracker's second stage sees weak boxes; tracks start only from strong ones).</summary>
+    public float ScoreThreshold { get; init; } = 0.1f;
+    /// <summary>Default detections per second per camera (cameras may override).</summary>
+    public double DetectFps { get; init; } = 5;
+    /// <summary>SQLite store path.</summary>
+    public string StorePath { get; init; } = Path.Combine(RepoPaths.Var, "ephemera.db");
+    /// <summary>Seconds between pixel-audit records per camera.</summary>
+    public double AuditIntervalSeconds { get; init; } = 10;
+    /// <summary>Seconds per time bin of stored outputs.</summary>
+    public double TimeBinSeconds { get; init; } = 60;
+    /// <summary>Prometheus metrics port on 127.0.0.1 (0 = off).</summary>
+    public int MetricsPort { get; init; }
+    /// <summary>Decoded frames each camera may hold in flight (bounds memory).</summary>
+    public int FramesInFlightPerCamera { get; init; } = 4;
+}
+
+/// <summary>One camera: where frames come from, under which manifest, and what it extracts.</summary>
+public sealed record CameraConfig
+{
+    public required string Id { get; init; }
+    /// <summary>File path, rtsp:// or http(s):// URL.</summary>
+    public required string Source { get; init; }
+    /// <summary>Purpose manifest (YAML); a camera without a valid manifest does not start.</summary>
+    public string? Manifest { get; init; }
+    /// <summary>File sources: restart at end of file.</summary>
+    public bool Loop { get; init; }
+    /// <summary>File sources: deliver frames at the native frame rate, like a live camera.</summary>
+    public bool Paced { get; init; } = true;
+    /// <summary>Detections per second for this camera (null = engine default).</summary>
+    public double? DetectFps { get; init; }
+    /// <summary>Higher priority cameras keep their detection rate longer when the machine is behind.</summary>
+    public int Priority { get; init; } = 1;
+    /// <summary>Purpose analytics settings (lines, zones, floor calibration), bound by the analytics layer.</summary>
+    public AnalyticsConfig Analytics { get; init; } = new();
+}
+
+/// <summary>Purpose analytics settings as written in the config; validated when the pipeline is built.</summary>
+public sealed record AnalyticsConfig
+{
+    public IReadOnlyList<LineConfig> Lines { get; init; } = Array.Empty<LineConfig>();
+    public IReadOnlyList<ZoneConfig> Zones { get; init; } = Array.Empty<ZoneConfig>();
+    /// <summary>Image → floor calibration: pairs of image point [x,y] and floor point [X,Y] in metres.</summary>
+    public IReadOnlyList<CalibrationPoint> Calibration { get; init; } = Array.Empty<CalibrationPoint>();
+    /// <summary>Floor plan size in metres (width, depth) for icon images and heat maps.</summary>
+    public double[]? FloorSize { get; init; }
+    /// <summary>Seconds between crowd icon images.</summary>
+    public double IconIntervalSeconds { get; init; } = 5;
+}
+
+public sealed record LineConfig(string Name, float X1, float Y1, float X2, float Y2);
+public sealed record ZoneConfig(string Name, IReadOnlyList<(float X, float Y)> Polygon, bool ShelfFront, bool FloorCoordinates);
+public sealed record CalibrationPoint(float ImageX, float ImageY, float FloorX, float FloorY);

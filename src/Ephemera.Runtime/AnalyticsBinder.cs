@@ -1,0 +1,64 @@
+using Ephemera.Analytics;
+using Ephemera.Config;
+using Ephemera.Core;
+using Ephemera.Governance;
+
+namespace Ephemera.Runtime;
+
+/// <summary>
+/// Turns a camera's analytics config into the analysers its purpose needs, with time bins taken
+/// from the manifest (the manifest, not the config, decides how coarse stored data is), and lists
+/// the data classes that pipeline produces so the manifest gate can refuse undeclared ones (M2).
+/// </summary>
+public static class AnalyticsBinder
+{
+    public sealed record Binding(PurposeAnalyticsOptions Options, IReadOnlyList<DataClass> Produces);
+
+    public static Binding Bind(CameraConfig camera, CameraManifest manifest)
+    {
+        var a = camera.Analytics;
+        double bin = manifest.Privacy.TimeBin.TotalSeconds;
+        var produces = new List<DataClass> { DataClass.RawFrame, DataClass.Track };
+
+        var lines = a.Lines.Select(l => new CountingLineOptions(new Point2(l.X1, l.Y1), new Point2(l.X2, l.Y2),
+            timeBinSeconds: bin, name: l.Name)).ToList();
+        if (lines.Count > 0) produces.Add(DataClass.Count);
+
+        var imageZones = a.Zones.Where(z => !z.FloorCoordinates)
+            .Select(z => new ZoneOptions(z.Name, new Polygon(z.Polygon.Select(p => new Point2(p.X, p.Y))), z.ShelfFront)).ToList();
+        ZoneAnalyserOptions? zones = null;
+        if (imageZones.Count > 0)
+        {
+            zones = new ZoneAnalyserOptions(imageZones, timeBinSeconds: bin);
+            produces.Add(DataClass.ZoneOccupancy);
+            if (manifest.Declares(DataClass.DwellHistogram)) produces.Add(DataClass.DwellHistogram);
+        }
+
+        FloorFlowOptions? flow = null;
+        CrowdIconOptions? crowd = null;
+        if (a.Calibration.Count >= 4)
+        {
+            var h = Homography.FromPointPairs(
+                a.Calibration.Select(c => new Point2(c.ImageX, c.ImageY)).ToList(),
+                a.Calibration.Select(c => new Point2(c.FloorX, c.FloorY)).ToList());
+            var size = a.FloorSize ?? throw new EphemeraException($"camera {camera.Id}: analytics.floor_size is required with a calibration");
+            var floorZones = a.Zones.Where(z => z.FloorCoordinates)
+                .Select(z => new FloorZone(z.Name, new Polygon(z.Polygon.Select(p => new Point2(p.X, p.Y))))).ToList();
+            var plan = new FloorPlan(size[0], size[1], floorZones);
+            if (manifest.Kind == PurposeKind.Case2)
+            {
+                flow = new FloorFlowOptions(h, plan, timeBinSeconds: bin, emitTrajectories: manifest.Privacy.StoreTrajectories);
+                produces.Add(DataClass.TransitionMatrix);
+                produces.Add(DataClass.DwellHistogram);
+                if (manifest.Privacy.StoreTrajectories) produces.Add(DataClass.Trajectory);
+            }
+            if (manifest.Kind == PurposeKind.Case5)
+            {
+                crowd = new CrowdIconOptions(h, plan, intervalSeconds: a.IconIntervalSeconds);
+                produces.Add(DataClass.IconImage);
+                produces.Add(DataClass.CrowdLevel);
+            }
+        }
+        return new Binding(new PurposeAnalyticsOptions(lines, zones, flow, crowd), produces.Distinct().ToList());
+    }
+}

@@ -1,0 +1,258 @@
+using System.Diagnostics;
+using Ephemera.Analytics;
+using Ephemera.Config;
+using Ephemera.Core;
+using Ephemera.Decode;
+using Ephemera.Governance;
+using Ephemera.Inference;
+using Ephemera.Tracking;
+
+namespace Ephemera.Runtime;
+
+/// <summary>What a camera is doing, as shown in the live status and the summary.</summary>
+public enum CameraState { Starting, Running, Reconnecting, Ended, Failed, Refused, Stopped }
+
+/// <summary>
+/// One camera: its own decode thread (source → frame lease → detection slot → wipe), its tracker
+/// and purpose analytics (driven on the batcher thread when its detections complete). A failure
+/// here — corrupt stream, dropped RTSP, missing file — changes only this camera's state.
+///
+/// Back-pressure: decoded frames are never queued. Each frame is either preprocessed straight
+/// into a detector batch slot (when detection is due and a slot is free) or not; then its lease is
+/// disposed, which wipes the pixels. When the detector is behind, due detections are skipped and
+/// counted (the camera's effective detection rate degrades, the tracker bridges the gap) before
+/// any decoded frame is dropped, and memory stays bounded by the batcher's two tensor banks.
+/// </summary>
+public sealed class CameraWorker : IDisposable
+{
+    private readonly CrossStreamBatcher? _batcher;
+    private readonly DetectionRequest _request;
+    private readonly MultiObjectTracker _tracker;
+    private readonly object _analyticsLock = new();
+    private readonly SourceOptions _sourceOptions;
+    private readonly StageTimes _stages;
+    private readonly long _detectIntervalTicks;
+    private readonly double _epochSeconds;
+    private Thread? _thread;
+    private volatile bool _stop;
+    private long _pendingCaptureTicks;
+
+    // Counters, read by other threads (status, summary, audit): updated with Interlocked or volatile.
+    private long _framesDecoded, _framesDestroyed, _framesDroppedPool, _detectionsDone, _detectionsSkipped, _detectionsFailed, _gaps;
+    private long _lateFrames;
+    private long _maxLatenessTicks;
+
+    public CameraConfig Config { get; }
+    public string Id => Config.Id;
+    public CameraManifest? Manifest { get; }
+    public PurposeAnalytics? Analytics { get; }
+    public volatile CameraState State;
+    public string? Error { get; private set; }
+    public LatencyHistogram Latency { get; } = new();
+    public double SourceFrameRate { get; private set; }
+
+    public long FramesDecoded => Interlocked.Read(ref _framesDecoded);
+    public long FramesDestroyed => Interlocked.Read(ref _framesDestroyed);
+    public long FramesDroppedForPool => Interlocked.Read(ref _framesDroppedPool);
+    public long DetectionsDone => Interlocked.Read(ref _detectionsDone);
+    public long DetectionsSkipped => Interlocked.Read(ref _detectionsSkipped);
+    public long DetectionsFailed => Interlocked.Read(ref _detectionsFailed);
+    public long Gaps => Interlocked.Read(ref _gaps);
+    /// <summary>Frames delivered later than one frame interval after their live-camera schedule.</summary>
+    public long LateFrames => Interlocked.Read(ref _lateFrames);
+    public double MaxLatenessMs => Interlocked.Read(ref _maxLatenessTicks) * 1000.0 / Stopwatch.Frequency;
+
+    /// <summary>A camera refused before it started (bad manifest, gate), with the reason.</summary>
+    public CameraWorker(CameraConfig config, string reason)
+    {
+        Config = config; State = CameraState.Refused; Error = reason;
+        _request = new DetectionRequest(); _tracker = new MultiObjectTracker(TrackerOptions.Default);
+        _sourceOptions = SourceOptions.Default; _stages = new StageTimes();
+    }
+
+    public CameraWorker(CameraConfig config, CameraManifest manifest, PurposeAnalyticsOptions analytics,
+        CrossStreamBatcher? batcher, double detectFps, SourceOptions sourceOptions, StageTimes stages, double epochSeconds)
+    {
+        Config = config; Manifest = manifest; _batcher = batcher; _stages = stages;
+        _sourceOptions = sourceOptions with { Loop = config.Loop, Paced = false }; // pacing is done here, so decode time is measurable
+        _epochSeconds = epochSeconds;
+        Analytics = new PurposeAnalytics(analytics);
+        _tracker = new MultiObjectTracker(LiveTracking.Options);
+        _request = new DetectionRequest(OnDetections);
+        _detectIntervalTicks = detectFps > 0 ? (long)(Stopwatch.Frequency / detectFps) : long.MaxValue;
+        State = CameraState.Starting;
+    }
+
+    public void Start()
+    {
+        if (State != CameraState.Starting) return;
+        _thread = new Thread(Run) { IsBackground = true, Name = $"camera:{Id}" };
+        _thread.Start();
+    }
+
+    /// <summary>Asks the decode thread to stop and waits for it (and for its in-flight detection).</summary>
+    public void Stop(TimeSpan timeout)
+    {
+        _stop = true;
+        _thread?.Join(timeout);
+        if (_request.Status == DetectionStatus.Pending) _request.Wait(timeout);
+        if (State is CameraState.Running or CameraState.Reconnecting or CameraState.Starting) State = CameraState.Stopped;
+    }
+
+    public bool IsAlive => _thread?.IsAlive == true;
+
+    /// <summary>Runs <paramref name="action"/> on the analytics under the camera's lock (the batcher thread updates them).</summary>
+    public T WithAnalytics<T>(Func<PurposeAnalytics, T> action)
+    {
+        lock (_analyticsLock) return action(Analytics!);
+    }
+
+    /// <summary>Seconds on the analytics clock (aligned to UTC midnight, so time bins align to wall-clock bins).</summary>
+    public double NowSeconds() => _epochSeconds + Stopwatch.GetElapsedTime(s_startTicks).TotalSeconds;
+    private static readonly long s_startTicks = Stopwatch.GetTimestamp();
+
+    private void Run()
+    {
+        VideoSource source;
+        try
+        {
+            source = VideoSource.Open(Config.Source, _sourceOptions);
+        }
+        catch (EphemeraException e)
+        {
+            Fail(e.Message);
+            return;
+        }
+        using (source)
+        {
+            SourceFrameRate = source.FrameRate > 0 ? source.FrameRate : 25;
+            long frameTicks = (long)(Stopwatch.Frequency / SourceFrameRate);
+            long scheduleStart = Stopwatch.GetTimestamp();
+            long delivered = 0;      // frames since scheduleStart (the live-camera clock)
+            long nextDetect = 0;
+            State = CameraState.Running;
+            while (!_stop)
+            {
+                // Pace like a live camera: frame n exists at scheduleStart + n × interval. Wait for it
+                // *before* decoding, so no pixel sits in memory while we wait.
+                long due = scheduleStart + delivered * frameTicks;
+                if (Config.Paced)
+                {
+                    long wait = due - Stopwatch.GetTimestamp();
+                    if (wait > 0) Thread.Sleep(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+                }
+                long t0 = Stopwatch.GetTimestamp();
+                ReadStatus status;
+                FrameLease? frame;
+                try
+                {
+                    status = source.Read(out frame);
+                }
+                catch (EphemeraException e)
+                {
+                    Fail(e.Message);
+                    return;
+                }
+                switch (status)
+                {
+                    case ReadStatus.EndOfStream:
+                        State = CameraState.Ended;
+                        return;
+                    case ReadStatus.Reconnecting:
+                        if (State != CameraState.Reconnecting) Interlocked.Increment(ref _gaps);
+                        State = CameraState.Reconnecting;
+                        // A live camera's clock keeps running during a gap; restart the schedule when frames return.
+                        delivered = 0; scheduleStart = Stopwatch.GetTimestamp();
+                        continue;
+                    case ReadStatus.PoolExhausted:
+                        Interlocked.Increment(ref _framesDroppedPool);
+                        continue;
+                    case ReadStatus.Timeout:
+                        continue;
+                }
+                using (frame)
+                {
+                    long decoded = Stopwatch.GetTimestamp();
+                    _stages.Add(Stage.Decode, decoded - t0);
+                    State = CameraState.Running;
+                    Interlocked.Increment(ref _framesDecoded);
+
+                    delivered++;
+                    if (Config.Paced)
+                    {
+                        // Behind a live camera by more than a frame: the machine is not keeping up.
+                        long late = decoded - due;
+                        if (late > frameTicks)
+                        {
+                            Interlocked.Increment(ref _lateFrames);
+                            long seen;
+                            while (late > (seen = Interlocked.Read(ref _maxLatenessTicks)) && Interlocked.CompareExchange(ref _maxLatenessTicks, late, seen) != seen) { }
+                        }
+                    }
+                    else due = t0;
+
+                    long now = Stopwatch.GetTimestamp();
+                    if (_batcher != null && now >= nextDetect)
+                    {
+                        _request.Tag = frame!.Index;
+                        _pendingCaptureTicks = Math.Min(due, now);
+                        SubmitStatus s;
+                        long p0 = Stopwatch.GetTimestamp();
+                        try
+                        {
+                            s = _batcher.Submit(frame.View, _request);
+                        }
+                        catch (EphemeraException e)
+                        {
+                            Fail($"{Config.Source}: frame {frame.Index}: {e.Message}");
+                            return;
+                        }
+                        if (s == SubmitStatus.Accepted)
+                        {
+                            _stages.Add(Stage.Preprocess, Stopwatch.GetTimestamp() - p0);
+                            // Keep the cadence; if we fell far behind, restart it from now instead of bursting.
+                            nextDetect = Math.Max(nextDetect + _detectIntervalTicks, now - _detectIntervalTicks);
+                        }
+                        else if (s is SubmitStatus.Busy or SubmitStatus.RequestInFlight)
+                        {
+                            Interlocked.Increment(ref _detectionsSkipped); // retried on the next frame
+                        }
+                    }
+                }
+                // The lease is disposed: its pixels are wiped (or will be when the decoder drops its last reference).
+                Interlocked.Increment(ref _framesDestroyed);
+            }
+        }
+    }
+
+    /// <summary>Batcher thread: tracker and analytics for one detected frame. Short and allocation-free.</summary>
+    private void OnDetections(DetectionRequest r)
+    {
+        if (r.Status == DetectionStatus.Failed)
+        {
+            Interlocked.Increment(ref _detectionsFailed);
+            return;
+        }
+        long t0 = Stopwatch.GetTimestamp();
+        double nowSeconds = NowSeconds();
+        lock (_analyticsLock)
+        {
+            var tracks = _tracker.Update(r.Output, r.Tag);
+            long t1 = Stopwatch.GetTimestamp();
+            _stages.Add(Stage.Track, t1 - t0);
+            Analytics!.Update(tracks, _tracker.RemovedIds, nowSeconds);
+            _stages.Add(Stage.Analytics, Stopwatch.GetTimestamp() - t1);
+        }
+        Interlocked.Increment(ref _detectionsDone);
+        Latency.Record((Stopwatch.GetTimestamp() - _pendingCaptureTicks) * 1000.0 / Stopwatch.Frequency);
+    }
+
+    private void Fail(string message)
+    {
+        Error = message;
+        State = CameraState.Failed;
+        Console.Error.WriteLine($"ephemera: camera {Id}: {message}");
+    }
+
+    public void Dispose() => _request.Dispose();
+}

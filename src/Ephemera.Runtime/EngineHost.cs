@@ -1,0 +1,218 @@
+using System.Diagnostics;
+using Ephemera.Config;
+using Ephemera.Core;
+using Ephemera.Decode;
+using Ephemera.Governance;
+using Ephemera.Inference;
+using Ephemera.Inference.Runtime;
+
+namespace Ephemera.Runtime;
+
+/// <summary>Knobs of a run that do not belong in the config file (tests, bench, embedding hosts).</summary>
+public sealed record EngineRunOptions
+{
+    /// <summary>Stop after this long (null = until cancelled or every camera ended).</summary>
+    public TimeSpan? MaxDuration { get; init; }
+    /// <summary>Clock for manifest gates and retention (tests use a fake one).</summary>
+    public IClock Clock { get; init; } = SystemClock.Instance;
+    /// <summary>Called about once a second with the live cameras (for a progress display).</summary>
+    public Action<EngineHost>? OnTick { get; init; }
+    /// <summary>Decoder threads per source (0 = FFmpeg's auto; many streams prefer 1).</summary>
+    public int DecoderThreads { get; init; } = -1;
+}
+
+/// <summary>
+/// The engine for one config: store, manifests and gates, one shared detector behind a
+/// cross-stream batcher, and one <see cref="CameraWorker"/> per camera. A camera whose manifest is
+/// missing, invalid or not yet allowed to start is refused with its reason; the others run.
+/// Periodically it appends a pixel audit record per camera, publishes closed time bins through the
+/// governance gates, and applies retention.
+/// </summary>
+public sealed class EngineHost : IDisposable
+{
+    private readonly EngineConfig _config;
+    private readonly EngineRunOptions _run;
+    private ObjectDetector? _detector;
+    private CrossStreamBatcher? _batcher;
+    private readonly List<CameraWorker> _cameras = new();
+    private readonly Dictionary<string, (long Decoded, long Destroyed)> _audited = new();
+    private readonly DateTimeOffset _epochUtc;
+    private LedgerSnapshot _ledgerAtLastAudit;
+    private long _outputs;
+    private DateTimeOffset _lastAudit;
+
+    public EphemeraStore Store { get; }
+    public StageTimes Stages { get; } = new();
+    public EngineMetrics Metrics { get; } = new();
+    public IReadOnlyList<CameraWorker> Cameras => _cameras;
+    public CrossStreamBatcher? Batcher => _batcher;
+    public long OutputsEmitted => Interlocked.Read(ref _outputs);
+    public TimeSpan Elapsed => _watch.Elapsed;
+    private readonly Stopwatch _watch = new();
+
+    public EngineHost(EngineConfig config, EngineRunOptions? run = null)
+    {
+        _config = config; _run = run ?? new EngineRunOptions();
+        var e = config.Engine;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(e.StorePath))!);
+        Store = EphemeraStore.Open(e.StorePath, _run.Clock);
+        var nowUtc = _run.Clock.Now.ToUniversalTime();
+        _epochUtc = new DateTimeOffset(nowUtc.Date, TimeSpan.Zero); // analytics seconds count from UTC midnight: bins align to wall clock
+        double epochSeconds = (nowUtc - _epochUtc).TotalSeconds;
+
+        var admitted = new List<(CameraConfig Cam, CameraManifest Manifest, AnalyticsBinder.Binding Binding)>();
+        foreach (var cam in config.Cameras)
+        {
+            try
+            {
+                if (cam.Manifest is null) throw new EphemeraException($"no manifest: a camera runs only under a purpose manifest (BP-a)");
+                var manifest = ManifestLoader.Load(cam.Manifest).ForCamera(cam.Id);
+                var decision = Store.AuthorizeStart(manifest);
+                if (!decision.Allowed) throw new EphemeraException(string.Join("; ", decision.Reasons));
+                var binding = AnalyticsBinder.Bind(cam, manifest);
+                foreach (var cls in binding.Produces) ManifestGate.EnsureDeclared(manifest, cls);
+                admitted.Add((cam, manifest, binding));
+            }
+            catch (EphemeraException ex)
+            {
+                var refused = new CameraWorker(cam, ex.Message);
+                _cameras.Add(refused);
+                Metrics.CameraUp.WithLabels(cam.Id).Set(0);
+                Console.Error.WriteLine($"ephemera: camera {cam.Id} refused: {ex.Message}");
+            }
+        }
+
+        if (admitted.Count > 0)
+        {
+            _detector = ObjectDetector.Open(new DetectorOptions
+            {
+                Model = e.Model,
+                Inference = new InferenceOptions(e.Provider, e.IntraOpThreads),
+                MaxBatch = e.MaxBatch,
+                Decode = new Inference.Postprocess.DecodeOptions(e.ScoreThreshold),
+            });
+            _batcher = new CrossStreamBatcher(_detector, new BatcherOptions(e.MaxBatch, TimeSpan.FromMilliseconds(e.BatchDeadlineMs)));
+        }
+        int decoderThreads = _run.DecoderThreads >= 0 ? _run.DecoderThreads : (admitted.Count > Environment.ProcessorCount ? 1 : 0);
+        var sourceOptions = SourceOptions.Default with { DecoderThreads = decoderThreads };
+        foreach (var (cam, manifest, binding) in admitted)
+        {
+            var worker = new CameraWorker(cam, manifest, binding.Options, _batcher, cam.DetectFps ?? e.DetectFps, sourceOptions, Stages, epochSeconds);
+            if (worker.Analytics!.Crowd is { } crowd)
+                crowd.Rendered += snap => { OutputPublisher.PublishIcon(Store, manifest, snap); Interlocked.Increment(ref _outputs); };
+            _cameras.Add(worker);
+        }
+    }
+
+    /// <summary>Starts every admitted camera, runs until the duration ends, cancellation, or every camera ended.</summary>
+    public RunSummary Run(CancellationToken cancel = default)
+    {
+        if (_run.MaxDuration is { } d && d <= TimeSpan.Zero) throw new EphemeraException($"max duration must be positive, got {d}");
+        var ledger0 = PixelLedger.Snapshot();
+        _ledgerAtLastAudit = ledger0;
+        _lastAudit = _run.Clock.Now;
+        _watch.Start();
+        foreach (var c in _cameras) { c.Start(); _audited[c.Id] = (0, 0); }
+        double auditEvery = _config.Engine.AuditIntervalSeconds;
+        var nextAudit = TimeSpan.FromSeconds(auditEvery);
+        var nextTick = TimeSpan.FromSeconds(1);
+        while (!cancel.IsCancellationRequested)
+        {
+            if (_run.MaxDuration is { } max && _watch.Elapsed >= max) break;
+            if (_cameras.All(c => !c.IsAlive && c.State is not CameraState.Starting)) break;
+            Thread.Sleep(50);
+            if (_watch.Elapsed >= nextTick)
+            {
+                nextTick += TimeSpan.FromSeconds(1);
+                UpdateMetrics();
+                _run.OnTick?.Invoke(this);
+            }
+            if (_watch.Elapsed >= nextAudit)
+            {
+                nextAudit += TimeSpan.FromSeconds(auditEvery);
+                PublishClosedBins(final: false);
+                AppendPixelAudit();
+            }
+        }
+        foreach (var c in _cameras) c.Stop(TimeSpan.FromSeconds(10));
+        _watch.Stop();
+        ReleaseDetector(); // its batch tensors are pixel buffers too: wiped and freed before the ledger is read
+        PublishClosedBins(final: true);
+        AppendPixelAudit();
+        Store.Audit.Checkpoint();
+        Store.ApplyRetention();
+        UpdateMetrics();
+        return RunSummary.From(this, ledger0, PixelLedger.Snapshot());
+    }
+
+    private void UpdateMetrics()
+    {
+        var l = PixelLedger.Snapshot();
+        Metrics.PixelBuffers.WithLabels("allocated").Set(l.Allocated);
+        Metrics.PixelBuffers.WithLabels("wiped").Set(l.Wiped);
+        Metrics.PixelBuffers.WithLabels("in_use").Set(l.InUse);
+        Metrics.PixelBuffers.WithLabels("leaked").Set(l.Leaked);
+        double secs = Math.Max(1e-3, _watch.Elapsed.TotalSeconds);
+        foreach (var c in _cameras)
+        {
+            Metrics.CameraUp.WithLabels(c.Id).Set(c.State == CameraState.Running ? 1 : 0);
+            Metrics.DecodeFps.WithLabels(c.Id).Set(c.FramesDecoded / secs);
+            Metrics.DetectFps.WithLabels(c.Id).Set(c.DetectionsDone / secs);
+            Metrics.FramesDecoded.WithLabels(c.Id).IncTo(c.FramesDecoded);
+            Metrics.Detections.WithLabels(c.Id).IncTo(c.DetectionsDone);
+            Metrics.DetectionsSkipped.WithLabels(c.Id).IncTo(c.DetectionsSkipped);
+            Metrics.FramesDropped.WithLabels(c.Id, "pool").IncTo(c.FramesDroppedForPool);
+        }
+    }
+
+    /// <summary>Writes time bins that have closed (all bins at the end of the run) through the gates.</summary>
+    private void PublishClosedBins(bool final)
+    {
+        foreach (var c in _cameras)
+        {
+            if (c.Manifest is null || c.Analytics is null) continue;
+            try
+            {
+                var results = c.WithAnalytics(a => final ? a.Snapshot() : a.Flush(c.NowSeconds()));
+                Interlocked.Add(ref _outputs, OutputPublisher.Publish(Store, c.Manifest, results, _epochUtc));
+            }
+            catch (EphemeraException ex)
+            {
+                Console.Error.WriteLine($"ephemera: camera {c.Id}: output refused: {ex.Message}");
+            }
+        }
+    }
+
+    /// <summary>H1 proof of destruction: per camera, frames decoded and wiped since the last record, plus the pixel ledger.</summary>
+    private void AppendPixelAudit()
+    {
+        var now = _run.Clock.Now;
+        var l = PixelLedger.Snapshot();
+        foreach (var c in _cameras)
+        {
+            if (c.Manifest is null) continue;
+            var (d0, w0) = _audited[c.Id];
+            long d = c.FramesDecoded, w = c.FramesDestroyed;
+            Store.Audit.Append(new PixelAuditRecord(c.Id, _lastAudit, now, d - d0, w - w0,
+                l.Allocated - _ledgerAtLastAudit.Allocated, l.Wiped - _ledgerAtLastAudit.Wiped,
+                l.LifetimeMaxMs, l.LifetimeP99Ms, OutputsEmitted, c.Manifest.VersionHash));
+            _audited[c.Id] = (d, w);
+        }
+        _ledgerAtLastAudit = l;
+        _lastAudit = now;
+    }
+
+    private void ReleaseDetector()
+    {
+        _batcher?.Dispose(); _batcher = null;
+        _detector?.Dispose(); _detector = null;
+    }
+
+    public void Dispose()
+    {
+        foreach (var c in _cameras) { c.Stop(TimeSpan.FromSeconds(5)); c.Dispose(); }
+        ReleaseDetector();
+        Metrics.Dispose();
+        Store.Dispose();
+    }
+}

@@ -1,0 +1,105 @@
+using System.Text.Json;
+using Ephemera.Analytics;
+using Ephemera.Core;
+using Ephemera.Governance;
+
+namespace Ephemera.Runtime;
+
+/// <summary>
+/// Writes one camera's purpose results to the store through the governance gates: counts, dwell
+/// histograms and transition matrices as k-suppressed tables (complementary suppression), zone
+/// occupancy and crowd levels as binned records, the crowd icon image as the camera's single
+/// latest item (each new one replaces the last). Bins are the manifest's; bin starts are UTC.
+/// Returns the number of records written.
+/// </summary>
+public static class OutputPublisher
+{
+    public static int Publish(EphemeraStore store, CameraManifest m, PurposeResults r, DateTimeOffset epochUtc)
+    {
+        string cam = m.CameraId;
+        var bin = m.Privacy.TimeBin;
+        DateTimeOffset At(double seconds) => epochUtc.AddSeconds(seconds);
+        int written = 0;
+
+        // Case 3: one table per time bin, rows "line:class", columns in/out.
+        var lineBins = r.Lines.SelectMany(l => l.Bins.Select(b => (Line: l.Name, Bin: b))).GroupBy(x => x.Bin.BinStartSeconds);
+        foreach (var g in lineBins.OrderBy(g => g.Key))
+        {
+            var rows = r.Lines.SelectMany(l => CountedClasses.Ids.Select(c => $"{l.Name}:{CocoClasses.NameOf(c)}")).ToList();
+            var counts = new int[rows.Count, 2];
+            foreach (var (line, b) in g)
+            {
+                int i = rows.IndexOf($"{line}:{b.Class}");
+                if (i < 0) continue;
+                counts[i, 0] += b.In; counts[i, 1] += b.Out;
+            }
+            store.WriteCountTable(cam, DataClass.Count, At(g.Key), bin, rows, ["in", "out"], counts);
+            written++;
+        }
+
+        if (r.Zones is { } zones)
+        {
+            // Occupancy per bin as a k-suppressed table: rows are zones, columns max and (rounded) mean people.
+            foreach (var g in zones.Zones.SelectMany(z => z.Occupancy.Select(o => (Zone: z.Name, Bin: o))).GroupBy(x => x.Bin.BinStartSeconds).OrderBy(g => g.Key))
+            {
+                var rows = zones.Zones.Select(z => z.Name).ToList();
+                var counts = new int[rows.Count, 2];
+                foreach (var (zone, o) in g)
+                {
+                    int i = rows.IndexOf(zone);
+                    counts[i, 0] = o.MaxOccupancy;
+                    counts[i, 1] = (int)Math.Round(o.MeanOccupancy);
+                }
+                store.WriteCountTable(cam, DataClass.ZoneOccupancy, At(g.Key), bin, rows, ["max", "mean"], counts);
+                written++;
+            }
+            if (m.Declares(DataClass.DwellHistogram))
+                written += WriteDwell(store, cam, bin, At, zones.Zones.SelectMany(z => z.DwellBins).ToList());
+        }
+
+        if (r.Flow is { } flow)
+        {
+            foreach (var t in flow.Transitions)
+            {
+                var places = t.Cells.SelectMany(c => new[] { c.From, c.To }).Distinct().OrderBy(p => p, StringComparer.Ordinal).ToList();
+                if (places.Count == 0) continue;
+                var counts = new int[places.Count, places.Count];
+                foreach (var c in t.Cells) counts[places.IndexOf(c.From), places.IndexOf(c.To)] += (int)c.Count;
+                store.WriteCountTable(cam, DataClass.TransitionMatrix, At(t.BinStartSeconds), bin, places, places, counts);
+                written++;
+            }
+            written += WriteDwell(store, cam, bin, At, flow.Dwell);
+        }
+
+        if (r.Crowd is { } crowd && m.Declares(DataClass.CrowdLevel))
+        {
+            var binStart = epochUtc.AddSeconds(Math.Floor(crowd.TimeSeconds / bin.TotalSeconds) * bin.TotalSeconds);
+            store.WriteDerived(cam, DataClass.CrowdLevel, binStart, bin, JsonSerializer.Serialize(
+                crowd.Levels.Select(l => new { zone = l.Zone, people_per_m2 = Math.Round(l.PeoplePerSquareMetre, 3), level = l.Level })));
+            written++;
+        }
+        return written;
+    }
+
+    /// <summary>The latest icon image replaces the previous one in the store (case 5).</summary>
+    public static void PublishIcon(EphemeraStore store, CameraManifest m, CrowdSnapshot snapshot) =>
+        store.ReplaceLatest(m.CameraId, DataClass.IconImage, snapshot.Png, "image/png");
+
+    private static int WriteDwell(EphemeraStore store, string cam, TimeSpan bin, Func<double, DateTimeOffset> at, IReadOnlyList<DwellHistogram> dwell)
+    {
+        int written = 0;
+        foreach (var g in dwell.Where(d => double.IsFinite(d.BinStartSeconds)).GroupBy(d => d.BinStartSeconds))
+        {
+            var hs = g.ToList();
+            var rows = hs.Select(h => h.StopsOnly ? h.Zone + ":stops" : h.Zone).ToList();
+            var edges = hs[0].Edges;
+            var cols = edges.Select((e, i) => i + 1 < edges.Count ? $"{e}-{edges[i + 1]}s" : $"{e}s+").ToList();
+            var counts = new int[rows.Count, cols.Count];
+            for (int i = 0; i < hs.Count; i++)
+                for (int j = 0; j < Math.Min(cols.Count, hs[i].Counts.Count); j++) counts[i, j] = (int)hs[i].Counts[j];
+            store.WriteCountTable(cam, DataClass.DwellHistogram, at(g.Key), bin, rows, cols, counts);
+            written++;
+        }
+        return written;
+    }
+}

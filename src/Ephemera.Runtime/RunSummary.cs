@@ -1,0 +1,75 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Ephemera.Decode;
+
+namespace Ephemera.Runtime;
+
+/// <summary>One camera's line in the run summary.</summary>
+public sealed record CameraSummary(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("state")] string State,
+    [property: JsonPropertyName("error")] string? Error,
+    [property: JsonPropertyName("frames_decoded")] long FramesDecoded,
+    [property: JsonPropertyName("frames_destroyed")] long FramesDestroyed,
+    [property: JsonPropertyName("detections")] long Detections,
+    [property: JsonPropertyName("detections_skipped")] long DetectionsSkipped,
+    [property: JsonPropertyName("frames_dropped")] long FramesDropped,
+    [property: JsonPropertyName("late_frames")] long LateFrames,
+    [property: JsonPropertyName("latency_ms_p50")] double LatencyP50,
+    [property: JsonPropertyName("latency_ms_p99")] double LatencyP99,
+    [property: JsonPropertyName("outputs")] string? Outputs);
+
+/// <summary>
+/// The machine result of <c>./ephemera run</c> (DESIGN.md): the last stdout line, one JSON object.
+/// frames_destroyed counts frames whose lease was released (pixels wiped); the pixel ledger proves
+/// the wipe: pixel_buffers_allocated == pixel_buffers_wiped and nothing leaked.
+/// </summary>
+public sealed record RunSummary(
+    [property: JsonPropertyName("streams")] int Streams,
+    [property: JsonPropertyName("streams_running")] int StreamsRunning,
+    [property: JsonPropertyName("streams_refused")] int StreamsRefused,
+    [property: JsonPropertyName("streams_failed")] int StreamsFailed,
+    [property: JsonPropertyName("seconds")] double Seconds,
+    [property: JsonPropertyName("frames_decoded")] long FramesDecoded,
+    [property: JsonPropertyName("frames_destroyed")] long FramesDestroyed,
+    [property: JsonPropertyName("detections")] long Detections,
+    [property: JsonPropertyName("pixel_buffers_allocated")] long PixelBuffersAllocated,
+    [property: JsonPropertyName("pixel_buffers_wiped")] long PixelBuffersWiped,
+    [property: JsonPropertyName("pixel_buffers_in_use")] long PixelBuffersInUse,
+    [property: JsonPropertyName("pixel_buffers_leaked")] long PixelBuffersLeaked,
+    [property: JsonPropertyName("max_pixel_lifetime_ms")] double MaxPixelLifetimeMs,
+    [property: JsonPropertyName("p99_pixel_lifetime_ms")] double P99PixelLifetimeMs,
+    [property: JsonPropertyName("events")] long Events,
+    [property: JsonPropertyName("stage_ms")] Dictionary<string, double> StageMs,
+    [property: JsonPropertyName("store")] string Store,
+    [property: JsonPropertyName("cameras")] IReadOnlyList<CameraSummary> Cameras)
+{
+    public string ToJson() => JsonSerializer.Serialize(this);
+
+    public static RunSummary From(EngineHost host, LedgerSnapshot before, LedgerSnapshot after)
+    {
+        var cams = host.Cameras.Select(c => new CameraSummary(c.Id, c.State.ToString().ToLowerInvariant(), c.Error,
+            c.FramesDecoded, c.FramesDestroyed, c.DetectionsDone, c.DetectionsSkipped, c.FramesDroppedForPool, c.LateFrames,
+            Math.Round(c.Latency.Quantile(0.5), 2), Math.Round(c.Latency.Quantile(0.99), 2),
+            c.Analytics is null ? null : c.WithAnalytics(a => a.Snapshot().ToJson(full: false)))).ToList();
+        return new RunSummary(
+            Streams: cams.Count,
+            StreamsRunning: host.Cameras.Count(c => c.Manifest != null && c.State is not (CameraState.Failed or CameraState.Refused)),
+            StreamsRefused: host.Cameras.Count(c => c.State == CameraState.Refused),
+            StreamsFailed: host.Cameras.Count(c => c.State == CameraState.Failed),
+            Seconds: Math.Round(host.Elapsed.TotalSeconds, 2),
+            FramesDecoded: cams.Sum(c => c.FramesDecoded),
+            FramesDestroyed: cams.Sum(c => c.FramesDestroyed),
+            Detections: cams.Sum(c => c.Detections),
+            PixelBuffersAllocated: after.Allocated - before.Allocated,
+            PixelBuffersWiped: after.Wiped - before.Wiped,
+            PixelBuffersInUse: after.InUse,
+            PixelBuffersLeaked: after.Leaked - before.Leaked,
+            MaxPixelLifetimeMs: Math.Round(after.LifetimeMaxMs, 3),
+            P99PixelLifetimeMs: Math.Round(after.LifetimeP99Ms, 3),
+            Events: host.OutputsEmitted,
+            StageMs: host.Stages.ToDictionary(),
+            Store: host.Store.Path,
+            Cameras: cams);
+    }
+}

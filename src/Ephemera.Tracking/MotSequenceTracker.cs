@@ -1,0 +1,78 @@
+using Ephemera.Core;
+
+namespace Ephemera.Tracking;
+
+/// <summary>Result of tracking one MOTChallenge detection file.</summary>
+public sealed record MotTrackingResult(List<MotRow> Rows, int Frames, int Tracks, bool ScoresRescaled);
+
+/// <summary>
+/// Runs a <see cref="MultiObjectTracker"/> over MOTChallenge detections (frames from 1) and
+/// produces result rows. What gets written: confirmed tracks on frames where they were observed,
+/// plus, when a tentative track is confirmed, the frames it spent tentative (backfilled, since
+/// they were the same object). Predicted-only boxes of lost tracks are not written: without a
+/// detection they are more often wrong than right. Optionally (off by default) short gaps
+/// of a track are filled by linear interpolation, an offline step ByteTrack's evaluation also offers.
+/// </summary>
+public static class MotSequenceTracker
+{
+    public static MotTrackingResult Run(IReadOnlyList<MotRow> detections, TrackerOptions options, int sequenceLength = 0, int interpolateGap = 0)
+    {
+        var normalizer = ScoreNormalizer.Fit(detections.Select(d => d.Confidence).ToArray());
+        var byFrame = detections.GroupBy(d => d.Frame).ToDictionary(g => g.Key, g => g.ToList());
+        int lastFrame = Math.Max(sequenceLength, byFrame.Count == 0 ? 0 : byFrame.Keys.Max());
+        var tracker = new MultiObjectTracker(options);
+        var dets = new Detections();
+        var rows = new List<MotRow>();
+        var pending = new Dictionary<int, List<MotRow>>(); // tentative tracks' observed boxes
+        var ids = new HashSet<int>();
+        for (int frame = 1; frame <= lastFrame; frame++)
+        {
+            dets.Clear();
+            if (byFrame.TryGetValue(frame, out var list))
+                foreach (var d in list) dets.Add(d.Box, normalizer.Normalize(d.Confidence), d.ClassId < 0 ? 0 : d.ClassId);
+            var tracks = tracker.Update(dets, frame);
+            foreach (var t in tracks)
+            {
+                if (!t.Observed) continue;
+                var row = new MotRow(frame, t.TrackId, t.Box, t.Score);
+                if (t.State == TrackState.Tentative)
+                {
+                    if (!pending.TryGetValue(t.TrackId, out var p)) pending[t.TrackId] = p = new List<MotRow>();
+                    p.Add(row);
+                    continue;
+                }
+                if (t.State != TrackState.Confirmed) continue;
+                if (pending.Remove(t.TrackId, out var backfill)) rows.AddRange(backfill);
+                rows.Add(row);
+                ids.Add(t.TrackId);
+            }
+            foreach (int id in tracker.RemovedIds) pending.Remove(id);
+        }
+        if (interpolateGap > 0) rows = Interpolate(rows, interpolateGap);
+        rows.Sort((a, b) => a.Frame != b.Frame ? a.Frame.CompareTo(b.Frame) : a.Id.CompareTo(b.Id));
+        return new MotTrackingResult(rows, lastFrame, ids.Count, normalizer.Rescales);
+    }
+
+    /// <summary>Fills gaps of at most <paramref name="maxGap"/> missing frames inside each track linearly.</summary>
+    public static List<MotRow> Interpolate(List<MotRow> rows, int maxGap)
+    {
+        var result = new List<MotRow>(rows);
+        foreach (var track in rows.GroupBy(r => r.Id))
+        {
+            var seq = track.OrderBy(r => r.Frame).ToList();
+            for (int i = 1; i < seq.Count; i++)
+            {
+                int gap = seq[i].Frame - seq[i - 1].Frame - 1;
+                if (gap < 1 || gap > maxGap) continue;
+                var a = seq[i - 1].Box; var b = seq[i].Box;
+                for (int k = 1; k <= gap; k++)
+                {
+                    float t = (float)k / (gap + 1);
+                    var box = new BoxF(a.X + t * (b.X - a.X), a.Y + t * (b.Y - a.Y), a.W + t * (b.W - a.W), a.H + t * (b.H - a.H));
+                    result.Add(new MotRow(seq[i - 1].Frame + k, track.Key, box, -1));
+                }
+            }
+        }
+        return result;
+    }
+}

@@ -1,0 +1,112 @@
+using Ephemera.Config;
+using Ephemera.Core;
+using Ephemera.TestSupport;
+
+namespace Ephemera.Config.Tests;
+
+public class ConfigLoaderTests
+{
+    private static string Write(TempDir dir, string yaml)
+    {
+        var path = dir.File("engine.yaml");
+        File.WriteAllText(path, yaml);
+        return path;
+    }
+
+    [Fact]
+    public void DemoConfigLoadsWithItsCamerasAndManifests()
+    {
+        var cfg = ConfigLoader.Load(Path.Combine(RepoPaths.Root, "configs", "demo.yaml"));
+        Assert.True(cfg.Cameras.Count >= 4);
+        Assert.All(cfg.Cameras, c => Assert.False(string.IsNullOrEmpty(c.Manifest)));
+        Assert.All(cfg.Cameras, c => Assert.EndsWith("vtest.avi", c.Source));
+        Assert.Equal(cfg.Cameras.Count, cfg.Cameras.Select(c => c.Id).Distinct().Count());
+    }
+
+    [Fact]
+    public void RelativePathsResolveAgainstTheConfigDirectory()
+    {
+        using var dir = new TempDir();
+        var cfg = ConfigLoader.Load(Write(dir, "cameras:\n  - id: a\n    source: clips/a.mp4\n    manifest: m/a.yaml\n"));
+        Assert.Equal(Path.Combine(dir.Path, "clips", "a.mp4"), cfg.Cameras[0].Source);
+        Assert.Equal(Path.Combine(dir.Path, "m", "a.yaml"), cfg.Cameras[0].Manifest);
+    }
+
+    [Fact]
+    public void UrlsAreKeptAsWritten()
+    {
+        using var dir = new TempDir();
+        var cfg = ConfigLoader.Load(Write(dir, "cameras:\n  - id: a\n    source: rtsp://127.0.0.1:8554/cam\n"));
+        Assert.Equal("rtsp://127.0.0.1:8554/cam", cfg.Cameras[0].Source);
+    }
+
+    [Theory]
+    [InlineData("cameras:\n  - id: a\n    sourse: x.mp4\n", "cameras[0].sourse", "unknown key")]
+    [InlineData("cameras:\n  - source: x.mp4\n", "cameras[0].id", "missing")]
+    [InlineData("cameras:\n  - id: a\n", "cameras[0].source", "missing")]
+    [InlineData("cameras:\n  - id: a\n    source: x\n  - id: a\n    source: y\n", "cameras[1].id", "duplicate")]
+    [InlineData("engine:\n  detect_fps: fast\ncameras:\n  - id: a\n    source: x\n", "engine.detect_fps", "not a number")]
+    [InlineData("engine:\n  score_threshold: 3\ncameras:\n  - id: a\n    source: x\n", "engine.score_threshold", "outside")]
+    [InlineData("cameras:\n  - id: a\n    source: x\n    loop: maybe\n", "cameras[0].loop", "true/false")]
+    [InlineData("cameras:\n  - id: 'a b'\n    source: x\n", "cameras[0].id", "letters")]
+    [InlineData("cameras: []\n", "cameras", "at least one camera")]
+    [InlineData("cameras:\n  - id: a\n    source: x\n    analytics:\n      lines:\n        - points: [1, 2, 3]\n", "lines[0].points", "expected 4 numbers")]
+    [InlineData("cameras:\n  - id: a\n    source: x\n    analytics:\n      zones:\n        - polygon: [0, 0, 1, 1]\n", "zones[0].polygon", "at least 3 points")]
+    [InlineData("cameras:\n  - id: a\n    source: x\n    analytics:\n      calibration:\n        - image: [0, 0]\n          floor: [0, 0]\n", "calibration", "at least 4")]
+    public void ErrorsNameTheFileTheKeyAndTheProblem(string yaml, string key, string problem)
+    {
+        using var dir = new TempDir();
+        var path = Write(dir, yaml);
+        var e = Assert.Throws<EphemeraException>(() => ConfigLoader.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains(key, e.Message);
+        Assert.Contains(problem, e.Message);
+    }
+
+    [Fact]
+    public void YamlSyntaxErrorsNameLineAndColumn()
+    {
+        using var dir = new TempDir();
+        var path = Write(dir, "cameras:\n  - id: a\n    source: [unclosed\n");
+        var e = Assert.Throws<EphemeraException>(() => ConfigLoader.Load(path));
+        Assert.Contains(path + ":", e.Message);
+        Assert.Contains("YAML syntax error", e.Message);
+    }
+
+    [Fact]
+    public void MissingFileIsAClearError()
+    {
+        var e = Assert.Throws<EphemeraException>(() => ConfigLoader.Load("/nonexistent/engine.yaml"));
+        Assert.Contains("not found", e.Message);
+    }
+
+    [Fact]
+    public void AnalyticsSettingsAreBound()
+    {
+        using var dir = new TempDir();
+        var cfg = ConfigLoader.Load(Write(dir, """
+            engine:
+              detect_fps: 2.5
+            cameras:
+              - id: a
+                source: x.avi
+                detect_fps: 3
+                analytics:
+                  lines:
+                    - name: door
+                      points: [10, 20, 30, 40]
+                  zones:
+                    - name: shelf
+                      polygon: [0, 0, 10, 0, 10, 10]
+                      shelf_front: true
+                  floor_size: [20, 10]
+            """));
+        Assert.Equal(2.5, cfg.Engine.DetectFps);
+        var cam = cfg.Cameras[0];
+        Assert.Equal(3, cam.DetectFps);
+        Assert.Equal(new LineConfig("door", 10, 20, 30, 40), cam.Analytics.Lines[0]);
+        Assert.True(cam.Analytics.Zones[0].ShelfFront);
+        Assert.Equal(3, cam.Analytics.Zones[0].Polygon.Count);
+        Assert.Equal(new[] { 20.0, 10.0 }, cam.Analytics.FloorSize);
+    }
+}

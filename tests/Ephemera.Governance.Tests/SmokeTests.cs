@@ -1,7 +1,0 @@
-namespace Ephemera.Governance.Tests;
-
-public class ProjectBuildsTests
-{
-    [Fact]
-    public void AssemblyLoads() => Assert.NotNull(typeof(ProjectBuildsTests).Assembly);
-}
