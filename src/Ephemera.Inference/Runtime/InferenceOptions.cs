@@ -50,10 +50,12 @@ public sealed record InferenceOptions
     };
 
     /// <summary>
-    /// Default largest batch per provider, from the measurement in bench/Ephemera.Bench
-    /// (DetectorBatchBenchmarks): on CPU a batch costs the same per image as single frames (the
-    /// convolutions already use every core), so batching only adds latency — 1. On GPUs batching
-    /// amortises launch overhead: 8.
+    /// Default largest batch per provider, from bench/Ephemera.Bench DetectorBatchBenchmarks (CPU, 2
+    /// intra-op threads, YOLOX-Nano 416, shared 2-core machine): per image 31.6 / 30.1 / 26.6 / 26.2 ms
+    /// at batch 1 / 2 / 4 / 8 on the dynamic-batch graph, while a single frame on the static graph
+    /// costs 24–30 ms (ORT plans static shapes better: the same loop on the dynamic graph is ~1.3×
+    /// slower). So on CPU batching buys nothing over single frames on the static graph and adds
+    /// latency: 1. On GPUs a batch amortises kernel launches: 8 (not measured here; no GPU).
     /// </summary>
     public int DefaultMaxBatch => Provider == "cpu" ? 1 : 8;
 
