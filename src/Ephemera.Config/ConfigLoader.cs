@@ -48,13 +48,14 @@ public static class ConfigLoader
     private static EngineOptions ParseEngine(Ctx ctx, YamlNode node, string at)
     {
         var m = ctx.Map(node, at);
-        ctx.OnlyKeys(m, at, "model", "provider", "intra_op_threads", "max_batch", "batch_deadline_ms", "score_threshold",
+        ctx.OnlyKeys(m, at, "model", "input_size", "provider", "intra_op_threads", "max_batch", "batch_deadline_ms", "score_threshold",
             "detect_fps", "store", "audit_interval_seconds", "time_bin_seconds", "metrics_port", "frames_in_flight_per_camera");
         var o = new EngineOptions();
         return o with
         {
             Model = ctx.Str(m, at, "model") ?? o.Model,
             Provider = ctx.Str(m, at, "provider") ?? o.Provider,
+            InputSize = (int)(ctx.Num(m, at, "input_size", 0, 4096) ?? o.InputSize),
             IntraOpThreads = (int)(ctx.Num(m, at, "intra_op_threads", 0, 256) ?? o.IntraOpThreads),
             MaxBatch = (int)(ctx.Num(m, at, "max_batch", 0, 64) ?? o.MaxBatch),
             BatchDeadlineMs = ctx.Num(m, at, "batch_deadline_ms", 0, 10_000) ?? o.BatchDeadlineMs,

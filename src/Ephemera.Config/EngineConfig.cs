@@ -14,6 +14,8 @@ public sealed record EngineOptions
 {
     /// <summary>Model name from models/models.yaml.</summary>
     public string Model { get; init; } = "yolox_nano_coco_416";
+    /// <summary>Square detector input size for fully convolutional models (0 = the model's own, 416 for YOLOX-Nano; 640 finds more of the small people in 1080p).</summary>
+    public int InputSize { get; init; }
     /// <summary>ONNX Runtime execution provider: cpu, cuda, tensorrt, directml, openvino.</summary>
     public string Provider { get; init; } = "cpu";
     /// <summary>Intra-op threads for the detector session (0 = ONNX Runtime's default).</summary>

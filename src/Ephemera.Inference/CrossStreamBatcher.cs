@@ -116,7 +116,7 @@ public sealed class CrossStreamBatcher : IDisposable
     private readonly Thread _worker;
     private readonly long _deadlineTicks;
     private bool _closing;
-    private long _batches, _frames, _busy;
+    private long _batches, _frames, _busy, _inferTicks;
 
     public int MaxBatch { get; }
     public BatcherOptions Options { get; }
@@ -138,6 +138,12 @@ public sealed class CrossStreamBatcher : IDisposable
     public (long Batches, long Frames, long Busy) Counters
     {
         get { lock (_gate) return (_batches, _frames, _busy); }
+    }
+
+    /// <summary>Milliseconds per detected frame spent in inference and box decoding on the batcher thread.</summary>
+    public double InferenceMsPerFrame
+    {
+        get { lock (_gate) return _frames == 0 ? 0 : _inferTicks * 1000.0 / Stopwatch.Frequency / _frames; }
     }
 
     /// <summary>True when the frame was accepted (see <see cref="Submit"/>).</summary>
@@ -220,8 +226,10 @@ public sealed class CrossStreamBatcher : IDisposable
             }
 
             Exception? error = null;
+            long t0 = Stopwatch.GetTimestamp();
             try { _detector.InferAndDecode(ready.Tensor, n, ready.Placements, ready.Outputs); }
             catch (Exception e) { error = e; }
+            long inferTicks = Stopwatch.GetTimestamp() - t0;
 
             // Complete before freeing the bank: its request array is reused by the next fill.
             for (int i = 0; i < n; i++)
@@ -236,7 +244,7 @@ public sealed class CrossStreamBatcher : IDisposable
             }
             lock (_gate)
             {
-                _batches++; _frames += n;
+                _batches++; _frames += n; _inferTicks += inferTicks;
                 ready.State = BankState.Free; ready.Reserved = 0; ready.Filled = 0;
                 Monitor.PulseAll(_gate);
             }

@@ -17,6 +17,8 @@ public sealed record BenchOptions
     public string Provider { get; init; } = "cpu";
     public int IntraOpThreads { get; init; }
     public int MaxBatch { get; init; }
+    /// <summary>Square detector input size (0 = the model's own).</summary>
+    public int InputSize { get; init; }
     /// <summary>Seconds spent on each ceiling measurement.</summary>
     public double CeilingSeconds { get; init; } = 4;
     /// <summary>Store for the run's outputs (a bench never writes the main store).</summary>
@@ -71,7 +73,7 @@ public static class BenchRunner
 {
     public static CeilingFigures MeasureCeilings(BenchOptions o) => new(
         Math.Round(Ceilings.DecodeFps(o.Source, o.CeilingSeconds, Environment.ProcessorCount), 1),
-        Math.Round(Ceilings.DetectIps(o.Model, new InferenceOptions(o.Provider, o.IntraOpThreads), o.CeilingSeconds), 1));
+        Math.Round(Ceilings.DetectIps(o.Model, new InferenceOptions(o.Provider, o.IntraOpThreads), o.CeilingSeconds, o.InputSize), 1));
 
     public static double StreamsAllowed(CeilingFigures c, double sourceFps, double detectFps) =>
         1.0 / (sourceFps / c.DecodeFps + detectFps / c.DetectIps);
@@ -93,7 +95,7 @@ public static class BenchRunner
         }).ToList();
         var config = new EngineConfig("(bench)", new EngineOptions
         {
-            Model = o.Model, Provider = o.Provider, IntraOpThreads = o.IntraOpThreads, MaxBatch = o.MaxBatch,
+            Model = o.Model, InputSize = o.InputSize, Provider = o.Provider, IntraOpThreads = o.IntraOpThreads, MaxBatch = o.MaxBatch,
             DetectFps = o.DetectFps, StorePath = o.StorePath, AuditIntervalSeconds = Math.Max(5, o.Seconds / 4),
         }, cams);
 

@@ -33,11 +33,13 @@ public static class Ceilings
     }
 
     /// <summary>Images per second of a bare ONNX Runtime batch-1 run loop on the model.</summary>
-    public static double DetectIps(string model, InferenceOptions options, double seconds)
+    public static double DetectIps(string model, InferenceOptions options, double seconds, int inputSize = 0)
     {
-        using var session = ModelSession.Open(model, options);
+        // The static graph at the model's size; the dynamic-size graph only when another size is asked for.
+        using var session = ModelSession.Open(model, options, dynamicBatch: inputSize > 0);
         var e = session.Entry;
-        var input = new DenseTensor<float>(new[] { 1, 3, e.Input.Height, e.Input.Width });
+        int h = inputSize > 0 ? inputSize : e.Input.Height, w = inputSize > 0 ? inputSize : e.Input.Width;
+        var input = new DenseTensor<float>(new[] { 1, 3, h, w });
         var rng = new Random(1);
         var buf = input.Buffer.Span;
         for (int i = 0; i < buf.Length; i++) buf[i] = rng.Next(256);

@@ -91,6 +91,7 @@ public sealed class EngineHost : IDisposable
                 Model = e.Model,
                 Inference = new InferenceOptions(e.Provider, e.IntraOpThreads),
                 MaxBatch = e.MaxBatch,
+                InputWidth = e.InputSize, InputHeight = e.InputSize,
                 Decode = new Inference.Postprocess.DecodeOptions(e.ScoreThreshold),
             });
             _batcher = new CrossStreamBatcher(_detector, new BatcherOptions(e.MaxBatch, TimeSpan.FromMilliseconds(e.BatchDeadlineMs)));
@@ -208,6 +209,8 @@ public sealed class EngineHost : IDisposable
 
     private void ReleaseDetector()
     {
+        if (_batcher is { } b && b.Counters.Frames is > 0 and var frames)
+            Stages.Add(Stage.Inference, (long)(b.InferenceMsPerFrame * frames * System.Diagnostics.Stopwatch.Frequency / 1000.0), frames);
         _batcher?.Dispose(); _batcher = null;
         _detector?.Dispose(); _detector = null;
     }

@@ -2,8 +2,8 @@ using System.Diagnostics;
 
 namespace Ephemera.Runtime;
 
-/// <summary>Pipeline stages whose time per frame the engine accounts for (bench `stage_ms`).</summary>
-public enum Stage { Decode, Preprocess, Inference, Postprocess, Track, Analytics }
+/// <summary>Pipeline stages whose time per frame the engine accounts for (bench `stage_ms`). Inference includes box decoding and NMS.</summary>
+public enum Stage { Decode, Preprocess, Inference, Track, Analytics }
 
 /// <summary>
 /// Accumulated time and count per stage, updated lock-free from any thread. Values are Stopwatch

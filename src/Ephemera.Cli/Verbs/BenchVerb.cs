@@ -12,7 +12,7 @@ public sealed class BenchVerb : IVerb
     public string Summary => "stream benchmark: N paced sources, sustained?, latency, ceilings, efficiency";
     public string Usage => """
         usage: ephemera bench --source FILE --streams N --seconds S [--detect-fps F] [--find-max] --json OUT
-                              [--model NAME] [--provider cpu|cuda|…] [--threads T] [--max-batch B]
+                              [--model NAME] [--provider cpu|cuda|…] [--threads T] [--max-batch B] [--input-size S]
 
         Runs N copies of FILE paced at its native frame rate, like live cameras, through decode,
         detection (F per second per camera, default 5), tracking and counting, for S seconds. In
@@ -26,7 +26,7 @@ public sealed class BenchVerb : IVerb
 
     public int Run(string[] args)
     {
-        var a = new CliArgs(args, ["source", "streams", "seconds", "detect-fps", "json", "model", "provider", "threads", "max-batch"], ["find-max"]);
+        var a = new CliArgs(args, ["source", "streams", "seconds", "detect-fps", "json", "model", "provider", "threads", "max-batch", "input-size"], ["find-max"]);
         var options = new BenchOptions
         {
             Source = Path.GetFullPath(a.Require("source")),
@@ -37,6 +37,7 @@ public sealed class BenchVerb : IVerb
             Provider = a.Get("provider") ?? "cpu",
             IntraOpThreads = a.GetInt("threads", 0),
             MaxBatch = a.GetInt("max-batch", 0),
+            InputSize = a.GetInt("input-size", 0),
         };
         string outPath = a.Require("json");
         options.Validate();
