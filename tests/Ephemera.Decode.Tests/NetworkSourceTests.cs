@@ -13,7 +13,7 @@ public sealed class NetworkSourceTests : LedgerGuard
     {
         using var dir = new TempDir();
         Clips.Make(dir, "clip.ts", "-c:v libx264 -pix_fmt yuv420p -f mpegts");
-        int port = FreePort();
+        int port = RtspTestServer.FreePort();
         var psi = new ProcessStartInfo("/usr/bin/python3") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var a in new[] { "-m", "http.server", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--directory", dir.Path })
             psi.ArgumentList.Add(a);
@@ -52,15 +52,6 @@ public sealed class NetworkSourceTests : LedgerGuard
             Assert.Contains("timed out", e.Message);
         }
         finally { listener.Stop(); }
-    }
-
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 
     private static void WaitForPort(int port, TimeSpan limit)
