@@ -11,13 +11,20 @@ public sealed record BatcherOptions
     public int MaxBatch { get; }
     /// <summary>How long the first frame of a batch waits for more frames before the batch runs anyway.</summary>
     public TimeSpan Deadline { get; }
+    /// <summary>
+    /// Tensor banks (each holds one batch): one runs while the others fill, so frames preprocessed
+    /// while the detector is busy wait in a bank instead of being refused. Memory is bounded at
+    /// Banks × MaxBatch frames. Default 2.
+    /// </summary>
+    public int Banks { get; }
 
-    public BatcherOptions(int maxBatch = 0, TimeSpan? deadline = null)
+    public BatcherOptions(int maxBatch = 0, TimeSpan? deadline = null, int banks = 2)
     {
         if (maxBatch < 0) throw new EphemeraException($"max batch must be >= 0, got {maxBatch}");
         var d = deadline ?? TimeSpan.FromMilliseconds(10);
         if (d < TimeSpan.Zero) throw new EphemeraException($"batch deadline must be >= 0, got {d}");
-        MaxBatch = maxBatch; Deadline = d;
+        if (banks is < 2 or > 16) throw new EphemeraException($"batcher banks must be 2..16, got {banks}");
+        MaxBatch = maxBatch; Deadline = d; Banks = banks;
     }
 }
 
@@ -26,7 +33,7 @@ public enum SubmitStatus
 {
     /// <summary>Preprocessed into a batch slot; the frame may be released; the request completes later.</summary>
     Accepted,
-    /// <summary>Both tensor banks are taken (one running, one full): skip detection for this frame.</summary>
+    /// <summary>Every tensor bank is taken (one running, the others full): skip detection for this frame.</summary>
     Busy,
     /// <summary>The request is still waiting for its previous frame's result (one frame in flight per request).</summary>
     RequestInFlight,
@@ -91,9 +98,10 @@ public sealed class DetectionRequest : IDisposable
 /// it has <see cref="BatcherOptions.MaxBatch"/> frames or when its first frame has waited
 /// <see cref="BatcherOptions.Deadline"/>, whichever comes first; it then decodes each frame into its
 /// request's <see cref="DetectionRequest.Output"/>, wipes the tensor and completes the requests (the
-/// callback runs on that thread). Two tensor banks alternate, so cameras fill one while the other
-/// runs; when both are taken Submit fails fast with <see cref="SubmitStatus.Busy"/> — memory is
-/// bounded at 2 × MaxBatch frames and nothing queues without limit.
+/// callback runs on that thread). Tensor banks (<see cref="BatcherOptions.Banks"/>, default 2) rotate,
+/// so cameras fill one while another runs; when all are taken Submit fails fast with
+/// <see cref="SubmitStatus.Busy"/> — memory is bounded at Banks × MaxBatch frames and nothing queues
+/// without limit.
 /// </summary>
 public sealed class CrossStreamBatcher : IDisposable
 {
@@ -128,7 +136,7 @@ public sealed class CrossStreamBatcher : IDisposable
         Options = options ?? new BatcherOptions();
         MaxBatch = Options.MaxBatch > 0 ? Math.Min(Options.MaxBatch, detector.MaxBatch) : detector.MaxBatch;
         _deadlineTicks = (long)(Options.Deadline.TotalSeconds * Stopwatch.Frequency);
-        _banks = [new Bank(detector.CreateBank(), MaxBatch), new Bank(detector.CreateBank(), MaxBatch)];
+        _banks = Enumerable.Range(0, Options.Banks).Select(_ => new Bank(detector.CreateBank(), MaxBatch)).ToArray();
         detector.BatcherAttached = true;
         _worker = new Thread(WorkerLoop) { IsBackground = true, Name = $"batcher:{detector.Model.Name}" };
         _worker.Start();

@@ -26,6 +26,8 @@ public enum CameraState { Starting, Running, Reconnecting, Ended, Failed, Refuse
 public sealed class CameraWorker : IDisposable
 {
     private readonly CrossStreamBatcher? _batcher;
+    private readonly DetectionFairness? _fairness;
+    private long _detectionsAtLastTick;
     private readonly DetectionRequest _request;
     private readonly MultiObjectTracker _tracker;
     private readonly object _analyticsLock = new();
@@ -58,6 +60,16 @@ public sealed class CameraWorker : IDisposable
     public long DetectionsSkipped => Interlocked.Read(ref _detectionsSkipped);
     public long DetectionsFailed => Interlocked.Read(ref _detectionsFailed);
     public long Gaps => Interlocked.Read(ref _gaps);
+    /// <summary>Detections per second over the last few seconds (exponentially decayed), for fair sharing.</summary>
+    public double RecentDetectRate { get; private set; }
+
+    internal void UpdateRecentRate()
+    {
+        long done = DetectionsDone;
+        RecentDetectRate = 0.7 * RecentDetectRate + 0.3 * (done - _detectionsAtLastTick);
+        _detectionsAtLastTick = done;
+    }
+
     /// <summary>Frames delivered later than one frame interval after their live-camera schedule.</summary>
     public long LateFrames => Interlocked.Read(ref _lateFrames);
     public double MaxLatenessMs => Interlocked.Read(ref _maxLatenessTicks) * 1000.0 / Stopwatch.Frequency;
@@ -71,9 +83,10 @@ public sealed class CameraWorker : IDisposable
     }
 
     public CameraWorker(CameraConfig config, CameraManifest manifest, PurposeAnalyticsOptions analytics,
-        CrossStreamBatcher? batcher, double detectFps, SourceOptions sourceOptions, StageTimes stages, double epochSeconds)
+        CrossStreamBatcher? batcher, double detectFps, SourceOptions sourceOptions, StageTimes stages, double epochSeconds,
+        DetectionFairness? fairness = null)
     {
-        Config = config; Manifest = manifest; _batcher = batcher; _stages = stages;
+        Config = config; Manifest = manifest; _batcher = batcher; _stages = stages; _fairness = fairness;
         _sourceOptions = sourceOptions with { Loop = config.Loop, Paced = false }; // pacing is done here, so decode time is measurable
         _epochSeconds = epochSeconds;
         Analytics = new PurposeAnalytics(analytics);
@@ -192,7 +205,11 @@ public sealed class CameraWorker : IDisposable
                     else due = t0;
 
                     long now = Stopwatch.GetTimestamp();
-                    if (_batcher != null && now >= nextDetect)
+                    if (_batcher != null && now >= nextDetect && _fairness?.MayDetect(this) == false)
+                    {
+                        Interlocked.Increment(ref _detectionsSkipped); // deferred to a camera that is further behind
+                    }
+                    else if (_batcher != null && now >= nextDetect)
                     {
                         _request.Tag = frame!.Index;
                         _pendingCaptureTicks = Math.Min(due, now);
@@ -216,6 +233,7 @@ public sealed class CameraWorker : IDisposable
                         else if (s is SubmitStatus.Busy or SubmitStatus.RequestInFlight)
                         {
                             Interlocked.Increment(ref _detectionsSkipped); // retried on the next frame
+                            if (s == SubmitStatus.Busy) _fairness?.ReportBusy();
                         }
                     }
                 }

@@ -44,6 +44,7 @@ public sealed class EngineHost : IDisposable
 
     public EphemeraStore Store { get; }
     public StageTimes Stages { get; } = new();
+    public DetectionFairness Fairness { get; } = new();
     public EngineMetrics Metrics { get; } = new();
     public IReadOnlyList<CameraWorker> Cameras => _cameras;
     public CrossStreamBatcher? Batcher => _batcher;
@@ -94,17 +95,20 @@ public sealed class EngineHost : IDisposable
                 InputWidth = e.InputSize, InputHeight = e.InputSize,
                 Decode = new Inference.Postprocess.DecodeOptions(e.ScoreThreshold),
             });
-            _batcher = new CrossStreamBatcher(_detector, new BatcherOptions(e.MaxBatch, TimeSpan.FromMilliseconds(e.BatchDeadlineMs)));
+            // Four banks: while one batch runs, up to three preprocessed ones wait, so the detector does
+            // not idle between a refused camera's retries (cameras retry only on their next frame).
+            _batcher = new CrossStreamBatcher(_detector, new BatcherOptions(e.MaxBatch, TimeSpan.FromMilliseconds(e.BatchDeadlineMs), banks: 4));
         }
         int decoderThreads = _run.DecoderThreads >= 0 ? _run.DecoderThreads : (admitted.Count > Environment.ProcessorCount ? 1 : 0);
         var sourceOptions = SourceOptions.Default with { DecoderThreads = decoderThreads };
         foreach (var (cam, manifest, binding) in admitted)
         {
-            var worker = new CameraWorker(cam, manifest, binding.Options, _batcher, cam.DetectFps ?? e.DetectFps, sourceOptions, Stages, epochSeconds);
+            var worker = new CameraWorker(cam, manifest, binding.Options, _batcher, cam.DetectFps ?? e.DetectFps, sourceOptions, Stages, epochSeconds, Fairness);
             if (worker.Analytics!.Crowd is { } crowd)
                 crowd.Rendered += snap => { OutputPublisher.PublishIcon(Store, manifest, snap); Interlocked.Increment(ref _outputs); };
             _cameras.Add(worker);
         }
+        Fairness.SetCameras(_cameras);
     }
 
     /// <summary>Starts every admitted camera, runs until the duration ends, cancellation, or every camera ended.</summary>
@@ -126,6 +130,7 @@ public sealed class EngineHost : IDisposable
             if (_watch.Elapsed >= nextTick)
             {
                 nextTick += TimeSpan.FromSeconds(1);
+                Fairness.Tick();
                 UpdateMetrics();
                 _run.OnTick?.Invoke(this);
             }
