@@ -74,8 +74,11 @@ public static class OutputPublisher
         if (r.Crowd is { } crowd && m.Declares(DataClass.CrowdLevel))
         {
             var binStart = epochUtc.AddSeconds(Math.Floor(crowd.TimeSeconds / bin.TotalSeconds) * bin.TotalSeconds);
+            // The level is a coarse category; the density would give away a small head count, so it is
+            // released only when the zone held at least k people (the manifest's minimum cell count).
+            int k = m.Privacy.MinCellCount;
             store.WriteDerived(cam, DataClass.CrowdLevel, binStart, bin, JsonSerializer.Serialize(
-                crowd.Levels.Select(l => new { zone = l.Zone, people_per_m2 = Math.Round(l.PeoplePerSquareMetre, 3), level = l.Level })));
+                crowd.Levels.Select(l => new { zone = l.Zone, people_per_m2 = l.People >= k ? Math.Round(l.PeoplePerSquareMetre, 3) : (double?)null, level = l.Level })));
             written++;
         }
         return written;
