@@ -23,7 +23,7 @@ public sealed record BatcherOptions
         if (maxBatch < 0) throw new EphemeraException($"max batch must be >= 0, got {maxBatch}");
         var d = deadline ?? TimeSpan.FromMilliseconds(10);
         if (d < TimeSpan.Zero) throw new EphemeraException($"batch deadline must be >= 0, got {d}");
-        if (banks is < 2 or > 16) throw new EphemeraException($"batcher banks must be 2..16, got {banks}");
+        if (banks is < 2 or > 64) throw new EphemeraException($"batcher banks must be 2..64, got {banks}");
         MaxBatch = maxBatch; Deadline = d; Banks = banks;
     }
 }

@@ -95,9 +95,11 @@ public sealed class EngineHost : IDisposable
                 InputWidth = e.InputSize, InputHeight = e.InputSize,
                 Decode = new Inference.Postprocess.DecodeOptions(e.ScoreThreshold),
             });
-            // Four banks: while one batch runs, up to three preprocessed ones wait, so the detector does
-            // not idle between a refused camera's retries (cameras retry only on their next frame).
-            _batcher = new CrossStreamBatcher(_detector, new BatcherOptions(e.MaxBatch, TimeSpan.FromMilliseconds(e.BatchDeadlineMs), banks: 4));
+            // One bank per camera (plus one): each camera has at most one frame in flight, so a burst of
+            // cameras whose frames arrive together is absorbed instead of refused, the detector never
+            // idles between retries, and the queue is bounded by the camera count (2 MB per bank at 416²).
+            int banks = Math.Clamp(admitted.Count + 1, 2, 64);
+            _batcher = new CrossStreamBatcher(_detector, new BatcherOptions(e.MaxBatch, TimeSpan.FromMilliseconds(e.BatchDeadlineMs), banks));
         }
         int decoderThreads = _run.DecoderThreads >= 0 ? _run.DecoderThreads : (admitted.Count > Environment.ProcessorCount ? 1 : 0);
         var sourceOptions = SourceOptions.Default with { DecoderThreads = decoderThreads };
