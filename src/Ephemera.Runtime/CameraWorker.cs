@@ -70,7 +70,7 @@ public sealed class CameraWorker : IDisposable
         _detectionsAtLastTick = done;
     }
 
-    /// <summary>Frames delivered later than one frame interval after their live-camera schedule.</summary>
+    /// <summary>Frames decoded later than max(one frame interval, 100 ms) after their live-camera schedule.</summary>
     public long LateFrames => Interlocked.Read(ref _lateFrames);
     public double MaxLatenessMs => Interlocked.Read(ref _maxLatenessTicks) * 1000.0 / Stopwatch.Frequency;
 
@@ -140,6 +140,7 @@ public sealed class CameraWorker : IDisposable
         {
             SourceFrameRate = source.FrameRate > 0 ? source.FrameRate : 25;
             long frameTicks = (long)(Stopwatch.Frequency / SourceFrameRate);
+            long lateTicks = Math.Max(frameTicks, Stopwatch.Frequency / 10);
             long scheduleStart = Stopwatch.GetTimestamp();
             long delivered = 0;      // frames since scheduleStart (the live-camera clock)
             long nextDetect = 0;
@@ -193,9 +194,10 @@ public sealed class CameraWorker : IDisposable
                     delivered++;
                     if (Config.Paced)
                     {
-                        // Behind a live camera by more than a frame: the machine is not keeping up.
+                        // Behind a live camera by more than a frame (and more than the 100 ms of jitter a
+                        // camera's network buffer absorbs anyway): the machine is not keeping up.
                         long late = decoded - due;
-                        if (late > frameTicks)
+                        if (late > lateTicks)
                         {
                             Interlocked.Increment(ref _lateFrames);
                             long seen;

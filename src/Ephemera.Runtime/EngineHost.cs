@@ -101,7 +101,7 @@ public sealed class EngineHost : IDisposable
             int banks = Math.Clamp(admitted.Count + 1, 2, 64);
             _batcher = new CrossStreamBatcher(_detector, new BatcherOptions(e.MaxBatch, TimeSpan.FromMilliseconds(e.BatchDeadlineMs), banks));
         }
-        int decoderThreads = _run.DecoderThreads >= 0 ? _run.DecoderThreads : (admitted.Count > Environment.ProcessorCount ? 1 : 0);
+        int decoderThreads = _run.DecoderThreads >= 0 ? _run.DecoderThreads : (admitted.Count >= Environment.ProcessorCount ? 1 : 0);
         var sourceOptions = SourceOptions.Default with { DecoderThreads = decoderThreads };
         foreach (var (cam, manifest, binding) in admitted)
         {
