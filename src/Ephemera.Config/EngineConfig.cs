@@ -50,7 +50,7 @@ public sealed record CameraConfig
     public string? Manifest { get; init; }
     /// <summary>File sources: restart at end of file.</summary>
     public bool Loop { get; init; }
-    /// <summary>File sources: deliver frames at the native frame rate, like a live camera.</summary>
+    /// <summary>File sources: deliver frames at the native frame rate, like a live camera (network streams pace themselves).</summary>
     public bool Paced { get; init; } = true;
     /// <summary>Detections per second for this camera (null = engine default).</summary>
     public double? DetectFps { get; init; }

@@ -144,13 +144,15 @@ public sealed class CameraWorker : IDisposable
             long scheduleStart = Stopwatch.GetTimestamp();
             long delivered = 0;      // frames since scheduleStart (the live-camera clock)
             long nextDetect = 0;
+            // Only files need pacing to stand in for a live camera; a network stream paces itself.
+            bool paced = Config.Paced && !Config.Source.Contains("://", StringComparison.Ordinal);
             State = CameraState.Running;
             while (!_stop)
             {
                 // Pace like a live camera: frame n exists at scheduleStart + n × interval. Wait for it
                 // *before* decoding, so no pixel sits in memory while we wait.
                 long due = scheduleStart + delivered * frameTicks;
-                if (Config.Paced)
+                if (paced)
                 {
                     long wait = due - Stopwatch.GetTimestamp();
                     if (wait > 0) Thread.Sleep(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
@@ -192,7 +194,7 @@ public sealed class CameraWorker : IDisposable
                     Interlocked.Increment(ref _framesDecoded);
 
                     delivered++;
-                    if (Config.Paced)
+                    if (paced)
                     {
                         // Behind a live camera by more than a frame (and more than the 100 ms of jitter a
                         // camera's network buffer absorbs anyway): the machine is not keeping up.
