@@ -45,7 +45,7 @@ typedef enum eph_status {
     EPH_EOF            = 1,  /* end of a non-looping file, or of an http(s) file of known duration;
                                 not an error. RTSP and endless HTTP streams never end: a drop there is
                                 EPH_RECONNECTING                                                     */
-    EPH_AGAIN          = 2,  /* no frame within the read timeout; call again, not an error          */
+    EPH_AGAIN          = 2,  /* the input had nothing ready; call again, not an error               */
     EPH_RECONNECTING   = 3,  /* network source dropped; the engine is reconnecting (a gap, not an error) */
     EPH_POOL_EXHAUSTED = 4,  /* the pixel pool was at its cap: one frame was dropped and counted     */
     EPH_ERR_INVALID_ARG = -1, /* a NULL or out-of-range argument                                    */
@@ -169,7 +169,8 @@ EPH_API int eph_source_get_info(const eph_source *source, eph_source_info *out_i
 /* Decodes until the next frame.
  * EPH_OK: *out_frame holds one reference (release it) and *out_info describes it.
  * EPH_EOF: the file ended (never with loop = 1, never for RTSP or HTTP streams without a duration).
- * EPH_AGAIN: nothing arrived within read_timeout_ms; call again.
+ * EPH_AGAIN: the demuxer had nothing ready (non-blocking inputs); call again. A network read that
+ *   stalls past read_timeout_ms is treated as a drop (EPH_RECONNECTING), not as EPH_AGAIN.
  * EPH_RECONNECTING: a network source dropped (reported once, after the frames decoded before the
  *   drop were delivered) or a reconnect attempt failed (the call slept for the current back-off
  *   first). Call again; frames resume after a successful reconnect, with the index counting on.

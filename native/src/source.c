@@ -708,7 +708,9 @@ EPH_API int eph_source_read(eph_source *s, eph_frame **out_frame, eph_frame_info
         ret = av_read_frame(s->fmt, s->pkt);
         int timed_out = s->deadline_ns && eph_now_ns() > s->deadline_ns;
         s->deadline_ns = 0;
+        if (ret == AVERROR(EAGAIN)) return EPH_AGAIN; /* a demuxer with nothing ready yet */
         if (ret < 0) {
+            /* A network read that errs or stalls past read_timeout_ms is a drop. */
             if (s->is_network && !(ret == AVERROR_EOF && s->has_end)) {
                 snprintf(s->lost_reason, sizeof s->lost_reason, "%s", ret == AVERROR_EXIT || timed_out ? "read timed out" : av_err(ret, eb, sizeof eb));
                 s->lost_pending = 1;

@@ -9,14 +9,15 @@ public enum ReadStatus
 {
     /// <summary>A frame was delivered; dispose its lease.</summary>
     Frame,
-    /// <summary>The file ended (never for looping or network sources).</summary>
+    /// <summary>The file ended (local, or http(s) with a known length; never when looping, never for RTSP).</summary>
     EndOfStream,
     /// <summary>A network source dropped or a reconnect attempt failed; the call waited one back-off step.
     /// A gap, not an error: call again.</summary>
     Reconnecting,
     /// <summary>The pool was at its cap: one frame was dropped and counted. Dispose leases you hold.</summary>
     PoolExhausted,
-    /// <summary>Nothing arrived within the read timeout; call again.</summary>
+    /// <summary>The input had nothing ready; call again. (A network read stalled past
+    /// <see cref="SourceOptions.ReadTimeoutMs"/> is a drop: <see cref="Reconnecting"/>.)</summary>
     Timeout,
 }
 

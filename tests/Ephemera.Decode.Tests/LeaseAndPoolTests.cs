@@ -104,6 +104,39 @@ public sealed class LeaseAndPoolTests : LedgerGuard
     private static void ReadAndDrop(VideoSource source) => Assert.Equal(ReadStatus.Frame, source.Read(out _));
 
     [Fact]
+    public void Leases_may_be_disposed_on_another_thread()
+    {
+        using var source = VideoSource.Open(TestPaths.Video("vtest.avi"), new SourceOptions { PoolBuffers = 48 });
+        using var handoff = new System.Collections.Concurrent.BlockingCollection<FrameLease>(boundedCapacity: 8);
+        long checksum = 0;
+        int consumed = 0;
+        var consumer = new Thread(() =>
+        {
+            foreach (var lease in handoff.GetConsumingEnumerable())
+            {
+                using (lease) checksum += lease.View.Plane0[lease.View.Plane0.Length / 2];
+                consumed++;
+            }
+        });
+        consumer.Start();
+        try
+        {
+            while (true)
+            {
+                var status = source.Read(out var frame);
+                if (status == ReadStatus.EndOfStream) break;
+                if (status == ReadStatus.PoolExhausted) { Thread.Sleep(1); continue; }
+                Assert.Equal(ReadStatus.Frame, status);
+                Assert.True(handoff.TryAdd(frame!, TimeSpan.FromSeconds(30)), "consumer stalled");
+            }
+        }
+        finally { handoff.CompleteAdding(); }
+        Assert.True(consumer.Join(TimeSpan.FromMinutes(1)), "consumer did not finish");
+        Assert.Equal(795 - source.FramesDroppedForPool, consumed);
+        Assert.True(checksum > 0);
+    }
+
+    [Fact]
     public void Canary_pattern_is_gone_from_pool_memory_once_every_lease_is_released()
     {
         using var dir = new TempDir();
