@@ -67,7 +67,8 @@ public sealed class CountingLineOptions
 /// end, across the infinite line only, is not a crossing). It is counted once the anchor has been
 /// on the new side for <see cref="CountingLineOptions.MinFramesAcross"/> used frames and has reached
 /// <see cref="CountingLineOptions.MinDistancePx"/> from the line; if it returns to the old side
-/// first, nothing is counted (box flicker). Points exactly on the line belong to no side and change
+/// first, nothing is counted (box flicker). Both hysteresis conditions must hold: set
+/// MinFramesAcross = 1 for a distance-only rule, MinDistancePx = 0 for a frames-only rule. Points exactly on the line belong to no side and change
 /// nothing. Each track is counted at most once per direction per line (in, then back out, gives
 /// in=1, out=1; further flips are ignored). The count goes to the class the track has when the
 /// crossing is confirmed and to the time bin of the frame where it crossed.</para>
