@@ -28,8 +28,8 @@ public sealed class CameraWorker : IDisposable
     private readonly CrossStreamBatcher? _batcher;
     private readonly DetectionFairness? _fairness;
     private long _detectionsAtLastTick;
-    private readonly DetectionRequest _request;
-    private readonly MultiObjectTracker _tracker;
+    private readonly DetectionRequest? _request;     // null for a refused camera
+    private readonly MultiObjectTracker? _tracker;
     private readonly object _analyticsLock = new();
     private readonly SourceOptions _sourceOptions;
     private readonly StageTimes _stages;
@@ -78,7 +78,6 @@ public sealed class CameraWorker : IDisposable
     public CameraWorker(CameraConfig config, string reason)
     {
         Config = config; State = CameraState.Refused; Error = reason;
-        _request = new DetectionRequest(); _tracker = new MultiObjectTracker(TrackerOptions.Default);
         _sourceOptions = SourceOptions.Default; _stages = new StageTimes();
     }
 
@@ -108,7 +107,7 @@ public sealed class CameraWorker : IDisposable
     {
         _stop = true;
         _thread?.Join(timeout);
-        if (_request.Status == DetectionStatus.Pending) _request.Wait(timeout);
+        if (_request?.Status == DetectionStatus.Pending) _request.Wait(timeout);
         if (State is CameraState.Running or CameraState.Reconnecting or CameraState.Starting) State = CameraState.Stopped;
     }
 
@@ -215,7 +214,7 @@ public sealed class CameraWorker : IDisposable
                     }
                     else if (_batcher != null && now >= nextDetect)
                     {
-                        _request.Tag = frame!.Index;
+                        _request!.Tag = frame!.Index;
                         _pendingCaptureTicks = Math.Min(due, now);
                         SubmitStatus s;
                         long p0 = Stopwatch.GetTimestamp();
@@ -237,6 +236,8 @@ public sealed class CameraWorker : IDisposable
                         else if (s is SubmitStatus.Busy or SubmitStatus.RequestInFlight)
                         {
                             Interlocked.Increment(ref _detectionsSkipped); // retried on the next frame
+                            // Only a refusal (every bank taken) triggers deferral: deferring on "still in
+                            // flight" measured 4.1 instead of 4.9 detections/s per camera at 10 plaza streams.
                             if (s == SubmitStatus.Busy) _fairness?.ReportBusy();
                         }
                     }
@@ -259,7 +260,7 @@ public sealed class CameraWorker : IDisposable
         double nowSeconds = NowSeconds();
         lock (_analyticsLock)
         {
-            var tracks = _tracker.Update(r.Output, r.Tag);
+            var tracks = _tracker!.Update(r.Output, r.Tag);
             long t1 = Stopwatch.GetTimestamp();
             _stages.Add(Stage.Track, t1 - t0);
             Analytics!.Update(tracks, _tracker.RemovedIds, nowSeconds);
@@ -276,5 +277,5 @@ public sealed class CameraWorker : IDisposable
         Console.Error.WriteLine($"ephemera: camera {Id}: {message}");
     }
 
-    public void Dispose() => _request.Dispose();
+    public void Dispose() => _request?.Dispose();
 }

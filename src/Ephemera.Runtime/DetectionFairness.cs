@@ -3,8 +3,9 @@ using System.Diagnostics;
 namespace Ephemera.Runtime;
 
 /// <summary>
-/// Shares a saturated detector fairly between cameras. While the batcher has refused a frame within
-/// the last second (the detector is the bottleneck), a camera whose recent detection rate, divided
+/// Shares a saturated detector fairly between cameras when the batcher runs out of banks (more cameras
+/// than its 64-bank cap; with one bank per camera the FIFO banks are fair by themselves). While the
+/// batcher has refused a frame within the last second, a camera whose recent detection rate, divided
 /// by its priority, is above the lowest such rate among running cameras defers its due detection,
 /// so the slot goes to the cameras that are behind. Without it, cameras whose frames happen to
 /// arrive just after a slot frees win every time and others starve. When the detector keeps up,
@@ -18,7 +19,7 @@ public sealed class DetectionFairness
 
     public void SetCameras(IEnumerable<CameraWorker> cameras) => _cameras = cameras.ToArray();
 
-    /// <summary>Called by a camera whose frame the batcher refused.</summary>
+    /// <summary>Called by a camera whose frame the batcher refused (every bank taken).</summary>
     public void ReportBusy() => Volatile.Write(ref _lastBusy, Stopwatch.GetTimestamp());
 
     public bool Saturated => Stopwatch.GetTimestamp() - Volatile.Read(ref _lastBusy) < s_saturatedWindow;
