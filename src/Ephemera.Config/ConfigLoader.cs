@@ -48,7 +48,7 @@ public static class ConfigLoader
     private static EngineOptions ParseEngine(Ctx ctx, YamlNode node, string at)
     {
         var m = ctx.Map(node, at);
-        ctx.OnlyKeys(m, at, "model", "input_size", "provider", "intra_op_threads", "max_batch", "batch_deadline_ms", "score_threshold",
+        ctx.OnlyKeys(m, at, "model", "input_size", "input_fit", "provider", "intra_op_threads", "parallel_runs", "max_batch", "batch_deadline_ms", "score_threshold",
             "detect_fps", "store", "audit_interval_seconds", "time_bin_seconds", "metrics_port", "frames_in_flight_per_camera");
         var o = new EngineOptions();
         return o with
@@ -56,7 +56,9 @@ public static class ConfigLoader
             Model = ctx.Str(m, at, "model") ?? o.Model,
             Provider = ctx.Str(m, at, "provider") ?? o.Provider,
             InputSize = (int)(ctx.Num(m, at, "input_size", 0, 4096) ?? o.InputSize),
+            InputFit = ParseInputFit(ctx, m, at) ?? o.InputFit,
             IntraOpThreads = (int)(ctx.Num(m, at, "intra_op_threads", 0, 256) ?? o.IntraOpThreads),
+            ParallelRuns = (int)(ctx.Num(m, at, "parallel_runs", 0, 256) ?? o.ParallelRuns),
             MaxBatch = (int)(ctx.Num(m, at, "max_batch", 0, 64) ?? o.MaxBatch),
             BatchDeadlineMs = ctx.Num(m, at, "batch_deadline_ms", 0, 10_000) ?? o.BatchDeadlineMs,
             ScoreThreshold = (float)(ctx.Num(m, at, "score_threshold", 0, 1) ?? o.ScoreThreshold),
@@ -68,6 +70,14 @@ public static class ConfigLoader
             FramesInFlightPerCamera = (int)(ctx.Num(m, at, "frames_in_flight_per_camera", 1, 256) ?? o.FramesInFlightPerCamera),
         };
     }
+
+    private static InputFit? ParseInputFit(Ctx ctx, YamlMappingNode m, string at) => ctx.Str(m, at, "input_fit") switch
+    {
+        null => null,
+        "auto" => InputFit.Auto,
+        "square" => InputFit.Square,
+        var other => throw ctx.Error(m.Children[new YamlScalarNode("input_fit")], $"{at}.input_fit", $"'{other}' is not one of: auto, square"),
+    };
 
     private static CameraConfig ParseCamera(Ctx ctx, YamlNode node, string at)
     {

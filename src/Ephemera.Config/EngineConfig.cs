@@ -9,17 +9,30 @@ namespace Ephemera.Config;
 /// </summary>
 public sealed record EngineConfig(string SourcePath, EngineOptions Engine, IReadOnlyList<CameraConfig> Cameras);
 
+/// <summary>How the detector's input tensor is shaped (see <see cref="EngineOptions.InputFit"/>).</summary>
+public enum InputFit { Auto, Square }
+
 /// <summary>Engine-wide options (detector, scheduling, store, audit).</summary>
 public sealed record EngineOptions
 {
     /// <summary>Model name from models/models.yaml.</summary>
     public string Model { get; init; } = "yolox_nano_coco_416";
-    /// <summary>Square detector input size for fully convolutional models (0 = the model's own, 416 for YOLOX-Nano; 640 finds more of the small people in 1080p).</summary>
+    /// <summary>Detector input size (the long side) for fully convolutional models (0 = the model's own, 416 for YOLOX-Nano; 640 finds more of the small people in 1080p).</summary>
     public int InputSize { get; init; }
+    /// <summary>
+    /// Shape of the detector input: Auto letterboxes every camera at the scale a square input of
+    /// InputSize would use, into the smallest multiple-of-32 tensor that holds them all (4:3 cameras
+    /// at 416 → 416×320, 16:9 → 416×256: same detections, less padding to compute); Square keeps
+    /// InputSize². Auto needs the cameras' frame sizes: it probes file sources at start and falls
+    /// back to square when any camera is a network stream.
+    /// </summary>
+    public InputFit InputFit { get; init; } = InputFit.Auto;
     /// <summary>ONNX Runtime execution provider: cpu, cuda, tensorrt, directml, openvino.</summary>
     public string Provider { get; init; } = "cpu";
-    /// <summary>Intra-op threads for the detector session (0 = ONNX Runtime's default).</summary>
+    /// <summary>Intra-op threads per detector run (0 = auto: on CPU the cores shared among the parallel runs).</summary>
     public int IntraOpThreads { get; init; }
+    /// <summary>Detector runs at once (0 = auto: on CPU one single-threaded run per core; GPUs 1).</summary>
+    public int ParallelRuns { get; init; }
     /// <summary>Largest cross-stream batch; 0 = the provider's measured default.</summary>
     public int MaxBatch { get; init; }
     /// <summary>How long the batcher waits to fill a batch, milliseconds.</summary>

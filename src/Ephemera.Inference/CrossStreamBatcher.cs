@@ -17,9 +17,16 @@ public sealed record BatcherOptions
     /// Banks × MaxBatch frames. Default 2.
     /// </summary>
     public int Banks { get; }
+    /// <summary>
+    /// Batches run at once, each on its own worker thread; 0 = the detector's
+    /// <see cref="Runtime.InferenceOptions.EffectiveParallelRuns"/> (on CPU one per core). Capped at Banks.
+    /// </summary>
+    public int Workers { get; }
 
-    public BatcherOptions(int maxBatch = 0, TimeSpan? deadline = null, int banks = 2)
+    public BatcherOptions(int maxBatch = 0, TimeSpan? deadline = null, int banks = 2, int workers = 0)
     {
+        if (workers < 0) throw new EphemeraException($"batcher workers must be >= 0, got {workers}");
+        Workers = workers;
         if (maxBatch < 0) throw new EphemeraException($"max batch must be >= 0, got {maxBatch}");
         var d = deadline ?? TimeSpan.FromMilliseconds(10);
         if (d < TimeSpan.Zero) throw new EphemeraException($"batch deadline must be >= 0, got {d}");
@@ -94,11 +101,12 @@ public sealed class DetectionRequest : IDisposable
 ///
 /// Threading contract: any number of camera threads call <see cref="Submit"/>; each call
 /// preprocesses the frame on the caller's thread straight into a slot of a pinned batch tensor and
-/// returns, so the caller releases its frame lease right after. One internal thread runs a batch when
-/// it has <see cref="BatcherOptions.MaxBatch"/> frames or when its first frame has waited
-/// <see cref="BatcherOptions.Deadline"/>, whichever comes first; it then decodes each frame into its
+/// returns, so the caller releases its frame lease right after. Worker threads
+/// (<see cref="BatcherOptions.Workers"/>, on CPU one per core) each run a batch — the oldest first —
+/// when it has <see cref="BatcherOptions.MaxBatch"/> frames or when its first frame has waited
+/// <see cref="BatcherOptions.Deadline"/>, whichever comes first; the worker then decodes each frame into its
 /// request's <see cref="DetectionRequest.Output"/>, wipes the tensor and completes the requests (the
-/// callback runs on that thread). Tensor banks (<see cref="BatcherOptions.Banks"/>, default 2) rotate,
+/// callback runs on that worker thread; a request is only ever in one bank, so its callbacks never overlap). Tensor banks (<see cref="BatcherOptions.Banks"/>, default 2) rotate,
 /// so cameras fill one while another runs; when all are taken Submit fails fast with
 /// <see cref="SubmitStatus.Busy"/> — memory is bounded at Banks × MaxBatch frames and nothing queues
 /// without limit.
@@ -121,13 +129,15 @@ public sealed class CrossStreamBatcher : IDisposable
     private readonly ObjectDetector _detector;
     private readonly Bank[] _banks;
     private readonly object _gate = new();
-    private readonly Thread _worker;
+    private readonly Thread[] _workers;
     private readonly long _deadlineTicks;
     private bool _closing;
     private long _batches, _frames, _busy, _inferTicks;
 
     public int MaxBatch { get; }
     public BatcherOptions Options { get; }
+    /// <summary>Worker threads, i.e. batches that may run at once.</summary>
+    public int Workers => _workers.Length;
 
     public CrossStreamBatcher(ObjectDetector detector, BatcherOptions? options = null)
     {
@@ -138,8 +148,10 @@ public sealed class CrossStreamBatcher : IDisposable
         _deadlineTicks = (long)(Options.Deadline.TotalSeconds * Stopwatch.Frequency);
         _banks = Enumerable.Range(0, Options.Banks).Select(_ => new Bank(detector.CreateBank(), MaxBatch)).ToArray();
         detector.BatcherAttached = true;
-        _worker = new Thread(WorkerLoop) { IsBackground = true, Name = $"batcher:{detector.Model.Name}" };
-        _worker.Start();
+        int workers = Math.Min(Options.Banks, Options.Workers > 0 ? Options.Workers : detector.Options.Inference.EffectiveParallelRuns);
+        _workers = Enumerable.Range(0, workers)
+            .Select(i => new Thread(WorkerLoop) { IsBackground = true, Name = $"batcher:{detector.Model.Name}:{i}" }).ToArray();
+        foreach (var w in _workers) w.Start();
     }
 
     /// <summary>Batches run, frames detected, frames refused as Busy (since creation).</summary>
@@ -148,7 +160,7 @@ public sealed class CrossStreamBatcher : IDisposable
         get { lock (_gate) return (_batches, _frames, _busy); }
     }
 
-    /// <summary>Milliseconds per detected frame spent in inference and box decoding on the batcher thread.</summary>
+    /// <summary>Milliseconds per detected frame spent in inference and box decoding on a worker thread (wall time of one run; runs overlap).</summary>
     public double InferenceMsPerFrame
     {
         get { lock (_gate) return _frames == 0 ? 0 : _inferTicks * 1000.0 / Stopwatch.Frequency / _frames; }
@@ -268,7 +280,7 @@ public sealed class CrossStreamBatcher : IDisposable
             _closing = true;
             Monitor.PulseAll(_gate);
         }
-        _worker.Join();
+        foreach (var w in _workers) w.Join();
         _detector.BatcherAttached = false;
     }
 }

@@ -35,11 +35,6 @@ public sealed class ObjectDetector : IDisposable
     private readonly List<TensorBank> _banks = new();
     private readonly FramePreprocessor _ownPreprocessor;
     private readonly TensorBank _ownBank;
-    private readonly YoloxDecoder? _yolox;
-    private readonly YuNetDecoder? _yunet;
-    private readonly UltraFaceDecoder? _ultra;
-    private readonly DbTextDecoder? _db;
-    private readonly RunOptions _runOptions = new();
     private readonly TensorPlacement[] _onePlacement = new TensorPlacement[1];
     private readonly Detections?[] _oneOutput = new Detections?[1];
     internal volatile bool BatcherAttached;
@@ -81,13 +76,6 @@ public sealed class ObjectDetector : IDisposable
         int requested = options.MaxBatch > 0 ? options.MaxBatch : options.Inference.DefaultMaxBatch;
         MaxBatch = session.DynamicBatch ? requested : 1;
 
-        switch (e.Output.Decoder)
-        {
-            case DecoderKind.Yolox: _yolox = new YoloxDecoder(InputWidth, InputHeight, e.Classes.Length, options.Decode); break;
-            case DecoderKind.YuNet: _yunet = new YuNetDecoder(InputWidth, InputHeight, options.Decode); break;
-            case DecoderKind.UltraFace: _ultra = new UltraFaceDecoder(InputWidth, InputHeight, options.Decode); break;
-            case DecoderKind.DbText: _db = new DbTextDecoder(options.Decode); break;
-        }
         _ownPreprocessor = CreatePreprocessor();
         _ownBank = CreateBank();
     }
@@ -111,7 +99,10 @@ public sealed class ObjectDetector : IDisposable
         }
     }
 
-    /// <summary>A bank of <see cref="MaxBatch"/> tensor slots in pinned native memory, with its run bindings.</summary>
+    /// <summary>The output decoder for this model and size; each bank owns one, so banks run on different threads at once.</summary>
+    internal OutputDecoder CreateDecoder() => new(Model, InputWidth, InputHeight, Options.Decode);
+
+    /// <summary>A bank of <see cref="MaxBatch"/> tensor slots in pinned native memory, with its run bindings and decoder.</summary>
     internal TensorBank CreateBank()
     {
         var bank = new TensorBank(this);
@@ -125,30 +116,33 @@ public sealed class ObjectDetector : IDisposable
     /// </summary>
     internal void InferAndDecode(TensorBank bank, int n, ReadOnlySpan<TensorPlacement> placements, Detections?[] outputs)
     {
+        // Everything mutable here belongs to the bank (tensors, bindings, decoder scratch, run options),
+        // so banks may run on several threads at once; the session's Run is thread-safe.
+        var d = bank.Decoder;
         try
         {
-            if (_yolox != null)
+            if (d.Yolox != null)
             {
-                _session.Session.RunWithBinding(_runOptions, bank.Binding(n));
+                _session.Session.RunWithBinding(bank.RunOptions, bank.Binding(n));
                 int per = bank.OutputFloatsPerImage;
                 for (int i = 0; i < n; i++)
-                    if (outputs[i] is { } o) _yolox.Decode(bank.Output.AsSpan(i * per, per), placements[i], o);
+                    if (outputs[i] is { } o) d.Yolox.Decode(bank.Output.AsSpan(i * per, per), placements[i], o);
                 return;
             }
             // Fixed-batch models with several outputs: plain Run (ORT allocates the outputs).
-            using var results = _session.Session.Run(_runOptions, [_session.Entry.Input.Tensor], [bank.InputValue(1)], OutputNames);
+            using var results = _session.Session.Run(bank.RunOptions, [_session.Entry.Input.Tensor], [bank.InputValue(1)], OutputNames);
             var o0 = outputs[0];
             if (o0 == null) return;
             var p = placements[0];
-            if (_ultra != null) _ultra.Decode(results[0].GetTensorDataAsSpan<float>(), results[1].GetTensorDataAsSpan<float>(), p, o0);
-            else if (_yunet != null)
-                _yunet.Decode(results[0].GetTensorDataAsSpan<float>(), results[1].GetTensorDataAsSpan<float>(), results[2].GetTensorDataAsSpan<float>(),
+            if (d.UltraFace != null) d.UltraFace.Decode(results[0].GetTensorDataAsSpan<float>(), results[1].GetTensorDataAsSpan<float>(), p, o0);
+            else if (d.YuNet != null)
+                d.YuNet.Decode(results[0].GetTensorDataAsSpan<float>(), results[1].GetTensorDataAsSpan<float>(), results[2].GetTensorDataAsSpan<float>(),
                     results[3].GetTensorDataAsSpan<float>(), results[4].GetTensorDataAsSpan<float>(), results[5].GetTensorDataAsSpan<float>(),
                     results[6].GetTensorDataAsSpan<float>(), results[7].GetTensorDataAsSpan<float>(), results[8].GetTensorDataAsSpan<float>(), p, o0);
-            else if (_db != null)
+            else if (d.DbText != null)
             {
                 var shape = results[0].GetTensorTypeAndShape().Shape;
-                _db.Decode(results[0].GetTensorDataAsSpan<float>(), (int)shape[^1], (int)shape[^2], p, o0);
+                d.DbText.Decode(results[0].GetTensorDataAsSpan<float>(), (int)shape[^1], (int)shape[^2], p, o0);
             }
         }
         catch (OnnxRuntimeException e)
@@ -163,13 +157,12 @@ public sealed class ObjectDetector : IDisposable
 
     private string[]? _outputNames;
     private string[] OutputNames => _outputNames ??= _session.Entry.Output.Tensors.Length > 0
-        ? _session.Entry.Output.Tensors.Take(_yunet != null ? 9 : _session.Entry.Output.Tensors.Length).ToArray()
+        ? _session.Entry.Output.Tensors.Take(Model.Output.Decoder == DecoderKind.YuNet ? 9 : _session.Entry.Output.Tensors.Length).ToArray()
         : _session.Session.OutputNames.ToArray();
 
     public void Dispose()
     {
         lock (_banks) { foreach (var b in _banks) b.Dispose(); _banks.Clear(); }
-        _runOptions.Dispose();
         if (_ownsSession) _session.Dispose();
     }
 }
@@ -189,10 +182,13 @@ internal sealed unsafe class TensorBank : IDisposable
     public float[] Output { get; } = [];
     public int OutputFloatsPerImage { get; }
     public int Capacity { get; }
+    public OutputDecoder Decoder { get; }
+    public RunOptions RunOptions { get; } = new();
 
     public TensorBank(ObjectDetector owner)
     {
         _owner = owner;
+        Decoder = owner.CreateDecoder();
         Capacity = owner.MaxBatch;
         int slot = owner.SlotFloats;
         _memory = new TensorMemory((nuint)((long)slot * Capacity * sizeof(float)));
@@ -233,6 +229,27 @@ internal sealed unsafe class TensorBank : IDisposable
         foreach (var b in _bindings) b.Dispose();
         foreach (var v in _outputs) v.Dispose();
         foreach (var v in _inputs) v.Dispose();
+        RunOptions.Dispose();
         _memory.Dispose();
+    }
+}
+
+/// <summary>The decoder for one model's output (exactly one member is set); holds per-run scratch, so one per bank.</summary>
+internal sealed class OutputDecoder
+{
+    public readonly YoloxDecoder? Yolox;
+    public readonly YuNetDecoder? YuNet;
+    public readonly UltraFaceDecoder? UltraFace;
+    public readonly DbTextDecoder? DbText;
+
+    public OutputDecoder(ModelEntry model, int inputWidth, int inputHeight, DecodeOptions decode)
+    {
+        switch (model.Output.Decoder)
+        {
+            case DecoderKind.Yolox: Yolox = new YoloxDecoder(inputWidth, inputHeight, model.Classes.Length, decode); break;
+            case DecoderKind.YuNet: YuNet = new YuNetDecoder(inputWidth, inputHeight, decode); break;
+            case DecoderKind.UltraFace: UltraFace = new UltraFaceDecoder(inputWidth, inputHeight, decode); break;
+            case DecoderKind.DbText: DbText = new DbTextDecoder(decode); break;
+        }
     }
 }

@@ -48,6 +48,8 @@ public sealed class EngineHost : IDisposable
     public EngineMetrics Metrics { get; } = new();
     public IReadOnlyList<CameraWorker> Cameras => _cameras;
     public CrossStreamBatcher? Batcher => _batcher;
+    /// <summary>The detector's input tensor size (0×0 = the model's own), chosen at start (see <see cref="EngineOptions.InputFit"/>).</summary>
+    public (int Width, int Height) DetectorInput { get; private set; }
     public long OutputsEmitted => Interlocked.Read(ref _outputs);
     public TimeSpan Elapsed => _watch.Elapsed;
     private readonly Stopwatch _watch = new();
@@ -87,12 +89,13 @@ public sealed class EngineHost : IDisposable
 
         if (admitted.Count > 0)
         {
+            DetectorInput = ChooseDetectorInput(e, admitted.Select(a => a.Cam));
             _detector = ObjectDetector.Open(new DetectorOptions
             {
                 Model = e.Model,
-                Inference = new InferenceOptions(e.Provider, e.IntraOpThreads),
+                Inference = new InferenceOptions(e.Provider, e.IntraOpThreads, parallelRuns: e.ParallelRuns),
                 MaxBatch = e.MaxBatch,
-                InputWidth = e.InputSize, InputHeight = e.InputSize,
+                InputWidth = DetectorInput.Width, InputHeight = DetectorInput.Height,
                 Decode = new Inference.Postprocess.DecodeOptions(e.ScoreThreshold),
             });
             // One bank per camera (plus one): each camera has at most one frame in flight, so a burst of
@@ -100,6 +103,8 @@ public sealed class EngineHost : IDisposable
             // idles between retries, and the queue is bounded by the camera count (2 MB per bank at 416²).
             int banks = Math.Clamp(admitted.Count + 1, 2, 64);
             _batcher = new CrossStreamBatcher(_detector, new BatcherOptions(e.MaxBatch, TimeSpan.FromMilliseconds(e.BatchDeadlineMs), banks));
+            Console.Error.WriteLine($"ephemera: detector {_detector.Model.Name} at {_detector.InputWidth}x{_detector.InputHeight}, " +
+                $"{_batcher.Workers} run(s) at once × {_detector.Options.Inference.EffectiveIntraOpThreads} thread(s), {banks} tensor banks");
         }
         int decoderThreads = _run.DecoderThreads >= 0 ? _run.DecoderThreads : (admitted.Count >= Environment.ProcessorCount ? 1 : 0);
         var sourceOptions = SourceOptions.Default with { DecoderThreads = decoderThreads };
@@ -111,6 +116,36 @@ public sealed class EngineHost : IDisposable
             _cameras.Add(worker);
         }
         Fairness.SetCameras(_cameras);
+    }
+
+    /// <summary>
+    /// The detector input: the model's own size (0×0, its static graph) unless a size is set or the
+    /// input is fitted to the cameras' frames; fitting needs a letterbox model whose graph takes
+    /// other sizes, and every camera's frame size (probed from file sources; a network camera
+    /// or a file that cannot be probed keeps the square — the camera reports its own error later).
+    /// </summary>
+    public static (int Width, int Height) ChooseDetectorInput(EngineOptions e, IEnumerable<CameraConfig> cameras)
+    {
+        var entry = Inference.Models.ModelCatalog.Load().Get(e.Model);
+        bool resizable = entry.Input.DynamicSize || entry.HasBatchVariant;
+        int side = e.InputSize > 0 ? e.InputSize : entry.Input.Width;
+        var square = e.InputSize > 0 ? (side, side) : (0, 0);
+        if (e.InputFit != InputFit.Auto || !resizable || entry.Input.Resize != Inference.Models.ResizeRule.Letterbox
+            || entry.Input.Width != entry.Input.Height)
+            return square;
+        var sizes = new List<(int, int)>();
+        foreach (var cam in cameras)
+        {
+            if (cam.Source.Contains("://", StringComparison.Ordinal)) return square;
+            try
+            {
+                using var probe = VideoSource.Open(cam.Source, SourceOptions.Default with { DecoderThreads = 1 });
+                sizes.Add((probe.Width, probe.Height));
+            }
+            catch (EphemeraException) { return square; }
+        }
+        var fitted = Inference.Preprocess.InputShape.FitToSources(side, sizes);
+        return fitted == (side, side) ? square : fitted;
     }
 
     /// <summary>Starts every admitted camera, runs until the duration ends, cancellation, or every camera ended.</summary>

@@ -33,6 +33,16 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void DetectorShapeAndParallelRunsAreRead()
+    {
+        using var dir = new TempDir();
+        var defaults = ConfigLoader.Load(Write(dir, "cameras:\n  - id: a\n    source: x\n"));
+        Assert.Equal((InputFit.Auto, 0), (defaults.Engine.InputFit, defaults.Engine.ParallelRuns));
+        var set = ConfigLoader.Load(Write(dir, "engine:\n  input_fit: square\n  parallel_runs: 3\ncameras:\n  - id: a\n    source: x\n"));
+        Assert.Equal((InputFit.Square, 3), (set.Engine.InputFit, set.Engine.ParallelRuns));
+    }
+
+    [Fact]
     public void UrlsAreKeptAsWritten()
     {
         using var dir = new TempDir();
@@ -50,6 +60,8 @@ public class ConfigLoaderTests
     [InlineData("cameras:\n  - id: a\n    source: x\n    loop: maybe\n", "cameras[0].loop", "true/false")]
     [InlineData("cameras:\n  - id: 'a b'\n    source: x\n", "cameras[0].id", "letters")]
     [InlineData("cameras: []\n", "cameras", "at least one camera")]
+    [InlineData("engine:\n  input_fit: wide\ncameras:\n  - id: a\n    source: x\n", "engine.input_fit", "'wide' is not one of: auto, square")]
+    [InlineData("engine:\n  parallel_runs: -1\ncameras:\n  - id: a\n    source: x\n", "engine.parallel_runs", "outside")]
     [InlineData("cameras:\n  - id: a\n    source: x\n    analytics:\n      lines:\n        - points: [1, 2, 3]\n", "lines[0].points", "expected 4 numbers")]
     [InlineData("cameras:\n  - id: a\n    source: x\n    analytics:\n      zones:\n        - polygon: [0, 0, 1, 1]\n", "zones[0].polygon", "at least 3 points")]
     [InlineData("cameras:\n  - id: a\n    source: x\n    analytics:\n      calibration:\n        - image: [0, 0]\n          floor: [0, 0]\n", "calibration", "at least 4")]

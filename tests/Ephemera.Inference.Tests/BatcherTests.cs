@@ -67,8 +67,8 @@ public class BatcherTests
         var frames = s_frames.Value;
         using var detector = ObjectDetector.Open(new DetectorOptions { MaxBatch = 2 });
         using var release = new ManualResetEventSlim(false);
-        using var batcher = new CrossStreamBatcher(detector, new BatcherOptions(2, TimeSpan.FromSeconds(30)));
-        // The first completion callback blocks the batcher thread, so bank A stays taken.
+        using var batcher = new CrossStreamBatcher(detector, new BatcherOptions(2, TimeSpan.FromSeconds(30), workers: 1));
+        // The first completion callback blocks the only worker thread, so bank A stays taken.
         var blocker = new DetectionRequest(_ => release.Wait());
         var requests = Enumerable.Range(0, 4).Select(_ => new DetectionRequest()).Prepend(blocker).ToArray();
         Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(0), requests[0]));
@@ -83,6 +83,30 @@ public class BatcherTests
         Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(4), requests[4]));
         Assert.True(requests[4].Wait(TimeSpan.FromSeconds(60)));
         Assert.All(requests, r => Assert.Equal(DetectionStatus.Completed, r.Status));
+    }
+
+    [Fact]
+    public void WithTwoWorkersASlowBatchDoesNotHoldUpTheNext()
+    {
+        var frames = s_frames.Value;
+        using var detector = ObjectDetector.Open(new DetectorOptions { Inference = new InferenceOptions(intraOpThreads: 1, parallelRuns: 2) });
+        using var release = new ManualResetEventSlim(false);
+        using var batcher = new CrossStreamBatcher(detector, new BatcherOptions(1, TimeSpan.Zero, banks: 3));
+        Assert.Equal(2, batcher.Workers);
+        string? blockedOn = null, otherOn = null;
+        using var blocker = new DetectionRequest(_ => { blockedOn = Thread.CurrentThread.Name; release.Wait(); });
+        using var other = new DetectionRequest(_ => otherOn = Thread.CurrentThread.Name);
+        Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(0), blocker));
+        Assert.True(SpinWait.SpinUntil(() => blockedOn != null, TimeSpan.FromSeconds(60)), "the first batch never ran");
+        // Worker 1 is stuck in the first camera's callback; the second worker runs the next batch meanwhile.
+        Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(1), other));
+        Assert.True(other.Wait(TimeSpan.FromSeconds(60)), "the second batch waited for the first worker");
+        Assert.False(release.IsSet);
+        Assert.NotEqual(blockedOn, otherOn);
+        Assert.True(other.Output.Count > 0);
+        release.Set();
+        Assert.True(SpinWait.SpinUntil(() => batcher.Counters.Batches == 2, TimeSpan.FromSeconds(60)));
+        Assert.Equal(2, batcher.Counters.Frames);
     }
 
     [Fact]

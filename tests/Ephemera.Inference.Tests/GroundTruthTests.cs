@@ -8,13 +8,13 @@ namespace Ephemera.Inference.Tests;
 /// <summary>Person recall/precision at IoU 0.5 on ADL-Rundle-6 (every 5th frame) against MOT15 ground truth.</summary>
 public class GroundTruthTests(ITestOutputHelper log)
 {
-    internal static (double Recall, double Precision, double MsPerFrame) Evaluate(int inputSize, float score, int every = 5, bool tiles = false)
+    internal static (double Recall, double Precision, double MsPerFrame) Evaluate(int inputSize, float score, int every = 5, bool tiles = false, int inputHeight = 0)
     {
         string video = RepoPaths.Data("mot15/ADL-Rundle-6/video.mp4");
         var gt = MotChallenge.Read(RepoPaths.Data("mot15/ADL-Rundle-6/gt/gt.txt")).Where(r => r.Confidence != 0).ToLookup(r => r.Frame);
         using var detector = ObjectDetector.Open(new DetectorOptions
         {
-            InputWidth = inputSize, InputHeight = inputSize, Decode = new DecodeOptions(score, 0.45f),
+            InputWidth = inputSize, InputHeight = inputHeight > 0 ? inputHeight : inputSize, Decode = new DecodeOptions(score, 0.45f),
         });
         var output = new Detections();
         int tp = 0, fp = 0, fn = 0;
@@ -81,5 +81,18 @@ public class GroundTruthTests(ITestOutputHelper log)
         // Reference (same model, OpenCV preprocessing): recall 0.631, precision 0.769.
         Assert.InRange(recall, 0.60, 1.0);
         Assert.InRange(precision, 0.73, 1.0);
+    }
+
+    [Fact]
+    public void AnInputFittedToTheFramesAspectFindsThePeopleTheSquareInputFinds()
+    {
+        // 1080p at the square input's scale is 416×234: the engine's fitted input is 416×256.
+        Assert.Equal((416, 256), Preprocess.InputShape.FitToSources(416, [(1920, 1080)]));
+        var square = Evaluate(416, 0.3f, every: 10);
+        var fitted = Evaluate(416, 0.3f, every: 10, inputHeight: 256);
+        log.WriteLine($"every 10th frame: 416x416 recall {square.Recall:F3} precision {square.Precision:F3} {square.MsPerFrame:F1} ms; " +
+                      $"416x256 recall {fitted.Recall:F3} precision {fitted.Precision:F3} {fitted.MsPerFrame:F1} ms");
+        Assert.InRange(fitted.Recall, square.Recall - 0.02, square.Recall + 0.02);
+        Assert.InRange(fitted.Precision, square.Precision - 0.03, square.Precision + 0.03);
     }
 }

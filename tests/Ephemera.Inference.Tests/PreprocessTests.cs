@@ -131,3 +131,38 @@ public class PreprocessTests
         Assert.Throws<EphemeraException>(() => new FrameView(0, 0, PixelFormat.Yuv420P, default, 0));
     }
 }
+
+public class InputShapeTests
+{
+    [Theory]
+    [InlineData(768, 576, 416, 416, 320)]    // 4:3 plaza: 416×312 content
+    [InlineData(1920, 1080, 416, 416, 256)]  // 16:9: 416×234
+    [InlineData(640, 360, 416, 416, 256)]
+    [InlineData(1080, 1920, 416, 256, 416)]  // portrait
+    [InlineData(1920, 1080, 640, 640, 384)]  // 640×360
+    [InlineData(500, 500, 416, 416, 416)]
+    public void OneSourceGetsTheSmallestMultipleOf32ThatHoldsItAtTheSquareScale(int w, int h, int side, int ew, int eh)
+    {
+        var (fw, fh) = Preprocess.InputShape.FitToSources(side, [(w, h)]);
+        Assert.Equal((ew, eh), (fw, fh));
+        // The letterbox scale in the fitted tensor equals the square input's: same object sizes.
+        double square = Math.Min((double)side / w, (double)side / h);
+        double fitted = Math.Min((double)fw / w, (double)fh / h);
+        Assert.Equal(square, fitted, 9);
+    }
+
+    [Fact]
+    public void MixedSourcesGetATensorThatHoldsEachAtItsSquareScale()
+    {
+        Assert.Equal((416, 320), Preprocess.InputShape.FitToSources(416, [(1920, 1080), (768, 576)]));
+        Assert.Equal((416, 416), Preprocess.InputShape.FitToSources(416, [(1920, 1080), (1080, 1920)]));
+        Assert.Equal((416, 416), Preprocess.InputShape.FitToSources(416, []));
+    }
+
+    [Fact]
+    public void BadSizesAreRefusedWithTheValue()
+    {
+        Assert.Contains("400", Assert.Throws<Ephemera.Core.EphemeraException>(() => Preprocess.InputShape.FitToSources(400, [(10, 10)])).Message);
+        Assert.Contains("0x5", Assert.Throws<Ephemera.Core.EphemeraException>(() => Preprocess.InputShape.FitToSources(416, [(0, 5)])).Message);
+    }
+}

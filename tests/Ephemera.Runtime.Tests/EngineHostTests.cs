@@ -83,6 +83,25 @@ public sealed class EngineHostTests : IDisposable
     }
 
     [Fact]
+    public void TheDetectorInputIsFittedToTheCamerasFramesUnlessAskedSquareOrUnknown()
+    {
+        var auto = new EngineOptions();
+        string adl = RepoPaths.Data("mot15/ADL-Rundle-6/video.mp4");
+        Assert.Equal((416, 320), EngineHost.ChooseDetectorInput(auto, [Counting("a", Vtest)]));
+        Assert.Equal((416, 320), EngineHost.ChooseDetectorInput(auto, [Counting("a", Vtest), Counting("b", adl)]));
+        Assert.Equal((416, 256), EngineHost.ChooseDetectorInput(auto, [Counting("b", adl)]));
+        Assert.Equal((640, 384), EngineHost.ChooseDetectorInput(auto with { InputSize = 640 }, [Counting("b", adl)]));
+        // Square: the model's own static graph (0×0) or the size asked for.
+        Assert.Equal((0, 0), EngineHost.ChooseDetectorInput(auto with { InputFit = InputFit.Square }, [Counting("a", Vtest)]));
+        Assert.Equal((640, 640), EngineHost.ChooseDetectorInput(auto with { InputFit = InputFit.Square, InputSize = 640 }, [Counting("a", Vtest)]));
+        // A network camera's frame size is unknown before it connects; a missing file is that camera's own error later.
+        Assert.Equal((0, 0), EngineHost.ChooseDetectorInput(auto, [Counting("a", Vtest), Counting("r", "rtsp://127.0.0.1:1/none")]));
+        Assert.Equal((0, 0), EngineHost.ChooseDetectorInput(auto, [Counting("a", Vtest), Counting("m", _dir.File("missing.avi"))]));
+        // A model whose graph cannot take another size keeps its own.
+        Assert.Equal((0, 0), EngineHost.ChooseDetectorInput(auto with { Model = "ultraface_version-RFB-320" }, [Counting("a", Vtest)]));
+    }
+
+    [Fact]
     public void ASlowDetectorNeverGrowsMemoryItSkipsDetections()
     {
         // Six unpaced cameras asking for a detection on every frame: far more than the detector can run.

@@ -12,21 +12,26 @@ public sealed class BenchVerb : IVerb
     public string Summary => "stream benchmark: N paced sources, sustained?, latency, ceilings, efficiency";
     public string Usage => """
         usage: ephemera bench --source FILE --streams N --seconds S [--detect-fps F] [--find-max] --json OUT
-                              [--model NAME] [--provider cpu|cuda|…] [--threads T] [--max-batch B] [--input-size S]
+                              [--model NAME] [--provider cpu|cuda|…] [--threads T] [--parallel-runs R] [--max-batch B]
+                              [--input-size S] [--input-fit auto|square]
 
         Runs N copies of FILE paced at its native frame rate, like live cameras, through decode,
         detection (F per second per camera, default 5), tracking and counting, for S seconds. In
         the same run it measures the ceilings: FFmpeg decode fps of FILE with every core busy, and
-        bare ONNX Runtime images/s of the model. Writes JSON to OUT: streams, sustained,
+        bare ONNX Runtime images/s of the model at its own input, run the way the engine runs it
+        (on CPU one single-threaded run per core). Writes JSON to OUT: streams, sustained,
         frames_dropped, latency_ms {p50,p99}, stage_ms, rss_mb, max_pixel_lifetime_ms,
-        pixel_buffers_leaked, ceiling {decode_fps, detect_ips}, efficiency (sustained streams ÷
-        the streams the ceilings allow). --find-max searches the largest sustained N (starting
+        pixel_buffers_leaked, ceiling {decode_fps, detect_ips, detect_input,
+        detect_ips_engine_input, engine_input}, efficiency (sustained streams ÷ the streams the
+        ceilings allow, 1 / (fps / decode_fps + detect_fps / detect_ips)). The engine fits the
+        detector input to the source's aspect (--input-fit auto, e.g. 416x320 for 4:3) and
+        skips decoding frames nobody needs; both are the engine's gains over the ceilings. --find-max searches the largest sustained N (starting
         from --streams, or from the ceilings' estimate when --streams is not given).
         """;
 
     public int Run(string[] args)
     {
-        var a = new CliArgs(args, ["source", "streams", "seconds", "detect-fps", "json", "model", "provider", "threads", "max-batch", "input-size"], ["find-max"]);
+        var a = new CliArgs(args, ["source", "streams", "seconds", "detect-fps", "json", "model", "provider", "threads", "parallel-runs", "max-batch", "input-size", "input-fit"], ["find-max"]);
         var options = new BenchOptions
         {
             Source = Path.GetFullPath(a.Require("source")),
@@ -38,6 +43,13 @@ public sealed class BenchVerb : IVerb
             IntraOpThreads = a.GetInt("threads", 0),
             MaxBatch = a.GetInt("max-batch", 0),
             InputSize = a.GetInt("input-size", 0),
+            ParallelRuns = a.GetInt("parallel-runs", 0),
+            InputFit = a.Get("input-fit") switch
+            {
+                null or "auto" => Ephemera.Config.InputFit.Auto,
+                "square" => Ephemera.Config.InputFit.Square,
+                var other => throw new UsageException($"--input-fit must be auto or square, got '{other}'"),
+            },
         };
         string outPath = a.Require("json");
         options.Validate();
@@ -45,7 +57,8 @@ public sealed class BenchVerb : IVerb
 
         err.MarkupLine($"[bold]ceilings[/]: measuring decode of {Markup.Escape(Path.GetFileName(options.Source))} and bare ONNX Runtime ({options.Model}, {options.Provider})…");
         var ceiling = BenchRunner.MeasureCeilings(options);
-        err.MarkupLine($"  decode {ceiling.DecodeFps:0} fps, detect {ceiling.DetectIps:0.0} images/s");
+        err.MarkupLine($"  decode {ceiling.DecodeFps:0} fps, detect {ceiling.DetectIps:0.0} images/s at {ceiling.DetectInput}" +
+                       (ceiling.EngineInput != ceiling.DetectInput ? $" ({ceiling.DetectIpsEngineInput:0.0} at the engine's {ceiling.EngineInput})" : ""));
 
         var trials = new List<BenchResult>();
         BenchResult RunAt(int n)
