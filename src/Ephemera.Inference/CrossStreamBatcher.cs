@@ -79,6 +79,12 @@ public sealed class DetectionRequest : IDisposable
     public Exception? Error { get; internal set; }
     /// <summary>Caller's correlation value (e.g. the frame index), carried unchanged.</summary>
     public long Tag { get; set; }
+    /// <summary>
+    /// Weight of this request's frames when the detector is behind: a waiting batch runs in order of
+    /// waited time × the highest weight in it, so a weight-3 camera's frame goes ahead of a weight-1
+    /// frame that has waited up to three times as long, and nothing waits forever. Default 1.
+    /// </summary>
+    public double Priority { get; set; } = 1;
 
     /// <summary>Blocks until the pending frame completes or fails; false on timeout.</summary>
     public bool Wait(TimeSpan timeout) => _done.Wait(timeout);
@@ -106,7 +112,9 @@ public sealed class DetectionRequest : IDisposable
 /// when it has <see cref="BatcherOptions.MaxBatch"/> frames or when its first frame has waited
 /// <see cref="BatcherOptions.Deadline"/>, whichever comes first; the worker then decodes each frame into its
 /// request's <see cref="DetectionRequest.Output"/>, wipes the tensor and completes the requests (the
-/// callback runs on that worker thread; a request is only ever in one bank, so its callbacks never overlap). Tensor banks (<see cref="BatcherOptions.Banks"/>, default 2) rotate,
+/// callback runs on that worker thread; a request is only ever in one bank, so its callbacks never overlap).
+/// When batches wait for a worker, the one that has waited longest, weighted by its requests'
+/// <see cref="DetectionRequest.Priority"/>, runs first. Tensor banks (<see cref="BatcherOptions.Banks"/>, default 2) rotate,
 /// so cameras fill one while another runs; when all are taken Submit fails fast with
 /// <see cref="SubmitStatus.Busy"/> — memory is bounded at Banks × MaxBatch frames and nothing queues
 /// without limit.
@@ -124,6 +132,7 @@ public sealed class CrossStreamBatcher : IDisposable
         public BankState State;
         public int Reserved, Filled;
         public long FirstTicks;
+        public double Weight;
     }
 
     private readonly ObjectDetector _detector;
@@ -186,7 +195,8 @@ public sealed class CrossStreamBatcher : IDisposable
             if (target == null) foreach (var b in _banks) if (b.State == BankState.Free) { target = b; break; }
             if (target == null) { _busy++; return SubmitStatus.Busy; }
             bank = target;
-            if (bank.State == BankState.Free) { bank.State = BankState.Filling; bank.FirstTicks = Stopwatch.GetTimestamp(); }
+            if (bank.State == BankState.Free) { bank.State = BankState.Filling; bank.FirstTicks = Stopwatch.GetTimestamp(); bank.Weight = 0; }
+            bank.Weight = Math.Max(bank.Weight, Math.Max(request.Priority, 1e-3));
             slot = bank.Reserved++;
             if (bank.Reserved == MaxBatch) bank.State = BankState.Closed;
             bank.Requests[slot] = null;
@@ -228,6 +238,7 @@ public sealed class CrossStreamBatcher : IDisposable
                 {
                     long now = Stopwatch.GetTimestamp();
                     long wait = long.MaxValue;
+                    double readyScore = -1;
                     foreach (var b in _banks)
                     {
                         if (b.State == BankState.Filling)
@@ -236,7 +247,11 @@ public sealed class CrossStreamBatcher : IDisposable
                             if (now >= due || _closing) b.State = BankState.Closed;
                             else wait = Math.Min(wait, due - now);
                         }
-                        if (b.State == BankState.Closed && b.Filled == b.Reserved && (ready == null || b.FirstTicks < ready.FirstTicks)) ready = b;
+                        if (b.State != BankState.Closed || b.Filled != b.Reserved) continue;
+                        // Oldest first, weighted by priority (see DetectionRequest.Priority); +1 tick so a
+                        // bank closed this instant still ranks by weight.
+                        double score = (now - b.FirstTicks + 1) * b.Weight;
+                        if (score > readyScore) { ready = b; readyScore = score; }
                     }
                     if (ready != null) { ready.State = BankState.Running; n = ready.Reserved; break; }
                     if (_closing && _banks.All(b => b.State == BankState.Free)) return;

@@ -90,7 +90,7 @@ public sealed class CameraWorker : IDisposable
         _epochSeconds = epochSeconds;
         Analytics = new PurposeAnalytics(analytics);
         _tracker = new MultiObjectTracker(TrackerOptions.Live);
-        _request = new DetectionRequest(OnDetections);
+        _request = new DetectionRequest(OnDetections) { Priority = Math.Max(1, config.Priority) };
         _detectIntervalTicks = detectFps > 0 ? (long)(Stopwatch.Frequency / detectFps) : long.MaxValue;
         State = CameraState.Starting;
     }

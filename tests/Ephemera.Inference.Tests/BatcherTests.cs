@@ -110,6 +110,43 @@ public class BatcherTests
     }
 
     [Fact]
+    public void WhenBatchesWaitTheHigherPriorityRunsFirst()
+    {
+        var frames = s_frames.Value;
+        using var detector = ObjectDetector.Open(new DetectorOptions { Inference = new InferenceOptions(intraOpThreads: 1, parallelRuns: 1) });
+        using var release = new ManualResetEventSlim(false);
+        using var batcher = new CrossStreamBatcher(detector, new BatcherOptions(1, TimeSpan.Zero, banks: 4));
+        var order = new List<string>();
+        bool running = false;
+        using var blocker = new DetectionRequest(_ => { running = true; release.Wait(); });
+        using var low = new DetectionRequest(_ => { lock (order) order.Add("low"); }) { Priority = 1 };
+        using var high = new DetectionRequest(_ => { lock (order) order.Add("high"); }) { Priority = 4 };
+        Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(0), blocker));
+        Assert.True(SpinWait.SpinUntil(() => running, TimeSpan.FromSeconds(60)));
+        // The only worker is busy: the low-priority frame waits first, the high-priority one arrives later.
+        Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(1), low));
+        Thread.Sleep(20);
+        Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(2), high));
+        Thread.Sleep(200);
+        release.Set();
+        Assert.True(low.Wait(TimeSpan.FromSeconds(60)) && high.Wait(TimeSpan.FromSeconds(60)));
+        Assert.True(SpinWait.SpinUntil(() => { lock (order) return order.Count == 2; }, TimeSpan.FromSeconds(60)));
+        Assert.Equal(["high", "low"], order);
+
+        // Equal priorities: first come, first served.
+        order.Clear(); release.Reset(); running = false;
+        high.Priority = 1;
+        Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(0), blocker));
+        Assert.True(SpinWait.SpinUntil(() => running, TimeSpan.FromSeconds(60)));
+        Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(1), low));
+        Thread.Sleep(20);
+        Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(2), high));
+        release.Set();
+        Assert.True(SpinWait.SpinUntil(() => { lock (order) return order.Count == 2; }, TimeSpan.FromSeconds(60)));
+        Assert.Equal(["low", "high"], order);
+    }
+
+    [Fact]
     public void ABadFrameFailsItsSubmitOnlyAndTheBatcherGoesOn()
     {
         using var detector = ObjectDetector.Open(new DetectorOptions { MaxBatch = 2 });
