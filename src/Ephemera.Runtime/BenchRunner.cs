@@ -65,6 +65,7 @@ public sealed record BenchResult(
     [property: JsonPropertyName("sustained")] bool Sustained,
     [property: JsonPropertyName("why_not_sustained")] string? WhyNotSustained,
     [property: JsonPropertyName("frames_decoded")] long FramesDecoded,
+    [property: JsonPropertyName("frames_not_decoded")] long FramesNotDecoded,
     [property: JsonPropertyName("frames_dropped")] long FramesDropped,
     [property: JsonPropertyName("late_frames")] long LateFrames,
     [property: JsonPropertyName("detections_skipped")] long DetectionsSkipped,
@@ -157,7 +158,7 @@ public static class BenchRunner
         double allowed = StreamsAllowed(ceiling, sourceFps, o.DetectFps);
         return new BenchResult(o.Source, o.Streams, summary.Seconds, Math.Round(sourceFps, 3), o.DetectFps,
             Math.Round(running.Count == 0 ? 0 : running.Average(c => c.DetectionsDone / summary.Seconds), 3),
-            why == null, why, decoded, dropped, late, running.Sum(c => c.DetectionsSkipped),
+            why == null, why, decoded, running.Sum(c => c.FramesNotDecoded), dropped, late, running.Sum(c => c.DetectionsSkipped),
             new LatencyMs(Math.Round(p50, 1), Math.Round(p99, 1)), summary.StageMs, Math.Round(rss, 1),
             summary.MaxPixelLifetimeMs, summary.PixelBuffersLeaked, ceiling, Math.Round(allowed, 2),
             Math.Round((why == null ? o.Streams : 0) / allowed, 3), Environment.ProcessorCount);

@@ -40,7 +40,7 @@ public sealed class CameraWorker : IDisposable
     private long _pendingCaptureTicks;
 
     // Counters, read by other threads (status, summary, audit): updated with Interlocked or volatile.
-    private long _framesDecoded, _framesDestroyed, _framesDroppedPool, _detectionsDone, _detectionsSkipped, _detectionsFailed, _gaps;
+    private long _framesDecoded, _framesDestroyed, _framesDroppedPool, _framesNotDecoded, _detectionsDone, _detectionsSkipped, _detectionsFailed, _gaps;
     private long _lateFrames;
     private long _maxLatenessTicks;
 
@@ -56,6 +56,8 @@ public sealed class CameraWorker : IDisposable
     public long FramesDecoded => Interlocked.Read(ref _framesDecoded);
     public long FramesDestroyed => Interlocked.Read(ref _framesDestroyed);
     public long FramesDroppedForPool => Interlocked.Read(ref _framesDroppedPool);
+    /// <summary>Frames never decoded because no detection needed them (H.264 non-reference frames between detections).</summary>
+    public long FramesNotDecoded => Interlocked.Read(ref _framesNotDecoded);
     public long DetectionsDone => Interlocked.Read(ref _detectionsDone);
     public long DetectionsSkipped => Interlocked.Read(ref _detectionsSkipped);
     public long DetectionsFailed => Interlocked.Read(ref _detectionsFailed);
@@ -141,8 +143,9 @@ public sealed class CameraWorker : IDisposable
             long frameTicks = (long)(Stopwatch.Frequency / SourceFrameRate);
             long lateTicks = Math.Max(frameTicks, Stopwatch.Frequency / 10);
             long scheduleStart = Stopwatch.GetTimestamp();
-            long delivered = 0;      // frames since scheduleStart (the live-camera clock)
+            long delivered = 0;      // frames (decoded or not) since scheduleStart: the live-camera clock
             long nextDetect = 0;
+            long lastIndex = -1;     // the source's index of the last frame read, decoded or not
             // Only files need pacing to stand in for a live camera; a network stream paces itself.
             bool paced = Config.Paced && !Config.Source.Contains("://", StringComparison.Ordinal);
             State = CameraState.Running;
@@ -161,7 +164,7 @@ public sealed class CameraWorker : IDisposable
                 FrameLease? frame;
                 try
                 {
-                    status = source.Read(out frame);
+                    status = source.Read(out frame, WantedFrom(lastIndex, nextDetect, paced ? due : Stopwatch.GetTimestamp(), frameTicks));
                 }
                 catch (EphemeraException e)
                 {
@@ -184,7 +187,14 @@ public sealed class CameraWorker : IDisposable
                         continue;
                     case ReadStatus.Timeout:
                         continue;
+                    case ReadStatus.Skipped:
+                        // A frame no detection needed was never decoded: it still takes its place on the clock.
+                        Interlocked.Increment(ref _framesNotDecoded);
+                        lastIndex = source.LastSkippedIndex;
+                        delivered++;
+                        continue;
                 }
+                lastIndex = frame!.Index;
                 using (frame)
                 {
                     long decoded = Stopwatch.GetTimestamp();
@@ -246,6 +256,20 @@ public sealed class CameraWorker : IDisposable
                 Interlocked.Increment(ref _framesDestroyed);
             }
         }
+    }
+
+    /// <summary>
+    /// The frames the camera will use: every frame from the one that will be live when the next
+    /// detection is due. Non-reference frames before it are not decoded (the decoder reads a few
+    /// frames ahead, hence a schedule instead of a per-frame flag). A camera without detection wants
+    /// none; a camera whose detection is due wants every frame until one is accepted.
+    /// </summary>
+    private WantedFrames WantedFrom(long lastIndex, long nextDetect, long nextFrameTicks, long frameTicks)
+    {
+        if (_batcher == null) return new WantedFrames(long.MaxValue);
+        long ahead = nextDetect - nextFrameTicks;
+        long framesAhead = ahead <= 0 ? 0 : ahead / frameTicks; // floor: rather one frame early than late
+        return new WantedFrames(lastIndex + 1 + framesAhead);
     }
 
     /// <summary>Batcher thread: tracker and analytics for one detected frame. Short and allocation-free.</summary>

@@ -209,6 +209,7 @@ public sealed class EngineHost : IDisposable
             Metrics.Detections.WithLabels(c.Id).IncTo(c.DetectionsDone);
             Metrics.DetectionsSkipped.WithLabels(c.Id).IncTo(c.DetectionsSkipped);
             Metrics.FramesDropped.WithLabels(c.Id, "pool").IncTo(c.FramesDroppedForPool);
+            Metrics.FramesNotDecoded.WithLabels(c.Id).IncTo(c.FramesNotDecoded);
         }
     }
 

@@ -14,6 +14,7 @@ public sealed class EngineMetrics : IDisposable
 
     public Counter FramesDecoded { get; }
     public Counter FramesDropped { get; }
+    public Counter FramesNotDecoded { get; }
     public Counter Detections { get; }
     public Counter DetectionsSkipped { get; }
     public Gauge DetectFps { get; }
@@ -27,6 +28,7 @@ public sealed class EngineMetrics : IDisposable
         var f = Metrics.WithCustomRegistry(_registry);
         FramesDecoded = f.CreateCounter("ephemera_frames_decoded_total", "Frames decoded per camera.", "camera");
         FramesDropped = f.CreateCounter("ephemera_frames_dropped_total", "Frames dropped per camera and stage.", "camera", "stage");
+        FramesNotDecoded = f.CreateCounter("ephemera_frames_not_decoded_total", "Frames never decoded because no detection needed them (non-reference frames between detections), per camera.", "camera");
         Detections = f.CreateCounter("ephemera_detections_total", "Frames that went through the detector, per camera.", "camera");
         DetectionsSkipped = f.CreateCounter("ephemera_detections_skipped_total", "Due detections skipped because the detector was busy (graceful degradation).", "camera");
         DetectFps = f.CreateGauge("ephemera_detect_fps", "Detections per second achieved, per camera.", "camera");

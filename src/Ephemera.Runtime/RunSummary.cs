@@ -11,6 +11,7 @@ public sealed record CameraSummary(
     [property: JsonPropertyName("error")] string? Error,
     [property: JsonPropertyName("frames_decoded")] long FramesDecoded,
     [property: JsonPropertyName("frames_destroyed")] long FramesDestroyed,
+    [property: JsonPropertyName("frames_not_decoded")] long FramesNotDecoded,
     [property: JsonPropertyName("detections")] long Detections,
     [property: JsonPropertyName("detections_skipped")] long DetectionsSkipped,
     [property: JsonPropertyName("frames_dropped")] long FramesDropped,
@@ -21,7 +22,8 @@ public sealed record CameraSummary(
 
 /// <summary>
 /// The machine result of <c>./ephemera run</c> (DESIGN.md): the last stdout line, one JSON object.
-/// frames_destroyed counts frames whose lease was released (pixels wiped); the pixel ledger proves
+/// frames_destroyed counts frames whose lease was released (pixels wiped); frames_not_decoded counts
+/// frames no detection needed that were never decoded (no pixels); the pixel ledger proves
 /// the wipe: pixel_buffers_allocated == pixel_buffers_wiped and nothing leaked.
 /// </summary>
 public sealed record RunSummary(
@@ -32,6 +34,7 @@ public sealed record RunSummary(
     [property: JsonPropertyName("seconds")] double Seconds,
     [property: JsonPropertyName("frames_decoded")] long FramesDecoded,
     [property: JsonPropertyName("frames_destroyed")] long FramesDestroyed,
+    [property: JsonPropertyName("frames_not_decoded")] long FramesNotDecoded,
     [property: JsonPropertyName("detections")] long Detections,
     [property: JsonPropertyName("pixel_buffers_allocated")] long PixelBuffersAllocated,
     [property: JsonPropertyName("pixel_buffers_wiped")] long PixelBuffersWiped,
@@ -49,7 +52,7 @@ public sealed record RunSummary(
     public static RunSummary From(EngineHost host, LedgerSnapshot before, LedgerSnapshot after, LedgerSnapshot lifetimes)
     {
         var cams = host.Cameras.Select(c => new CameraSummary(c.Id, c.State.ToString().ToLowerInvariant(), c.Error,
-            c.FramesDecoded, c.FramesDestroyed, c.DetectionsDone, c.DetectionsSkipped, c.FramesDroppedForPool, c.LateFrames,
+            c.FramesDecoded, c.FramesDestroyed, c.FramesNotDecoded, c.DetectionsDone, c.DetectionsSkipped, c.FramesDroppedForPool, c.LateFrames,
             Math.Round(c.Latency.Quantile(0.5), 2), Math.Round(c.Latency.Quantile(0.99), 2),
             c.Analytics is null ? null : c.WithAnalytics(a => a.Snapshot().ToJson(full: false)))).ToList();
         return new RunSummary(
@@ -60,6 +63,7 @@ public sealed record RunSummary(
             Seconds: Math.Round(host.Elapsed.TotalSeconds, 2),
             FramesDecoded: cams.Sum(c => c.FramesDecoded),
             FramesDestroyed: cams.Sum(c => c.FramesDestroyed),
+            FramesNotDecoded: cams.Sum(c => c.FramesNotDecoded),
             Detections: cams.Sum(c => c.Detections),
             PixelBuffersAllocated: after.Allocated - before.Allocated,
             PixelBuffersWiped: after.Wiped - before.Wiped,
