@@ -20,6 +20,8 @@
 
 #define PLANE_ALIGN 64            /* row and plane alignment of pool frames (AVX-512 safe) */
 #define MAX_CONSECUTIVE_ERRORS 64 /* corrupt packets in a row before a source is declared undecodable */
+#define REORDER_WINDOW 32         /* packets remembered for numbering frames in presentation order: more
+                                     than any H.264/HEVC reorder depth (at most 16 frames) */
 
 typedef enum { STATE_STREAMING, STATE_RECONNECTING, STATE_DRAINING, STATE_DONE } source_state;
 
@@ -59,6 +61,20 @@ struct eph_source {
     int64_t dropped_for_pool;
     int consecutive_errors;
     int64_t pace_start_ns;       /* wall clock of the first paced frame */
+
+    /* Frame numbering that survives skipped packets (see packet_index, frame_index). A pass is one
+     * run of the demuxer from its start: a loop rewind or a reconnect begins a new one, and the
+     * timestamps restart with it. */
+    int h264_nal_length;         /* H.264: AVCC NAL length size (1..4), 0 = Annex B; -1 = another codec */
+    int64_t skipped;             /* frames never decoded (EPH_SKIPPED), all passes */
+    int64_t pass_base;           /* index of this pass's first frame */
+    int64_t pass_packets;        /* video packets read this pass */
+    int64_t pass_delivered;      /* frames delivered this pass */
+    int64_t pass_skipped;        /* packets skipped this pass */
+    int64_t pass_skipped_before; /* skipped packets that come before the last delivered frame in presentation order */
+    int64_t recent_pts[REORDER_WINDOW];       /* pts of the last packets read (ring indexed by pass_packets) */
+    int64_t pending_skip_pts[REORDER_WINDOW]; /* skipped packets no delivered frame has passed yet */
+    int pending_skips;
 };
 
 struct eph_frame {
@@ -251,6 +267,93 @@ static void setup_hw(eph_source *s, const AVCodec *codec)
                    codec->name);
 }
 
+/* ---- frame numbering and disposable packets ---------------------------------------------- */
+
+/* A new run of the demuxer (open, loop rewind, reconnect): its frames number on from the last pass,
+ * skipped ones included, exactly as a full decode's count would. */
+static void begin_pass(eph_source *s)
+{
+    s->pass_base += s->pass_delivered + s->pass_skipped;
+    s->pass_packets = s->pass_delivered = s->pass_skipped = s->pass_skipped_before = 0;
+    s->pending_skips = 0;
+}
+
+/* Number of the picture in a packet about to be decoded (or skipped), in presentation order: the
+ * packets read before it, less those among them shown after it (B-frame reordering reads a later
+ * reference first). Packets arrive in decode order, so no later packet is shown before a
+ * non-reference one; a window of REORDER_WINDOW packets covers any reorder depth. */
+static int64_t packet_index(eph_source *s, int64_t pts)
+{
+    int64_t shown_later = 0;
+    int n = s->pass_packets < REORDER_WINDOW ? (int)s->pass_packets : REORDER_WINDOW;
+    if (pts != AV_NOPTS_VALUE)
+        for (int i = 0; i < n; i++)
+            if (s->recent_pts[i] != AV_NOPTS_VALUE && s->recent_pts[i] > pts) shown_later++;
+    s->recent_pts[s->pass_packets % REORDER_WINDOW] = pts;
+    return s->pass_base + s->pass_packets++ - shown_later;
+}
+
+/* Number of a delivered picture: frames delivered before it plus the skipped ones shown before it. */
+static int64_t frame_index(eph_source *s, int64_t pts)
+{
+    if (pts != AV_NOPTS_VALUE)
+        for (int i = 0; i < s->pending_skips;) {
+            if (s->pending_skip_pts[i] < pts) {
+                s->pending_skip_pts[i] = s->pending_skip_pts[--s->pending_skips];
+                s->pass_skipped_before++;
+            } else {
+                i++;
+            }
+        }
+    return s->pass_base + s->pass_delivered + s->pass_skipped_before;
+}
+
+/* want_every <= 1: every frame from want_from on; else want_from + k * want_every. */
+static int index_wanted(int64_t index, int64_t want_from, int64_t want_every)
+{
+    if (index < want_from) return 0;
+    return want_every <= 1 || ((uint64_t)index - (uint64_t)want_from) % (uint64_t)want_every == 0;
+}
+
+/* 1 when the H.264 access unit in p[0..size) is a non-reference picture: its first slice NAL
+ * (type 1) has nal_ref_idc == 0. IDR slices (type 5) and data partitions are references; anything
+ * unparsable counts as a reference (never skipped). nal_length: AVCC length-prefix size, 0 = Annex B. */
+static int h264_disposable(const uint8_t *p, int size, int nal_length)
+{
+    const uint8_t *end = p + size;
+    while (p < end) {
+        const uint8_t *nal, *next;
+        if (nal_length > 0) {
+            if (end - p < nal_length) return 0;
+            uint32_t len = 0;
+            for (int i = 0; i < nal_length; i++) len = len << 8 | p[i];
+            p += nal_length;
+            if (len == 0 || len > (size_t)(end - p)) return 0;
+            nal = p;
+            next = p + len;
+        } else {
+            while (end - p >= 3 && !(p[0] == 0 && p[1] == 0 && p[2] == 1)) p++;
+            if (end - p <= 3) return 0;
+            nal = p + 3;
+            next = nal + 1; /* the next start code is searched from here */
+        }
+        if (nal[0] & 0x80) return 0; /* forbidden_zero_bit: corrupt, leave it to the decoder */
+        int type = nal[0] & 0x1f, ref_idc = (nal[0] >> 5) & 3;
+        if (type == 1) return ref_idc == 0;
+        if (type >= 2 && type <= 5) return 0;
+        p = next;
+    }
+    return 0;
+}
+
+/* Nothing will be predicted from this packet's picture: it may go undecoded. */
+static int packet_disposable(const eph_source *s, const AVPacket *pkt)
+{
+    if (pkt->flags & AV_PKT_FLAG_KEY) return 0;
+    if (pkt->flags & AV_PKT_FLAG_DISPOSABLE) return 1;
+    return s->h264_nal_length >= 0 && pkt->data && h264_disposable(pkt->data, pkt->size, s->h264_nal_length);
+}
+
 /* ---- open / close of the demuxer + decoder ----------------------------------------------- */
 
 static void close_input(eph_source *s)
@@ -306,6 +409,13 @@ static int open_input(eph_source *s)
         goto fail;
     }
     s->dec->opaque = s;
+    s->h264_nal_length = -1;
+    if (st->codecpar->codec_id == AV_CODEC_ID_H264) {
+        /* avcC extradata (MP4, MKV) starts with version 1 and states the NAL length size; Annex B
+         * extradata (TS, RTSP) starts with a start code, and so do its packets. */
+        const uint8_t *x = st->codecpar->extradata;
+        s->h264_nal_length = x && st->codecpar->extradata_size >= 7 && x[0] == 1 ? (x[4] & 3) + 1 : 0;
+    }
     s->direct_to_pool = (codec->capabilities & AV_CODEC_CAP_DR1) != 0;
     if (!s->direct_to_pool)
         source_log(s, EPH_LOG_WARN, "%s: the %s decoder allocates its own pictures; frames are copied into pool memory and its buffers wiped when writable",
@@ -332,6 +442,7 @@ static int open_input(eph_source *s)
                                   (s->fmt->duration != AV_NOPTS_VALUE && s->fmt->duration > 0)));
     snprintf(s->codec_name, sizeof s->codec_name, "%s", codec->name);
     s->deadline_ns = 0;
+    begin_pass(s);
     return EPH_OK;
 fail:
     s->deadline_ns = 0;
@@ -408,6 +519,7 @@ EPH_API int eph_source_get_info(const eph_source *s, eph_source_info *out)
     out->hw_active = s->hw_active;
     out->frames_delivered = s->delivered;
     out->frames_dropped_for_pool = s->dropped_for_pool;
+    out->frames_skipped = s->skipped;
     return EPH_OK;
 }
 
@@ -529,6 +641,16 @@ static int to_consumer_format(eph_source *s, AVFrame **out, int *format, int *fu
     return EPH_OK;
 }
 
+/* Paced sources: result n (a frame or a skip) is due n / fps after the first, a stand-in for a live camera. */
+static void pace(eph_source *s)
+{
+    if (!s->params.paced || s->frame_rate <= 0) return;
+    if (s->pace_start_ns == 0) s->pace_start_ns = eph_now_ns();
+    int64_t due = s->pace_start_ns + (int64_t)((double)(s->delivered + s->skipped) * 1e9 / s->frame_rate);
+    int64_t wait = due - eph_now_ns();
+    if (wait > 0) sleep_ms(wait / 1000000);
+}
+
 static int deliver(eph_source *s, eph_frame **out_frame, eph_frame_info *info)
 {
     int64_t decoded_ns = eph_now_ns();
@@ -563,21 +685,16 @@ static int deliver(eph_source *s, eph_frame **out_frame, eph_frame_info *info)
     info->full_range = full_range;
     info->pts = av->best_effort_timestamp;
     int64_t start = s->fmt && s->fmt->streams[s->stream_index]->start_time != AV_NOPTS_VALUE ? s->fmt->streams[s->stream_index]->start_time : 0;
+    info->index = frame_index(s, av->pts != AV_NOPTS_VALUE ? av->pts : av->best_effort_timestamp);
     info->time_s = info->pts != AV_NOPTS_VALUE ? (double)(info->pts - start) * av_q2d(s->time_base)
-                 : s->frame_rate > 0 ? (double)s->delivered / s->frame_rate : 0.0;
-    info->index = s->delivered;
+                 : s->frame_rate > 0 ? (double)info->index / s->frame_rate : 0.0;
     info->decoded_ns = decoded_ns;
     s->width = av->width;
     s->height = av->height;
 
-    if (s->params.paced && s->frame_rate > 0) {
-        /* Frame n is due n / fps after the first: a stand-in for a live camera. */
-        if (s->pace_start_ns == 0) s->pace_start_ns = eph_now_ns();
-        int64_t due = s->pace_start_ns + (int64_t)((double)s->delivered * 1e9 / s->frame_rate);
-        int64_t wait = due - eph_now_ns();
-        if (wait > 0) sleep_ms(wait / 1000000);
-    }
+    pace(s);
     s->delivered++;
+    s->pass_delivered++;
     s->consecutive_errors = 0;
     *out_frame = f;
     return EPH_OK;
@@ -650,6 +767,7 @@ static int rewind_file(eph_source *s)
         avformat_seek_file(s->fmt, -1, INT64_MIN, 0, 0, 0) >= 0) {
         avcodec_flush_buffers(s->dec);
         s->state = STATE_STREAMING;
+        begin_pass(s);
         return EPH_OK;
     }
     close_input(s);
@@ -658,10 +776,39 @@ static int rewind_file(eph_source *s)
     return ret;
 }
 
+/* The packet in s->pkt is not wanted and never reaches the decoder: wiped like every other packet. */
+static int skip_packet(eph_source *s, int64_t index, eph_frame_info *info)
+{
+    int64_t pts = s->pkt->pts;
+    if (s->pkt->buf && av_buffer_is_writable(s->pkt->buf)) eph_wipe(s->pkt->data, (size_t)s->pkt->size);
+    av_packet_unref(s->pkt);
+    s->pending_skip_pts[s->pending_skips++] = pts;
+    memset(info, 0, sizeof *info);
+    info->pts = pts;
+    int64_t start = s->fmt->streams[s->stream_index]->start_time != AV_NOPTS_VALUE ? s->fmt->streams[s->stream_index]->start_time : 0;
+    info->time_s = (double)(pts - start) * av_q2d(s->time_base);
+    info->index = index;
+    info->decoded_ns = eph_now_ns();
+    pace(s);
+    s->skipped++;
+    s->pass_skipped++;
+    return EPH_SKIPPED;
+}
+
 EPH_API int eph_source_read(eph_source *s, eph_frame **out_frame, eph_frame_info *out_info)
 {
+    if (!s || !out_frame || !out_info) {
+        if (out_frame) *out_frame = NULL;
+        eph_set_error("eph_source_read: NULL argument");
+        return EPH_ERR_INVALID_ARG;
+    }
+    return eph_source_read_wanted(s, out_frame, out_info, INT64_MIN, 1);
+}
+
+EPH_API int eph_source_read_wanted(eph_source *s, eph_frame **out_frame, eph_frame_info *out_info, int64_t want_from, int64_t want_every)
+{
     if (out_frame) *out_frame = NULL;
-    if (!s || !out_frame || !out_info) { eph_set_error("eph_source_read: NULL argument"); return EPH_ERR_INVALID_ARG; }
+    if (!s || !out_frame || !out_info) { eph_set_error("eph_source_read_wanted: NULL argument"); return EPH_ERR_INVALID_ARG; }
     char eb[256];
     for (;;) {
         if (s->state == STATE_DONE) return EPH_EOF;
@@ -728,6 +875,10 @@ EPH_API int eph_source_read(eph_source *s, eph_frame **out_frame, eph_frame_info
             av_packet_unref(s->pkt);
             continue;
         }
+        int64_t index = packet_index(s, s->pkt->pts);
+        if (s->pkt->pts != AV_NOPTS_VALUE && !index_wanted(index, want_from, want_every) &&
+            s->pending_skips < REORDER_WINDOW && packet_disposable(s, s->pkt))
+            return skip_packet(s, index, out_info);
         ret = send_wiped_packet(s, s->pkt);
         if (atomic_exchange(&s->pool_starved, 0)) return drop_for_pool(s);
         if (ret < 0 && ret != AVERROR(EAGAIN)) {
