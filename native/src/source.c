@@ -24,6 +24,7 @@
                                      than any H.264/HEVC reorder depth (at most 16 frames) */
 
 typedef enum { STATE_STREAMING, STATE_RECONNECTING, STATE_DRAINING, STATE_DONE } source_state;
+enum { NAL_NONE, NAL_H264, NAL_HEVC };
 
 struct eph_source {
     char *uri;
@@ -65,7 +66,9 @@ struct eph_source {
     /* Frame numbering that survives skipped packets (see packet_index, frame_index). A pass is one
      * run of the demuxer from its start: a loop rewind or a reconnect begins a new one, and the
      * timestamps restart with it. */
-    int h264_nal_length;         /* H.264: AVCC NAL length size (1..4), 0 = Annex B; -1 = another codec */
+    int nal_codec;               /* NAL_H264, NAL_HEVC, or NAL_NONE: skipping needs the bitstream parsed */
+    int nal_length;              /* length-prefix size (1..4) of MP4/MKV packets; 0 = Annex B start codes */
+    int hevc_max_tid;            /* HEVC: highest TemporalId (sps_max_sub_layers_minus1); -1 = unknown */
     int64_t skipped;             /* frames never decoded (EPH_SKIPPED), all passes */
     int64_t pass_base;           /* index of this pass's first frame */
     int64_t pass_packets;        /* video packets read this pass */
@@ -315,33 +318,50 @@ static int index_wanted(int64_t index, int64_t want_from, int64_t want_every)
     return want_every <= 1 || ((uint64_t)index - (uint64_t)want_from) % (uint64_t)want_every == 0;
 }
 
-/* 1 when the H.264 access unit in p[0..size) is a non-reference picture: its first slice NAL
- * (type 1) has nal_ref_idc == 0. IDR slices (type 5) and data partitions are references; anything
- * unparsable counts as a reference (never skipped). nal_length: AVCC length-prefix size, 0 = Annex B. */
-static int h264_disposable(const uint8_t *p, int size, int nal_length)
+/* Steps to the next NAL unit in *p..end: length-prefixed (nal_length 1..4, as in MP4/MKV) or after
+ * a 00 00 01 start code (nal_length 0, Annex B as in TS/RTSP). Returns its first byte and sets
+ * *size (for Annex B: up to the end, enough for a header), or NULL when there is none / it is cut. */
+static const uint8_t *next_nal(const uint8_t **p, const uint8_t *end, int nal_length, size_t *size)
+{
+    const uint8_t *q = *p;
+    if (nal_length > 0) {
+        if (end - q < nal_length) return NULL;
+        uint32_t len = 0;
+        for (int i = 0; i < nal_length; i++) len = len << 8 | q[i];
+        q += nal_length;
+        if (len == 0 || len > (size_t)(end - q)) return NULL;
+        *p = q + len;
+        *size = len;
+        return q;
+    }
+    while (end - q >= 3 && !(q[0] == 0 && q[1] == 0 && q[2] == 1)) q++;
+    if (end - q <= 3) return NULL;
+    q += 3;
+    *p = q + 1; /* the next start code is searched from here */
+    *size = (size_t)(end - q);
+    return q;
+}
+
+/* 1 when the access unit in p[0..size) is a picture nothing is predicted from, judged by its first
+ * slice NAL. H.264: a non-IDR slice (type 1) with nal_ref_idc == 0. HEVC: a sub-layer non-reference
+ * slice (even types 0..14: TRAIL_N, TSA_N, STSA_N, RADL_N, RASL_N, RSV_VCL_N*) in the highest
+ * temporal sub-layer (a lower one may be referenced by higher ones). Anything else, or anything
+ * unparsable, counts as a reference and is never skipped. */
+static int picture_disposable(const eph_source *s, const uint8_t *p, int size)
 {
     const uint8_t *end = p + size;
-    while (p < end) {
-        const uint8_t *nal, *next;
-        if (nal_length > 0) {
-            if (end - p < nal_length) return 0;
-            uint32_t len = 0;
-            for (int i = 0; i < nal_length; i++) len = len << 8 | p[i];
-            p += nal_length;
-            if (len == 0 || len > (size_t)(end - p)) return 0;
-            nal = p;
-            next = p + len;
-        } else {
-            while (end - p >= 3 && !(p[0] == 0 && p[1] == 0 && p[2] == 1)) p++;
-            if (end - p <= 3) return 0;
-            nal = p + 3;
-            next = nal + 1; /* the next start code is searched from here */
-        }
+    size_t n;
+    for (const uint8_t *nal; (nal = next_nal(&p, end, s->nal_length, &n));) {
         if (nal[0] & 0x80) return 0; /* forbidden_zero_bit: corrupt, leave it to the decoder */
-        int type = nal[0] & 0x1f, ref_idc = (nal[0] >> 5) & 3;
-        if (type == 1) return ref_idc == 0;
-        if (type >= 2 && type <= 5) return 0;
-        p = next;
+        if (s->nal_codec == NAL_H264) {
+            int type = nal[0] & 0x1f, ref_idc = (nal[0] >> 5) & 3;
+            if (type == 1) return ref_idc == 0;
+            if (type >= 2 && type <= 5) return 0; /* data partitions, IDR */
+        } else {
+            if (n < 2) return 0;
+            int type = (nal[0] >> 1) & 0x3f, tid = (nal[1] & 7) - 1;
+            if (type <= 31) return type <= 14 && type % 2 == 0 && s->hevc_max_tid >= 0 && tid == s->hevc_max_tid;
+        }
     }
     return 0;
 }
@@ -351,7 +371,34 @@ static int packet_disposable(const eph_source *s, const AVPacket *pkt)
 {
     if (pkt->flags & AV_PKT_FLAG_KEY) return 0;
     if (pkt->flags & AV_PKT_FLAG_DISPOSABLE) return 1;
-    return s->h264_nal_length >= 0 && pkt->data && h264_disposable(pkt->data, pkt->size, s->h264_nal_length);
+    return s->nal_codec != NAL_NONE && pkt->data && picture_disposable(s, pkt->data, pkt->size);
+}
+
+/* How packets of this stream are framed, and (HEVC) its highest temporal sub-layer, from extradata. */
+static void probe_nal_layout(eph_source *s, const AVCodecParameters *par)
+{
+    const uint8_t *x = par->extradata;
+    int n = x ? par->extradata_size : 0;
+    s->nal_codec = par->codec_id == AV_CODEC_ID_H264 ? NAL_H264 : par->codec_id == AV_CODEC_ID_HEVC ? NAL_HEVC : NAL_NONE;
+    s->nal_length = 0;
+    s->hevc_max_tid = -1;
+    if (s->nal_codec == NAL_H264) {
+        /* avcC (MP4, MKV) starts with version 1 and states the length size; Annex B starts with a start code. */
+        if (n >= 7 && x[0] == 1) s->nal_length = (x[4] & 3) + 1;
+    } else if (s->nal_codec == NAL_HEVC) {
+        if (n >= 23 && x[0] == 1) {
+            /* hvcC: byte 21 = constantFrameRate(2) numTemporalLayers(3) temporalIdNested(1) lengthSizeMinusOne(2). */
+            s->nal_length = (x[21] & 3) + 1;
+            int layers = (x[21] >> 3) & 7;
+            if (layers > 0) s->hevc_max_tid = layers - 1;
+        } else {
+            /* Annex B parameter sets: the SPS (type 33) says sps_max_sub_layers_minus1 right after its header. */
+            const uint8_t *p = x, *end = x + n;
+            size_t len;
+            for (const uint8_t *nal; p && (nal = next_nal(&p, end, 0, &len));)
+                if (len >= 3 && ((nal[0] >> 1) & 0x3f) == 33) { s->hevc_max_tid = (nal[2] >> 1) & 7; break; }
+        }
+    }
 }
 
 /* ---- open / close of the demuxer + decoder ----------------------------------------------- */
@@ -409,13 +456,7 @@ static int open_input(eph_source *s)
         goto fail;
     }
     s->dec->opaque = s;
-    s->h264_nal_length = -1;
-    if (st->codecpar->codec_id == AV_CODEC_ID_H264) {
-        /* avcC extradata (MP4, MKV) starts with version 1 and states the NAL length size; Annex B
-         * extradata (TS, RTSP) starts with a start code, and so do its packets. */
-        const uint8_t *x = st->codecpar->extradata;
-        s->h264_nal_length = x && st->codecpar->extradata_size >= 7 && x[0] == 1 ? (x[4] & 3) + 1 : 0;
-    }
+    probe_nal_layout(s, st->codecpar);
     s->direct_to_pool = (codec->capabilities & AV_CODEC_CAP_DR1) != 0;
     if (!s->direct_to_pool)
         source_log(s, EPH_LOG_WARN, "%s: the %s decoder allocates its own pictures; frames are copied into pool memory and its buffers wiped when writable",

@@ -121,7 +121,10 @@ public sealed class SkipTests(ITestOutputHelper output) : LedgerGuard
     [InlineData("annexb.ts", "-c:v libx264 -pix_fmt yuv420p -bf 3 -b-pyramid none -f mpegts")]
     [InlineData("pyramid.mp4", "-c:v libx264 -pix_fmt yuv420p -bf 3 -b-pyramid normal")]
     [InlineData("annexb_pyramid.ts", "-c:v libx264 -pix_fmt yuv420p -bf 3 -b-pyramid strict -f mpegts")]
-    public void Generated_h264_with_b_frames_skips_and_stays_bit_exact(string name, string codecArgs)
+    [InlineData("hevc.mp4", "-c:v libx265 -x265-params log-level=error -pix_fmt yuv420p")]
+    [InlineData("hevc_annexb.ts", "-c:v libx265 -x265-params log-level=error -pix_fmt yuv420p -f mpegts")]
+    [InlineData("hevc_temporal_layers.mp4", "-c:v libx265 -x265-params log-level=error:temporal-layers=1 -pix_fmt yuv420p")]
+    public void Generated_h264_and_hevc_with_b_frames_skip_and_stay_bit_exact(string name, string codecArgs)
     {
         using var dir = new TempDir();
         string path = Clips.Make(dir, name, codecArgs, seconds: 4); // 100 frames
@@ -135,6 +138,18 @@ public sealed class SkipTests(ITestOutputHelper output) : LedgerGuard
             output.WriteLine($"{name} every {every}: {skipping.Frames.Count} decoded, {skipping.Skipped.Count} skipped");
             Assert.True(skipping.Skipped.Count > 0, $"{name}: nothing skipped at every {every}");
         }
+    }
+
+    [Fact]
+    public void Raw_annexb_h264_without_timestamps_skips_nothing_and_delivers_every_frame()
+    {
+        // A raw .h264 elementary stream carries no timestamps, so a packet's place in presentation
+        // order is unknown before decoding: nothing may be skipped.
+        using var dir = new TempDir();
+        string path = Clips.Make(dir, "raw.h264", "-c:v libx264 -pix_fmt yuv420p -bf 3 -b-pyramid none -f h264");
+        var result = ReadAll(path, new WantedFrames(long.MaxValue));
+        Assert.Empty(result.Skipped);
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => (long)i), result.Frames.Keys.Order());
     }
 
     [Fact]
