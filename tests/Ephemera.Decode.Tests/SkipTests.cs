@@ -153,6 +153,27 @@ public sealed class SkipTests(ITestOutputHelper output) : LedgerGuard
     }
 
     [Fact]
+    public void Paced_source_paces_skipped_frames_like_delivered_ones()
+    {
+        // One result per frame interval, decoded or skipped: a pacing loop keeps its clock.
+        using var dir = new TempDir();
+        string path = Clips.Make(dir, "paced.mp4", "-c:v libx264 -pix_fmt yuv420p -bf 3 -b-pyramid none", seconds: 0.4); // 10 frames at 25 fps
+        using var source = VideoSource.Open(path, new SourceOptions { Paced = true, Hardware = HardwareDecode.None });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int results = 0;
+        ReadStatus status;
+        while ((status = source.Read(out var frame, new WantedFrames(long.MaxValue))) != ReadStatus.EndOfStream)
+        {
+            frame?.Dispose();
+            results++;
+        }
+        Assert.Equal(10, results);
+        Assert.True(source.FramesSkipped > 0, "nothing skipped");
+        // Result 9 is due 9/25 s after result 0.
+        Assert.True(clock.Elapsed.TotalSeconds >= 0.34, $"10 paced results took only {clock.Elapsed.TotalSeconds:F3} s");
+    }
+
+    [Fact]
     public void Plain_read_and_all_wanted_are_the_same_decode()
     {
         using var dir = new TempDir();
