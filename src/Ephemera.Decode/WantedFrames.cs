@@ -26,6 +26,20 @@ public readonly record struct WantedFrames(long From, int Every = 1)
         return new(from, every);
     }
 
+    /// <summary>
+    /// Frames for a consumer running at <paramref name="wantedFps"/> on a source of
+    /// <paramref name="sourceFps"/>, starting at <paramref name="from"/>: a stride of
+    /// floor(source / wanted) frames, so the consumer gets at least its rate (30 → 5 fps: every 6th;
+    /// 30 → 4 fps: every 7th). <paramref name="wantedFps"/> ≤ 0: nothing wanted; ≥ the source's rate
+    /// or an unknown source rate (≤ 0): every frame from <paramref name="from"/> on.
+    /// </summary>
+    public static WantedFrames AtRate(double sourceFps, double wantedFps, long from = 0)
+    {
+        if (wantedFps <= 0 || double.IsNaN(wantedFps)) return new(long.MaxValue);
+        if (sourceFps <= 0 || double.IsNaN(sourceFps) || wantedFps >= sourceFps) return new(from);
+        return new(from, (int)Math.Min(int.MaxValue, Math.Floor(sourceFps / wantedFps + 1e-9)));
+    }
+
     /// <summary>Whether the frame numbered <paramref name="index"/> is wanted.</summary>
     public bool Contains(long index) =>
         index >= From && (Every <= 1 || (ulong)(index - From) % (ulong)Every == 0);
