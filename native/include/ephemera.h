@@ -201,8 +201,10 @@ EPH_API int eph_source_read(eph_source *source, eph_frame **out_frame, eph_frame
  * frame threads), so the packet fed now is usually a few frames ahead of the one delivered now; only
  * a rule about upcoming indexes lets it decide. Pass the rule you will keep to: a frame below
  * want_from, or off the stride, may already be gone when you change your mind.
- * Skipping needs packet timestamps (to number the packet before decoding it); without them, and for
- * codecs other than H.264, nothing is skipped. want_from = INT64_MIN behaves exactly as
+ * Skipping needs each packet to carry its own presentation timestamp (to number the picture before
+ * decoding it: MP4, MKV, TS, RTSP do; raw .h264 and AVI with B-frames do not) and a codec whose
+ * bitstream says what is disposable (H.264; HEVC sub-layer non-reference pictures in the highest
+ * temporal sub-layer); otherwise nothing is skipped. want_from = INT64_MIN behaves exactly as
  * eph_source_read. Paced sources pace EPH_SKIPPED like frames (one result per frame interval). */
 EPH_API int eph_source_read_wanted(eph_source *source, eph_frame **out_frame, eph_frame_info *out_info,
                                    int64_t want_from, int64_t want_every);

@@ -76,6 +76,8 @@ struct eph_source {
     int64_t pass_skipped;        /* packets skipped this pass */
     int64_t pass_skipped_before; /* skipped packets that come before the last delivered frame in presentation order */
     int pass_pts_reordered;      /* a packet's pts was below an earlier one's: the pts are presentation times */
+    int pass_pts_unusable;       /* a packet without pts, or with an earlier one's (field pairs): packets
+                                    cannot be numbered as pictures, so nothing more is skipped this pass */
     int64_t recent_pts[REORDER_WINDOW];       /* pts of the last packets read (ring indexed by pass_packets) */
     int64_t pending_skip_pts[REORDER_WINDOW]; /* skipped packets no delivered frame has passed yet */
     int pending_skips;
@@ -281,6 +283,7 @@ static void begin_pass(eph_source *s)
     s->pass_packets = s->pass_delivered = s->pass_skipped = s->pass_skipped_before = 0;
     s->pending_skips = 0;
     s->pass_pts_reordered = 0;
+    s->pass_pts_unusable = 0;
 }
 
 /* Number of the picture in a packet about to be decoded (or skipped), in presentation order: the
@@ -291,9 +294,12 @@ static int64_t packet_index(eph_source *s, int64_t pts)
 {
     int64_t shown_later = 0;
     int n = s->pass_packets < REORDER_WINDOW ? (int)s->pass_packets : REORDER_WINDOW;
-    if (pts != AV_NOPTS_VALUE)
-        for (int i = 0; i < n; i++)
+    if (pts == AV_NOPTS_VALUE) s->pass_pts_unusable = 1;
+    else
+        for (int i = 0; i < n; i++) {
+            if (s->recent_pts[i] == pts) s->pass_pts_unusable = 1;
             if (s->recent_pts[i] != AV_NOPTS_VALUE && s->recent_pts[i] > pts) shown_later++;
+        }
     s->recent_pts[s->pass_packets % REORDER_WINDOW] = pts;
     if (shown_later) s->pass_pts_reordered = 1;
     return s->pass_base + s->pass_packets++ - shown_later;
@@ -314,10 +320,12 @@ static int64_t frame_index(eph_source *s, int64_t pts)
     return s->pass_base + s->pass_delivered + s->pass_skipped_before;
 }
 
-/* The packets' pts number pictures in presentation order: they visibly reorder, or the stream has no
- * reordering. (A container that stamps decode order on a stream with B-frames would misnumber them.) */
+/* The packets' pts number pictures in presentation order: one distinct pts per packet this pass, and
+ * they visibly reorder or the stream has no reordering. (A container that stamps decode order on a
+ * stream with B-frames, or one packet per field, would misnumber them.) */
 static int pts_trustworthy(const eph_source *s)
 {
+    if (s->pass_pts_unusable) return 0;
     return s->pass_pts_reordered ||
            (s->fmt->streams[s->stream_index]->codecpar->video_delay == 0 && s->dec->has_b_frames == 0);
 }
@@ -928,8 +936,8 @@ EPH_API int eph_source_read_wanted(eph_source *s, eph_frame **out_frame, eph_fra
             continue;
         }
         int64_t index = packet_index(s, s->pkt->pts);
-        if (s->pkt->pts != AV_NOPTS_VALUE && !index_wanted(index, want_from, want_every) &&
-            s->pending_skips < REORDER_WINDOW && pts_trustworthy(s) && packet_disposable(s, s->pkt))
+        if (!index_wanted(index, want_from, want_every) && s->pending_skips < REORDER_WINDOW &&
+            pts_trustworthy(s) && packet_disposable(s, s->pkt))
             return skip_packet(s, index, out_info);
         ret = send_wiped_packet(s, s->pkt);
         if (atomic_exchange(&s->pool_starved, 0)) return drop_for_pool(s);
