@@ -105,6 +105,19 @@ public sealed class SkipTests(ITestOutputHelper output) : LedgerGuard
         output.WriteLine($"ADL nothing wanted: {skipping.Frames.Count} decoded, {skipping.Skipped.Count} skipped");
         Assert.True(skipping.Skipped.Count > 100, $"only {skipping.Skipped.Count} of 525 frames skipped");
         Assert.Equal(Enumerable.Range(0, 525).Select(i => (long)i), skipping.Frames.Keys.Concat(skipping.Skipped).Order());
+        // An independent judge of which pictures are references: FFmpeg's own decoder-level skip.
+        Assert.Equal(ReferenceFramesPerFfprobe(path), skipping.Frames.Count);
+    }
+
+    /// <summary>Frames FFmpeg's decoder outputs with <c>-skip_frame noref</c> (every non-reference picture dropped).</summary>
+    private static int ReferenceFramesPerFfprobe(string path)
+    {
+        var r = ChildProcess.Run("ffprobe", new[] { "-v", "error", "-skip_frame", "noref", "-select_streams", "v:0", "-count_frames",
+            "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path }, TimeSpan.FromMinutes(1));
+        Assert.True(r.ExitCode == 0, $"ffprobe failed on {path}: {r.StdErr}");
+        // TS lists the stream twice (under its program and on its own): the first line is enough.
+        string first = r.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[0];
+        return int.Parse(first, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [Fact]
@@ -140,6 +153,12 @@ public sealed class SkipTests(ITestOutputHelper output) : LedgerGuard
             AssertMatchesFullDecode(full, skipping, wanted, $"{name} every {every} from 3");
             output.WriteLine($"{name} every {every}: {skipping.Frames.Count} decoded, {skipping.Skipped.Count} skipped");
             Assert.True(skipping.Skipped.Count > 0 == skips, $"{name}: {skipping.Skipped.Count} skipped at every {every}, expected {(skips ? "some" : "none")}");
+        }
+        if (skips)
+        {
+            // With nothing wanted, exactly the pictures FFmpeg's decoder keeps under -skip_frame noref are decoded.
+            var none = ReadAll(path, new WantedFrames(long.MaxValue));
+            Assert.Equal(ReferenceFramesPerFfprobe(path), none.Frames.Count);
         }
     }
 
