@@ -48,6 +48,8 @@ typedef enum eph_status {
     EPH_AGAIN          = 2,  /* the input had nothing ready; call again, not an error               */
     EPH_RECONNECTING   = 3,  /* network source dropped; the engine is reconnecting (a gap, not an error) */
     EPH_POOL_EXHAUSTED = 4,  /* the pixel pool was at its cap: one frame was dropped and counted     */
+    EPH_SKIPPED        = 5,  /* eph_source_read_wanted: one frame nobody wants was never decoded (its
+                                packet was wiped unread); one result per source frame, like EPH_OK     */
     EPH_ERR_INVALID_ARG = -1, /* a NULL or out-of-range argument                                    */
     EPH_ERR_OPEN       = -2, /* the source could not be opened / has no decodable video stream       */
     EPH_ERR_DECODE     = -3, /* the stream could not be decoded (corrupt data)                       */
@@ -120,7 +122,10 @@ typedef struct eph_frame_info {
     int32_t full_range;       /* 1 = full-range (JPEG, yuvj*) samples, 0 = limited (16..235)          */
     int64_t pts;              /* presentation timestamp in stream time-base units (AV_NOPTS_VALUE if unknown) */
     double  time_s;           /* pts in seconds from stream start (frame index / fps when pts unknown) */
-    int64_t index;            /* delivered frames of this source before this one (from 0)             */
+    int64_t index;            /* frame number in presentation order (from 0; keeps counting across loops
+                                 and reconnects): frames delivered or skipped before this one, so a
+                                 picture has the same index whether or not others were skipped.
+                                 For EPH_SKIPPED: the skipped frame's number (no planes).              */
     int64_t decoded_ns;       /* CLOCK_MONOTONIC nanoseconds when decoding of this frame completed    */
 } eph_frame_info;
 
@@ -133,6 +138,8 @@ typedef struct eph_source_info {
     int32_t hw_active;        /* 1 when a hardware device is decoding                                 */
     int64_t frames_delivered; /* frames returned with EPH_OK so far                                   */
     int64_t frames_dropped_for_pool; /* frames dropped because this source's pool was at its cap       */
+    int64_t frames_skipped;   /* frames never decoded because the caller did not want them (EPH_SKIPPED);
+                                 they never held pixels, so the ledger does not count them             */
 } eph_source_info;
 
 /* Process-wide pixel ledger. Counts both pool blocks (decoded pictures) and eph_pixbuf buffers. */
@@ -180,6 +187,27 @@ EPH_API int eph_source_get_info(const eph_source *source, eph_source_info *out_i
  *   for eph_source_close only.
  * *out_frame is NULL for every status but EPH_OK. */
 EPH_API int eph_source_read(eph_source *source, eph_frame **out_frame, eph_frame_info *out_info);
+
+/* Like eph_source_read, and lets frames nobody wants go undecoded.
+ * The caller wants the frames with index want_from, want_from + want_every, want_from + 2*want_every, …
+ * (want_every <= 1: every frame from want_from on) and none before want_from. When the next packet is a
+ * disposable picture (nothing else is predicted from it: H.264 nal_ref_idc == 0, or a demuxer's
+ * AV_PKT_FLAG_DISPOSABLE) whose index is not wanted, it never reaches the decoder: it is wiped and
+ * released, counted in frames_skipped, and the call returns EPH_SKIPPED with *out_frame NULL and
+ * out_info->index naming the skipped frame. Reference pictures are always decoded, so every frame
+ * delivered is bit-exact with a full decode, and a wanted frame is never skipped. Frames decoded
+ * anyway (references) are delivered with EPH_OK as usual; release the ones you do not need.
+ * Why a schedule and not a "next frame unwanted" flag: the decoder reads ahead (B-frame reordering,
+ * frame threads), so the packet fed now is usually a few frames ahead of the one delivered now; only
+ * a rule about upcoming indexes lets it decide. Pass the rule you will keep to: a frame below
+ * want_from, or off the stride, may already be gone when you change your mind.
+ * Skipping needs each packet to carry its own presentation timestamp (to number the picture before
+ * decoding it: MP4, MKV, TS, RTSP do; raw .h264 and AVI with B-frames do not) and a codec whose
+ * bitstream says what is disposable (H.264; HEVC sub-layer non-reference pictures in the highest
+ * temporal sub-layer); otherwise nothing is skipped. want_from = INT64_MIN behaves exactly as
+ * eph_source_read. Paced sources pace EPH_SKIPPED like frames (one result per frame interval). */
+EPH_API int eph_source_read_wanted(eph_source *source, eph_frame **out_frame, eph_frame_info *out_info,
+                                   int64_t want_from, int64_t want_every);
 
 /* Closes the source: stops the decoder and releases its blocks (each is wiped). Frames you still
  * hold remain valid until released. NULL is ignored. */

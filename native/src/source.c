@@ -20,8 +20,11 @@
 
 #define PLANE_ALIGN 64            /* row and plane alignment of pool frames (AVX-512 safe) */
 #define MAX_CONSECUTIVE_ERRORS 64 /* corrupt packets in a row before a source is declared undecodable */
+#define REORDER_WINDOW 32         /* packets remembered for numbering frames in presentation order: more
+                                     than any H.264/HEVC reorder depth (at most 16 frames) */
 
 typedef enum { STATE_STREAMING, STATE_RECONNECTING, STATE_DRAINING, STATE_DONE } source_state;
+enum { NAL_NONE, NAL_H264, NAL_HEVC };
 
 struct eph_source {
     char *uri;
@@ -59,6 +62,25 @@ struct eph_source {
     int64_t dropped_for_pool;
     int consecutive_errors;
     int64_t pace_start_ns;       /* wall clock of the first paced frame */
+
+    /* Frame numbering that survives skipped packets (see packet_index, frame_index). A pass is one
+     * run of the demuxer from its start: a loop rewind or a reconnect begins a new one, and the
+     * timestamps restart with it. */
+    int nal_codec;               /* NAL_H264, NAL_HEVC, or NAL_NONE: skipping needs the bitstream parsed */
+    int nal_length;              /* length-prefix size (1..4) of MP4/MKV packets; 0 = Annex B start codes */
+    int hevc_max_tid;            /* HEVC: highest TemporalId (sps_max_sub_layers_minus1); -1 = unknown */
+    int64_t skipped;             /* frames never decoded (EPH_SKIPPED), all passes */
+    int64_t pass_base;           /* index of this pass's first frame */
+    int64_t pass_packets;        /* video packets read this pass */
+    int64_t pass_delivered;      /* frames delivered this pass */
+    int64_t pass_skipped;        /* packets skipped this pass */
+    int64_t pass_skipped_before; /* skipped packets that come before the last delivered frame in presentation order */
+    int pass_pts_reordered;      /* a packet's pts was below an earlier one's: the pts are presentation times */
+    int pass_pts_unusable;       /* a packet without pts, or with an earlier one's (field pairs): packets
+                                    cannot be numbered as pictures, so nothing more is skipped this pass */
+    int64_t recent_pts[REORDER_WINDOW];       /* pts of the last packets read (ring indexed by pass_packets) */
+    int64_t pending_skip_pts[REORDER_WINDOW]; /* skipped packets no delivered frame has passed yet */
+    int pending_skips;
 };
 
 struct eph_frame {
@@ -251,6 +273,153 @@ static void setup_hw(eph_source *s, const AVCodec *codec)
                    codec->name);
 }
 
+/* ---- frame numbering and disposable packets ---------------------------------------------- */
+
+/* A new run of the demuxer (open, loop rewind, reconnect): its frames number on from the last pass,
+ * skipped ones included, exactly as a full decode's count would. */
+static void begin_pass(eph_source *s)
+{
+    s->pass_base += s->pass_delivered + s->pass_skipped;
+    s->pass_packets = s->pass_delivered = s->pass_skipped = s->pass_skipped_before = 0;
+    s->pending_skips = 0;
+    s->pass_pts_reordered = 0;
+    s->pass_pts_unusable = 0;
+}
+
+/* Number of the picture in a packet about to be decoded (or skipped), in presentation order: the
+ * packets read before it, less those among them shown after it (B-frame reordering reads a later
+ * reference first). Packets arrive in decode order, so no later packet is shown before a
+ * non-reference one; a window of REORDER_WINDOW packets covers any reorder depth. */
+static int64_t packet_index(eph_source *s, int64_t pts)
+{
+    int64_t shown_later = 0;
+    int n = s->pass_packets < REORDER_WINDOW ? (int)s->pass_packets : REORDER_WINDOW;
+    if (pts == AV_NOPTS_VALUE) s->pass_pts_unusable = 1;
+    else
+        for (int i = 0; i < n; i++) {
+            if (s->recent_pts[i] == pts) s->pass_pts_unusable = 1;
+            if (s->recent_pts[i] != AV_NOPTS_VALUE && s->recent_pts[i] > pts) shown_later++;
+        }
+    s->recent_pts[s->pass_packets % REORDER_WINDOW] = pts;
+    if (shown_later) s->pass_pts_reordered = 1;
+    return s->pass_base + s->pass_packets++ - shown_later;
+}
+
+/* Number of a delivered picture: frames delivered before it plus the skipped ones shown before it. */
+static int64_t frame_index(eph_source *s, int64_t pts)
+{
+    if (pts != AV_NOPTS_VALUE)
+        for (int i = 0; i < s->pending_skips;) {
+            if (s->pending_skip_pts[i] < pts) {
+                s->pending_skip_pts[i] = s->pending_skip_pts[--s->pending_skips];
+                s->pass_skipped_before++;
+            } else {
+                i++;
+            }
+        }
+    return s->pass_base + s->pass_delivered + s->pass_skipped_before;
+}
+
+/* The packets' pts number pictures in presentation order: one distinct pts per packet this pass, and
+ * they visibly reorder or the stream has no reordering. (A container that stamps decode order on a
+ * stream with B-frames, or one packet per field, would misnumber them.) */
+static int pts_trustworthy(const eph_source *s)
+{
+    if (s->pass_pts_unusable) return 0;
+    return s->pass_pts_reordered ||
+           (s->fmt->streams[s->stream_index]->codecpar->video_delay == 0 && s->dec->has_b_frames == 0);
+}
+
+/* want_every <= 1: every frame from want_from on; else want_from + k * want_every. */
+static int index_wanted(int64_t index, int64_t want_from, int64_t want_every)
+{
+    if (index < want_from) return 0;
+    return want_every <= 1 || ((uint64_t)index - (uint64_t)want_from) % (uint64_t)want_every == 0;
+}
+
+/* Steps to the next NAL unit in *p..end: length-prefixed (nal_length 1..4, as in MP4/MKV) or after
+ * a 00 00 01 start code (nal_length 0, Annex B as in TS/RTSP). Returns its first byte and sets
+ * *size (for Annex B: up to the end, enough for a header), or NULL when there is none / it is cut. */
+static const uint8_t *next_nal(const uint8_t **p, const uint8_t *end, int nal_length, size_t *size)
+{
+    const uint8_t *q = *p;
+    if (nal_length > 0) {
+        if (end - q < nal_length) return NULL;
+        uint32_t len = 0;
+        for (int i = 0; i < nal_length; i++) len = len << 8 | q[i];
+        q += nal_length;
+        if (len == 0 || len > (size_t)(end - q)) return NULL;
+        *p = q + len;
+        *size = len;
+        return q;
+    }
+    while (end - q >= 3 && !(q[0] == 0 && q[1] == 0 && q[2] == 1)) q++;
+    if (end - q <= 3) return NULL;
+    q += 3;
+    *p = q + 1; /* the next start code is searched from here */
+    *size = (size_t)(end - q);
+    return q;
+}
+
+/* 1 when the access unit in p[0..size) is a picture nothing is predicted from, judged by its first
+ * slice NAL. H.264: a non-IDR slice (type 1) with nal_ref_idc == 0. HEVC: a sub-layer non-reference
+ * slice (even types 0..14: TRAIL_N, TSA_N, STSA_N, RADL_N, RASL_N, RSV_VCL_N*) in the highest
+ * temporal sub-layer (a lower one may be referenced by higher ones). Anything else, or anything
+ * unparsable, counts as a reference and is never skipped. */
+static int picture_disposable(const eph_source *s, const uint8_t *p, int size)
+{
+    const uint8_t *end = p + size;
+    size_t n;
+    for (const uint8_t *nal; (nal = next_nal(&p, end, s->nal_length, &n));) {
+        if (nal[0] & 0x80) return 0; /* forbidden_zero_bit: corrupt, leave it to the decoder */
+        if (s->nal_codec == NAL_H264) {
+            int type = nal[0] & 0x1f, ref_idc = (nal[0] >> 5) & 3;
+            if (type == 1) return ref_idc == 0;
+            if (type >= 2 && type <= 5) return 0; /* data partitions, IDR */
+        } else {
+            if (n < 2) return 0;
+            int type = (nal[0] >> 1) & 0x3f, tid = (nal[1] & 7) - 1;
+            if (type <= 31) return type <= 14 && type % 2 == 0 && s->hevc_max_tid >= 0 && tid == s->hevc_max_tid;
+        }
+    }
+    return 0;
+}
+
+/* Nothing will be predicted from this packet's picture: it may go undecoded. */
+static int packet_disposable(const eph_source *s, const AVPacket *pkt)
+{
+    if (pkt->flags & AV_PKT_FLAG_KEY) return 0;
+    if (pkt->flags & AV_PKT_FLAG_DISPOSABLE) return 1;
+    return s->nal_codec != NAL_NONE && pkt->data && picture_disposable(s, pkt->data, pkt->size);
+}
+
+/* How packets of this stream are framed, and (HEVC) its highest temporal sub-layer, from extradata. */
+static void probe_nal_layout(eph_source *s, const AVCodecParameters *par)
+{
+    const uint8_t *x = par->extradata;
+    int n = x ? par->extradata_size : 0;
+    s->nal_codec = par->codec_id == AV_CODEC_ID_H264 ? NAL_H264 : par->codec_id == AV_CODEC_ID_HEVC ? NAL_HEVC : NAL_NONE;
+    s->nal_length = 0;
+    s->hevc_max_tid = -1;
+    if (s->nal_codec == NAL_H264) {
+        /* avcC (MP4, MKV) starts with version 1 and states the length size; Annex B starts with a start code. */
+        if (n >= 7 && x[0] == 1) s->nal_length = (x[4] & 3) + 1;
+    } else if (s->nal_codec == NAL_HEVC) {
+        if (n >= 23 && x[0] == 1) {
+            /* hvcC: byte 21 = constantFrameRate(2) numTemporalLayers(3) temporalIdNested(1) lengthSizeMinusOne(2). */
+            s->nal_length = (x[21] & 3) + 1;
+            int layers = (x[21] >> 3) & 7;
+            if (layers > 0) s->hevc_max_tid = layers - 1;
+        } else {
+            /* Annex B parameter sets: the SPS (type 33) says sps_max_sub_layers_minus1 right after its header. */
+            const uint8_t *p = x, *end = x + n;
+            size_t len;
+            for (const uint8_t *nal; p && (nal = next_nal(&p, end, 0, &len));)
+                if (len >= 3 && ((nal[0] >> 1) & 0x3f) == 33) { s->hevc_max_tid = (nal[2] >> 1) & 7; break; }
+        }
+    }
+}
+
 /* ---- open / close of the demuxer + decoder ----------------------------------------------- */
 
 static void close_input(eph_source *s)
@@ -306,6 +475,7 @@ static int open_input(eph_source *s)
         goto fail;
     }
     s->dec->opaque = s;
+    probe_nal_layout(s, st->codecpar);
     s->direct_to_pool = (codec->capabilities & AV_CODEC_CAP_DR1) != 0;
     if (!s->direct_to_pool)
         source_log(s, EPH_LOG_WARN, "%s: the %s decoder allocates its own pictures; frames are copied into pool memory and its buffers wiped when writable",
@@ -332,6 +502,7 @@ static int open_input(eph_source *s)
                                   (s->fmt->duration != AV_NOPTS_VALUE && s->fmt->duration > 0)));
     snprintf(s->codec_name, sizeof s->codec_name, "%s", codec->name);
     s->deadline_ns = 0;
+    begin_pass(s);
     return EPH_OK;
 fail:
     s->deadline_ns = 0;
@@ -408,6 +579,7 @@ EPH_API int eph_source_get_info(const eph_source *s, eph_source_info *out)
     out->hw_active = s->hw_active;
     out->frames_delivered = s->delivered;
     out->frames_dropped_for_pool = s->dropped_for_pool;
+    out->frames_skipped = s->skipped;
     return EPH_OK;
 }
 
@@ -529,6 +701,16 @@ static int to_consumer_format(eph_source *s, AVFrame **out, int *format, int *fu
     return EPH_OK;
 }
 
+/* Paced sources: result n (a frame or a skip) is due n / fps after the first, a stand-in for a live camera. */
+static void pace(eph_source *s)
+{
+    if (!s->params.paced || s->frame_rate <= 0) return;
+    if (s->pace_start_ns == 0) s->pace_start_ns = eph_now_ns();
+    int64_t due = s->pace_start_ns + (int64_t)((double)(s->delivered + s->skipped) * 1e9 / s->frame_rate);
+    int64_t wait = due - eph_now_ns();
+    if (wait > 0) sleep_ms(wait / 1000000);
+}
+
 static int deliver(eph_source *s, eph_frame **out_frame, eph_frame_info *info)
 {
     int64_t decoded_ns = eph_now_ns();
@@ -563,21 +745,16 @@ static int deliver(eph_source *s, eph_frame **out_frame, eph_frame_info *info)
     info->full_range = full_range;
     info->pts = av->best_effort_timestamp;
     int64_t start = s->fmt && s->fmt->streams[s->stream_index]->start_time != AV_NOPTS_VALUE ? s->fmt->streams[s->stream_index]->start_time : 0;
+    info->index = frame_index(s, av->pts != AV_NOPTS_VALUE ? av->pts : av->best_effort_timestamp);
     info->time_s = info->pts != AV_NOPTS_VALUE ? (double)(info->pts - start) * av_q2d(s->time_base)
-                 : s->frame_rate > 0 ? (double)s->delivered / s->frame_rate : 0.0;
-    info->index = s->delivered;
+                 : s->frame_rate > 0 ? (double)info->index / s->frame_rate : 0.0;
     info->decoded_ns = decoded_ns;
     s->width = av->width;
     s->height = av->height;
 
-    if (s->params.paced && s->frame_rate > 0) {
-        /* Frame n is due n / fps after the first: a stand-in for a live camera. */
-        if (s->pace_start_ns == 0) s->pace_start_ns = eph_now_ns();
-        int64_t due = s->pace_start_ns + (int64_t)((double)s->delivered * 1e9 / s->frame_rate);
-        int64_t wait = due - eph_now_ns();
-        if (wait > 0) sleep_ms(wait / 1000000);
-    }
+    pace(s);
     s->delivered++;
+    s->pass_delivered++;
     s->consecutive_errors = 0;
     *out_frame = f;
     return EPH_OK;
@@ -650,6 +827,7 @@ static int rewind_file(eph_source *s)
         avformat_seek_file(s->fmt, -1, INT64_MIN, 0, 0, 0) >= 0) {
         avcodec_flush_buffers(s->dec);
         s->state = STATE_STREAMING;
+        begin_pass(s);
         return EPH_OK;
     }
     close_input(s);
@@ -658,10 +836,39 @@ static int rewind_file(eph_source *s)
     return ret;
 }
 
+/* The packet in s->pkt is not wanted and never reaches the decoder: wiped like every other packet. */
+static int skip_packet(eph_source *s, int64_t index, eph_frame_info *info)
+{
+    int64_t pts = s->pkt->pts;
+    if (s->pkt->buf && av_buffer_is_writable(s->pkt->buf)) eph_wipe(s->pkt->data, (size_t)s->pkt->size);
+    av_packet_unref(s->pkt);
+    s->pending_skip_pts[s->pending_skips++] = pts;
+    memset(info, 0, sizeof *info);
+    info->pts = pts;
+    int64_t start = s->fmt->streams[s->stream_index]->start_time != AV_NOPTS_VALUE ? s->fmt->streams[s->stream_index]->start_time : 0;
+    info->time_s = (double)(pts - start) * av_q2d(s->time_base);
+    info->index = index;
+    info->decoded_ns = eph_now_ns();
+    pace(s);
+    s->skipped++;
+    s->pass_skipped++;
+    return EPH_SKIPPED;
+}
+
 EPH_API int eph_source_read(eph_source *s, eph_frame **out_frame, eph_frame_info *out_info)
 {
+    if (!s || !out_frame || !out_info) {
+        if (out_frame) *out_frame = NULL;
+        eph_set_error("eph_source_read: NULL argument");
+        return EPH_ERR_INVALID_ARG;
+    }
+    return eph_source_read_wanted(s, out_frame, out_info, INT64_MIN, 1);
+}
+
+EPH_API int eph_source_read_wanted(eph_source *s, eph_frame **out_frame, eph_frame_info *out_info, int64_t want_from, int64_t want_every)
+{
     if (out_frame) *out_frame = NULL;
-    if (!s || !out_frame || !out_info) { eph_set_error("eph_source_read: NULL argument"); return EPH_ERR_INVALID_ARG; }
+    if (!s || !out_frame || !out_info) { eph_set_error("eph_source_read_wanted: NULL argument"); return EPH_ERR_INVALID_ARG; }
     char eb[256];
     for (;;) {
         if (s->state == STATE_DONE) return EPH_EOF;
@@ -728,6 +935,10 @@ EPH_API int eph_source_read(eph_source *s, eph_frame **out_frame, eph_frame_info
             av_packet_unref(s->pkt);
             continue;
         }
+        int64_t index = packet_index(s, s->pkt->pts);
+        if (!index_wanted(index, want_from, want_every) && s->pending_skips < REORDER_WINDOW &&
+            pts_trustworthy(s) && packet_disposable(s, s->pkt))
+            return skip_packet(s, index, out_info);
         ret = send_wiped_packet(s, s->pkt);
         if (atomic_exchange(&s->pool_starved, 0)) return drop_for_pool(s);
         if (ret < 0 && ret != AVERROR(EAGAIN)) {

@@ -51,7 +51,8 @@ public sealed class FrameLease : IDisposable
     public PixelFormat Format => (PixelFormat)_info.Format;
     /// <summary>True for full-range (JPEG, yuvj*) samples.</summary>
     public bool FullRange => _info.FullRange != 0;
-    /// <summary>Delivered frames of the source before this one (from 0).</summary>
+    /// <summary>Frame number in presentation order (from 0, counting on across loops and reconnects):
+    /// frames delivered or skipped before this one, so it is the same whether or not others were skipped.</summary>
     public long Index => _info.Index;
     /// <summary>Presentation timestamp in stream time-base units (long.MinValue when unknown).</summary>
     public long Pts => _info.Pts;

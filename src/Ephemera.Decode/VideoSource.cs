@@ -19,6 +19,10 @@ public enum ReadStatus
     /// <summary>The input had nothing ready; call again. (A network read stalled past
     /// <see cref="SourceOptions.ReadTimeoutMs"/> is a drop: <see cref="Reconnecting"/>.)</summary>
     Timeout,
+    /// <summary>One frame nobody wanted (see <see cref="WantedFrames"/>) was never decoded: its packet was
+    /// wiped unread. One result per source frame, like <see cref="Frame"/>; no lease.
+    /// <see cref="VideoSource.LastSkippedIndex"/> names it.</summary>
+    Skipped,
 }
 
 /// <summary>
@@ -42,6 +46,11 @@ public sealed class VideoSource : IDisposable
 
     public long FramesDelivered => Info().FramesDelivered;
     public long FramesDroppedForPool => Info().FramesDroppedForPool;
+    /// <summary>Frames never decoded because they were not wanted (<see cref="ReadStatus.Skipped"/>). They
+    /// never held pixels, so <see cref="PixelLedger"/> does not count them.</summary>
+    public long FramesSkipped => Info().FramesSkipped;
+    /// <summary>Index of the frame the last <see cref="ReadStatus.Skipped"/> result stood for (-1 before any).</summary>
+    public long LastSkippedIndex { get; private set; } = -1;
 
     private VideoSource(string uri, SourceHandle handle)
     {
@@ -76,12 +85,23 @@ public sealed class VideoSource : IDisposable
     /// must dispose; for every other status it is null. Decode failures throw
     /// <see cref="VideoSourceException"/> naming the source. No managed allocation in steady state.
     /// </summary>
-    public unsafe ReadStatus Read(out FrameLease? frame)
+    public ReadStatus Read(out FrameLease? frame) => Read(out frame, WantedFrames.All);
+
+    /// <summary>
+    /// As <see cref="Read(out FrameLease?)"/>, and frames outside <paramref name="wanted"/> that nothing
+    /// else is predicted from (H.264 non-reference pictures) are never decoded: such a read returns
+    /// <see cref="ReadStatus.Skipped"/> instead of a frame. Reference frames are always decoded and
+    /// delivered (dispose the ones you do not need), so every frame delivered is bit-exact with a full
+    /// decode and keeps the <see cref="FrameLease.Index"/> it has there; a wanted frame is never skipped.
+    /// Frame and Skipped results together number one per source frame. Other codecs, and streams
+    /// without timestamps, skip nothing.
+    /// </summary>
+    public unsafe ReadStatus Read(out FrameLease? frame, WantedFrames wanted)
     {
         ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
         nint native;
         EphFrameInfo info;
-        int status = NativeMethods.eph_source_read(_handle, &native, &info);
+        int status = NativeMethods.eph_source_read_wanted(_handle, &native, &info, wanted.From, wanted.Every < 1 ? 1 : wanted.Every);
         frame = null;
         switch ((NativeStatus)status)
         {
@@ -92,6 +112,9 @@ public sealed class VideoSource : IDisposable
             case NativeStatus.Again: return ReadStatus.Timeout;
             case NativeStatus.Reconnecting: return ReadStatus.Reconnecting;
             case NativeStatus.PoolExhausted: return ReadStatus.PoolExhausted;
+            case NativeStatus.Skipped:
+                LastSkippedIndex = info.Index;
+                return ReadStatus.Skipped;
             default:
                 NativeErrors.ThrowIfFailed(status);
                 throw new InvalidOperationException($"{Uri}: unexpected native status {status}");

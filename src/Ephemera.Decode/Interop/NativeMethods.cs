@@ -14,6 +14,7 @@ internal enum NativeStatus
     Again = 2,
     Reconnecting = 3,
     PoolExhausted = 4,
+    Skipped = 5,
     InvalidArgument = -1,
     OpenFailed = -2,
     DecodeFailed = -3,
@@ -67,6 +68,7 @@ internal unsafe struct EphSourceInfo
     public int HwActive;
     public long FramesDelivered;
     public long FramesDroppedForPool;
+    public long FramesSkipped;
 }
 
 /// <summary><c>eph_ledger</c>.</summary>
@@ -106,6 +108,10 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial int eph_source_read(SourceHandle source, nint* frame, EphFrameInfo* info);
+
+    [LibraryImport(Lib)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial int eph_source_read_wanted(SourceHandle source, nint* frame, EphFrameInfo* info, long wantFrom, long wantEvery);
 
     [LibraryImport(Lib)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]

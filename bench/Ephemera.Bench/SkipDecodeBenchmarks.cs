@@ -1,0 +1,85 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using Ephemera.Core;
+using Ephemera.Decode;
+
+namespace Ephemera.Bench;
+
+/// <summary>
+/// What skipping unwanted non-reference frames saves: ADL-Rundle-6 (525 frames of 1080p30 H.264,
+/// 385 B-frames) read through <see cref="VideoSource"/> with one decoder thread (the runtime's
+/// setting once cameras fill the cores), all frames wanted vs every 6th (detection at 5 of 30 fps)
+/// vs none. "Source frames/s" = 525 / mean: how fast the source's timeline is consumed, so the
+/// ratio to 30 is the number of such cameras one core can keep up with.
+/// <c>dotnet run -c Release --project bench/Ephemera.Bench -- --filter '*SkipDecodeBenchmarks*' --job short</c>
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(SourceFpsConfig))]
+public class SkipDecodeBenchmarks
+{
+    public const int SourceFrames = 525;
+    private string _file = "";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _file = RepoPaths.Data("mot15/ADL-Rundle-6/video.mp4");
+        if (!File.Exists(_file)) throw new FileNotFoundException($"benchmark input missing: {_file}");
+    }
+
+    [Benchmark(Baseline = true, Description = "all frames wanted")]
+    public long AllFrames() => Run(WantedFrames.All);
+
+    [Benchmark(Description = "every 6th frame wanted")]
+    public long Every6th() => Run(WantedFrames.EveryNth(6));
+
+    [Benchmark(Description = "no frame wanted (references only)")]
+    public long NoneWanted() => Run(new WantedFrames(long.MaxValue));
+
+    /// <summary>Reads the whole file; returns decoded frames (skipped + decoded must be 525).</summary>
+    private long Run(WantedFrames wanted)
+    {
+        using var source = VideoSource.Open(_file, new SourceOptions { DecoderThreads = 1, Hardware = HardwareDecode.None });
+        long decoded = 0, skipped = 0;
+        for (;;)
+        {
+            var status = source.Read(out var frame, wanted);
+            if (status == ReadStatus.EndOfStream) break;
+            if (status == ReadStatus.Skipped) { skipped++; continue; }
+            if (status != ReadStatus.Frame) throw new InvalidOperationException($"unexpected {status}");
+            frame!.Dispose();
+            decoded++;
+        }
+        if (decoded + skipped != SourceFrames) throw new InvalidOperationException($"{decoded} decoded + {skipped} skipped != {SourceFrames}");
+        return decoded;
+    }
+
+    /// <summary>Adds "Source frames/s" = 525 / mean time.</summary>
+    private sealed class SourceFpsConfig : ManualConfig
+    {
+        public SourceFpsConfig() => AddColumn(new SourceFpsColumn());
+    }
+
+    private sealed class SourceFpsColumn : IColumn
+    {
+        public string Id => "SourceFramesPerSecond";
+        public string ColumnName => "Source frames/s";
+        public bool AlwaysShow => true;
+        public ColumnCategory Category => ColumnCategory.Custom;
+        public int PriorityInCategory => 0;
+        public bool IsNumeric => true;
+        public UnitType UnitType => UnitType.Dimensionless;
+        public string Legend => "source frames consumed per second, decoded or skipped (525 / mean)";
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+        public bool IsAvailable(Summary summary) => true;
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+        {
+            var stats = summary[benchmarkCase]?.ResultStatistics;
+            return stats == null ? "n/a" : (SourceFrames / (stats.Mean / 1e9)).ToString("F1");
+        }
+    }
+}
