@@ -22,11 +22,18 @@ public sealed record BatcherOptions
     /// <see cref="Runtime.InferenceOptions.EffectiveParallelRuns"/> (on CPU one per core). Capped at Banks.
     /// </summary>
     public int Workers { get; }
+    /// <summary>
+    /// Nice value of the worker threads on Linux (0 = as the process). Default 5: camera threads
+    /// decode on a live clock and should preempt a detector run, which only waits a little longer
+    /// in its bank. Measured on street-1080p, 4 streams on 2 cores: see bench/README.md.
+    /// </summary>
+    public int WorkerNice { get; }
 
-    public BatcherOptions(int maxBatch = 0, TimeSpan? deadline = null, int banks = 2, int workers = 0)
+    public BatcherOptions(int maxBatch = 0, TimeSpan? deadline = null, int banks = 2, int workers = 0, int workerNice = 5)
     {
         if (workers < 0) throw new EphemeraException($"batcher workers must be >= 0, got {workers}");
-        Workers = workers;
+        if (workerNice is < 0 or > 19) throw new EphemeraException($"batcher worker nice must be 0..19, got {workerNice}");
+        Workers = workers; WorkerNice = workerNice;
         if (maxBatch < 0) throw new EphemeraException($"max batch must be >= 0, got {maxBatch}");
         var d = deadline ?? TimeSpan.FromMilliseconds(10);
         if (d < TimeSpan.Zero) throw new EphemeraException($"batch deadline must be >= 0, got {d}");
@@ -229,6 +236,7 @@ public sealed class CrossStreamBatcher : IDisposable
 
     private void WorkerLoop()
     {
+        if (Options.WorkerNice > 0) ThreadNice.TrySetCurrent(Options.WorkerNice);
         while (true)
         {
             Bank? ready = null; int n = 0;
