@@ -94,8 +94,9 @@ public class BatcherTests
         using var batcher = new CrossStreamBatcher(detector, new BatcherOptions(1, TimeSpan.Zero, banks: 3));
         Assert.Equal(2, batcher.Workers);
         string? blockedOn = null, otherOn = null;
+        int? niceOfWorker = null;
         using var blocker = new DetectionRequest(_ => { blockedOn = Thread.CurrentThread.Name; release.Wait(); });
-        using var other = new DetectionRequest(_ => otherOn = Thread.CurrentThread.Name);
+        using var other = new DetectionRequest(_ => { otherOn = Thread.CurrentThread.Name; niceOfWorker = ThreadNice.Current(); });
         Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(0), blocker));
         Assert.True(SpinWait.SpinUntil(() => blockedOn != null, TimeSpan.FromSeconds(60)), "the first batch never ran");
         // Worker 1 is stuck in the first camera's callback; the second worker runs the next batch meanwhile.
@@ -103,6 +104,9 @@ public class BatcherTests
         Assert.True(other.Wait(TimeSpan.FromSeconds(60)), "the second batch waited for the first worker");
         Assert.False(release.IsSet);
         Assert.NotEqual(blockedOn, otherOn);
+        // Detector runs yield to camera threads (nice 5 by default) on Linux.
+        if (OperatingSystem.IsLinux()) Assert.Equal(5, niceOfWorker);
+        Assert.Equal(ThreadNice.Current(), OperatingSystem.IsLinux() ? 0 : null); // the calling thread is untouched
         Assert.True(other.Output.Count > 0);
         release.Set();
         Assert.True(SpinWait.SpinUntil(() => batcher.Counters.Batches == 2, TimeSpan.FromSeconds(60)));
