@@ -34,6 +34,7 @@ public sealed class CameraWorker : IDisposable
     private readonly SourceOptions _sourceOptions;
     private readonly StageTimes _stages;
     private readonly long _detectIntervalTicks;
+    private readonly long _detectPhaseTicks;
     private readonly double _epochSeconds;
     private Thread? _thread;
     private volatile bool _stop;
@@ -87,8 +88,9 @@ public sealed class CameraWorker : IDisposable
 
     public CameraWorker(CameraConfig config, CameraManifest manifest, PurposeAnalyticsOptions analytics,
         CrossStreamBatcher? batcher, double detectFps, SourceOptions sourceOptions, StageTimes stages, double epochSeconds,
-        DetectionFairness? fairness = null)
+        DetectionFairness? fairness = null, double detectPhase = 0)
     {
+        if (detectPhase is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(detectPhase), detectPhase, "a fraction of the detection interval, 0 ≤ phase < 1");
         Config = config; Manifest = manifest; _batcher = batcher; _stages = stages; _fairness = fairness;
         _sourceOptions = sourceOptions with { Loop = config.Loop, Paced = false }; // pacing is done here, so decode time is measurable
         _epochSeconds = epochSeconds;
@@ -96,6 +98,7 @@ public sealed class CameraWorker : IDisposable
         _tracker = new MultiObjectTracker(TrackerOptions.Live);
         _request = new DetectionRequest(OnDetections) { Priority = Math.Max(1, config.Priority) };
         _detectIntervalTicks = detectFps > 0 ? (long)(Stopwatch.Frequency / detectFps) : long.MaxValue;
+        _detectPhaseTicks = detectFps > 0 ? (long)(detectPhase * _detectIntervalTicks) : 0;
         State = CameraState.Starting;
     }
 
@@ -205,7 +208,9 @@ public sealed class CameraWorker : IDisposable
                     Interlocked.Increment(ref _framesDecoded);
                     // The live clock starts with the stream's first frame: opening the source and the
                     // decoder's look-ahead (B-frame delay) happen before a camera's first picture too.
-                    if (delivered == 0) { scheduleStart = decoded; due = decoded; }
+                    // Detections start at this camera's phase of the interval, so cameras started
+                    // together do not all ask the detector on the same frame instant.
+                    if (delivered == 0) { scheduleStart = decoded; due = decoded; nextDetect = decoded + _detectPhaseTicks; }
                     delivered++;
                     if (paced)
                     {

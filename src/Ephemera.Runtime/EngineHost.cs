@@ -108,9 +108,12 @@ public sealed class EngineHost : IDisposable
         }
         int decoderThreads = _run.DecoderThreads >= 0 ? _run.DecoderThreads : (admitted.Count >= Environment.ProcessorCount ? 1 : 0);
         var sourceOptions = SourceOptions.Default with { DecoderThreads = decoderThreads };
-        foreach (var (cam, manifest, binding) in admitted)
+        for (int i = 0; i < admitted.Count; i++)
         {
-            var worker = new CameraWorker(cam, manifest, binding.Options, _batcher, cam.DetectFps ?? e.DetectFps, sourceOptions, Stages, epochSeconds, Fairness);
+            var (cam, manifest, binding) = admitted[i];
+            // Phases spread evenly over the detection interval: an even load instead of a burst per interval.
+            var worker = new CameraWorker(cam, manifest, binding.Options, _batcher, cam.DetectFps ?? e.DetectFps, sourceOptions, Stages, epochSeconds,
+                Fairness, detectPhase: (double)i / admitted.Count);
             if (worker.Analytics!.Crowd is { } crowd)
                 crowd.Rendered += snap => { OutputPublisher.PublishIcon(Store, manifest, snap); Interlocked.Increment(ref _outputs); };
             _cameras.Add(worker);
