@@ -294,6 +294,37 @@ public sealed class CrossStreamBatcher : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs the model once per worker, all at once, on empty banks, before any camera starts: ONNX
+    /// Runtime plans and allocates on a session's first runs, which would otherwise make the first
+    /// frames of every camera late together. Call before the first <see cref="Submit"/>.
+    /// </summary>
+    public void WarmUp()
+    {
+        var idle = new List<Bank>();
+        lock (_gate)
+        {
+            foreach (var b in _banks)
+                if (b.State == BankState.Free && idle.Count < _workers.Length) { b.State = BankState.Running; idle.Add(b); }
+        }
+        try
+        {
+            Parallel.ForEach(idle, new ParallelOptions { MaxDegreeOfParallelism = idle.Count }, b =>
+            {
+                var none = new Detections?[b.Outputs.Length]; // decode nothing: the bank holds no frame
+                _detector.InferAndDecode(b.Tensor, 1, b.Placements, none);
+            });
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                foreach (var b in idle) b.State = BankState.Free;
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
     /// <summary>Runs the frames already accepted, stops the worker and detaches from the detector.</summary>
     public void Dispose()
     {

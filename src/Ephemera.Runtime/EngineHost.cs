@@ -103,6 +103,7 @@ public sealed class EngineHost : IDisposable
             // idles between retries, and the queue is bounded by the camera count (2 MB per bank at 416²).
             int banks = Math.Clamp(admitted.Count + 1, 2, 64);
             _batcher = new CrossStreamBatcher(_detector, new BatcherOptions(e.MaxBatch, TimeSpan.FromMilliseconds(e.BatchDeadlineMs), banks));
+            _batcher.WarmUp();
             Console.Error.WriteLine($"ephemera: detector {_detector.Model.Name} at {_detector.InputWidth}x{_detector.InputHeight}, " +
                 $"{_batcher.Workers} run(s) at once × {_detector.Options.Inference.EffectiveIntraOpThreads} thread(s), {banks} tensor banks");
         }

@@ -93,6 +93,8 @@ public class BatcherTests
         using var release = new ManualResetEventSlim(false);
         using var batcher = new CrossStreamBatcher(detector, new BatcherOptions(1, TimeSpan.Zero, banks: 3));
         Assert.Equal(2, batcher.Workers);
+        batcher.WarmUp(); // runs the model on empty banks: no request, no counted batch
+        Assert.Equal((0L, 0L), (batcher.Counters.Batches, batcher.Counters.Frames));
         string? blockedOn = null, otherOn = null;
         int? niceOfWorker = null;
         using var blocker = new DetectionRequest(_ => { blockedOn = Thread.CurrentThread.Name; release.Wait(); });
