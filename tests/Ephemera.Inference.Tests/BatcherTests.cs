@@ -83,6 +83,8 @@ public class BatcherTests
         release.Set();
         foreach (var r in requests[..4]) Assert.True(r.Wait(TimeSpan.FromSeconds(60)));
         Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(4), requests[4]));
+        using var partner = new DetectionRequest(); // fills the batch, so it runs now rather than at the 30 s deadline
+        Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(5), partner));
         Assert.True(requests[4].Wait(TimeSpan.FromSeconds(60)));
         Assert.All(requests, r => Assert.Equal(DetectionStatus.Completed, r.Status));
     }

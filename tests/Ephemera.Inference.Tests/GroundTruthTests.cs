@@ -14,6 +14,7 @@ public class GroundTruthTests(ITestOutputHelper log)
         var gt = MotChallenge.Read(RepoPaths.Data("mot15/ADL-Rundle-6/gt/gt.txt")).Where(r => r.Confidence != 0).ToLookup(r => r.Frame);
         using var detector = ObjectDetector.Open(new DetectorOptions
         {
+            Inference = new Runtime.InferenceOptions(parallelRuns: 1), // frames one at a time: one run, every core
             InputWidth = inputSize, InputHeight = inputHeight > 0 ? inputHeight : inputSize, Decode = new DecodeOptions(score, 0.45f),
         });
         var output = new Detections();

@@ -45,7 +45,8 @@ public sealed class DetectVerb : IVerb
         var options = new DetectorOptions
         {
             Model = a.Get("model"),
-            Inference = new InferenceOptions(a.Get("provider") ?? "cpu", a.GetInt("threads", 0)),
+            // One frame at a time: a single run with every core's thread (parallel runs need a batcher).
+            Inference = new InferenceOptions(a.Get("provider") ?? "cpu", a.GetInt("threads", 0), parallelRuns: 1),
             MaxBatch = 1,
             InputWidth = size, InputHeight = size,
             Decode = new DecodeOptions((float)a.GetDouble("score", 0.3), (float)a.GetDouble("nms", 0.45)),
