@@ -62,27 +62,7 @@ public class DecodeBenchmarks
     /// <summary>Adds "Frames/s" = 525 / mean time.</summary>
     private sealed class FpsConfig : ManualConfig
     {
-        public FpsConfig() => AddColumn(new FpsColumn());
-    }
-
-    private sealed class FpsColumn : IColumn
-    {
-        public string Id => "FramesPerSecond";
-        public string ColumnName => "Frames/s";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 0;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => "frames decoded per second (525 frames / mean)";
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-        public bool IsAvailable(Summary summary) => true;
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
-        {
-            var stats = summary[benchmarkCase]?.ResultStatistics;
-            return stats == null ? "n/a" : (Frames / (stats.Mean / 1e9)).ToString("F1");
-        }
+        public FpsConfig() => AddColumn(new PerSecondColumn("FramesPerSecond", "Frames/s", "frames decoded per second (525 frames / mean)", Frames));
     }
 }
 
@@ -119,7 +99,7 @@ public class FrameLeaseBenchmarks
         if (_source!.Read(out var frame) != ReadStatus.Frame) throw new InvalidOperationException("looping source stopped");
         using (frame!)
         {
-            var view = frame.View;
+            var view = frame!.View;
             return view.Plane0[0] + view.Plane1.Length;
         }
     }

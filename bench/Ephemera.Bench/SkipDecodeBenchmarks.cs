@@ -60,26 +60,6 @@ public class SkipDecodeBenchmarks
     /// <summary>Adds "Source frames/s" = 525 / mean time.</summary>
     private sealed class SourceFpsConfig : ManualConfig
     {
-        public SourceFpsConfig() => AddColumn(new SourceFpsColumn());
-    }
-
-    private sealed class SourceFpsColumn : IColumn
-    {
-        public string Id => "SourceFramesPerSecond";
-        public string ColumnName => "Source frames/s";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 0;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => "source frames consumed per second, decoded or skipped (525 / mean)";
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-        public bool IsAvailable(Summary summary) => true;
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
-        {
-            var stats = summary[benchmarkCase]?.ResultStatistics;
-            return stats == null ? "n/a" : (SourceFrames / (stats.Mean / 1e9)).ToString("F1");
-        }
+        public SourceFpsConfig() => AddColumn(new PerSecondColumn("SourceFramesPerSecond", "Source frames/s", "source frames consumed per second, decoded or skipped (525 / mean)", SourceFrames));
     }
 }
