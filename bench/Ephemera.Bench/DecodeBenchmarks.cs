@@ -1,9 +1,6 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Reports;
-using BenchmarkDotNet.Running;
 using Ephemera.Core;
 using Ephemera.Decode;
 
@@ -19,7 +16,7 @@ namespace Ephemera.Bench;
 [Config(typeof(FpsConfig))]
 public class DecodeBenchmarks
 {
-    public const int Frames = 525;
+    public const int Frames = BenchInputs.AdlRundle6Frames;
     private string _file = "";
 
     [Params(2)]
@@ -28,8 +25,7 @@ public class DecodeBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _file = RepoPaths.Data("mot15/ADL-Rundle-6/video.mp4");
-        if (!File.Exists(_file)) throw new FileNotFoundException($"benchmark input missing: {_file}");
+        _file = BenchInputs.Require(BenchInputs.AdlRundle6);
     }
 
     [Benchmark(Baseline = true, Description = "ffmpeg -threads N -f null")]

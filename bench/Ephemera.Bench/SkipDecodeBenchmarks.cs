@@ -1,8 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Reports;
-using BenchmarkDotNet.Running;
 using Ephemera.Core;
 using Ephemera.Decode;
 
@@ -20,14 +17,13 @@ namespace Ephemera.Bench;
 [Config(typeof(SourceFpsConfig))]
 public class SkipDecodeBenchmarks
 {
-    public const int SourceFrames = 525;
+    public const int SourceFrames = BenchInputs.AdlRundle6Frames;
     private string _file = "";
 
     [GlobalSetup]
     public void Setup()
     {
-        _file = RepoPaths.Data("mot15/ADL-Rundle-6/video.mp4");
-        if (!File.Exists(_file)) throw new FileNotFoundException($"benchmark input missing: {_file}");
+        _file = BenchInputs.Require(BenchInputs.AdlRundle6);
     }
 
     [Benchmark(Baseline = true, Description = "all frames wanted")]
