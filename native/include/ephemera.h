@@ -140,6 +140,8 @@ typedef struct eph_source_info {
     int64_t frames_dropped_for_pool; /* frames dropped because this source's pool was at its cap       */
     int64_t frames_skipped;   /* frames never decoded because the caller did not want them (EPH_SKIPPED);
                                  they never held pixels, so the ledger does not count them             */
+    int64_t frames_expected;  /* frames the container announces (stream frame count, else duration × rate);
+                                 0 when unknown (live streams); a file that ends well short is truncated */
 } eph_source_info;
 
 /* Process-wide pixel ledger. Counts both pool blocks (decoded pictures) and eph_pixbuf buffers. */

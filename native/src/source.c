@@ -56,6 +56,7 @@ struct eph_source {
     int reconnect_backoff_ms;
 
     double frame_rate;
+    int64_t frames_expected;
     int width, height;
     char codec_name[32];
     int64_t delivered;
@@ -467,6 +468,12 @@ static int open_input(eph_source *s)
     s->time_base = st->time_base;
     AVRational fr = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
     s->frame_rate = fr.num && fr.den ? av_q2d(fr) : 0.0;
+    /* What the container promises, so a file that ends early can be told from one that is complete. */
+    if (st->nb_frames > 0) s->frames_expected = st->nb_frames;
+    else if (st->duration != AV_NOPTS_VALUE && st->duration > 0 && s->frame_rate > 0)
+        s->frames_expected = (int64_t)(st->duration * av_q2d(st->time_base) * s->frame_rate + 0.5);
+    else if (s->fmt->duration != AV_NOPTS_VALUE && s->fmt->duration > 0 && s->frame_rate > 0)
+        s->frames_expected = (int64_t)((double)s->fmt->duration / AV_TIME_BASE * s->frame_rate + 0.5);
 
     s->dec = avcodec_alloc_context3(codec);
     if (!s->dec) { eph_set_error("%s: out of memory", s->name); goto fail; }
@@ -580,6 +587,7 @@ EPH_API int eph_source_get_info(const eph_source *s, eph_source_info *out)
     out->frames_delivered = s->delivered;
     out->frames_dropped_for_pool = s->dropped_for_pool;
     out->frames_skipped = s->skipped;
+    out->frames_expected = s->frames_expected;
     return EPH_OK;
 }
 

@@ -45,6 +45,8 @@ public sealed class VideoSource : IDisposable
     public bool HardwareActive { get; }
 
     public long FramesDelivered => Info().FramesDelivered;
+    /// <summary>Frames the container announces (0 = unknown, e.g. a live stream); a file ending well short of it is truncated.</summary>
+    public long ExpectedFrames => Info().FramesExpected;
     public long FramesDroppedForPool => Info().FramesDroppedForPool;
     /// <summary>Frames never decoded because they were not wanted (<see cref="ReadStatus.Skipped"/>). They
     /// never held pixels, so <see cref="PixelLedger"/> does not count them.</summary>

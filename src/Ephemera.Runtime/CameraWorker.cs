@@ -10,7 +10,7 @@ using Ephemera.Tracking;
 namespace Ephemera.Runtime;
 
 /// <summary>What a camera is doing, as shown in the live status and the summary.</summary>
-public enum CameraState { Starting, Running, Reconnecting, Ended, Failed, Refused, Stopped }
+public enum CameraState { Starting, Running, Reconnecting, Ended, Truncated, Failed, Refused, Stopped }
 
 /// <summary>
 /// One camera: its own decode thread (source → frame lease → detection slot → wipe), its tracker
@@ -50,6 +50,8 @@ public sealed class CameraWorker : IDisposable
     public string Id => Config.Id;
     public CameraManifest? Manifest { get; }
     public PurposeAnalytics? Analytics { get; }
+    /// <summary>What this camera released through the gates (the summary shows this, never raw analytics).</summary>
+    public OutputTally Outputs { get; } = new();
     public volatile CameraState State;
     public string? Error { get; private set; }
     public LatencyHistogram Latency { get; } = new();
@@ -114,6 +116,7 @@ public sealed class CameraWorker : IDisposable
     {
         _stop = true;
         _thread?.Join(timeout);
+        GapEnds();
         if (_request?.Status == DetectionStatus.Pending) _request.Wait(timeout);
         if (State is CameraState.Running or CameraState.Reconnecting or CameraState.Starting) State = CameraState.Stopped;
     }
@@ -130,18 +133,81 @@ public sealed class CameraWorker : IDisposable
     public double NowSeconds() => _epochSeconds + Stopwatch.GetElapsedTime(s_startTicks).TotalSeconds;
     private static readonly long s_startTicks = Stopwatch.GetTimestamp();
 
+    /// <summary>A network source counts as a live camera: down at start is a gap to retry, not a failure.</summary>
+    public bool IsNetworkSource => Config.Source.Contains("://", StringComparison.Ordinal);
+
+    /// <summary>Time without frames: offline at start, a dropped connection, or a file that ended early.</summary>
+    public sealed record SourceGap(DateTimeOffset Start, DateTimeOffset? End, string Cause)
+    {
+        public double Seconds(DateTimeOffset now) => ((End ?? now) - Start).TotalSeconds;
+    }
+
+    private readonly List<SourceGap> _gapList = new();
+    private DateTimeOffset? _gapStart;
+    private string? _gapCause;
+
+    /// <summary>Every gap so far (the open one without an end), for the summary and the audit.</summary>
+    public IReadOnlyList<SourceGap> GapList
+    {
+        get
+        {
+            lock (_gapList)
+                return _gapStart is { } s ? [.. _gapList, new SourceGap(s, null, _gapCause!)] : _gapList.ToList();
+        }
+    }
+
+    private void GapBegins(string cause)
+    {
+        lock (_gapList) { if (_gapStart is null) { _gapStart = DateTimeOffset.UtcNow; _gapCause = cause; Interlocked.Increment(ref _gaps); } }
+    }
+
+    private void GapEnds()
+    {
+        lock (_gapList) { if (_gapStart is { } s) { _gapList.Add(new SourceGap(s, DateTimeOffset.UtcNow, _gapCause!)); _gapStart = null; } }
+    }
+
+    /// <summary>
+    /// Opens the source. A network camera that is down retries with the source's capped back-off and
+    /// shows as reconnecting, as it would after a drop mid-run (after a power cut the host often boots
+    /// before its cameras); a file that cannot be opened fails at once.
+    /// </summary>
+    private VideoSource? OpenWithRetry()
+    {
+        int backoff = _sourceOptions.ReconnectInitialMs, attempts = 0;
+        while (true)
+        {
+            try
+            {
+                var s = VideoSource.Open(Config.Source, _sourceOptions);
+                GapEnds();
+                return s;
+            }
+            catch (EphemeraException e) when (IsNetworkSource && !_stop &&
+                                              (_sourceOptions.ReconnectMaxAttempts < 0 || attempts < _sourceOptions.ReconnectMaxAttempts))
+            {
+                if (State != CameraState.Reconnecting)
+                    LogWarning($"offline at start, retrying every ≤ {_sourceOptions.ReconnectMaxMs / 1000.0:0.#} s: {e.Message}");
+                State = CameraState.Reconnecting;
+                Error = e.Message;
+                GapBegins($"offline at start: {e.Message}");
+                attempts++;
+                for (int waited = 0; waited < backoff && !_stop; waited += 50) Thread.Sleep(50);
+                backoff = Math.Min(backoff * 2, _sourceOptions.ReconnectMaxMs);
+            }
+            catch (EphemeraException e)
+            {
+                GapEnds();
+                if (!_stop) Fail(e.Message);
+                return null;
+            }
+        }
+    }
+
     private void Run()
     {
-        VideoSource source;
-        try
-        {
-            source = VideoSource.Open(Config.Source, _sourceOptions);
-        }
-        catch (EphemeraException e)
-        {
-            Fail(e.Message);
-            return;
-        }
+        var source = OpenWithRetry();
+        if (source is null) return;
+        Error = null;
         using (source)
         {
             SourceFrameRate = source.FrameRate > 0 ? source.FrameRate : 25;
@@ -179,10 +245,10 @@ public sealed class CameraWorker : IDisposable
                 switch (status)
                 {
                     case ReadStatus.EndOfStream:
-                        State = CameraState.Ended;
+                        EndOfFile(source);
                         return;
                     case ReadStatus.Reconnecting:
-                        if (State != CameraState.Reconnecting) Interlocked.Increment(ref _gaps);
+                        GapBegins("connection dropped");
                         State = CameraState.Reconnecting;
                         // A live camera's clock keeps running during a gap; restart the schedule when frames return.
                         delivered = 0; scheduleStart = Stopwatch.GetTimestamp();
@@ -204,6 +270,7 @@ public sealed class CameraWorker : IDisposable
                 {
                     long decoded = Stopwatch.GetTimestamp();
                     _stages.Add(Stage.Decode, decoded - t0);
+                    if (State == CameraState.Reconnecting) GapEnds();
                     State = CameraState.Running;
                     Interlocked.Increment(ref _framesDecoded);
                     // The live clock starts with the stream's first frame: opening the source and the
@@ -315,12 +382,33 @@ public sealed class CameraWorker : IDisposable
         Latency.Record((Stopwatch.GetTimestamp() - _pendingCaptureTicks) * 1000.0 / Stopwatch.Frequency);
     }
 
+    /// <summary>
+    /// A file ended. When it ended before its container said it would (a truncated or partly
+    /// written file), the camera is <see cref="CameraState.Truncated"/> with the frames reached, so
+    /// nobody mistakes a short file for a complete one.
+    /// </summary>
+    private void EndOfFile(VideoSource source)
+    {
+        long expected = source.ExpectedFrames;
+        long reached = Math.Max(FramesDecoded + FramesNotDecoded, source.FramesDelivered);
+        // A container's duration is rounded; a few frames short is a normal end.
+        if (!IsNetworkSource && expected > 0 && reached < expected - Math.Max(3, expected / 50))
+        {
+            Error = $"{Config.Source}: file ended at frame {reached} of the {expected} its container announces (truncated?)";
+            State = CameraState.Truncated;
+            LogWarning(Error);
+        }
+        else State = CameraState.Ended;
+    }
+
     private void Fail(string message)
     {
         Error = message;
         State = CameraState.Failed;
         Console.Error.WriteLine($"ephemera: camera {Id}: {message}");
     }
+
+    private void LogWarning(string message) => Console.Error.WriteLine($"ephemera: camera {Id}: {message}");
 
     public void Dispose() => _request?.Dispose();
 }

@@ -59,7 +59,11 @@ public sealed class EngineHost : IDisposable
         _config = config; _run = run ?? new EngineRunOptions();
         var e = config.Engine;
         _ledgerAtStart = PixelLedger.Snapshot(); // before the detector allocates its batch tensors (pixel buffers too)
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(e.StorePath))!);
+        try { Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(e.StorePath))!); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new EphemeraException($"cannot create the store's folder for {e.StorePath}: {ex.Message}", ex);
+        }
         Store = EphemeraStore.Open(e.StorePath, _run.Clock);
         var nowUtc = _run.Clock.Now.ToUniversalTime();
         _epochUtc = new DateTimeOffset(nowUtc.Date, TimeSpan.Zero); // analytics seconds count from UTC midnight: bins align to wall clock
@@ -116,7 +120,13 @@ public sealed class EngineHost : IDisposable
             var worker = new CameraWorker(cam, manifest, binding.Options, _batcher, cam.DetectFps ?? e.DetectFps, sourceOptions, Stages, epochSeconds,
                 Fairness, detectPhase: (double)i / admitted.Count);
             if (worker.Analytics!.Crowd is { } crowd)
-                crowd.Rendered += snap => { OutputPublisher.PublishIcon(Store, manifest, snap); Interlocked.Increment(ref _outputs); };
+                crowd.Rendered += snap =>
+                {
+                    // A failing store must not take the detector thread (which runs this) down with it.
+                    if (!Guard($"camera {cam.Id}: icon image", () => OutputPublisher.PublishIcon(Store, manifest, snap))) return;
+                    worker.Outputs.Record(DataClass.IconImage);
+                    Interlocked.Increment(ref _outputs);
+                };
             _cameras.Add(worker);
         }
         Fairness.SetCameras(_cameras);
@@ -178,8 +188,10 @@ public sealed class EngineHost : IDisposable
             if (_watch.Elapsed >= nextAudit)
             {
                 nextAudit += TimeSpan.FromSeconds(auditEvery);
+                Store.RetryPending();
                 PublishClosedBins(final: false);
-                AppendPixelAudit();
+                Guard("pixel audit", AppendPixelAudit);
+                Guard("gap audit", () => AppendGapAudit(final: false), writes: false);
             }
         }
         foreach (var c in _cameras) c.Stop(TimeSpan.FromSeconds(10));
@@ -189,9 +201,11 @@ public sealed class EngineHost : IDisposable
         var lifetimes = PixelLedger.Snapshot();
         ReleaseDetector(); // the tensors are pixel buffers too: freed before the counts are read
         PublishClosedBins(final: true);
-        AppendPixelAudit();
-        Store.Audit.Checkpoint();
-        Store.ApplyRetention();
+        Store.RetryPending();
+        Guard("pixel audit", AppendPixelAudit);
+        Guard("gap audit", () => AppendGapAudit(final: true), writes: false);
+        Guard("audit checkpoint", () => Store.Audit.Checkpoint());
+        Guard("retention", () => Store.ApplyRetention());
         UpdateMetrics();
         return RunSummary.From(this, _ledgerAtStart, PixelLedger.Snapshot(), lifetimes);
     }
@@ -226,11 +240,58 @@ public sealed class EngineHost : IDisposable
             try
             {
                 var results = c.WithAnalytics(a => final ? a.Snapshot() : a.Flush(c.NowSeconds()));
-                Interlocked.Add(ref _outputs, OutputPublisher.Publish(Store, c.Manifest, results, _epochUtc));
+                Interlocked.Add(ref _outputs, OutputPublisher.Publish(Store, c.Manifest, results, _epochUtc, c.Outputs));
             }
             catch (EphemeraException ex)
             {
                 Console.Error.WriteLine($"ephemera: camera {c.Id}: output refused: {ex.Message}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs a store step (audit, checkpoint, retention) that may fail on a full disk or an I/O error.
+    /// A failing store is a health state, not a crash: the cameras keep running and wiping, the
+    /// failure is logged once until the store works again, and audit deltas are kept for the next
+    /// record (the counters only advance after a record was written).
+    /// </summary>
+    private bool Guard(string what, Action step, bool writes = true)
+    {
+        try
+        {
+            step();
+            if (writes && _storeFailing is not null && Store.Healthy) { Console.Error.WriteLine($"ephemera: store {Store.Path} writes again"); _storeFailing = null; }
+            return true;
+        }
+        catch (System.Data.Common.DbException ex)
+        {
+            if (_storeFailing is null) Console.Error.WriteLine($"ephemera: store {Store.Path} is failing ({what}): {ex.Message}; cameras keep running, records wait in memory");
+            _storeFailing = ex.Message;
+            return false;
+        }
+    }
+    private volatile string? _storeFailing;
+
+    /// <summary>The store's health: null when writing, else the last error (records wait in a bounded buffer).</summary>
+    public string? StoreError => _storeFailing ?? Store.LastError;
+
+    private readonly Dictionary<string, int> _gapsAudited = new();
+
+    /// <summary>Each finished source gap (and at the end, the open ones) becomes one audit record.</summary>
+    private void AppendGapAudit(bool final)
+    {
+        var now = DateTimeOffset.UtcNow;
+        foreach (var c in _cameras)
+        {
+            if (c.Manifest is null) continue;
+            var gaps = c.GapList;
+            int done = _gapsAudited.GetValueOrDefault(c.Id);
+            for (int i = done; i < gaps.Count; i++)
+            {
+                var g = gaps[i];
+                if (g.End is null && !final) break;
+                Store.Audit.Append(new SourceGapRecord(c.Id, g.Start, g.End ?? now, Math.Round(g.Seconds(now), 3), g.Cause));
+                _gapsAudited[c.Id] = i + 1;
             }
         }
     }

@@ -14,12 +14,18 @@ namespace Ephemera.Runtime;
 /// </summary>
 public static class OutputPublisher
 {
-    public static int Publish(EphemeraStore store, CameraManifest m, PurposeResults r, DateTimeOffset epochUtc)
+    public static int Publish(EphemeraStore store, CameraManifest m, PurposeResults r, DateTimeOffset epochUtc, OutputTally? tally = null)
     {
         string cam = m.CameraId;
         var bin = m.Privacy.TimeBin;
         DateTimeOffset At(double seconds) => epochUtc.AddSeconds(seconds);
         int written = 0;
+        void Table(DataClass cls, DateTimeOffset binStart, IReadOnlyList<string> rows, IReadOnlyList<string> cols, int[,] counts)
+        {
+            var released = store.WriteCountTable(cam, cls, binStart, bin, rows, cols, counts);
+            tally?.Table(cls, released);
+            written++;
+        }
 
         // Case 3: one table per time bin, rows "line:class", columns in/out.
         var lineBins = r.Lines.SelectMany(l => l.Bins.Select(b => (Line: l.Name, Bin: b))).GroupBy(x => x.Bin.BinStartSeconds);
@@ -33,8 +39,7 @@ public static class OutputPublisher
                 if (i < 0) continue;
                 counts[i, 0] += b.In; counts[i, 1] += b.Out;
             }
-            store.WriteCountTable(cam, DataClass.Count, At(g.Key), bin, rows, ["in", "out"], counts);
-            written++;
+            Table(DataClass.Count, At(g.Key), rows, ["in", "out"], counts);
         }
 
         if (r.Zones is { } zones)
@@ -50,11 +55,10 @@ public static class OutputPublisher
                     counts[i, 0] = o.MaxOccupancy;
                     counts[i, 1] = (int)Math.Round(o.MeanOccupancy);
                 }
-                store.WriteCountTable(cam, DataClass.ZoneOccupancy, At(g.Key), bin, rows, ["max", "mean"], counts);
-                written++;
+                Table(DataClass.ZoneOccupancy, At(g.Key), rows, ["max", "mean"], counts);
             }
             if (m.Declares(DataClass.DwellHistogram))
-                written += WriteDwell(store, cam, bin, At, zones.Zones.SelectMany(z => z.DwellBins).ToList());
+                WriteDwell(zones.Zones.SelectMany(z => z.DwellBins).ToList());
         }
 
         if (r.Flow is { } flow)
@@ -65,10 +69,9 @@ public static class OutputPublisher
                 if (places.Count == 0) continue;
                 var counts = new int[places.Count, places.Count];
                 foreach (var c in t.Cells) counts[places.IndexOf(c.From), places.IndexOf(c.To)] += (int)c.Count;
-                store.WriteCountTable(cam, DataClass.TransitionMatrix, At(t.BinStartSeconds), bin, places, places, counts);
-                written++;
+                Table(DataClass.TransitionMatrix, At(t.BinStartSeconds), places, places, counts);
             }
-            written += WriteDwell(store, cam, bin, At, flow.Dwell);
+            WriteDwell(flow.Dwell);
         }
 
         if (r.Crowd is { } crowd && m.Declares(DataClass.CrowdLevel))
@@ -79,30 +82,28 @@ public static class OutputPublisher
             int k = m.Privacy.MinCellCount;
             store.WriteDerived(cam, DataClass.CrowdLevel, binStart, bin, JsonSerializer.Serialize(
                 crowd.Levels.Select(l => new { zone = l.Zone, people_per_m2 = l.People >= k ? Math.Round(l.PeoplePerSquareMetre, 3) : (double?)null, level = l.Level })));
+            tally?.Record(DataClass.CrowdLevel);
             written++;
         }
         return written;
+
+        void WriteDwell(IReadOnlyList<DwellHistogram> dwell)
+        {
+            foreach (var g in dwell.Where(d => double.IsFinite(d.BinStartSeconds)).GroupBy(d => d.BinStartSeconds))
+            {
+                var hs = g.ToList();
+                var rows = hs.Select(h => h.StopsOnly ? h.Zone + ":stops" : h.Zone).ToList();
+                var edges = hs[0].Edges;
+                var cols = edges.Select((e, i) => i + 1 < edges.Count ? $"{e}-{edges[i + 1]}s" : $"{e}s+").ToList();
+                var counts = new int[rows.Count, cols.Count];
+                for (int i = 0; i < hs.Count; i++)
+                    for (int j = 0; j < Math.Min(cols.Count, hs[i].Counts.Count); j++) counts[i, j] = (int)hs[i].Counts[j];
+                Table(DataClass.DwellHistogram, At(g.Key), rows, cols, counts);
+            }
+        }
     }
 
     /// <summary>The latest icon image replaces the previous one in the store (case 5).</summary>
     public static void PublishIcon(EphemeraStore store, CameraManifest m, CrowdSnapshot snapshot) =>
         store.ReplaceLatest(m.CameraId, DataClass.IconImage, snapshot.Png, "image/png");
-
-    private static int WriteDwell(EphemeraStore store, string cam, TimeSpan bin, Func<double, DateTimeOffset> at, IReadOnlyList<DwellHistogram> dwell)
-    {
-        int written = 0;
-        foreach (var g in dwell.Where(d => double.IsFinite(d.BinStartSeconds)).GroupBy(d => d.BinStartSeconds))
-        {
-            var hs = g.ToList();
-            var rows = hs.Select(h => h.StopsOnly ? h.Zone + ":stops" : h.Zone).ToList();
-            var edges = hs[0].Edges;
-            var cols = edges.Select((e, i) => i + 1 < edges.Count ? $"{e}-{edges[i + 1]}s" : $"{e}s+").ToList();
-            var counts = new int[rows.Count, cols.Count];
-            for (int i = 0; i < hs.Count; i++)
-                for (int j = 0; j < Math.Min(cols.Count, hs[i].Counts.Count); j++) counts[i, j] = (int)hs[i].Counts[j];
-            store.WriteCountTable(cam, DataClass.DwellHistogram, at(g.Key), bin, rows, cols, counts);
-            written++;
-        }
-        return written;
-    }
 }

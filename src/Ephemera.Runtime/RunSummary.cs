@@ -18,7 +18,15 @@ public sealed record CameraSummary(
     [property: JsonPropertyName("late_frames")] long LateFrames,
     [property: JsonPropertyName("latency_ms_p50")] double LatencyP50,
     [property: JsonPropertyName("latency_ms_p99")] double LatencyP99,
-    [property: JsonPropertyName("outputs")] string? Outputs);
+    [property: JsonPropertyName("outputs")] IReadOnlyDictionary<string, ClassTally>? Outputs,
+    [property: JsonPropertyName("gaps")] IReadOnlyList<GapSummary> Gaps);
+
+/// <summary>A time without frames from a camera's source, as the summary and the audit show it.</summary>
+public sealed record GapSummary(
+    [property: JsonPropertyName("start")] DateTimeOffset Start,
+    [property: JsonPropertyName("end")] DateTimeOffset End,
+    [property: JsonPropertyName("seconds")] double Seconds,
+    [property: JsonPropertyName("cause")] string Cause);
 
 /// <summary>
 /// The machine result of <c>./ephemera run</c> (DESIGN.md): the last stdout line, one JSON object.
@@ -45,6 +53,10 @@ public sealed record RunSummary(
     [property: JsonPropertyName("events")] long Events,
     [property: JsonPropertyName("stage_ms")] Dictionary<string, double> StageMs,
     [property: JsonPropertyName("store")] string Store,
+    [property: JsonPropertyName("store_healthy")] bool StoreHealthy,
+    [property: JsonPropertyName("store_error")] string? StoreError,
+    [property: JsonPropertyName("store_pending_rows")] int StorePendingRows,
+    [property: JsonPropertyName("store_dropped_rows")] long StoreDroppedRows,
     [property: JsonPropertyName("cameras")] IReadOnlyList<CameraSummary> Cameras)
 {
     public string ToJson() => JsonSerializer.Serialize(this);
@@ -54,7 +66,9 @@ public sealed record RunSummary(
         var cams = host.Cameras.Select(c => new CameraSummary(c.Id, c.State.ToString().ToLowerInvariant(), c.Error,
             c.FramesDecoded, c.FramesDestroyed, c.FramesNotDecoded, c.DetectionsDone, c.DetectionsSkipped, c.FramesDroppedForPool, c.LateFrames,
             Math.Round(c.Latency.Quantile(0.5), 2), Math.Round(c.Latency.Quantile(0.99), 2),
-            c.Analytics is null ? null : c.WithAnalytics(a => a.Snapshot().ToJson(full: false)))).ToList();
+            // Only what passed the gates: per class, records released and (for counts) totals that are themselves ≥ k.
+            c.Manifest is null ? null : c.Outputs.Snapshot(),
+            c.GapList.Select(g => { var end = g.End ?? DateTimeOffset.UtcNow; return new GapSummary(g.Start, end, Math.Round((end - g.Start).TotalSeconds, 3), g.Cause); }).ToList())).ToList();
         return new RunSummary(
             Streams: cams.Count,
             StreamsRunning: host.Cameras.Count(c => c.Manifest != null && c.State is not (CameraState.Failed or CameraState.Refused)),
@@ -74,6 +88,10 @@ public sealed record RunSummary(
             Events: host.OutputsEmitted,
             StageMs: host.Stages.ToDictionary(),
             Store: host.Store.Path,
+            StoreHealthy: host.StoreError is null,
+            StoreError: host.StoreError,
+            StorePendingRows: host.Store.PendingRows,
+            StoreDroppedRows: host.Store.DroppedRows,
             Cameras: cams);
     }
 }

@@ -34,31 +34,25 @@ public sealed class RunVerb : IVerb
 
         var err = StatusConsole.Create();
         using var cts = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
-        Console.CancelKeyPress += onCancel;
-        try
+        // SIGTERM (systemctl stop, docker stop) and SIGINT both drain: bins closed as partial, final
+        // pixel audit, checkpoint and summary, then exit 0. Without this SIGTERM ends the process at once.
+        using var onTerm = StopSignals.Register(cts);
+        int tick = 0;
+        var options = new EngineRunOptions
         {
-            int tick = 0;
-            var options = new EngineRunOptions
-            {
-                MaxDuration = maxSeconds is { } s ? TimeSpan.FromSeconds(s) : null,
-                OnTick = host => { if (++tick % 5 == 0) err.Write(StatusTable(host)); },
-            };
-            err.MarkupLine($"[bold]ephemera run[/]: {config.Cameras.Count} cameras from {Markup.Escape(config.SourcePath)}");
-            using var host = new EngineHost(config, options);
-            if (config.Engine.MetricsPort > 0) host.Metrics.StartServer(config.Engine.MetricsPort);
-            var summary = host.Run(cts.Token);
-            err.Write(StatusTable(host));
-            err.MarkupLine($"[bold]done[/]: {summary.FramesDecoded} frames decoded, {summary.FramesDestroyed} destroyed, " +
-                           $"{summary.PixelBuffersLeaked} pixel buffers leaked, max pixel lifetime {summary.MaxPixelLifetimeMs} ms, " +
-                           $"{summary.Events} outputs stored in {Markup.Escape(summary.Store)}");
-            Console.Out.WriteLine(summary.ToJson());
-            return summary.StreamsRunning > 0 ? 0 : 2;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
+            MaxDuration = maxSeconds is { } s ? TimeSpan.FromSeconds(s) : null,
+            OnTick = host => { if (++tick % 5 == 0) err.Write(StatusTable(host)); },
+        };
+        err.MarkupLine($"[bold]ephemera run[/]: {config.Cameras.Count} cameras from {Markup.Escape(config.SourcePath)}");
+        using var host = new EngineHost(config, options);
+        if (config.Engine.MetricsPort > 0) host.Metrics.StartServer(config.Engine.MetricsPort);
+        var summary = host.Run(cts.Token);
+        err.Write(StatusTable(host));
+        err.MarkupLine($"[bold]done[/]: {summary.FramesDecoded} frames decoded, {summary.FramesDestroyed} destroyed, " +
+                       $"{summary.PixelBuffersLeaked} pixel buffers leaked, max pixel lifetime {summary.MaxPixelLifetimeMs} ms, " +
+                       $"{summary.Events} outputs stored in {Markup.Escape(summary.Store)}");
+        Console.Out.WriteLine(summary.ToJson());
+        return summary.StreamsRunning > 0 ? 0 : 2;
     }
 
     /// <summary>Per-camera status: state, decode and detection rates, skips, latency.</summary>

@@ -69,6 +69,7 @@ internal unsafe struct EphSourceInfo
     public long FramesDelivered;
     public long FramesDroppedForPool;
     public long FramesSkipped;
+    public long FramesExpected;
 }
 
 /// <summary><c>eph_ledger</c>.</summary>

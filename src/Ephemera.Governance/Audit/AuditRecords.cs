@@ -62,3 +62,22 @@ public sealed record InquiryAuditRecord(string CameraId, string Category, string
 {
     public override string Kind => "inquiry";
 }
+
+/// <summary>Derived rows the store could not write (full disk, I/O error) and dropped past its write-behind bound.</summary>
+public sealed record StoreDropRecord(DateTimeOffset At, long RowsDropped, string Cause) : AuditRecord("")
+{
+    public override string Kind => "store-drop";
+}
+
+/// <summary>A camera's source gave no frames for a while (offline at start, dropped connection, truncated file).</summary>
+public sealed record SourceGapRecord(string CameraId, DateTimeOffset Start, DateTimeOffset End, double Seconds, string Cause) : AuditRecord(CameraId)
+{
+    public override string Kind => "source-gap";
+}
+
+/// <summary>The engine found that its previous run ended without a clean stop, and what it recovered.</summary>
+public sealed record UncleanShutdownRecord(DateTimeOffset PreviousStart, DateTimeOffset LastCheckpoint, long LastAuditSequence, int BinsRecovered)
+    : AuditRecord("")
+{
+    public override string Kind => "unclean-shutdown";
+}

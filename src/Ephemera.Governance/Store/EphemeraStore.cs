@@ -184,7 +184,7 @@ public sealed class EphemeraStore : IDisposable
         if (rowLabels.Count != counts.GetLength(0) || colLabels.Count != counts.GetLength(1))
             throw new ArgumentException($"labels ({rowLabels.Count}×{colLabels.Count}) do not match the table ({counts.GetLength(0)}×{counts.GetLength(1)})");
         var table = CountSuppression.Suppress(counts, m.Privacy.MinCellCount);
-        WriteRow(cameraId, cls, binStart, binLength, table.ToJson(rowLabels, colLabels), null, null, allowTrajectory: false);
+        WriteRow(cameraId, cls, binStart, binLength, table.ToJson(rowLabels, colLabels), null, null, allowTrajectory: false, released: true);
         return table;
     }
 
@@ -227,7 +227,7 @@ public sealed class EphemeraStore : IDisposable
         }
     }
 
-    private void WriteRow(string cameraId, DataClass cls, DateTimeOffset binStart, TimeSpan binLength, string payloadJson, byte[]? blob, string? mediaType, bool allowTrajectory)
+    private void WriteRow(string cameraId, DataClass cls, DateTimeOffset binStart, TimeSpan binLength, string payloadJson, byte[]? blob, string? mediaType, bool allowTrajectory, bool released = false)
     {
         RefuseNeverStored(cls);
         var m = RequireManifest(cameraId);
@@ -241,23 +241,79 @@ public sealed class EphemeraStore : IDisposable
         if (cls is not (DataClass.AuditRecord or DataClass.AnonymisedImage or DataClass.Trajectory) && binLength < m.Privacy.TimeBin)
             throw new EphemeraException($"H3: {cls} bin of {Durations.Short(binLength)} for camera {cameraId} is finer than the manifest's time bin {Durations.Short(m.Privacy.TimeBin)}");
         if (binLength <= TimeSpan.Zero) throw new EphemeraException($"bin length must be positive, got {binLength}");
-        try
+        // A table this store just suppressed is not parsed back; JSON handed in from outside is checked.
+        if (!released) try
         {
             using var doc = JsonDocument.Parse(payloadJson);
             if (IsCountTable(cls)) CheckReleasedTable(doc.RootElement, cls, cameraId, m.Privacy.MinCellCount);
         }
         catch (JsonException e) { throw new EphemeraException($"payload for {cls} of camera {cameraId} is not valid JSON: {e.Message}"); }
+        var row = new PendingRow(cameraId, cls.ToString(), Partition(cls, binStart), binStart.ToUnixTimeMilliseconds(), (binStart + binLength).ToUnixTimeMilliseconds(),
+            m.VersionHash, payloadJson, blob, mediaType, Clock.Now.ToUnixTimeMilliseconds());
         lock (_lock)
         {
-            using var c = Cmd("INSERT INTO derived(camera_id, class, partition, bin_start_ms, bin_end_ms, version_hash, payload, blob, media_type, written_ms) VALUES($c, $k, $p, $s, $e, $h, $j, $b, $m, $w)");
-            c.Parameters.AddWithValue("$c", cameraId); c.Parameters.AddWithValue("$k", cls.ToString());
-            c.Parameters.AddWithValue("$p", Partition(cls, binStart));
-            c.Parameters.AddWithValue("$s", binStart.ToUnixTimeMilliseconds()); c.Parameters.AddWithValue("$e", (binStart + binLength).ToUnixTimeMilliseconds());
-            c.Parameters.AddWithValue("$h", m.VersionHash); c.Parameters.AddWithValue("$j", payloadJson);
-            c.Parameters.AddWithValue("$b", (object?)blob ?? DBNull.Value); c.Parameters.AddWithValue("$m", (object?)mediaType ?? DBNull.Value);
-            c.Parameters.AddWithValue("$w", Clock.Now.ToUnixTimeMilliseconds());
-            c.ExecuteNonQuery();
+            // Rows that failed earlier go first, so the store keeps their order; a failure now queues this one behind them.
+            FlushPendingLocked();
+            if (_pending.Count > 0) { Enqueue(row); return; }
+            try { Insert(row); }
+            catch (SqliteException e) { Failed(e); Enqueue(row); }
         }
+    }
+
+    // ------------------------------ write-behind on a failing store ------------------------------
+
+    private sealed record PendingRow(string Camera, string Class, string Partition, long Start, long End, string Hash, string Payload, byte[]? Blob, string? Media, long Written);
+    private readonly Queue<PendingRow> _pending = new();
+    private long _droppedRows, _droppedUnaudited;
+    private string? _lastError;
+
+    /// <summary>Most derived rows held in memory while the store cannot write (full disk, I/O error); past it the oldest are dropped, counted and audited.</summary>
+    public int PendingCapacity { get; init; } = 10_000;
+    /// <summary>False while writes are failing and rows wait in memory (a health state; the engine and its cameras keep running).</summary>
+    public bool Healthy { get { lock (_lock) return _pending.Count == 0; } }
+    /// <summary>Rows waiting for the store to accept them.</summary>
+    public int PendingRows { get { lock (_lock) return _pending.Count; } }
+    /// <summary>Rows dropped because the write-behind buffer was full.</summary>
+    public long DroppedRows { get { lock (_lock) return _droppedRows; } }
+    /// <summary>The last write error while the store is unhealthy (null when healthy).</summary>
+    public string? LastError { get { lock (_lock) return _pending.Count == 0 ? null : _lastError; } }
+
+    /// <summary>Retries rows held since a failed write. Returns true when nothing is left waiting.</summary>
+    public bool RetryPending() { lock (_lock) { FlushPendingLocked(); return _pending.Count == 0; } }
+
+    private void Failed(SqliteException e) => _lastError = $"store {Path}: {e.Message}";
+
+    private void Enqueue(PendingRow row)
+    {
+        if (_pending.Count >= PendingCapacity) { _pending.Dequeue(); _droppedRows++; _droppedUnaudited++; }
+        _pending.Enqueue(row);
+    }
+
+    private void FlushPendingLocked()
+    {
+        try
+        {
+            while (_pending.Count > 0) { Insert(_pending.Peek()); _pending.Dequeue(); }
+            if (_droppedUnaudited > 0)
+            {
+                // Space is back: the loss is recorded once, in the chain, so a reader knows bins are missing.
+                Audit.Append(new StoreDropRecord(Clock.Now, _droppedUnaudited, _lastError ?? "store write failed"));
+                _droppedUnaudited = 0;
+            }
+        }
+        catch (SqliteException e) { Failed(e); }
+    }
+
+    private void Insert(PendingRow r)
+    {
+        using var c = Cmd("INSERT INTO derived(camera_id, class, partition, bin_start_ms, bin_end_ms, version_hash, payload, blob, media_type, written_ms) VALUES($c, $k, $p, $s, $e, $h, $j, $b, $m, $w)");
+        c.Parameters.AddWithValue("$c", r.Camera); c.Parameters.AddWithValue("$k", r.Class);
+        c.Parameters.AddWithValue("$p", r.Partition);
+        c.Parameters.AddWithValue("$s", r.Start); c.Parameters.AddWithValue("$e", r.End);
+        c.Parameters.AddWithValue("$h", r.Hash); c.Parameters.AddWithValue("$j", r.Payload);
+        c.Parameters.AddWithValue("$b", (object?)r.Blob ?? DBNull.Value); c.Parameters.AddWithValue("$m", (object?)r.Media ?? DBNull.Value);
+        c.Parameters.AddWithValue("$w", r.Written);
+        c.ExecuteNonQuery();
     }
 
     /// <summary>Classes stored as count tables, which must be k-suppressed (H3).</summary>
