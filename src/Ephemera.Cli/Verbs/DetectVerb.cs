@@ -22,7 +22,10 @@ public sealed class DetectVerb : IVerb
     public string Usage => """
         usage: ephemera detect --input VIDEO [--model NAME] [--every N] [--score S] [--nms IOU]
                                [--input-size S] [--provider cpu|cuda|tensorrt|directml|openvino]
-                               [--threads N] [--max-frames N] --json
+                               [--threads N] [--max-frames N] [--manifest FILE --camera ID [--db FILE]] --json
+          For offline evaluation on recorded files (free). On a live camera (rtsp://, http(s)://)
+          it prints per-person boxes, so it needs --manifest and --camera: a manifest in force that
+          declares Track with storage other than memory; the run is audited in the store (--db).
           --input       video file or rtsp:// / http(s):// URL
           --model       catalogue name (default yolox_nano_coco_416; see `ephemera models list`)
           --every       detect on frames 0, N, 2N, ... (default 1)
@@ -36,7 +39,7 @@ public sealed class DetectVerb : IVerb
 
     public int Run(string[] args)
     {
-        var a = new CliArgs(args, ["input", "model", "every", "score", "nms", "input-size", "provider", "threads", "max-frames"], ["json"]);
+        var a = new CliArgs(args, ["input", "model", "every", "score", "nms", "input-size", "provider", "threads", "max-frames", "manifest", "camera", "db"], ["json"]);
         string input = a.Require("input");
         int every = a.GetInt("every", 1);
         if (every < 1) throw new UsageException($"--every must be >= 1, got {every}");
@@ -54,6 +57,7 @@ public sealed class DetectVerb : IVerb
         if (!File.Exists(input) && !input.Contains("://", StringComparison.Ordinal))
             throw new EphemeraException($"input video not found: {input}");
 
+        using var gate = LiveSourceGate.Admit(Name, input, a.Get("manifest"), a.Get("camera"), a.Get("db"));
         using var detector = ObjectDetector.Open(options);
         using var source = VideoSource.Open(input);
         var dets = new Detections();
@@ -61,7 +65,10 @@ public sealed class DetectVerb : IVerb
         using var json = new Utf8JsonWriter(stdout);
         long index = 0, processed = 0;
         var started = System.Diagnostics.Stopwatch.StartNew();
-        while (index < maxFrames)
+        // A live camera runs until stopped: SIGTERM/SIGINT end the loop so the end is audited.
+        using var cts = new CancellationTokenSource();
+        using var signals = StopSignals.Register(cts);
+        while (index < maxFrames && !cts.IsCancellationRequested)
         {
             var status = source.Read(out var lease);
             if (status == ReadStatus.EndOfStream) break;
@@ -96,6 +103,7 @@ public sealed class DetectVerb : IVerb
         }
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"ephemera detect: {processed} of {index} frames processed with {detector.Model.Name} in {started.Elapsed.TotalSeconds:F1} s"));
+        gate.Finished(processed);
         return 0;
     }
 }

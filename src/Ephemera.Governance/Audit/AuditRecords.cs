@@ -81,3 +81,9 @@ public sealed record UncleanShutdownRecord(DateTimeOffset PreviousStart, DateTim
 {
     public override string Kind => "unclean-shutdown";
 }
+
+/// <summary>A diagnostic verb (detect) ran on a live camera under its manifest: start, and end with the frames it printed.</summary>
+public sealed record LiveVerbRecord(string CameraId, string Verb, string Event, long Frames, string ManifestVersionHash) : AuditRecord(CameraId)
+{
+    public override string Kind => "live-verb";
+}
