@@ -168,6 +168,7 @@ public sealed class EngineHost : IDisposable
         if (_run.MaxDuration is { } d && d <= TimeSpan.Zero) throw new EphemeraException($"max duration must be positive, got {d}");
         _ledgerAtLastAudit = PixelLedger.Snapshot();
         _lastAudit = _run.Clock.Now;
+        RecoverUncleanRun();
         _watch.Start();
         foreach (var c in _cameras) { c.Start(); _audited[c.Id] = (0, 0); }
         double auditEvery = _config.Engine.AuditIntervalSeconds;
@@ -190,6 +191,7 @@ public sealed class EngineHost : IDisposable
                 nextAudit += TimeSpan.FromSeconds(auditEvery);
                 Store.RetryPending();
                 PublishClosedBins(final: false);
+                Guard("open-bin checkpoint", CheckpointOpenBins);
                 Guard("pixel audit", AppendPixelAudit);
                 Guard("gap audit", () => AppendGapAudit(final: false), writes: false);
             }
@@ -206,6 +208,9 @@ public sealed class EngineHost : IDisposable
         Guard("gap audit", () => AppendGapAudit(final: true), writes: false);
         Guard("audit checkpoint", () => Store.Audit.Checkpoint());
         Guard("retention", () => Store.ApplyRetention());
+        // Every bin is out (or waiting in a failing store's buffer, lost with the process: then the
+        // next start recovers them from the last checkpoint instead).
+        if (Store.Healthy) Guard("run marker", Store.MarkRunStopped);
         UpdateMetrics();
         return RunSummary.From(this, _ledgerAtStart, PixelLedger.Snapshot(), lifetimes);
     }
@@ -240,7 +245,14 @@ public sealed class EngineHost : IDisposable
             try
             {
                 var results = c.WithAnalytics(a => final ? a.Snapshot() : a.Flush(c.NowSeconds()));
-                Interlocked.Add(ref _outputs, OutputPublisher.Publish(Store, c.Manifest, results, _epochUtc, c.Outputs));
+                Interlocked.Add(ref _outputs, OutputPublisher.Publish(Store, c.Manifest, results, _epochUtc, c.Outputs, _carry));
+                // Recovered bins this run will not produce again (they ended while the engine was down).
+                var now = _epochUtc.AddSeconds(c.NowSeconds());
+                foreach (var t in _carry.TakeEnded(c.Id, c.Manifest.Privacy.TimeBin, final ? null : now))
+                {
+                    c.Outputs.Table(t.Class, Store.WriteCountTable(c.Id, t.Class, t.BinStart, c.Manifest.Privacy.TimeBin, t.Rows, t.Cols, t.Counts));
+                    Interlocked.Increment(ref _outputs);
+                }
             }
             catch (EphemeraException ex)
             {
@@ -276,6 +288,54 @@ public sealed class EngineHost : IDisposable
     public string? StoreError => _storeFailing ?? Store.LastError;
 
     private readonly Dictionary<string, int> _gapsAudited = new();
+    private readonly OpenBinCarry _carry = new();
+
+    /// <summary>Raw open bins recovered at start from a run that did not stop cleanly (0 after a clean stop).</summary>
+    public int BinsRecovered { get; private set; }
+
+    /// <summary>
+    /// After kill -9, a power cut or a crash, the store still marks the previous run as running. The
+    /// engine audits that, with the previous run's last checkpoint and the chain's last record, and
+    /// takes the raw open bins it checkpointed: each is merged into the same bin of this run before
+    /// suppression, or released alone once it has ended, so a split bin is released once, whole.
+    /// </summary>
+    private void RecoverUncleanRun()
+    {
+        EphemeraStore.UncleanRun? previous;
+        try { previous = Store.MarkRunStarted(); }
+        catch (System.Data.Common.DbException ex) { Console.Error.WriteLine($"ephemera: store {Store.Path}: cannot mark the run: {ex.Message}"); return; }
+        if (previous is null) return;
+        var known = _cameras.Where(c => c.Manifest != null).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+        foreach (var b in previous.OpenBins)
+        {
+            if (!known.Contains(b.CameraId))
+            {
+                Console.Error.WriteLine($"ephemera: recovered bin of camera {b.CameraId} ({b.Class}, {b.BinStart:O}) dropped: the camera is not running under a manifest now");
+                continue;
+            }
+            _carry.Add(b.CameraId, RawBinTable.FromJson(b.Class, b.BinStart, b.RawJson));
+            BinsRecovered++;
+        }
+        long lastSeq = Store.Audit.Verify().Records;
+        Guard("unclean-shutdown audit", () => Store.Audit.Append(new UncleanShutdownRecord(previous.Started, previous.LastCheckpoint, lastSeq, BinsRecovered)));
+        Console.Error.WriteLine($"ephemera: the previous run (started {previous.Started:O}) did not stop cleanly; last checkpoint {previous.LastCheckpoint:O}, " +
+                                $"{BinsRecovered} open bin(s) recovered");
+    }
+
+    /// <summary>The crash checkpoint: every camera's raw open bins (merged with any recovered ones), replaced in one transaction.</summary>
+    private void CheckpointOpenBins()
+    {
+        var bins = new List<EphemeraStore.OpenBin>();
+        foreach (var c in _cameras)
+        {
+            if (c.Manifest is null || c.Analytics is null) continue;
+            var open = OutputPublisher.Tables(c.Manifest, c.WithAnalytics(a => a.Snapshot()), _epochUtc).Select(t => _carry.Peek(c.Id, t)).ToList();
+            var seen = open.Select(t => (t.Class, t.BinStart)).ToHashSet();
+            open.AddRange(_carry.Pending(c.Id).Where(t => !seen.Contains((t.Class, t.BinStart))));
+            bins.AddRange(open.Select(t => new EphemeraStore.OpenBin(c.Id, t.Class, t.BinStart, t.ToJson())));
+        }
+        Store.SaveOpenBins(bins);
+    }
 
     /// <summary>Each finished source gap (and at the end, the open ones) becomes one audit record.</summary>
     private void AppendGapAudit(bool final)

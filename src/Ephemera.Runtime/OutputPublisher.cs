@@ -14,18 +14,46 @@ namespace Ephemera.Runtime;
 /// </summary>
 public static class OutputPublisher
 {
-    public static int Publish(EphemeraStore store, CameraManifest m, PurposeResults r, DateTimeOffset epochUtc, OutputTally? tally = null)
+    /// <summary>
+    /// Writes the results through the gates. <paramref name="carry"/> holds raw bins recovered from a
+    /// run that crashed: a bin present in both is merged *before* suppression, so only the merged table
+    /// is ever released (never the two halves, whose difference could be a count below k).
+    /// </summary>
+    public static int Publish(EphemeraStore store, CameraManifest m, PurposeResults r, DateTimeOffset epochUtc, OutputTally? tally = null,
+        OpenBinCarry? carry = null)
     {
         string cam = m.CameraId;
         var bin = m.Privacy.TimeBin;
-        DateTimeOffset At(double seconds) => epochUtc.AddSeconds(seconds);
         int written = 0;
-        void Table(DataClass cls, DateTimeOffset binStart, IReadOnlyList<string> rows, IReadOnlyList<string> cols, int[,] counts)
+        foreach (var t in Tables(m, r, epochUtc))
         {
-            var released = store.WriteCountTable(cam, cls, binStart, bin, rows, cols, counts);
-            tally?.Table(cls, released);
+            var merged = carry?.MergeInto(cam, t) ?? t;
+            var released = store.WriteCountTable(cam, merged.Class, merged.BinStart, bin, merged.Rows, merged.Cols, merged.Counts);
+            tally?.Table(merged.Class, released);
             written++;
         }
+
+        if (r.Crowd is { } crowd && m.Declares(DataClass.CrowdLevel))
+        {
+            var binStart = epochUtc.AddSeconds(Math.Floor(crowd.TimeSeconds / bin.TotalSeconds) * bin.TotalSeconds);
+            // The level is a coarse category; the density would give away a small head count, so it is
+            // released only when the zone held at least k people (the manifest's minimum cell count).
+            int k = m.Privacy.MinCellCount;
+            store.WriteDerived(cam, DataClass.CrowdLevel, binStart, bin, JsonSerializer.Serialize(
+                crowd.Levels.Select(l => new { zone = l.Zone, people_per_m2 = l.People >= k ? Math.Round(l.PeoplePerSquareMetre, 3) : (double?)null, level = l.Level })));
+            tally?.Record(DataClass.CrowdLevel);
+            written++;
+        }
+        return written;
+    }
+
+    /// <summary>The raw (not yet suppressed) count tables of the results, one per class and bin: what gets published, and what a checkpoint keeps.</summary>
+    public static List<RawBinTable> Tables(CameraManifest m, PurposeResults r, DateTimeOffset epochUtc)
+    {
+        var tables = new List<RawBinTable>();
+        DateTimeOffset At(double seconds) => epochUtc.AddSeconds(seconds);
+        void Table(DataClass cls, DateTimeOffset binStart, IReadOnlyList<string> rows, IReadOnlyList<string> cols, int[,] counts) =>
+            tables.Add(new RawBinTable(cls, binStart, rows, cols, counts));
 
         // Case 3: one table per time bin, rows "line:class", columns in/out.
         var lineBins = r.Lines.SelectMany(l => l.Bins.Select(b => (Line: l.Name, Bin: b))).GroupBy(x => x.Bin.BinStartSeconds);
@@ -74,18 +102,7 @@ public static class OutputPublisher
             WriteDwell(flow.Dwell);
         }
 
-        if (r.Crowd is { } crowd && m.Declares(DataClass.CrowdLevel))
-        {
-            var binStart = epochUtc.AddSeconds(Math.Floor(crowd.TimeSeconds / bin.TotalSeconds) * bin.TotalSeconds);
-            // The level is a coarse category; the density would give away a small head count, so it is
-            // released only when the zone held at least k people (the manifest's minimum cell count).
-            int k = m.Privacy.MinCellCount;
-            store.WriteDerived(cam, DataClass.CrowdLevel, binStart, bin, JsonSerializer.Serialize(
-                crowd.Levels.Select(l => new { zone = l.Zone, people_per_m2 = l.People >= k ? Math.Round(l.PeoplePerSquareMetre, 3) : (double?)null, level = l.Level })));
-            tally?.Record(DataClass.CrowdLevel);
-            written++;
-        }
-        return written;
+        return tables;
 
         void WriteDwell(IReadOnlyList<DwellHistogram> dwell)
         {

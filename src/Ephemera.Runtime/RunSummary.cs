@@ -57,6 +57,7 @@ public sealed record RunSummary(
     [property: JsonPropertyName("store_error")] string? StoreError,
     [property: JsonPropertyName("store_pending_rows")] int StorePendingRows,
     [property: JsonPropertyName("store_dropped_rows")] long StoreDroppedRows,
+    [property: JsonPropertyName("bins_recovered")] int BinsRecovered,
     [property: JsonPropertyName("cameras")] IReadOnlyList<CameraSummary> Cameras)
 {
     public string ToJson() => JsonSerializer.Serialize(this);
@@ -92,6 +93,7 @@ public sealed record RunSummary(
             StoreError: host.StoreError,
             StorePendingRows: host.Store.PendingRows,
             StoreDroppedRows: host.Store.DroppedRows,
+            BinsRecovered: host.BinsRecovered,
             Cameras: cams);
     }
 }

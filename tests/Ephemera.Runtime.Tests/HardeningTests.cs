@@ -159,10 +159,7 @@ public sealed class HardeningTests : IDisposable
         Assert.Contains("/proc/ephemera", ex.Message);
     }
 
-    [Fact]
-    public void SigtermDrainsTheRunOpenBinsAreStoredAndTheSummaryPrinted()
-    {
-        string yaml = $"""
+    private string RunConfig() => $"""
             engine:
               detect_fps: 5
               store: {_dir.File("e.db")}
@@ -174,13 +171,19 @@ public sealed class HardeningTests : IDisposable
                 loop: true
                 analytics:
                   lines:
-                    - name: mid
-                      points: [384, 0, 384, 576]
+                    - name: west
+                      points: [300, 0, 300, 576]
+                    - name: east
+                      points: [500, 576, 500, 0]
             """;
-        File.WriteAllText(_dir.File("run.yaml"), yaml);
+
+    /// <summary>Starts `run` on the test's config; returns once the detector is up.</summary>
+    private (Process P, List<string> Out, System.Text.StringBuilder Err) StartRun(string maxSeconds)
+    {
+        File.WriteAllText(_dir.File("run.yaml"), RunConfig());
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { ChildProcess.CliDll, "run", "--config", _dir.File("run.yaml"), "--max-seconds", "120" }) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
+        foreach (var a in new[] { ChildProcess.CliDll, "run", "--config", _dir.File("run.yaml"), "--max-seconds", maxSeconds }) psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
         var stdout = new List<string>(); var stderr = new System.Text.StringBuilder();
         p.OutputDataReceived += (_, e) => { if (e.Data != null) lock (stdout) stdout.Add(e.Data); };
         p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (stderr) stderr.AppendLine(e.Data); };
@@ -188,6 +191,14 @@ public sealed class HardeningTests : IDisposable
         // Wait until the camera is detecting (the detector line is printed at start), then a few seconds more: mid-bin.
         var deadline = DateTime.UtcNow.AddSeconds(90);
         while (!stderr.ToString().Contains("tensor banks") && DateTime.UtcNow < deadline && !p.HasExited) Thread.Sleep(100);
+        return (p, stdout, stderr);
+    }
+
+    [Fact]
+    public void SigtermDrainsTheRunOpenBinsAreStoredAndTheSummaryPrinted()
+    {
+        var (p, stdout, stderr) = StartRun("120");
+        using var _ = p;
         Thread.Sleep(5000);
         Assert.False(p.HasExited, stderr.ToString());
         Assert.Equal(0, Libc.kill(p.Id, 15));
@@ -207,6 +218,67 @@ public sealed class HardeningTests : IDisposable
         var v = store.Audit.Verify();
         Assert.True(v.Intact, v.Message);
         Assert.True(v.CheckpointsChecked >= 1, "no checkpoint after the drain");
+    }
+
+    [Fact]
+    public void AfterKill9TheRestartAuditsTheCrashAndRecoversTheOpenBinsWithoutCountingTwice()
+    {
+        var (a, _, errA) = StartRun("120");
+        using (a)
+        {
+            Thread.Sleep(10_000);
+            Assert.False(a.HasExited, errA.ToString());
+            a.Kill(); // SIGKILL: no drain, nothing flushed
+            a.WaitForExit();
+        }
+        // What the crashed run had checkpointed (raw, internal): the line crossings of its open bin.
+        var checkpointed = RawOpenBins(_dir.File("e.db"));
+        Assert.NotEmpty(checkpointed);
+
+        var (b, outB, errB) = StartRun("4");
+        using (b)
+        {
+            Assert.True(b.WaitForExit(90_000), errB.ToString());
+            b.WaitForExit();
+            Assert.True(b.ExitCode == 0, errB.ToString());
+        }
+        var summary = JsonNode.Parse(outB.Last())!;
+        Assert.Equal(checkpointed.Count, summary["bins_recovered"]!.GetValue<int>());
+        Assert.Contains("did not stop cleanly", errB.ToString());
+
+        using var store = EphemeraStore.Open(_dir.File("e.db"));
+        var crash = Assert.Single(store.Audit.Read().Where(e => e.Kind == "unclean-shutdown"));
+        Assert.Contains($"\"BinsRecovered\":{checkpointed.Count}", crash.BodyJson);
+        Assert.True(store.Audit.Verify().Intact);
+        // Each recovered bin was released once, merged with the restart's own counts of that bin.
+        foreach (var (binStart, crossings) in checkpointed)
+        {
+            var rows = store.Query(Role.Operator).Read("plaza-count-1", DataClass.Count, binStart, binStart.AddMinutes(15));
+            var row = Assert.Single(rows.Where(r => r.BinStart == binStart));
+            using var doc = JsonDocument.Parse(row.PayloadJson);
+            var total = doc.RootElement.GetProperty("total");
+            if (crossings >= 5) Assert.True(total.ValueKind == JsonValueKind.Number && total.GetInt32() >= crossings,
+                $"bin {binStart:O}: released total {total} lost the crashed run's {crossings} crossings");
+        }
+        // The clean stop leaves nothing to recover.
+        Assert.Empty(RawOpenBins(_dir.File("e.db")));
+    }
+
+    private static List<(DateTimeOffset BinStart, int Crossings)> RawOpenBins(string db)
+    {
+        using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Mode=ReadOnly;Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT bin_start_ms, raw FROM open_bins WHERE class = 'Count'";
+        using var rd = cmd.ExecuteReader();
+        var list = new List<(DateTimeOffset, int)>();
+        while (rd.Read())
+        {
+            using var doc = JsonDocument.Parse(rd.GetString(1));
+            int sum = doc.RootElement.GetProperty("counts").EnumerateArray().SelectMany(r => r.EnumerateArray()).Sum(v => v.GetInt32());
+            list.Add((DateTimeOffset.FromUnixTimeMilliseconds(rd.GetInt64(0)), sum));
+        }
+        return list;
     }
 
     public void Dispose() => _dir.Dispose();

@@ -57,6 +57,9 @@ public sealed class EphemeraStore : IDisposable
                 blob BLOB, media_type TEXT, written_ms INTEGER NOT NULL);
             CREATE INDEX IF NOT EXISTS derived_partition ON derived(camera_id, class, partition);
             CREATE INDEX IF NOT EXISTS derived_expiry ON derived(class, bin_end_ms);
+            CREATE TABLE IF NOT EXISTS open_bins(camera_id TEXT NOT NULL, class TEXT NOT NULL, bin_start_ms INTEGER NOT NULL, raw TEXT NOT NULL,
+                PRIMARY KEY(camera_id, class, bin_start_ms));
+            CREATE TABLE IF NOT EXISTS run_marker(id INTEGER PRIMARY KEY CHECK (id = 1), started_ms INTEGER NOT NULL, checkpoint_ms INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS latest(camera_id TEXT NOT NULL, class TEXT NOT NULL, media_type TEXT NOT NULL, blob BLOB NOT NULL,
                 written_ms INTEGER NOT NULL, version_hash TEXT NOT NULL, PRIMARY KEY(camera_id, class));
             """);
@@ -257,6 +260,77 @@ public sealed class EphemeraStore : IDisposable
             if (_pending.Count > 0) { Enqueue(row); return; }
             try { Insert(row); }
             catch (SqliteException e) { Failed(e); Enqueue(row); }
+        }
+    }
+
+    // ------------------------------ crash safety: open bins and the run marker ------------------------------
+
+    /// <summary>A raw open bin kept by <see cref="SaveOpenBins"/>; not readable through any role's query.</summary>
+    public sealed record OpenBin(string CameraId, DataClass Class, DateTimeOffset BinStart, string RawJson);
+
+    /// <summary>What a run that did not stop cleanly left: when it started, its last checkpoint, and its raw open bins.</summary>
+    public sealed record UncleanRun(DateTimeOffset Started, DateTimeOffset LastCheckpoint, IReadOnlyList<OpenBin> OpenBins);
+
+    /// <summary>
+    /// Marks a run as started. Returns the previous run when it never reached <see cref="MarkRunStopped"/>
+    /// (kill -9, power cut, crash) with the open bins it checkpointed, which the caller now owns
+    /// (they are removed from the store here); null after a clean stop.
+    /// </summary>
+    public UncleanRun? MarkRunStarted()
+    {
+        lock (_lock)
+        {
+            using var tx = _db.BeginTransaction();
+            UncleanRun? previous = null;
+            using (var c = Cmd("SELECT started_ms, checkpoint_ms FROM run_marker WHERE id = 1", tx))
+            using (var rd = c.ExecuteReader())
+                if (rd.Read())
+                    previous = new UncleanRun(DateTimeOffset.FromUnixTimeMilliseconds(rd.GetInt64(0)), DateTimeOffset.FromUnixTimeMilliseconds(rd.GetInt64(1)), []);
+            var bins = new List<OpenBin>();
+            using (var c = Cmd("SELECT camera_id, class, bin_start_ms, raw FROM open_bins ORDER BY camera_id, class, bin_start_ms", tx))
+            using (var rd = c.ExecuteReader())
+                while (rd.Read())
+                    bins.Add(new OpenBin(rd.GetString(0), Enum.Parse<DataClass>(rd.GetString(1)), DateTimeOffset.FromUnixTimeMilliseconds(rd.GetInt64(2)), rd.GetString(3)));
+            using (var c = Cmd("DELETE FROM open_bins; INSERT OR REPLACE INTO run_marker VALUES(1, $s, $s)", tx))
+            {
+                c.Parameters.AddWithValue("$s", Clock.Now.ToUnixTimeMilliseconds());
+                c.ExecuteNonQuery();
+            }
+            tx.Commit();
+            return previous is null ? null : previous with { OpenBins = bins };
+        }
+    }
+
+    /// <summary>Replaces the raw open bins (all cameras) in one transaction: the crash checkpoint.</summary>
+    public void SaveOpenBins(IEnumerable<OpenBin> bins)
+    {
+        lock (_lock)
+        {
+            using var tx = _db.BeginTransaction();
+            using (var c = Cmd("DELETE FROM open_bins", tx)) c.ExecuteNonQuery();
+            foreach (var b in bins)
+            {
+                using var c = Cmd("INSERT OR REPLACE INTO open_bins VALUES($c, $k, $s, $r)", tx);
+                c.Parameters.AddWithValue("$c", b.CameraId); c.Parameters.AddWithValue("$k", b.Class.ToString());
+                c.Parameters.AddWithValue("$s", b.BinStart.ToUnixTimeMilliseconds()); c.Parameters.AddWithValue("$r", b.RawJson);
+                c.ExecuteNonQuery();
+            }
+            using (var c = Cmd("UPDATE run_marker SET checkpoint_ms = $t WHERE id = 1", tx))
+            {
+                c.Parameters.AddWithValue("$t", Clock.Now.ToUnixTimeMilliseconds());
+                c.ExecuteNonQuery();
+            }
+            tx.Commit();
+        }
+    }
+
+    /// <summary>A clean stop: every bin was published, so no raw bin is kept, and the next start is not a recovery.</summary>
+    public void MarkRunStopped()
+    {
+        lock (_lock)
+        {
+            using var c = Cmd("DELETE FROM open_bins; DELETE FROM run_marker;");
+            c.ExecuteNonQuery();
         }
     }
 
