@@ -142,6 +142,9 @@ typedef struct eph_source_info {
                                  they never held pixels, so the ledger does not count them             */
     int64_t frames_expected;  /* frames the container announces (stream frame count, else duration × rate);
                                  0 when unknown (live streams); a file that ends well short is truncated */
+    int64_t loops;            /* times a looping file was rewound                                     */
+    int64_t short_pass_frames;/* with loop = 1: frames of the first pass that ended well short of
+                                 frames_expected (a truncated file repeating its fragment); 0 = none   */
 } eph_source_info;
 
 /* Process-wide pixel ledger. Counts both pool blocks (decoded pictures) and eph_pixbuf buffers. */

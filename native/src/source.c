@@ -57,6 +57,8 @@ struct eph_source {
 
     double frame_rate;
     int64_t frames_expected;
+    int64_t loops;               /* rewinds of a looping file so far */
+    int64_t short_pass_frames;   /* frames of the first pass that ended short of frames_expected (0 = none) */
     int width, height;
     char codec_name[32];
     int64_t delivered;
@@ -588,6 +590,8 @@ EPH_API int eph_source_get_info(const eph_source *s, eph_source_info *out)
     out->frames_dropped_for_pool = s->dropped_for_pool;
     out->frames_skipped = s->skipped;
     out->frames_expected = s->frames_expected;
+    out->loops = s->loops;
+    out->short_pass_frames = s->short_pass_frames;
     return EPH_OK;
 }
 
@@ -897,6 +901,12 @@ EPH_API int eph_source_read_wanted(eph_source *s, eph_frame **out_frame, eph_fra
         }
         if (ret == AVERROR_EOF) {
             if (s->params.loop && s->has_end) {
+                /* A pass that ends well short of what the container announces is a truncated file
+                 * repeating its fragment: recorded once, so the caller can warn once. */
+                int64_t pass = s->pass_delivered + s->pass_skipped;
+                if (!s->short_pass_frames && s->frames_expected > 0 && pass < s->frames_expected - (s->frames_expected / 50 > 3 ? s->frames_expected / 50 : 3))
+                    s->short_pass_frames = pass > 0 ? pass : 1;
+                s->loops++;
                 if ((ret = rewind_file(s)) != EPH_OK) return ret;
                 continue;
             }

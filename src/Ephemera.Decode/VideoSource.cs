@@ -47,6 +47,10 @@ public sealed class VideoSource : IDisposable
     public long FramesDelivered => Info().FramesDelivered;
     /// <summary>Frames the container announces (0 = unknown, e.g. a live stream); a file ending well short of it is truncated.</summary>
     public long ExpectedFrames => Info().FramesExpected;
+    /// <summary>Times a looping file was rewound.</summary>
+    public long Loops => Info().Loops;
+    /// <summary>With loop: frames of the first pass that ended well short of <see cref="ExpectedFrames"/> (a truncated file repeating its fragment); 0 = none.</summary>
+    public long ShortPassFrames => Info().ShortPassFrames;
     public long FramesDroppedForPool => Info().FramesDroppedForPool;
     /// <summary>Frames never decoded because they were not wanted (<see cref="ReadStatus.Skipped"/>). They
     /// never held pixels, so <see cref="PixelLedger"/> does not count them.</summary>

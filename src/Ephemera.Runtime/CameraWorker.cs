@@ -39,6 +39,7 @@ public sealed class CameraWorker : IDisposable
     private Thread? _thread;
     private volatile bool _stop;
     private long _pendingCaptureTicks;
+    private bool _warnedShortLoop;
     private bool _refusedSlot; // the due detection was already refused once (counted as skipped)
 
     // Counters, read by other threads (status, summary, audit): updated with Interlocked or volatile.
@@ -266,6 +267,12 @@ public sealed class CameraWorker : IDisposable
                         continue;
                 }
                 lastIndex = frame!.Index;
+                if (Config.Loop && !_warnedShortLoop && source.ShortPassFrames > 0)
+                {
+                    _warnedShortLoop = true;
+                    LogWarning($"{Config.Source}: the file ends at frame {source.ShortPassFrames} of the {source.ExpectedFrames} its container announces " +
+                               "(truncated?); loop mode repeats that fragment");
+                }
                 using (frame)
                 {
                     long decoded = Stopwatch.GetTimestamp();

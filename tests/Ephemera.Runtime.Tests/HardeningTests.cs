@@ -264,6 +264,47 @@ public sealed class HardeningTests : IDisposable
         Assert.Empty(RawOpenBins(_dir.File("e.db")));
     }
 
+    /// <summary>An MP4 whose index (moov, at the front) announces 10 s of vtest but whose data stops after about 40% of it.</summary>
+    private string TruncatedClip()
+    {
+        string full = _dir.File("full.mp4"), cut = _dir.File("truncated.mp4");
+        var r = ChildProcess.Run("ffmpeg", ["-v", "error", "-y", "-i", Vtest, "-t", "10", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-movflags", "+faststart", full]);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        var bytes = File.ReadAllBytes(full);
+        File.WriteAllBytes(cut, bytes[..(int)(bytes.Length * 0.4)]);
+        return cut;
+    }
+
+    [Fact]
+    public void AFileThatEndsEarlyIsTruncatedWithTheFrameReachedAndALoopOfItWarnsOnce()
+    {
+        string cut = TruncatedClip();
+        RunSummary summary;
+        using (var host = new EngineHost(Config(_dir.File("e.db"), Counting("plaza-count-1", cut, paced: false, loop: false)),
+                   new EngineRunOptions { MaxDuration = TimeSpan.FromSeconds(30) }))
+            summary = host.Run();
+        var cam = Assert.Single(summary.Cameras);
+        Assert.Equal("truncated", cam.State);
+        Assert.Contains("of the 100", cam.Error);
+        Assert.Equal(cam.FramesDecoded, cam.FramesDestroyed);
+
+        // In loop mode the fragment repeats: the source says so once, with the frames its first pass reached.
+        using var looped = VideoSource.Open(cut, SourceOptions.Default with { Loop = true });
+        long read = 0;
+        while (looped.Loops < 2 && read < 1000)
+        {
+            var st = looped.Read(out var f);
+            if (st == ReadStatus.Frame) { f!.Dispose(); read++; }
+        }
+        Assert.Equal(2, looped.Loops);
+        Assert.InRange(looped.ShortPassFrames, 10, 90);
+        Assert.Equal(100, looped.ExpectedFrames);
+
+        // A complete file is not truncated.
+        using var whole = VideoSource.Open(_dir.File("full.mp4"));
+        Assert.Equal(100, whole.ExpectedFrames);
+    }
+
     private static List<(DateTimeOffset BinStart, int Crossings)> RawOpenBins(string db)
     {
         using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Mode=ReadOnly;Pooling=False");

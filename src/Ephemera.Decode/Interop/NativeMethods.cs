@@ -70,6 +70,8 @@ internal unsafe struct EphSourceInfo
     public long FramesDroppedForPool;
     public long FramesSkipped;
     public long FramesExpected;
+    public long Loops;
+    public long ShortPassFrames;
 }
 
 /// <summary><c>eph_ledger</c>.</summary>
