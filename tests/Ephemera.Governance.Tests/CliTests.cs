@@ -97,6 +97,17 @@ public class CliTests
         Assert.Contains("not a readable Ephemera store", notDb.StdErr);
     }
 
+    [Theory]
+    [InlineData("--max-frames must be >= 1", "detect", "--input", "x.mp4", "--max-frames", "-1", "--json")]
+    [InlineData("--streams must be 1", "bench", "--source", "x.mp4", "--streams", "257", "--seconds", "1", "--json", "out.json")]
+    [InlineData("unexpected argument '--bogus'", "version", "--bogus")]
+    public void Bad_cli_arguments_exit_2_naming_the_cause(string cause, params string[] args)
+    {
+        var r = ChildProcess.Cli(args);
+        Assert.True(r.ExitCode == 2, $"rc {r.ExitCode}: {r.StdErr}");
+        Assert.Contains(cause, r.StdErr);
+    }
+
     [Fact]
     public void Risk_report_prints_text_and_json()
     {
