@@ -64,7 +64,10 @@ public class CliTests
     {
         using var dir = new TempDir();
         string db = AuditChainTests.MakeStore(dir);
-        var good = ChildProcess.Cli("audit", "verify", "--db", db);
+        var chainOnly = ChildProcess.Cli("audit", "verify", "--db", db);
+        Assert.True(chainOnly.ExitCode == 3, chainOnly.StdErr); // no pinned key: chain-only, said so
+        Assert.Contains("NOT checked", chainOnly.StdErr);
+        var good = ChildProcess.Cli("audit", "verify", "--db", db, "--pubkey", AuditChain.KeyPath(db) + ".pub");
         Assert.True(good.ExitCode == 0, good.StdErr);
         Assert.True(JsonDocument.Parse(good.StdOut).RootElement.GetProperty("intact").GetBoolean());
 
@@ -82,6 +85,27 @@ public class CliTests
 
         Assert.Equal(2, ChildProcess.Cli("audit", "verify", "--db", dir.File("missing.db")).ExitCode);
         Assert.Equal(2, ChildProcess.Cli("audit", "check").ExitCode);
+
+        // Malformed pinned key and a file that is not a database: exit 2 with a message, no crash.
+        File.WriteAllText(dir.File("bad.pub"), "-----BEGIN PUBLIC KEY-----\ngarbage\n-----END PUBLIC KEY-----\n");
+        var badKey = ChildProcess.Cli("audit", "verify", "--db", db, "--pubkey", dir.File("bad.pub"));
+        Assert.Equal(2, badKey.ExitCode);
+        Assert.Contains("bad.pub", badKey.StdErr);
+        File.WriteAllText(dir.File("not.db"), "this is not a database, just text long enough to fill a header of sqlite....................................");
+        var notDb = ChildProcess.Cli("audit", "verify", "--db", dir.File("not.db"));
+        Assert.Equal(2, notDb.ExitCode);
+        Assert.Contains("not a readable Ephemera store", notDb.StdErr);
+    }
+
+    [Theory]
+    [InlineData("--max-frames must be >= 1", "detect", "--input", "x.mp4", "--max-frames", "-1", "--json")]
+    [InlineData("--streams must be 1", "bench", "--source", "x.mp4", "--streams", "257", "--seconds", "1", "--json", "out.json")]
+    [InlineData("unexpected argument '--bogus'", "version", "--bogus")]
+    public void Bad_cli_arguments_exit_2_naming_the_cause(string cause, params string[] args)
+    {
+        var r = ChildProcess.Cli(args);
+        Assert.True(r.ExitCode == 2, $"rc {r.ExitCode}: {r.StdErr}");
+        Assert.Contains(cause, r.StdErr);
     }
 
     [Fact]

@@ -29,13 +29,19 @@ public sealed class BenchVerb : IVerb
         from --streams, or from the ceilings' estimate when --streams is not given).
         """;
 
+    /// <summary>Upper bound of --streams: beyond this a bench only measures memory exhaustion.</summary>
+    public const int MaxStreams = 256;
+
+    private static int CheckStreams(int streams) =>
+        streams is < 1 or > MaxStreams ? throw new UsageException($"--streams must be 1…{MaxStreams}, got {streams}") : streams;
+
     public int Run(string[] args)
     {
         var a = new CliArgs(args, ["source", "streams", "seconds", "detect-fps", "json", "model", "provider", "threads", "parallel-runs", "max-batch", "input-size", "input-fit"], ["find-max"]);
         var options = new BenchOptions
         {
             Source = Path.GetFullPath(a.Require("source")),
-            Streams = a.GetInt("streams", 1),
+            Streams = CheckStreams(a.GetInt("streams", 1)),
             Seconds = a.GetDouble("seconds", 30),
             DetectFps = a.GetDouble("detect-fps", 5),
             Model = a.Get("model") ?? "yolox_nano_coco_416",

@@ -45,6 +45,7 @@ public sealed class DetectVerb : IVerb
         if (every < 1) throw new UsageException($"--every must be >= 1, got {every}");
         int size = a.GetInt("input-size", 0);
         long maxFrames = a.GetInt("max-frames", int.MaxValue);
+        if (maxFrames < 1) throw new UsageException($"--max-frames must be >= 1, got {maxFrames}"); // 0 or less would do nothing and exit 0
         var options = new DetectorOptions
         {
             Model = a.Get("model"),

@@ -6,7 +6,13 @@ using Microsoft.Data.Sqlite;
 namespace Ephemera.Governance;
 
 /// <summary>Outcome of <see cref="AuditChain.Verify"/>: intact, or the first bad record and what is wrong with it.</summary>
-public sealed record VerifyResult(bool Intact, long Records, long? FirstBadSeq, string Message, int CheckpointsChecked);
+public sealed record VerifyResult(bool Intact, long Records, long? FirstBadSeq, string Message, int CheckpointsChecked)
+{
+    /// <summary>True when signatures were checked against a key pinned outside the store; false for a chain-only check.</summary>
+    public bool SignaturesChecked { get; init; }
+    /// <summary>Witnessed heads found consistent with the chain.</summary>
+    public int WitnessedHeads { get; init; }
+}
 
 /// <summary>A stored audit entry as read back.</summary>
 public sealed record AuditEntry(long Seq, DateTimeOffset At, string Kind, string CameraId, string BodyJson, string PrevHash, string Hash)
@@ -35,11 +41,29 @@ public sealed class AuditChain
     private readonly SqliteConnection _db;
     private readonly object _lock;
     private readonly IClock _clock;
-    private readonly ECDsa _key;
+    private readonly IAuditSigner _signer;
+    private readonly IReadOnlyList<IAuditWitness> _witnesses;
+    private SignedHead? _pending; // signed inside a transaction, handed to witnesses only once committed
 
-    internal AuditChain(SqliteConnection db, object dbLock, IClock clock, ECDsa key)
+    internal AuditChain(SqliteConnection db, object dbLock, IClock clock, IAuditSigner signer, IReadOnlyList<IAuditWitness> witnesses)
     {
-        _db = db; _lock = dbLock; _clock = clock; _key = key;
+        _db = db; _lock = dbLock; _clock = clock; _signer = signer; _witnesses = witnesses;
+    }
+
+    /// <summary>sha256 of the signing public key (what <c>audit verify --fingerprint</c> pins).</summary>
+    public string Fingerprint => AuditKeys.Fingerprint(_signer.PublicKey);
+
+    /// <summary>Sends the last committed signed head to every witness. Caller holds the lock, after commit.</summary>
+    internal void PublishWitness()
+    {
+        if (_pending is not { } head) return;
+        _pending = null;
+        foreach (var w in _witnesses)
+        {
+            // A failing witness must not stop the cameras; verify will show the gap in its file.
+            try { w.Witness(head); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException) { Console.Error.WriteLine($"audit witness failed: {e.Message}"); }
+        }
     }
 
     internal static void CreateSchema(SqliteConnection db)
@@ -61,6 +85,7 @@ public sealed class AuditChain
             using var tx = _db.BeginTransaction(deferred: false);
             long seq = AppendCore(tx, record);
             tx.Commit();
+            PublishWitness();
             return seq;
         }
     }
@@ -87,6 +112,7 @@ public sealed class AuditChain
             cmd.ExecuteNonQuery();
         }
         if (seq % CheckpointEvery == 0) InsertCheckpoint(tx, seq, hash, at, sig);
+        _pending = new SignedHead(seq, hash, at, sig);
         return seq;
     }
 
@@ -120,10 +146,16 @@ public sealed class AuditChain
     /// <summary>Checks the whole chain, head and checkpoints; names the first bad record.</summary>
     public VerifyResult Verify()
     {
-        lock (_lock) return VerifyConnection(_db, _key);
+        using var pub = ECDsa.Create();
+        pub.ImportSubjectPublicKeyInfo(_signer.PublicKey, out _);
+        lock (_lock) return VerifyConnection(_db, pub, []);
     }
 
-    internal static VerifyResult VerifyConnection(SqliteConnection db, ECDsa publicKey)
+    /// <summary>
+    /// Checks the hash chain, then (with <paramref name="publicKey"/>, pinned outside the store) every
+    /// signature, then every witnessed head. Without a key only the chain and head/checkpoint positions are checked.
+    /// </summary>
+    internal static VerifyResult VerifyConnection(SqliteConnection db, ECDsa? publicKey, IReadOnlyList<(string Source, List<SignedHead> Heads)> witnesses)
     {
         var rows = ReadRows(db, 1, int.MaxValue);
         long expected = 1; string prev = Genesis;
@@ -150,7 +182,7 @@ public sealed class AuditChain
             while (rd.Read())
             {
                 long seq = rd.GetInt64(0); string hash = rd.GetString(1), at = rd.GetString(2); byte[] sig = (byte[])rd[3];
-                if (!publicKey.VerifyData(SignedBytes(seq, hash, at), sig, HashAlgorithmName.SHA256))
+                if (publicKey is not null && !publicKey.VerifyData(SignedBytes(seq, hash, at), sig, HashAlgorithmName.SHA256))
                     return Bad(rows.Count, seq, $"checkpoint at record {seq} has an invalid signature");
                 if (seq > last) return Bad(rows.Count, last + 1, $"records {last + 1}…{seq} are missing: a signed checkpoint covers record {seq} but the chain ends at {last} (truncated)");
                 if (rows[(int)seq - 1].Hash != hash) return Bad(rows.Count, seq, $"record {seq} does not match its signed checkpoint");
@@ -166,13 +198,37 @@ public sealed class AuditChain
                 return last == 0 ? new VerifyResult(true, 0, null, "audit chain is empty", checkedCount)
                                  : Bad(rows.Count, 1, $"the signed head record is missing: records 1…{last} cannot be checked for truncation");
             long seq = rd.GetInt64(0); string hash = rd.GetString(1), at = rd.GetString(2); byte[] sig = (byte[])rd[3];
-            if (!publicKey.VerifyData(SignedBytes(seq, hash, at), sig, HashAlgorithmName.SHA256))
+            if (publicKey is not null && !publicKey.VerifyData(SignedBytes(seq, hash, at), sig, HashAlgorithmName.SHA256))
                 return Bad(rows.Count, seq, $"the signed head (record {seq}) has an invalid signature");
             if (seq > last) return Bad(rows.Count, last + 1, $"records {last + 1}…{seq} are missing: the signed head names record {seq} but the chain ends at {last} (truncated)");
             if (seq < last) return Bad(rows.Count, seq + 1, $"records {seq + 1}…{last} were added after the signed head (record {seq}): inserted");
             if (rows[(int)seq - 1].Hash != hash) return Bad(rows.Count, seq, $"record {seq} does not match the signed head");
         }
-        return new VerifyResult(true, rows.Count, null, $"audit chain intact: {rows.Count} records, {checkedCount} signed checkpoints and the signed head verified", checkedCount);
+
+        // Witnessed heads: the chain must still hold each head an outside party kept. This catches a full
+        // rewrite with the real key, renumbering and truncation; the first bad record is the one after the
+        // last head that still matches.
+        int witnessed = 0;
+        foreach (var (source, heads) in witnesses)
+        {
+            long lastGood = 0;
+            foreach (var h in heads.OrderBy(h => h.Seq))
+            {
+                if (publicKey is not null && !publicKey.VerifyData(SignedBytes(h.Seq, h.Hash, h.At), h.Signature, HashAlgorithmName.SHA256))
+                    return Bad(rows.Count, h.Seq, $"witness {source}: the head at record {h.Seq} is not signed by the pinned key (forged witness entry)");
+                if (h.Seq < 1) return Bad(rows.Count, 1, $"witness {source}: head with sequence {h.Seq}");
+                if (h.Seq > last)
+                    return Bad(rows.Count, last + 1, $"records {last + 1}…{h.Seq} are missing: witness {source} holds a head at record {h.Seq} but the chain ends at {last} (truncated)");
+                if (!string.Equals(rows[(int)h.Seq - 1].Hash, h.Hash, StringComparison.Ordinal))
+                    return Bad(rows.Count, lastGood + 1, $"the chain was rewritten: record {h.Seq} does not match the head witnessed in {source} (last matching witnessed head: record {lastGood}); first bad record is in {lastGood + 1}…{h.Seq}");
+                lastGood = h.Seq; witnessed++;
+            }
+        }
+        string keyNote = publicKey is null
+            ? "signatures NOT checked: no pinned key (--pubkey or --fingerprint); chain-only"
+            : $"{checkedCount} signed checkpoints and the signed head verified against the pinned key";
+        return new VerifyResult(true, rows.Count, null, $"audit chain intact: {rows.Count} records, {keyNote}, {witnessed} witnessed heads consistent", checkedCount)
+            { SignaturesChecked = publicKey is not null, WitnessedHeads = witnessed };
     }
 
     private static VerifyResult Bad(long records, long seq, string message) => new(false, records, seq, message, 0);
@@ -181,8 +237,8 @@ public sealed class AuditChain
     internal static string RecordHash(long seq, string at, string kind, string camera, string body, string prev) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{seq}\n{at}\n{kind}\n{camera}\n{body}\n{prev}")));
 
-    private static byte[] SignedBytes(long seq, string hash, string at) => Encoding.UTF8.GetBytes($"ephemera-audit|{seq}|{hash}|{at}");
-    private byte[] Sign(long seq, string hash, string at) => _key.SignData(SignedBytes(seq, hash, at), HashAlgorithmName.SHA256);
+    private static byte[] SignedBytes(long seq, string hash, string at) => AuditKeys.SignedBytes(seq, hash, at);
+    private byte[] Sign(long seq, string hash, string at) => _signer.Sign(SignedBytes(seq, hash, at));
 
     private void InsertCheckpoint(SqliteTransaction tx, long seq, string hash, string at, byte[] sig)
     {
@@ -222,63 +278,63 @@ public sealed class AuditChain
 
     // ------------------------------ signing key ------------------------------
 
-    /// <summary>Key file beside the database.</summary>
-    public static string KeyPath(string dbPath) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(dbPath))!, "audit-signing-key.pem");
+    /// <summary>Default private key file: <c>&lt;db&gt;.key</c>, a file of its own, never inside the database.</summary>
+    public static string KeyPath(string dbPath) => Path.GetFullPath(dbPath) + ".key";
 
-    /// <summary>Loads the signing key, creating it (mode 600) on first use; checks it matches the key the store was started with.</summary>
-    internal static ECDsa LoadOrCreateKey(SqliteConnection db, string dbPath)
+    /// <summary>Checks the signer matches the public key the store was started with (records it on first use).</summary>
+    internal static void BindKey(SqliteConnection db, IAuditSigner signer, string keyDescription)
     {
-        string path = KeyPath(dbPath);
-        var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        if (File.Exists(path)) key.ImportFromPem(File.ReadAllText(path));
-        else
-        {
-            string pem = key.ExportPkcs8PrivateKeyPem();
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite; // only the engine's user may sign
-            using (var fs = new FileStream(path, options))
-            using (var w = new StreamWriter(fs)) w.Write(pem);
-        }
-        byte[] pub = key.ExportSubjectPublicKeyInfo();
+        byte[] pub = signer.PublicKey;
         using var c = Cmd(db, null, "SELECT public_key FROM audit_key WHERE id = 1");
         if (c.ExecuteScalar() is byte[] stored)
         {
+            // A convenience check only: the stored key is never trusted by verify, which pins its key outside.
             if (!stored.AsSpan().SequenceEqual(pub))
-                throw new EphemeraException($"audit signing key {path} is not the key this store was created with; restore the original key file");
+                throw new EphemeraException($"audit signing key {keyDescription} is not the key this store was created with; restore the original key file");
         }
         else
         {
             using var ins = Cmd(db, null, "INSERT INTO audit_key(id, public_key) VALUES(1, $k)");
             ins.Parameters.AddWithValue("$k", pub); ins.ExecuteNonQuery();
         }
-        return key;
     }
 
     /// <summary>
-    /// Verifies a store file without opening it for writing (the <c>audit verify</c> verb). Uses the key
-    /// file beside it when present, else the public key recorded in the database.
+    /// Verifies a store file read-only (the <c>audit verify</c> verb). The key is never taken from the store:
+    /// pass <paramref name="pinnedPublicKeyFile"/> (PEM) or <paramref name="pinnedFingerprint"/> (sha256 hex of
+    /// the public key; the store's recorded key is used only if it has that fingerprint). With neither, only
+    /// the chain is checked (<see cref="VerifyResult.SignaturesChecked"/> false). Throws
+    /// <see cref="EphemeraException"/> for unreadable input (missing file, not a database, malformed key or witness).
     /// </summary>
-    public static VerifyResult VerifyFile(string dbPath)
+    public static VerifyResult VerifyFile(string dbPath, string? pinnedPublicKeyFile = null, string? pinnedFingerprint = null, IReadOnlyList<string>? witnessFiles = null)
     {
         if (!File.Exists(dbPath)) throw new EphemeraException($"store not found: {dbPath}");
-        using var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = dbPath, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
-        db.Open();
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        string keyPath = KeyPath(dbPath);
+        ECDsa? key = pinnedPublicKeyFile is null ? null : AuditKeys.LoadPublicKey(pinnedPublicKeyFile);
         try
         {
-            if (File.Exists(keyPath)) key.ImportFromPem(File.ReadAllText(keyPath));
-            else
+            var witnesses = (witnessFiles ?? []).Select(w => (w, FileWitness.Read(w))).ToList();
+            using var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = dbPath, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+            try
             {
-                using var c = Cmd(db, null, "SELECT public_key FROM audit_key WHERE id = 1");
-                if (c.ExecuteScalar() is not byte[] pub) return new VerifyResult(false, 0, null, "the store has no audit key: not an Ephemera store, or the key table was removed", 0);
-                key.ImportSubjectPublicKeyInfo(pub, out _);
+                db.Open();
+                if (pinnedFingerprint is not null)
+                {
+                    string want = pinnedFingerprint.Trim().Replace(":", "").ToLowerInvariant();
+                    if (want.Length != 64 || !want.All(Uri.IsHexDigit)) throw new EphemeraException($"--fingerprint must be 64 hex digits (sha256 of the public key), got '{pinnedFingerprint}'");
+                    using var c = Cmd(db, null, "SELECT public_key FROM audit_key WHERE id = 1");
+                    if (c.ExecuteScalar() is not byte[] pub) return new VerifyResult(false, 0, null, "the store has no audit key: not an Ephemera store, or the key table was removed", 0);
+                    string have = AuditKeys.Fingerprint(pub);
+                    if (have != want) return new VerifyResult(false, 0, 1, $"the store's signing key has fingerprint {have}, not the pinned {want}: the key was replaced", 0);
+                    key = ECDsa.Create();
+                    key.ImportSubjectPublicKeyInfo(pub, out _);
+                }
+                return VerifyConnection(db, key, witnesses);
             }
-            return VerifyConnection(db, key);
+            catch (SqliteException e)
+            {
+                throw new EphemeraException($"{dbPath} is not a readable Ephemera store: {e.Message}", e);
+            }
         }
-        catch (SqliteException e)
-        {
-            return new VerifyResult(false, 0, null, $"audit tables unreadable: {e.Message}", 0);
-        }
+        finally { key?.Dispose(); }
     }
 }

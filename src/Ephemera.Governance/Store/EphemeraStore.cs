@@ -29,7 +29,8 @@ public sealed class EphemeraStore : IDisposable
     private readonly SqliteConnection _db;
     private readonly object _lock = new();
     private readonly Dictionary<string, CameraManifest> _manifests = new(StringComparer.Ordinal);
-    private readonly ECDsa _key;
+    private readonly IAuditSigner _signer;
+    private readonly IReadOnlyList<IAuditWitness> _witnesses;
 
     public string Path { get; }
     public IClock Clock { get; }
@@ -38,12 +39,14 @@ public sealed class EphemeraStore : IDisposable
     /// <summary><c>var/ephemera.db</c> under <see cref="RepoPaths.Var"/>.</summary>
     public static string DefaultPath => System.IO.Path.Combine(RepoPaths.Var, "ephemera.db");
 
-    private EphemeraStore(string path, IClock clock)
+    private EphemeraStore(string path, IClock clock, AuditOptions audit)
     {
         Path = path; Clock = clock;
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+        AuditKeys.CreatePrivateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+        bool isNew = !File.Exists(path);
         _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString());
         _db.Open();
+        if (isNew) AuditKeys.RestrictFile(path);
         AuditChain.Exec(_db, null, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
         AuditChain.CreateSchema(_db);
         AuditChain.Exec(_db, null, """
@@ -63,13 +66,25 @@ public sealed class EphemeraStore : IDisposable
             CREATE TABLE IF NOT EXISTS latest(camera_id TEXT NOT NULL, class TEXT NOT NULL, media_type TEXT NOT NULL, blob BLOB NOT NULL,
                 written_ms INTEGER NOT NULL, version_hash TEXT NOT NULL, PRIMARY KEY(camera_id, class));
             """);
-        _key = AuditChain.LoadOrCreateKey(_db, path);
-        Audit = new AuditChain(_db, _lock, clock, _key);
+        // -wal/-shm exist once WAL mode is on; they hold the same data, so they get the same mode.
+        AuditKeys.RestrictFile(path + "-wal"); AuditKeys.RestrictFile(path + "-shm");
+        var fileSigner = audit.Signer is null ? new FileAuditSigner(audit.KeyPath ?? AuditChain.KeyPath(path)) : null;
+        _signer = audit.Signer ?? fileSigner!;
+        try { AuditChain.BindKey(_db, _signer, fileSigner?.Path ?? "(host signer)"); }
+        catch { _signer.Dispose(); _db.Dispose(); throw; }
+        if (fileSigner is { Created: true })
+            (audit.Notices ?? Console.Error).WriteLine($"audit signing key created: {fileSigner.Path} (public key {fileSigner.Path}.pub); pin its fingerprint for audit verify --fingerprint {AuditKeys.Fingerprint(_signer.PublicKey)}");
+        _witnesses = audit.Witnesses;
+        Audit = new AuditChain(_db, _lock, clock, _signer, _witnesses);
     }
 
-    public static EphemeraStore Open(string path, IClock? clock = null)
+    /// <summary>Opens (creates) the store at <paramref name="path"/>; files 0600 in a 0700 folder. Throws <see cref="EphemeraException"/> naming the path and cause.</summary>
+    public static EphemeraStore Open(string path, IClock? clock = null) => Open(path, clock, null);
+
+    /// <summary>Opens the store with an explicit signing key location or signer, and witnesses for the signed heads.</summary>
+    public static EphemeraStore Open(string path, IClock? clock, AuditOptions? audit)
     {
-        try { return new EphemeraStore(path, clock ?? SystemClock.Instance); }
+        try { return new EphemeraStore(path, clock ?? SystemClock.Instance, audit ?? new AuditOptions()); }
         catch (SqliteException e) { throw new EphemeraException($"cannot open store {path}: {e.Message}", e); }
     }
 
@@ -120,6 +135,7 @@ public sealed class EphemeraStore : IDisposable
                 }
                 Audit.AppendCore(tx, new ManifestAuditRecord(m.CameraId, m.Version, m.VersionHash, m.PreNotice.Published, "registered"));
                 tx.Commit();
+                Audit.PublishWitness();
             }
             _manifests[m.CameraId] = m;
         }
@@ -490,6 +506,7 @@ public sealed class EphemeraStore : IDisposable
                 deletions.Add(rec);
             }
             tx.Commit();
+            Audit.PublishWitness();
         }
         return new RetentionReport(now, deletions);
     }
@@ -569,7 +586,8 @@ public sealed class EphemeraStore : IDisposable
         lock (_lock)
         {
             _db.Dispose();
-            _key.Dispose();
+            _signer.Dispose();
+            foreach (var w in _witnesses) w.Dispose();
         }
     }
 }
