@@ -49,7 +49,7 @@ public static class ConfigLoader
     {
         var m = ctx.Map(node, at);
         ctx.OnlyKeys(m, at, "model", "input_size", "input_fit", "provider", "intra_op_threads", "parallel_runs", "max_batch", "batch_deadline_ms", "score_threshold",
-            "detect_fps", "store", "audit_interval_seconds", "time_bin_seconds", "metrics_port", "frames_in_flight_per_camera");
+            "detect_fps", "store", "audit_key", "audit_witness", "audit_interval_seconds", "time_bin_seconds", "metrics_port", "frames_in_flight_per_camera");
         var o = new EngineOptions();
         return o with
         {
@@ -64,6 +64,8 @@ public static class ConfigLoader
             ScoreThreshold = (float)(ctx.Num(m, at, "score_threshold", 0, 1) ?? o.ScoreThreshold),
             DetectFps = ctx.Num(m, at, "detect_fps", 0.01, 1000) ?? o.DetectFps,
             StorePath = ctx.PathValue(m, at, "store") ?? o.StorePath,
+            AuditKeyPath = ctx.PathValue(m, at, "audit_key"),
+            AuditWitnessPath = ctx.PathValue(m, at, "audit_witness"),
             AuditIntervalSeconds = ctx.Num(m, at, "audit_interval_seconds", 0.1, 86_400) ?? o.AuditIntervalSeconds,
             TimeBinSeconds = ctx.Num(m, at, "time_bin_seconds", 1, 86_400) ?? o.TimeBinSeconds,
             MetricsPort = (int)(ctx.Num(m, at, "metrics_port", 0, 65_535) ?? o.MetricsPort),

@@ -43,6 +43,10 @@ public sealed record EngineOptions
     public double DetectFps { get; init; } = 5;
     /// <summary>SQLite store path.</summary>
     public string StorePath { get; init; } = Path.Combine(RepoPaths.Var, "ephemera.db");
+    /// <summary>The audit signing key (private, 0600), kept apart from the store; null = <c>&lt;store&gt;.key</c>.</summary>
+    public string? AuditKeyPath { get; init; }
+    /// <summary>An append-only file, ideally on another disk or host mount, that receives every signed audit head (null = none).</summary>
+    public string? AuditWitnessPath { get; init; }
     /// <summary>Seconds between pixel-audit records per camera.</summary>
     public double AuditIntervalSeconds { get; init; } = 10;
     /// <summary>Seconds per time bin of stored outputs.</summary>

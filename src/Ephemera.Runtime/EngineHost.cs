@@ -64,7 +64,11 @@ public sealed class EngineHost : IDisposable
         {
             throw new EphemeraException($"cannot create the store's folder for {e.StorePath}: {ex.Message}", ex);
         }
-        Store = EphemeraStore.Open(e.StorePath, _run.Clock);
+        Store = EphemeraStore.Open(e.StorePath, _run.Clock, new AuditOptions
+        {
+            KeyPath = e.AuditKeyPath,
+            Witnesses = e.AuditWitnessPath is { } w ? [new FileWitness(w)] : [],
+        });
         var nowUtc = _run.Clock.Now.ToUniversalTime();
         _epochUtc = new DateTimeOffset(nowUtc.Date, TimeSpan.Zero); // analytics seconds count from UTC midnight: bins align to wall clock
         double epochSeconds = (nowUtc - _epochUtc).TotalSeconds;
@@ -275,7 +279,7 @@ public sealed class EngineHost : IDisposable
             if (writes && _storeFailing is not null && Store.Healthy) { Console.Error.WriteLine($"ephemera: store {Store.Path} writes again"); _storeFailing = null; }
             return true;
         }
-        catch (System.Data.Common.DbException ex)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or IOException) // the store, or a witness on the same full disk
         {
             if (_storeFailing is null) Console.Error.WriteLine($"ephemera: store {Store.Path} is failing ({what}): {ex.Message}; cameras keep running, records wait in memory");
             _storeFailing = ex.Message;

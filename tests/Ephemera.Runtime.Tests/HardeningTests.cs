@@ -153,6 +153,21 @@ public sealed class HardeningTests : IDisposable
     }
 
     [Fact]
+    public void TheEngineSignsHeadsWithAKeyApartFromTheStoreAndAWitnessProvesThemOutsideIt()
+    {
+        string db = _dir.File("store/e.db"), key = _dir.File("keys/audit.key"), witness = _dir.File("witness/heads.jsonl");
+        var cfg = Config(db, Counting("plaza-count-1", Vtest)) is var c ? c with { Engine = c.Engine with { AuditKeyPath = key, AuditWitnessPath = witness } } : null!;
+        using (var host = new EngineHost(cfg, new EngineRunOptions { MaxDuration = TimeSpan.FromSeconds(3) }))
+            host.Run();
+        Assert.True(File.Exists(key) && File.Exists(key + ".pub"), "the key was not written where the config put it");
+        Assert.False(File.Exists(db + ".key"), "a key beside the store as well");
+        Assert.True(new FileInfo(witness).Length > 0, "no signed head reached the witness");
+        var ok = AuditChain.VerifyFile(db, key + ".pub", null, [witness]);
+        Assert.True(ok.Intact && ok.SignaturesChecked, ok.Message);
+        Assert.True(ok.WitnessedHeads > 0);
+    }
+
+    [Fact]
     public void AStoreThatCannotBeCreatedIsAClearError()
     {
         var ex = Assert.Throws<EphemeraException>(() => new EngineHost(Config("/proc/ephemera/e.db", Counting("plaza-count-1", Vtest))));

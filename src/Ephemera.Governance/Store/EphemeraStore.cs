@@ -68,6 +68,7 @@ public sealed class EphemeraStore : IDisposable
             """);
         // -wal/-shm exist once WAL mode is on; they hold the same data, so they get the same mode.
         AuditKeys.RestrictFile(path + "-wal"); AuditKeys.RestrictFile(path + "-shm");
+        if (audit.Signer is null && audit.KeyPath is null) MoveLegacyKey(path);
         var fileSigner = audit.Signer is null ? new FileAuditSigner(audit.KeyPath ?? AuditChain.KeyPath(path)) : null;
         _signer = audit.Signer ?? fileSigner!;
         try { AuditChain.BindKey(_db, _signer, fileSigner?.Path ?? "(host signer)"); }
@@ -76,6 +77,21 @@ public sealed class EphemeraStore : IDisposable
             (audit.Notices ?? Console.Error).WriteLine($"audit signing key created: {fileSigner.Path} (public key {fileSigner.Path}.pub); pin its fingerprint for audit verify --fingerprint {AuditKeys.Fingerprint(_signer.PublicKey)}");
         _witnesses = audit.Witnesses;
         Audit = new AuditChain(_db, _lock, clock, _signer, _witnesses);
+    }
+
+    /// <summary>
+    /// Stores made before the key moved out kept it as <c>audit-signing-key.pem</c> beside the database;
+    /// it becomes <c>&lt;db&gt;.key</c> (with its public half), so an existing chain keeps its key.
+    /// </summary>
+    private static void MoveLegacyKey(string dbPath)
+    {
+        string legacy = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(dbPath))!, "audit-signing-key.pem");
+        string key = AuditChain.KeyPath(dbPath);
+        if (!File.Exists(legacy) || File.Exists(key) || !File.Exists(dbPath)) return;
+        File.Move(legacy, key);
+        using var ec = ECDsa.Create();
+        ec.ImportFromPem(File.ReadAllText(key));
+        File.WriteAllText(key + ".pub", ec.ExportSubjectPublicKeyInfoPem() + "\n");
     }
 
     /// <summary>Opens (creates) the store at <paramref name="path"/>; files 0600 in a 0700 folder. Throws <see cref="EphemeraException"/> naming the path and cause.</summary>
