@@ -44,5 +44,16 @@ public static class Program
             Console.Error.WriteLine($"ephemera {verb.Name}: {e.Message}");
             return 2;
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"ephemera {verb.Name}: {e.Message}");
+            return 2;
+        }
+        catch (Exception e)
+        {
+            // No stack trace reaches a user: a bug still exits 2 with a message that names it.
+            Console.Error.WriteLine($"ephemera {verb.Name}: internal error ({e.GetType().Name}): {e.Message}; please report it with the command line");
+            return 2;
+        }
     }
 }

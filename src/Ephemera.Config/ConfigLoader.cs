@@ -25,6 +25,15 @@ public static class ConfigLoader
         {
             throw new EphemeraException($"{path}:{e.Start.Line}:{e.Start.Column}: YAML syntax error: {e.InnerException?.Message ?? e.Message}");
         }
+        catch (InvalidOperationException) // YamlDotNet's scanner throws this, with no position, on an unclosed flow collection
+        {
+            int lines = File.ReadAllLines(path).Length;
+            throw new EphemeraException($"{path}:{lines}: YAML syntax error: the file ends inside an unclosed '[' or '{{' (a flow list or map opened earlier is never closed)");
+        }
+        catch (ArgumentException e) // YamlDotNet's parser on some malformed structures (found by the fuzz test)
+        {
+            throw new EphemeraException($"{path}: YAML syntax error: {e.Message}");
+        }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new EphemeraException($"{path}: expected a mapping with 'engine' and 'cameras'");
 

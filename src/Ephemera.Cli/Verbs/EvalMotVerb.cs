@@ -44,20 +44,23 @@ public sealed class EvalMotVerb : IVerb
         else
         {
             string gt = a.Require("gt"), res = a.Require("results");
+            if (!File.Exists(gt)) throw new EphemeraException($"{gt}: ground-truth file not found");
+            if (!File.Exists(res)) throw new EphemeraException($"{res}: results file not found");
             string name = Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(gt)))) is { Length: > 0 } n && Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(gt))) == "gt"
                 ? n : Path.GetFileNameWithoutExtension(gt);
             pairs.Add((name, gt, res));
         }
 
+        // Every file is read and scored before the first byte of JSON: a bad file never leaves half an object on stdout.
+        var scored = pairs.Select(p => (p.Name, Score: MotEvaluator.Score(MotChallenge.Read(p.Gt), MotChallenge.Read(p.Res)))).ToList();
         var scores = new List<SequenceScore>();
         using var stream = Console.OpenStandardOutput();
         using (var w = new Utf8JsonWriter(stream))
         {
             w.WriteStartObject();
             w.WriteStartObject("sequences");
-            foreach (var (name, gt, res) in pairs)
+            foreach (var (name, s) in scored)
             {
-                var s = MotEvaluator.Score(MotChallenge.Read(gt), MotChallenge.Read(res));
                 scores.Add(s);
                 var m = s.ToMetrics();
                 Console.Error.WriteLine($"{name}: HOTA {m.Hota:0.000} MOTA {m.Mota:0.000} IDF1 {m.Idf1:0.000}");

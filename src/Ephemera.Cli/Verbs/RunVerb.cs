@@ -11,7 +11,7 @@ public sealed class RunVerb : IVerb
     public string Name => "run";
     public string Summary => "run the cameras of a config (default: the bundled 8-camera plaza demo)";
     public string Usage => """
-        usage: ephemera run [--config FILE] [--max-seconds S]
+        usage: ephemera run [--config FILE | FILE] [--max-seconds S]
 
         Runs every camera of FILE (default configs/demo.yaml) under its purpose manifest: decode,
         detect, track, purpose analytics, governance gates, store (var/ephemera.db by default).
@@ -27,7 +27,10 @@ public sealed class RunVerb : IVerb
     public int Run(string[] args)
     {
         var a = new CliArgs(args, ["config", "max-seconds"], []);
-        string? configPath = a.Get("config");
+        // `run my.yaml` means `run --config my.yaml`; anything more is a mistake, not something to ignore.
+        if (a.Positional.Count > 1 || (a.Positional.Count == 1 && a.Get("config") != null))
+            throw new UsageException($"unexpected argument '{a.Positional[^1]}' (give the config once, as FILE or --config FILE)");
+        string? configPath = a.Get("config") ?? a.Positional.FirstOrDefault();
         double? maxSeconds = a.Get("max-seconds") is null ? (configPath is null ? 30 : null) : a.GetDouble("max-seconds", 30);
         if (maxSeconds is <= 0) throw new UsageException("--max-seconds must be positive");
         var config = ConfigLoader.Load(configPath ?? Path.Combine(RepoPaths.Root, "configs", "demo.yaml"));

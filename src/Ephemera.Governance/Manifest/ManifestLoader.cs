@@ -50,7 +50,7 @@ public static partial class ManifestLoader
         {
             throw new EphemeraException($"{sourceName}:{e.Start.Line}:{e.Start.Column}: YAML syntax error: {e.InnerException?.Message ?? e.Message}");
         }
-        catch (InvalidOperationException e) // YamlDotNet's scanner throws this on some malformed flow collections
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException) // YamlDotNet's scanner/parser on some malformed input
         {
             throw new EphemeraException($"{sourceName}: YAML syntax error (unbalanced bracket or brace?): {e.Message}");
         }

@@ -34,6 +34,8 @@ public sealed record ModelEntry(
     public bool HasBatchVariant => Output.BatchReshapeChannels > 0;
     /// <summary>File name of the derived dynamic-batch graph beside the original.</summary>
     public string BatchVariantFile => Path.GetFileNameWithoutExtension(File) + ".dynbatch.onnx";
+    /// <summary>Expected sha256 of the derived dynamic-batch graph (<c>output.batch_variant_sha256</c>): the derivation is deterministic, so a graph that differs was tampered with or derived by other code.</summary>
+    public string? BatchVariantSha256 { get; init; }
 }
 
 /// <summary>
@@ -123,7 +125,12 @@ public sealed class ModelCatalog
         };
         return new ModelEntry(name, Req(m.File, "file"), Req(m.Url, "url"), m.ArchiveMember, sha, Req(m.Licence, "licence"),
             new InputContract(Req(i.Tensor, "input.tensor"), i.Width, i.Height, rgb, Three(i.Mean, "mean"), std, resize, i.Pad, i.DynamicSize),
-            new OutputContract(decoder, o.Tensors?.ToArray() ?? [], o.BatchReshapeChannels), classes);
+            new OutputContract(decoder, o.Tensors?.ToArray() ?? [], o.BatchReshapeChannels), classes)
+        {
+            BatchVariantSha256 = o.BatchReshapeChannels <= 0 ? null
+                : o.BatchVariantSha256?.ToLowerInvariant() is { Length: 64 } v && v.All(Uri.IsHexDigit) ? v
+                : throw new EphemeraException($"{source}: model '{name}': output.batch_variant_sha256 must be the 64-hex sha256 of the derived dynamic-batch graph"),
+        };
     }
 
     // YAML shapes (mutable, for the deserializer only).
@@ -140,5 +147,5 @@ public sealed class ModelCatalog
         public string? Colour { get; set; } public float[]? Mean { get; set; } public float[]? Std { get; set; }
         public string? Resize { get; set; } public float Pad { get; set; } public bool DynamicSize { get; set; }
     }
-    private sealed class RawOutput { public string? Decoder { get; set; } public List<string>? Tensors { get; set; } public int BatchReshapeChannels { get; set; } }
+    private sealed class RawOutput { public string? Decoder { get; set; } public List<string>? Tensors { get; set; } public int BatchReshapeChannels { get; set; } public string? BatchVariantSha256 { get; set; } }
 }

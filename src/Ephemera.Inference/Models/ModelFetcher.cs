@@ -15,7 +15,7 @@ public sealed record ModelFiles(ModelEntry Entry, string OriginalPath, string? B
 /// always checks the sha256 — a file already in place is re-hashed on every fetch (a few ms), so a
 /// corrupted or swapped copy is caught. A wrong hash stops with the model name, expected and actual.
 /// YOLOX entries also get a derived dynamic-batch graph (<see cref="OnnxModelEditor.MakeBatchDynamic"/>),
-/// whose own hash is recorded beside it when made and checked on every later fetch.
+/// whose expected hash is in the models manifest (<c>output.batch_variant_sha256</c>) and checked on every fetch.
 /// </summary>
 public sealed class ModelFetcher(string? mirrorDir = null, string? modelsDir = null, Action<string>? log = null)
 {
@@ -56,14 +56,22 @@ public sealed class ModelFetcher(string? mirrorDir = null, string? modelsDir = n
 
     private string EnsureBatchVariant(ModelEntry entry, string original)
     {
+        // Checked against the manifest on every load, never against a stamp the engine wrote itself:
+        // a derived file whose bytes differ (flipped weights) is derived again from the checked original.
         string variant = Path.Combine(_dest, entry.BatchVariantFile);
-        string stamp = variant + ".sha256";
-        if (File.Exists(variant) && File.Exists(stamp) && File.ReadAllText(stamp).Trim() == Sha256Of(variant)) return variant;
-        _log($"model {entry.Name}: deriving the dynamic-batch graph {entry.BatchVariantFile}");
+        string expected = entry.BatchVariantSha256!;
+        if (File.Exists(variant) && Sha256Of(variant) == expected) return variant;
+        _log(File.Exists(variant)
+            ? $"model {entry.Name}: {entry.BatchVariantFile} does not match its sha256 in the models manifest; deriving it again"
+            : $"model {entry.Name}: deriving the dynamic-batch graph {entry.BatchVariantFile}");
         byte[] edited = OnnxModelEditor.MakeBatchDynamic(File.ReadAllBytes(original), entry.Output.BatchReshapeChannels, $"model {entry.Name} ({original})");
+        string actual = Convert.ToHexStringLower(SHA256.HashData(edited));
+        if (actual != expected)
+            throw new EphemeraException($"model {entry.Name}: the derived dynamic-batch graph has sha256 {actual}, the models manifest expects {expected} " +
+                                        "(the graph editor changed: update output.batch_variant_sha256 after checking the new graph)");
         File.WriteAllBytes(variant + ".part", edited);
         File.Move(variant + ".part", variant, overwrite: true);
-        File.WriteAllText(stamp, Convert.ToHexStringLower(SHA256.HashData(edited)) + "\n");
+        File.Delete(variant + ".sha256"); // the old self-written stamp, no longer trusted
         return variant;
     }
 
