@@ -186,6 +186,11 @@ public sealed class EngineHostTests : IDisposable
         Assert.True(rtspFramesAtKill > 0, "no RTSP frames before the kill");
         Assert.True(byId["plaza-count-1"].FramesDecoded > rtspFramesAtKill + 10, "the RTSP camera did not resume after the server came back");
         Assert.NotEqual("failed", byId["plaza-count-1"].State);
+        // The outage is in the summary with its cause, and in the audit chain.
+        Assert.Contains(byId["plaza-count-1"].Gaps, g => g.Cause == "connection dropped" && g.Seconds is >= 1 and <= 14);
+        Assert.Empty(byId["plaza-count-2"].Gaps);
+        using (var store = EphemeraStore.Open(_dir.File("e.db")))
+            Assert.Contains(store.Audit.Read(), e => e.Kind == "source-gap" && e.CameraId == "plaza-count-1" && e.BodyJson.Contains("connection dropped"));
         // The file camera kept its 10 fps through the whole outage.
         Assert.True(byId["plaza-count-2"].FramesDecoded - fileFramesAtKill >= 80, $"file camera slowed: {byId["plaza-count-2"].FramesDecoded - fileFramesAtKill} frames after the kill");
         AssertPixelsAccountedFor(summary, before);
