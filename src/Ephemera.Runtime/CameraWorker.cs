@@ -267,7 +267,7 @@ public sealed class CameraWorker : IDisposable
                         continue;
                 }
                 lastIndex = frame!.Index;
-                if (Config.Loop && !_warnedShortLoop && source.ShortPassFrames > 0)
+                if (Config.Loop && !_warnedShortLoop && (frame.Index & 255) == 0 && source.ShortPassFrames > 0) // a native call: asked every 256th frame, not every frame
                 {
                     _warnedShortLoop = true;
                     LogWarning($"{Config.Source}: the file ends at frame {source.ShortPassFrames} of the {source.ExpectedFrames} its container announces " +
