@@ -160,6 +160,13 @@ typedef struct eph_ledger {
     int64_t lifetime_max_us;  /* longest allocation → wipe interval, µs                               */
     int64_t lifetime_count;   /* number of lifetimes recorded in the histogram                       */
     int64_t lifetime_hist[EPH_LIFETIME_BUCKETS];
+    /* The pool blocks' lifetimes split in two (eph_pixbuf lifetimes are in neither histogram):      */
+    int64_t engine_held_max_us;  /* longest delivery (decoded_ns) → engine's last eph_frame_release, µs */
+    int64_t engine_held_count;   /* number of engine-held intervals recorded (one per delivered frame) */
+    int64_t engine_held_hist[EPH_LIFETIME_BUCKETS];
+    int64_t decoder_held_max_us; /* longest block lifetime minus its engine-held time (>= 0), µs       */
+    int64_t decoder_held_count;  /* number of decoder-held intervals recorded (one per wiped pool block) */
+    int64_t decoder_held_hist[EPH_LIFETIME_BUCKETS];
 } eph_ledger;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -255,7 +262,8 @@ EPH_API void eph_pixbuf_free(eph_pixbuf *buffer);
 /* Copies a consistent snapshot of the process-wide ledger. Returns EPH_OK or EPH_ERR_INVALID_ARG. */
 EPH_API int eph_ledger_snapshot(eph_ledger *out_ledger);
 
-/* Clears the lifetime histogram and maximum (counters are kept). */
+/* Clears the lifetime, engine-held and decoder-held histograms, maxima and their counts (the other
+ * counters are kept). */
 EPH_API void eph_ledger_reset_lifetimes(void);
 
 /* Audit: counts occurrences of `pattern` (len >= 1) in every block that any pool of any open source

@@ -62,16 +62,44 @@ void eph_ledger_on_allocated(void)
     pthread_mutex_unlock(&s_ledger_mu);
 }
 
+/* Adds one interval to a histogram and its maximum and count (s_ledger_mu held). */
+static void record_interval(int64_t *hist, int64_t *max_us, int64_t *count, int64_t us)
+{
+    hist[lifetime_bucket(us)]++;
+    (*count)++;
+    if (us > *max_us) *max_us = us;
+}
+
 void eph_ledger_on_wiped(int64_t lifetime_ns)
 {
     int64_t us = lifetime_ns / 1000;
-    int b = lifetime_bucket(us);
     pthread_mutex_lock(&s_ledger_mu);
     s_ledger.wiped++;
     s_ledger.in_use--;
-    s_ledger.lifetime_hist[b]++;
-    s_ledger.lifetime_count++;
-    if (us > s_ledger.lifetime_max_us) s_ledger.lifetime_max_us = us;
+    record_interval(s_ledger.lifetime_hist, &s_ledger.lifetime_max_us, &s_ledger.lifetime_count, us);
+    pthread_mutex_unlock(&s_ledger_mu);
+}
+
+void eph_ledger_on_block_wiped(int64_t lifetime_ns, int64_t engine_ns)
+{
+    int64_t us = lifetime_ns / 1000;
+    int64_t decoder_ns = lifetime_ns - engine_ns;
+    if (decoder_ns < 0) decoder_ns = 0; /* two frames sharing one block, or clock granularity */
+    pthread_mutex_lock(&s_ledger_mu);
+    s_ledger.wiped++;
+    s_ledger.in_use--;
+    record_interval(s_ledger.lifetime_hist, &s_ledger.lifetime_max_us, &s_ledger.lifetime_count, us);
+    record_interval(s_ledger.decoder_held_hist, &s_ledger.decoder_held_max_us, &s_ledger.decoder_held_count,
+                    decoder_ns / 1000);
+    pthread_mutex_unlock(&s_ledger_mu);
+}
+
+void eph_ledger_on_engine_released(int64_t held_ns)
+{
+    if (held_ns < 0) held_ns = 0;
+    pthread_mutex_lock(&s_ledger_mu);
+    record_interval(s_ledger.engine_held_hist, &s_ledger.engine_held_max_us, &s_ledger.engine_held_count,
+                    held_ns / 1000);
     pthread_mutex_unlock(&s_ledger_mu);
 }
 
@@ -111,6 +139,12 @@ EPH_API void eph_ledger_reset_lifetimes(void)
     memset(s_ledger.lifetime_hist, 0, sizeof s_ledger.lifetime_hist);
     s_ledger.lifetime_count = 0;
     s_ledger.lifetime_max_us = 0;
+    memset(s_ledger.engine_held_hist, 0, sizeof s_ledger.engine_held_hist);
+    s_ledger.engine_held_count = 0;
+    s_ledger.engine_held_max_us = 0;
+    memset(s_ledger.decoder_held_hist, 0, sizeof s_ledger.decoder_held_hist);
+    s_ledger.decoder_held_count = 0;
+    s_ledger.decoder_held_max_us = 0;
     pthread_mutex_unlock(&s_ledger_mu);
 }
 
@@ -177,6 +211,8 @@ EPH_API void eph_pixbuf_free(eph_pixbuf *buffer)
     if (buffer->next) buffer->next->prev = buffer->prev;
     pthread_mutex_unlock(&s_pixbuf_mu);
     eph_wipe(buffer->data, buffer->reserved);
+    /* Lifetime histogram only: pixbufs never pass through a decoder, and they are kept out of the
+     * engine-held / decoder-held split, which describes pool blocks (decoded pictures) alone. */
     eph_ledger_on_wiped(eph_now_ns() - buffer->allocated_ns);
     eph_ledger_on_reserved(-(int64_t)buffer->reserved);
     free(buffer->data);

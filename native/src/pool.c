@@ -14,6 +14,7 @@ typedef struct eph_block {
     uint8_t *data;
     size_t size;
     int64_t loaned_ns;            /* when the block was handed to a producer, for the lifetime histogram */
+    int64_t engine_ns;            /* engine-held time of the frames it carried this loan (pool->mu) */
 } eph_block;
 
 struct eph_pool {
@@ -99,7 +100,11 @@ static void block_release(void *opaque, uint8_t *data)
     eph_block *b = opaque;
     eph_pool *p = b->pool;
     eph_wipe(b->data, b->size);
-    eph_ledger_on_wiped(eph_now_ns() - b->loaned_ns);
+    pthread_mutex_lock(&p->mu);
+    int64_t engine_ns = b->engine_ns;
+    b->engine_ns = 0;
+    pthread_mutex_unlock(&p->mu);
+    eph_ledger_on_block_wiped(eph_now_ns() - b->loaned_ns, engine_ns);
     pthread_mutex_lock(&p->mu);
     if (p->closed) {
         unlink_all(p, b);
@@ -159,6 +164,22 @@ AVBufferRef *eph_pool_get(eph_pool *p, size_t size)
     }
     eph_ledger_on_allocated();
     return ref;
+}
+
+int eph_pool_add_engine_ns(const void *opaque, int64_t engine_ns)
+{
+    if (!opaque) return 0;
+    int found = 0;
+    pthread_mutex_lock(&s_pools_mu);
+    for (eph_pool *p = s_pools; p && !found; p = p->next_pool) {
+        pthread_mutex_lock(&p->mu);
+        for (eph_block *b = p->all; b; b = b->next_all) {
+            if ((const void *)b == opaque) { b->engine_ns += engine_ns; found = 1; break; }
+        }
+        pthread_mutex_unlock(&p->mu);
+    }
+    pthread_mutex_unlock(&s_pools_mu);
+    return found;
 }
 
 EPH_API int64_t eph_pool_scan(const uint8_t *pattern, size_t len)

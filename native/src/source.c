@@ -89,6 +89,7 @@ struct eph_source {
 struct eph_frame {
     atomic_int refs;
     AVFrame *av;
+    int64_t decoded_ns; /* delivery time (eph_frame_info.decoded_ns): the engine-held interval starts here */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -607,6 +608,21 @@ EPH_API void eph_frame_release(eph_frame *f)
 {
     if (!f) return;
     if (atomic_fetch_sub(&f->refs, 1) == 1) {
+        /* The engine is done with the picture: record how long it held it, and charge that time to
+         * each pool block under it so block_release can tell the decoder's share (reference frames)
+         * from the engine's. Distinct blocks only; buffers not from our pools are skipped. */
+        int64_t held_ns = eph_now_ns() - f->decoded_ns;
+        eph_ledger_on_engine_released(held_ns);
+        const void *seen[AV_NUM_DATA_POINTERS];
+        int n_seen = 0;
+        for (int i = 0; i < AV_NUM_DATA_POINTERS && f->av && f->av->buf[i]; i++) {
+            const void *opaque = av_buffer_get_opaque(f->av->buf[i]);
+            int dup = 0;
+            for (int j = 0; j < n_seen; j++) if (seen[j] == opaque) { dup = 1; break; }
+            if (dup) continue;
+            seen[n_seen++] = opaque;
+            eph_pool_add_engine_ns(opaque, held_ns);
+        }
         av_frame_free(&f->av); /* last buffer reference → block_release wipes and returns the block */
         free(f);
     }
@@ -734,6 +750,7 @@ static int deliver(eph_source *s, eph_frame **out_frame, eph_frame_info *info)
     if (!f) { av_frame_free(&av); return EPH_ERR_NOMEM; }
     atomic_init(&f->refs, 1);
     f->av = av;
+    f->decoded_ns = decoded_ns;
 
     memset(info, 0, sizeof *info);
     int chroma_rows = (av->height + 1) / 2;
