@@ -89,6 +89,12 @@ internal unsafe struct EphLedger
     public long LifetimeMaxUs;
     public long LifetimeCount;
     public fixed long LifetimeHist[LifetimeBuckets];
+    public long EngineHeldMaxUs;
+    public long EngineHeldCount;
+    public fixed long EngineHeldHist[LifetimeBuckets];
+    public long DecoderHeldMaxUs;
+    public long DecoderHeldCount;
+    public fixed long DecoderHeldHist[LifetimeBuckets];
 }
 
 internal static unsafe partial class NativeMethods
