@@ -194,4 +194,40 @@ public sealed class LeaseAndPoolTests : LedgerGuard
         Assert.InRange(s.LifetimeP50Ms, 0.000001, s.LifetimeMaxMs);
         Assert.InRange(s.LifetimeP99Ms, s.LifetimeP50Ms, s.LifetimeMaxMs);
     }
+
+    [Fact]
+    public void Ledger_splits_lifetimes_into_engine_held_and_decoder_held()
+    {
+        const int frames = 40;
+        PixelLedger.ResetLifetimeStats();
+        long wipedBefore = PixelLedger.Snapshot().Wiped;
+        FrameLease? held = null;
+        try
+        {
+            using (var source = VideoSource.Open(TestPaths.Video("vtest.avi")))
+            {
+                for (int i = 0; i < frames; i++)
+                {
+                    Assert.Equal(ReadStatus.Frame, source.Read(out var f));
+                    if (i == 10) held = f; else f!.Dispose();
+                }
+            }
+            // The source is closed: the decoder holds nothing any more, so while we sleep only the
+            // engine holds a block. Its 200 ms are engine-held, not decoder-held.
+            Thread.Sleep(200);
+        }
+        finally { held?.Dispose(); }
+
+        var s = PixelLedger.Snapshot();
+        Assert.Equal(frames, s.EngineHeldCount);             // one per delivered frame
+        Assert.True(s.DecoderHeldCount > 0, "no decoder-held interval recorded");
+        Assert.Equal(s.Wiped - wipedBefore, s.DecoderHeldCount); // one per wiped pool block (no pixbufs here)
+        Assert.True(s.EngineHeldMaxMs >= 190, $"engine-held max {s.EngineHeldMaxMs} ms, the lease was held 200 ms");
+        Assert.InRange(s.EngineHeldP50Ms, 0.000001, s.EngineHeldMaxMs);
+        Assert.InRange(s.EngineHeldP99Ms, s.EngineHeldP50Ms, s.EngineHeldMaxMs);
+        Assert.True(s.DecoderHeldP50Ms < 50, $"decoder-held p50 {s.DecoderHeldP50Ms} ms");
+        // The held block lived 200 ms; had its engine time not been subtracted it would show here.
+        Assert.True(s.DecoderHeldMaxMs < 150, $"decoder-held max {s.DecoderHeldMaxMs} ms: the held lease's engine time leaked into it");
+        Assert.True(s.LifetimeMaxMs >= s.EngineHeldMaxMs, $"lifetime max {s.LifetimeMaxMs} < engine-held max {s.EngineHeldMaxMs}");
+    }
 }
