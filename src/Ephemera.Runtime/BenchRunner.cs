@@ -77,7 +77,8 @@ public sealed record BenchResult(
     [property: JsonPropertyName("ceiling")] CeilingFigures Ceiling,
     [property: JsonPropertyName("streams_allowed")] double StreamsAllowed,
     [property: JsonPropertyName("efficiency")] double Efficiency,
-    [property: JsonPropertyName("cores")] int Cores);
+    [property: JsonPropertyName("cores")] int Cores,
+    [property: JsonPropertyName("pixel_lifetime")] LifetimeSplit? PixelLifetime = null);
 
 /// <summary>
 /// Runs the live-camera stream benchmark. "Sustained" means: no decoded frame dropped, no camera
@@ -120,7 +121,7 @@ public static class BenchRunner
     public static double StreamsAllowed(CeilingFigures c, double sourceFps, double detectFps) =>
         1.0 / (sourceFps / c.DecodeFps + detectFps / c.DetectIps);
 
-    public static BenchResult Run(BenchOptions o, CeilingFigures ceiling, Action<EngineHost>? onTick = null)
+    public static BenchResult Run(BenchOptions o, CeilingFigures ceiling, Action<EngineHost>? onTick = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null)
     {
         o.Validate();
         double sourceFps;
@@ -135,7 +136,7 @@ public static class BenchRunner
 
         var before = PixelLedger.Snapshot();
         PixelLedger.ResetLifetimeStats();
-        using var host = new EngineHost(config, new EngineRunOptions { MaxDuration = TimeSpan.FromSeconds(o.Seconds), OnTick = onTick });
+        using var host = new EngineHost(config, new EngineRunOptions { MaxDuration = TimeSpan.FromSeconds(o.Seconds), OnTick = onTick, Loggers = loggers });
         var summary = host.Run();
         double rss = ProcessStats.RssMb();
         var running = host.Cameras.Where(c => c.Manifest != null).ToList();
@@ -161,6 +162,6 @@ public static class BenchRunner
             why == null, why, decoded, running.Sum(c => c.FramesNotDecoded), dropped, late, running.Sum(c => c.DetectionsSkipped),
             new LatencyMs(Math.Round(p50, 1), Math.Round(p99, 1)), summary.StageMs, Math.Round(rss, 1),
             summary.MaxPixelLifetimeMs, summary.PixelBuffersLeaked, ceiling, Math.Round(allowed, 2),
-            Math.Round((why == null ? o.Streams : 0) / allowed, 3), Environment.ProcessorCount);
+            Math.Round((why == null ? o.Streams : 0) / allowed, 3), Environment.ProcessorCount, summary.PixelLifetime);
     }
 }

@@ -6,16 +6,20 @@ using Ephemera.Decode;
 using Ephemera.Governance;
 using Ephemera.Inference;
 using Ephemera.Tracking;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Ephemera.Runtime;
 
 /// <summary>What a camera is doing, as shown in the live status and the summary.</summary>
-public enum CameraState { Starting, Running, Reconnecting, Ended, Truncated, Failed, Refused, Stopped }
+public enum CameraState { Starting, Running, Reconnecting, Ended, Truncated, Failed, Refused, Stopped, Removed }
 
 /// <summary>
 /// One camera: its own decode thread (source → frame lease → detection slot → wipe), its tracker
-/// and purpose analytics (driven on the batcher thread when its detections complete). A failure
-/// here — corrupt stream, dropped RTSP, missing file — changes only this camera's state.
+/// and purpose analytics. Detections come back through a capacity-1 hand-off: the batcher thread
+/// only marks the result ready, and the camera's own thread runs the tracker and analytics (and any
+/// PNG rendering or sink write they cause), so a detector thread never does. A failure here —
+/// corrupt stream, dropped RTSP, missing file — changes only this camera's state.
 ///
 /// Back-pressure: decoded frames are never queued. Each frame is either preprocessed straight
 /// into a detector batch slot (when detection is due and a slot is free) or not; then its lease is
@@ -41,6 +45,10 @@ public sealed class CameraWorker : IDisposable
     private long _pendingCaptureTicks;
     private bool _warnedShortLoop;
     private bool _refusedSlot; // the due detection was already refused once (counted as skipped)
+    private readonly ILogger _log;
+    private readonly PixelStageRunner? _pixelStages;
+    private FrameLease? _heldForStages;              // the in-flight detection's frame, held for the pixel stages
+    private readonly ManualResetEventSlim _resultReady = new(false); // the capacity-1 hand-off from the batcher thread
 
     // Counters, read by other threads (status, summary, audit): updated with Interlocked or volatile.
     private long _framesDecoded, _framesDestroyed, _framesDroppedPool, _framesNotDecoded, _detectionsDone, _detectionsSkipped, _detectionsFailed, _gaps;
@@ -68,6 +76,12 @@ public sealed class CameraWorker : IDisposable
     public long DetectionsSkipped => Interlocked.Read(ref _detectionsSkipped);
     public long DetectionsFailed => Interlocked.Read(ref _detectionsFailed);
     public long Gaps => Interlocked.Read(ref _gaps);
+    /// <summary>Frames that skipped the camera's pixel stages because their bounded pool was full (0 without stages).</summary>
+    public long PixelStageSkipped => _pixelStages?.Skipped ?? 0;
+    /// <summary>Frames the pixel stages processed.</summary>
+    public long PixelStageProcessed => _pixelStages?.Processed ?? 0;
+    /// <summary>True when the camera has pixel stages (its detected frames may be held for them).</summary>
+    public bool HasPixelStages => _pixelStages != null;
     /// <summary>Detections per second over the last few seconds (exponentially decayed), for fair sharing.</summary>
     public double RecentDetectRate { get; private set; }
 
@@ -86,12 +100,13 @@ public sealed class CameraWorker : IDisposable
     public CameraWorker(CameraConfig config, string reason)
     {
         Config = config; State = CameraState.Refused; Error = reason;
-        _sourceOptions = SourceOptions.Default; _stages = new StageTimes();
+        _sourceOptions = SourceOptions.Default; _stages = new StageTimes(); _log = NullLogger.Instance;
     }
 
     public CameraWorker(CameraConfig config, CameraManifest manifest, PurposeAnalyticsOptions analytics,
         CrossStreamBatcher? batcher, double detectFps, SourceOptions sourceOptions, StageTimes stages, double epochSeconds,
-        DetectionFairness? fairness = null, double detectPhase = 0)
+        DetectionFairness? fairness = null, double detectPhase = 0, ILogger? log = null,
+        IReadOnlyList<IPixelStage>? pixelStages = null, int pixelStageSlots = 2)
     {
         if (detectPhase is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(detectPhase), detectPhase, "a fraction of the detection interval, 0 ≤ phase < 1");
         Config = config; Manifest = manifest; _batcher = batcher; _stages = stages; _fairness = fairness;
@@ -99,6 +114,8 @@ public sealed class CameraWorker : IDisposable
         _epochSeconds = epochSeconds;
         Analytics = new PurposeAnalytics(analytics);
         _tracker = new MultiObjectTracker(TrackerOptions.Live);
+        _log = log ?? NullLogger.Instance;
+        if (pixelStages is { Count: > 0 }) _pixelStages = new PixelStageRunner(config.Id, pixelStages, pixelStageSlots, stages, _log);
         _request = new DetectionRequest(OnDetections) { Priority = Math.Max(1, config.Priority) };
         _detectIntervalTicks = detectFps > 0 ? (long)(Stopwatch.Frequency / detectFps) : long.MaxValue;
         _detectPhaseTicks = detectFps > 0 ? (long)(detectPhase * _detectIntervalTicks) : 0;
@@ -119,10 +136,14 @@ public sealed class CameraWorker : IDisposable
         _thread?.Join(timeout);
         GapEnds();
         if (_request?.Status == DetectionStatus.Pending) _request.Wait(timeout);
+        if (_thread is null || !_thread.IsAlive) TakeResult(); // the camera thread is gone: its last result is taken here
         if (State is CameraState.Running or CameraState.Reconnecting or CameraState.Starting) State = CameraState.Stopped;
     }
 
     public bool IsAlive => _thread?.IsAlive == true;
+
+    /// <summary>The camera was removed from a running engine (after <see cref="Stop"/>).</summary>
+    internal void MarkRemoved() => State = CameraState.Removed;
 
     /// <summary>Runs <paramref name="action"/> on the analytics under the camera's lock (the batcher thread updates them).</summary>
     public T WithAnalytics<T>(Func<PurposeAnalytics, T> action)
@@ -226,10 +247,15 @@ public sealed class CameraWorker : IDisposable
                 // Pace like a live camera: frame n exists at scheduleStart + n × interval. Wait for it
                 // *before* decoding, so no pixel sits in memory while we wait.
                 long due = scheduleStart + delivered * frameTicks;
+                TakeResult();
                 if (paced)
                 {
-                    long wait = due - Stopwatch.GetTimestamp();
-                    if (wait > 0) Thread.Sleep(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+                    // The wait doubles as the hand-off: a result that arrives meanwhile is tracked at once.
+                    long wait;
+                    while ((wait = due - Stopwatch.GetTimestamp()) > 0 && !_stop)
+                    {
+                        if (_resultReady.Wait(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency))) TakeResult();
+                    }
                 }
                 long t0 = Stopwatch.GetTimestamp();
                 ReadStatus status;
@@ -309,6 +335,7 @@ public sealed class CameraWorker : IDisposable
                     }
                     else if (detectionDue)
                     {
+                        TakeResult(); // a result that came back since the top of the loop: its request is free again
                         _request!.Tag = frame!.Index;
                         _pendingCaptureTicks = Math.Min(due, now);
                         SubmitStatus s;
@@ -325,6 +352,8 @@ public sealed class CameraWorker : IDisposable
                         if (s == SubmitStatus.Accepted)
                         {
                             _stages.Add(Stage.Preprocess, Stopwatch.GetTimestamp() - p0);
+                            // Held (a second reference) only for a camera with pixel stages and a free slot.
+                            if (_pixelStages != null) _heldForStages = _pixelStages.TryHold(frame);
                             // Keep the cadence (a detection run up to half an interval late keeps the
                             // rate); later than that, the next one comes half an interval from now
                             // instead of chasing the lost slot, which would want every frame decoded
@@ -367,24 +396,38 @@ public sealed class CameraWorker : IDisposable
         return new WantedFrames(lastIndex + 1 + framesAhead, stride);
     }
 
-    /// <summary>Batcher thread: tracker and analytics for one detected frame. Short and allocation-free.</summary>
-    private void OnDetections(DetectionRequest r)
+    /// <summary>Batcher thread: only marks the result ready (the capacity-1 hand-off); the camera's thread does the rest.</summary>
+    private void OnDetections(DetectionRequest r) => _resultReady.Set();
+
+    /// <summary>
+    /// Camera thread: tracker and analytics for the detected frame whose result is ready, then the
+    /// pixel stages get the held frame. Allocation-free in steady state. Does nothing while the
+    /// detection is still in flight or after its result was taken.
+    /// </summary>
+    private void TakeResult()
     {
-        if (r.Status == DetectionStatus.Failed)
+        if (!_resultReady.IsSet || _request is null) return;
+        _resultReady.Reset();
+        var held = _heldForStages;
+        _heldForStages = null;
+        if (_request.Status == DetectionStatus.Failed)
         {
             Interlocked.Increment(ref _detectionsFailed);
+            if (held != null) _pixelStages!.Drop(held);
             return;
         }
+        if (_request.Status != DetectionStatus.Completed) { if (held != null) _pixelStages!.Drop(held); return; }
         long t0 = Stopwatch.GetTimestamp();
         double nowSeconds = NowSeconds();
         lock (_analyticsLock)
         {
-            var tracks = _tracker!.Update(r.Output, r.Tag);
+            var tracks = _tracker!.Update(_request.Output, _request.Tag);
             long t1 = Stopwatch.GetTimestamp();
             _stages.Add(Stage.Track, t1 - t0);
             Analytics!.Update(tracks, _tracker.RemovedIds, nowSeconds);
             _stages.Add(Stage.Analytics, Stopwatch.GetTimestamp() - t1);
         }
+        if (held != null) _pixelStages!.Hand(held, _request.Output, _request.Tag);
         Interlocked.Increment(ref _detectionsDone);
         Latency.Record((Stopwatch.GetTimestamp() - _pendingCaptureTicks) * 1000.0 / Stopwatch.Frequency);
     }
@@ -412,10 +455,16 @@ public sealed class CameraWorker : IDisposable
     {
         Error = message;
         State = CameraState.Failed;
-        Console.Error.WriteLine($"ephemera: camera {Id}: {message}");
+        _log.LogError("camera {Camera}: {Message}", Id, message);
     }
 
-    private void LogWarning(string message) => Console.Error.WriteLine($"ephemera: camera {Id}: {message}");
+    private void LogWarning(string message) => _log.LogWarning("camera {Camera}: {Message}", Id, message);
 
-    public void Dispose() => _request?.Dispose();
+    public void Dispose()
+    {
+        if (_heldForStages is { } held) { _heldForStages = null; _pixelStages!.Drop(held); }
+        _pixelStages?.Dispose();
+        _request?.Dispose();
+        _resultReady.Dispose();
+    }
 }

@@ -5,6 +5,9 @@ using Ephemera.Decode;
 using Ephemera.Governance;
 using Ephemera.Inference;
 using Ephemera.Inference.Runtime;
+using Ephemera.Governance.Records;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Ephemera.Runtime;
 
@@ -19,44 +22,81 @@ public sealed record EngineRunOptions
     public Action<EngineHost>? OnTick { get; init; }
     /// <summary>Decoder threads per source (0 = FFmpeg's auto; many streams prefer 1).</summary>
     public int DecoderThreads { get; init; } = -1;
+    /// <summary>Where engine messages go (null = nowhere). The CLI logs to stderr; an embedding host passes its own.</summary>
+    public ILoggerFactory? Loggers { get; init; }
+    /// <summary>Cameras the detector's tensor banks are sized for (0 = the config's camera count); cameras added later than that still run, sharing banks.</summary>
+    public int MaxCameras { get; init; }
+    /// <summary>End the run when every camera has ended (the CLI over files); false keeps an embedded engine up for cameras added later.</summary>
+    public bool StopWhenCamerasEnd { get; init; } = true;
+    /// <summary>Frames each camera's pixel stages may hold at once (their own bounded pool; a frame that finds it full skips the stages, counted).</summary>
+    public int PixelStageSlots { get; init; } = 2;
+}
+
+/// <summary>The answer to admitting a camera: admitted, or refused with the requirement id (BP-a, G2, H3, …) and the reason.</summary>
+public sealed record CameraAdmission(string CameraId, bool Admitted, string? RequirementId, string? Reason)
+{
+    public static CameraAdmission Refused(string cameraId, string reason)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(reason, @"^([A-Z]{1,3}[0-9]*(?:-[a-z])?):");
+        return new CameraAdmission(cameraId, false, m.Success ? m.Groups[1].Value : null, reason);
+    }
 }
 
 /// <summary>
-/// The engine for one config: store, manifests and gates, one shared detector behind a
-/// cross-stream batcher, and one <see cref="CameraWorker"/> per camera. A camera whose manifest is
-/// missing, invalid or not yet allowed to start is refused with its reason; the others run.
-/// Periodically it appends a pixel audit record per camera, publishes closed time bins through the
-/// governance gates, and applies retention.
+/// The engine: store, manifests and gates, one shared detector behind a cross-stream batcher, and
+/// one <see cref="CameraWorker"/> per camera. A camera whose manifest is missing, invalid or not yet
+/// allowed to start is refused with its reason; the others run. Cameras can be admitted and removed
+/// while the engine runs (the detector keeps its batches). Periodically it appends a pixel audit
+/// record per camera, publishes closed time bins through the release gate to the sinks (the store
+/// first), and applies retention.
 /// </summary>
 public sealed class EngineHost : IDisposable
 {
     private readonly EngineConfig _config;
     private readonly EngineRunOptions _run;
+    private readonly ILogger _log;
+    private readonly object _sync = new();   // camera list, audit counters, publishing
     private ObjectDetector? _detector;
     private CrossStreamBatcher? _batcher;
-    private readonly List<CameraWorker> _cameras = new();
+    private volatile CameraWorker[] _cameras = [];
+    private readonly List<CameraWorker> _retired = new();
     private readonly Dictionary<string, (long Decoded, long Destroyed)> _audited = new();
     private readonly DateTimeOffset _epochUtc;
+    private readonly double _epochSeconds;
     private LedgerSnapshot _ledgerAtLastAudit;
     private readonly LedgerSnapshot _ledgerAtStart;
     private long _outputs;
+    private int _admittedEver;
     private DateTimeOffset _lastAudit;
+    private Thread? _supervisor;
+    private volatile bool _stopRequested;
+    private readonly ManualResetEventSlim _ended = new();
+    private RunSummary? _summary;
 
     public EphemeraStore Store { get; }
     public StageTimes Stages { get; } = new();
     public DetectionFairness Fairness { get; } = new();
     public EngineMetrics Metrics { get; } = new();
+    /// <summary>Released records go here: the store is its first sink; hosts add theirs and readers.</summary>
+    public RecordRouter Records { get; }
+    /// <summary>The cameras admitted or refused, and still part of the engine (removed ones are in <see cref="RetiredCameras"/>).</summary>
     public IReadOnlyList<CameraWorker> Cameras => _cameras;
+    /// <summary>Cameras removed while the engine ran, as they stood when removed.</summary>
+    public IReadOnlyList<CameraWorker> RetiredCameras { get { lock (_sync) return _retired.ToArray(); } }
     public CrossStreamBatcher? Batcher => _batcher;
+    public bool Started { get; private set; }
     /// <summary>The detector's input tensor size (0×0 = the model's own), chosen at start (see <see cref="EngineOptions.InputFit"/>).</summary>
     public (int Width, int Height) DetectorInput { get; private set; }
     public long OutputsEmitted => Interlocked.Read(ref _outputs);
     public TimeSpan Elapsed => _watch.Elapsed;
     private readonly Stopwatch _watch = new();
+    public ILogger Log => _log;
 
     public EngineHost(EngineConfig config, EngineRunOptions? run = null)
     {
         _config = config; _run = run ?? new EngineRunOptions();
+        _log = (_run.Loggers ?? NullLoggerFactory.Instance).CreateLogger("Ephemera.Engine");
+        Records = new RecordRouter(_log);
         var e = config.Engine;
         _ledgerAtStart = PixelLedger.Snapshot(); // before the detector allocates its batch tensors (pixel buffers too)
         try { Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(e.StorePath))!); }
@@ -69,71 +109,169 @@ public sealed class EngineHost : IDisposable
             KeyPath = e.AuditKeyPath,
             Witnesses = e.AuditWitnessPath is { } w ? [new FileWitness(w)] : [],
         });
+        Records.AddSink(new StoreSink(this));
         var nowUtc = _run.Clock.Now.ToUniversalTime();
         _epochUtc = new DateTimeOffset(nowUtc.Date, TimeSpan.Zero); // analytics seconds count from UTC midnight: bins align to wall clock
-        double epochSeconds = (nowUtc - _epochUtc).TotalSeconds;
+        _epochSeconds = (nowUtc - _epochUtc).TotalSeconds;
 
-        var admitted = new List<(CameraConfig Cam, CameraManifest Manifest, AnalyticsBinder.Binding Binding)>();
+        // The config's cameras are admitted together: the detector input fits all of them, and their
+        // detection phases spread evenly over the interval.
+        var admitted = new List<Validated>();
         foreach (var cam in config.Cameras)
         {
-            try
-            {
-                if (cam.Manifest is null) throw new EphemeraException($"no manifest: a camera runs only under a purpose manifest (BP-a)");
-                var manifest = ManifestLoader.Load(cam.Manifest).ForCamera(cam.Id);
-                var decision = Store.AuthorizeStart(manifest);
-                if (!decision.Allowed) throw new EphemeraException(string.Join("; ", decision.Reasons));
-                var binding = AnalyticsBinder.Bind(cam, manifest);
-                foreach (var cls in binding.Produces) ManifestGate.EnsureDeclared(manifest, cls);
-                admitted.Add((cam, manifest, binding));
-            }
-            catch (EphemeraException ex)
-            {
-                var refused = new CameraWorker(cam, ex.Message);
-                _cameras.Add(refused);
-                Metrics.CameraUp.WithLabels(cam.Id).Set(0);
-                Console.Error.WriteLine($"ephemera: camera {cam.Id} refused: {ex.Message}");
-            }
+            if (Validate(cam, null, out var v, out var refusal)) admitted.Add(v!);
+            else AddRefused(cam, refusal!);
         }
+        if (admitted.Count > 0) EnsureDetector(admitted.Select(a => a.Cam), Math.Max(admitted.Count, _run.MaxCameras));
+        for (int i = 0; i < admitted.Count; i++) AddWorker(admitted[i], (double)i / admitted.Count, start: false);
+    }
 
-        if (admitted.Count > 0)
+    private sealed record Validated(CameraConfig Cam, CameraManifest Manifest, AnalyticsBinder.Binding Binding, IReadOnlyList<IPixelStage> Stages);
+
+    /// <summary>Manifest present and valid, the start gate passed, every produced class declared.</summary>
+    private bool Validate(CameraConfig cam, CameraManifest? given, out Validated? v, out string? refusal, IReadOnlyList<IPixelStage>? stages = null)
+    {
+        v = null; refusal = null;
+        try
         {
-            DetectorInput = ChooseDetectorInput(e, admitted.Select(a => a.Cam));
-            _detector = ObjectDetector.Open(new DetectorOptions
-            {
-                Model = e.Model,
-                Inference = new InferenceOptions(e.Provider, e.IntraOpThreads, parallelRuns: e.ParallelRuns),
-                MaxBatch = e.MaxBatch,
-                InputWidth = DetectorInput.Width, InputHeight = DetectorInput.Height,
-                Decode = new Inference.Postprocess.DecodeOptions(e.ScoreThreshold),
-            });
-            // One bank per camera (plus one): each camera has at most one frame in flight, so a burst of
-            // cameras whose frames arrive together is absorbed instead of refused, the detector never
-            // idles between retries, and the queue is bounded by the camera count (2 MB per bank at 416²).
-            int banks = Math.Clamp(admitted.Count + 1, 2, 64);
-            _batcher = new CrossStreamBatcher(_detector, new BatcherOptions(e.MaxBatch, TimeSpan.FromMilliseconds(e.BatchDeadlineMs), banks));
-            _batcher.WarmUp();
-            Console.Error.WriteLine($"ephemera: detector {_detector.Model.Name} at {_detector.InputWidth}x{_detector.InputHeight}, " +
-                $"{_batcher.Workers} run(s) at once × {_detector.Options.Inference.EffectiveIntraOpThreads} thread(s), {banks} tensor banks");
+            if (given is null && cam.Manifest is null) throw new EphemeraException("BP-a: no manifest: a camera runs only under a purpose manifest");
+            var manifest = (given ?? ManifestLoader.Load(cam.Manifest!)).ForCamera(cam.Id);
+            var decision = Store.AuthorizeStart(manifest);
+            if (!decision.Allowed) throw new EphemeraException(string.Join("; ", decision.Reasons));
+            var binding = AnalyticsBinder.Bind(cam, manifest);
+            foreach (var cls in binding.Produces) ManifestGate.EnsureDeclared(manifest, cls);
+            v = new Validated(cam, manifest, binding, stages ?? []);
+            return true;
         }
-        int decoderThreads = _run.DecoderThreads >= 0 ? _run.DecoderThreads : (admitted.Count >= Environment.ProcessorCount ? 1 : 0);
+        catch (EphemeraException ex)
+        {
+            refusal = ex.Message;
+            return false;
+        }
+    }
+
+    private void AddRefused(CameraConfig cam, string reason)
+    {
+        var refused = new CameraWorker(cam, reason);
+        lock (_sync) _cameras = [.. _cameras.Where(c => c.Id != cam.Id || c.State != CameraState.Refused), refused];
+        Metrics.CameraUp.WithLabels(cam.Id).Set(0);
+        _log.LogWarning("camera {Camera} refused: {Reason}", cam.Id, reason);
+    }
+
+    private void EnsureDetector(IEnumerable<CameraConfig> cameras, int expectedCameras)
+    {
+        if (_batcher != null) return;
+        var e = _config.Engine;
+        DetectorInput = ChooseDetectorInput(e, cameras);
+        _detector = ObjectDetector.Open(new DetectorOptions
+        {
+            Model = e.Model,
+            Inference = new InferenceOptions(e.Provider, e.IntraOpThreads, parallelRuns: e.ParallelRuns),
+            MaxBatch = e.MaxBatch,
+            InputWidth = DetectorInput.Width, InputHeight = DetectorInput.Height,
+            Decode = new Inference.Postprocess.DecodeOptions(e.ScoreThreshold),
+        });
+        // One bank per camera (plus one): each camera has at most one frame in flight, so a burst of
+        // cameras whose frames arrive together is absorbed instead of refused, the detector never
+        // idles between retries, and the queue is bounded by the camera count (2 MB per bank at 416²).
+        int banks = Math.Clamp(expectedCameras + 1, 2, 64);
+        _batcher = new CrossStreamBatcher(_detector, new BatcherOptions(e.MaxBatch, TimeSpan.FromMilliseconds(e.BatchDeadlineMs), banks));
+        _batcher.WarmUp();
+        _log.LogInformation("detector {Model} at {Width}x{Height}, {Runs} run(s) at once × {Threads} thread(s), {Banks} tensor banks",
+            _detector.Model.Name, _detector.InputWidth, _detector.InputHeight, _batcher.Workers, _detector.Options.Inference.EffectiveIntraOpThreads, banks);
+    }
+
+    private CameraWorker AddWorker(Validated v, double phase, bool start)
+    {
+        var (cam, manifest, binding, stages) = (v.Cam, v.Manifest, v.Binding, v.Stages);
+        var e = _config.Engine;
+        int count = _config.Cameras.Count + _admittedEver;
+        int decoderThreads = _run.DecoderThreads >= 0 ? _run.DecoderThreads : (Math.Max(count, _cameras.Length + 1) >= Environment.ProcessorCount ? 1 : 0);
         var sourceOptions = SourceOptions.Default with { DecoderThreads = decoderThreads };
-        for (int i = 0; i < admitted.Count; i++)
+        // Phases spread evenly over the detection interval: an even load instead of a burst per interval.
+        var worker = new CameraWorker(cam, manifest, binding.Options, _batcher, cam.DetectFps ?? e.DetectFps, sourceOptions, Stages, _epochSeconds,
+            Fairness, detectPhase: phase, log: _log, pixelStages: stages, pixelStageSlots: _run.PixelStageSlots);
+        if (worker.Analytics!.Crowd is { } crowd)
+            crowd.Rendered += snap =>
+            {
+                // Runs on the camera's thread (never a detector thread); a refused or failing sink is the router's to count.
+                IconImageRecord record;
+                try { record = ReleaseGate.IconImage(manifest, _run.Clock.Now, snap.Png, snap.People); }
+                catch (EphemeraException ex) { _log.LogWarning("camera {Camera}: icon image refused: {Reason}", cam.Id, ex.Message); return; }
+                Records.Publish(record);
+                worker.Outputs.Record(DataClass.IconImage);
+                Interlocked.Increment(ref _outputs);
+            };
+        lock (_sync)
         {
-            var (cam, manifest, binding) = admitted[i];
-            // Phases spread evenly over the detection interval: an even load instead of a burst per interval.
-            var worker = new CameraWorker(cam, manifest, binding.Options, _batcher, cam.DetectFps ?? e.DetectFps, sourceOptions, Stages, epochSeconds,
-                Fairness, detectPhase: (double)i / admitted.Count);
-            if (worker.Analytics!.Crowd is { } crowd)
-                crowd.Rendered += snap =>
-                {
-                    // A failing store must not take the detector thread (which runs this) down with it.
-                    if (!Guard($"camera {cam.Id}: icon image", () => OutputPublisher.PublishIcon(Store, manifest, snap))) return;
-                    worker.Outputs.Record(DataClass.IconImage);
-                    Interlocked.Increment(ref _outputs);
-                };
-            _cameras.Add(worker);
+            _cameras = [.. _cameras.Where(c => c.Id != cam.Id), worker]; // a refused entry of the same id gives way
+            _audited[cam.Id] = (0, 0);
+            _admittedEver++;
+            Fairness.SetCameras(_cameras);
         }
-        Fairness.SetCameras(_cameras);
+        if (start) worker.Start();
+        return worker;
+    }
+
+    /// <summary>
+    /// Admits a camera to a running (or not yet started) engine: the manifest is <paramref name="manifest"/>,
+    /// or the file <see cref="CameraConfig.Manifest"/> names. Refused cameras are listed with their
+    /// reason and never decode a frame. Optional pixel stages run on the still-held frame after its detections.
+    /// </summary>
+    public CameraAdmission Admit(CameraConfig camera, CameraManifest? manifest = null, IReadOnlyList<IPixelStage>? pixelStages = null)
+    {
+        ArgumentNullException.ThrowIfNull(camera);
+        lock (_sync)
+        {
+            if (_stopRequested) throw new EphemeraException("the engine is stopping; cameras can no longer be added");
+            if (_cameras.Any(c => c.Id == camera.Id && c.State != CameraState.Refused))
+                return CameraAdmission.Refused(camera.Id, $"camera id {camera.Id} is already running (remove it first)");
+            if (!Validate(camera, manifest, out var v, out var refusal, pixelStages))
+            {
+                AddRefused(camera, refusal!);
+                return CameraAdmission.Refused(camera.Id, refusal!);
+            }
+            EnsureDetector([camera], Math.Max(_run.MaxCameras, _cameras.Length + 1));
+            // A camera added later takes a phase by the golden ratio: never on top of the ones already running.
+            double phase = (_admittedEver * 0.6180339887) % 1.0;
+            var worker = AddWorker(v!, phase, start: Started);
+            if (Started)
+                Guard("camera audit", () => Store.Audit.Append(new CameraLifecycleRecord(camera.Id, "added", 0, 0, v!.Manifest.VersionHash)));
+            _log.LogInformation("camera {Camera} added ({Source})", camera.Id, camera.Source);
+            return new CameraAdmission(camera.Id, true, null, null);
+        }
+    }
+
+    /// <summary>
+    /// Removes a camera while the others run: its thread stops, its last frame is wiped, its open
+    /// bins are published (partial), and a pixel audit and a removal record are appended.
+    /// False when no such camera is running.
+    /// </summary>
+    public bool RemoveCamera(string cameraId, TimeSpan timeout)
+    {
+        lock (_sync)
+        {
+            var c = _cameras.FirstOrDefault(x => x.Id == cameraId);
+            if (c is null) return false;
+            c.Stop(timeout);
+            if (c.Manifest != null)
+            {
+                PublishBins(c, final: true);
+                Guard("pixel audit", () => AppendPixelAudit(c, PixelLedger.Snapshot(), _run.Clock.Now));
+                Guard("gap audit", () => AppendGapAudit(c, final: true), writes: false);
+                Guard("camera audit", () => Store.Audit.Append(new CameraLifecycleRecord(c.Id, "removed", c.FramesDecoded, c.FramesDestroyed, c.Manifest.VersionHash)));
+            }
+            c.MarkRemoved();
+            _cameras = _cameras.Where(x => x != c).ToArray();
+            _audited.Remove(c.Id);
+            _gapsAudited.Remove(c.Id);
+            _retired.Add(c);
+            Fairness.SetCameras(_cameras);
+            Metrics.CameraUp.WithLabels(c.Id).Set(0);
+            c.Dispose();
+        }
+        _log.LogInformation("camera {Camera} removed", cameraId);
+        return true;
     }
 
     /// <summary>
@@ -169,54 +307,100 @@ public sealed class EngineHost : IDisposable
     /// <summary>Starts every admitted camera, runs until the duration ends, cancellation, or every camera ended.</summary>
     public RunSummary Run(CancellationToken cancel = default)
     {
+        Start();
+        WaitHandle.WaitAny([cancel.WaitHandle, _ended.WaitHandle]);
+        return Stop();
+    }
+
+    /// <summary>Starts the cameras admitted so far and the supervisor (audit, publishing, retention); later cameras start as they are admitted.</summary>
+    public void Start()
+    {
         if (_run.MaxDuration is { } d && d <= TimeSpan.Zero) throw new EphemeraException($"max duration must be positive, got {d}");
-        _ledgerAtLastAudit = PixelLedger.Snapshot();
-        _lastAudit = _run.Clock.Now;
-        RecoverUncleanRun();
-        _watch.Start();
-        foreach (var c in _cameras) { c.Start(); _audited[c.Id] = (0, 0); }
+        lock (_sync)
+        {
+            if (Started) return;
+            if (_stopRequested) throw new EphemeraException("the engine was stopped; create a new one");
+            _ledgerAtLastAudit = PixelLedger.Snapshot();
+            _lastAudit = _run.Clock.Now;
+            RecoverUncleanRun();
+            _watch.Start();
+            foreach (var c in _cameras) { c.Start(); _audited[c.Id] = (0, 0); }
+            Started = true;
+        }
+        _supervisor = new Thread(Supervise) { IsBackground = true, Name = "ephemera:supervisor" };
+        _supervisor.Start();
+    }
+
+    /// <summary>Set when the run ended by itself (duration reached, or every camera ended when <see cref="EngineRunOptions.StopWhenCamerasEnd"/>).</summary>
+    public WaitHandle Ended => _ended.WaitHandle;
+
+    private void Supervise()
+    {
         double auditEvery = _config.Engine.AuditIntervalSeconds;
         var nextAudit = TimeSpan.FromSeconds(auditEvery);
         var nextTick = TimeSpan.FromSeconds(1);
-        while (!cancel.IsCancellationRequested)
+        while (!_stopRequested)
         {
             if (_run.MaxDuration is { } max && _watch.Elapsed >= max) break;
-            if (_cameras.All(c => !c.IsAlive && c.State is not CameraState.Starting)) break;
+            var cams = _cameras;
+            if (_run.StopWhenCamerasEnd && cams.All(c => !c.IsAlive && c.State is not CameraState.Starting)) break;
             Thread.Sleep(50);
             if (_watch.Elapsed >= nextTick)
             {
                 nextTick += TimeSpan.FromSeconds(1);
                 Fairness.Tick();
                 UpdateMetrics();
-                _run.OnTick?.Invoke(this);
+                try { _run.OnTick?.Invoke(this); }
+                catch (Exception ex) { _log.LogWarning("progress callback failed: {Error}", ex.Message); }
             }
             if (_watch.Elapsed >= nextAudit)
             {
                 nextAudit += TimeSpan.FromSeconds(auditEvery);
-                Store.RetryPending();
-                PublishClosedBins(final: false);
-                Guard("open-bin checkpoint", CheckpointOpenBins);
-                Guard("pixel audit", AppendPixelAudit);
-                Guard("gap audit", () => AppendGapAudit(final: false), writes: false);
+                lock (_sync)
+                {
+                    if (_stopRequested) break;
+                    Store.RetryPending();
+                    foreach (var c in _cameras) PublishBins(c, final: false);
+                    Guard("open-bin checkpoint", CheckpointOpenBins);
+                    Guard("pixel audit", AppendPixelAudit);
+                    Guard("gap audit", () => { foreach (var c in _cameras) AppendGapAudit(c, final: false); }, writes: false);
+                }
             }
         }
-        foreach (var c in _cameras) c.Stop(TimeSpan.FromSeconds(10));
-        _watch.Stop();
-        // Pixel lifetimes are read before the detector goes: its batch tensors live as long as the
-        // detector (they are wiped after every inference), and their final free is not a pixel lifetime.
-        var lifetimes = PixelLedger.Snapshot();
-        ReleaseDetector(); // the tensors are pixel buffers too: freed before the counts are read
-        PublishClosedBins(final: true);
-        Store.RetryPending();
-        Guard("pixel audit", AppendPixelAudit);
-        Guard("gap audit", () => AppendGapAudit(final: true), writes: false);
-        Guard("audit checkpoint", () => Store.Audit.Checkpoint());
-        Guard("retention", () => Store.ApplyRetention());
-        // Every bin is out (or waiting in a failing store's buffer, lost with the process: then the
-        // next start recovers them from the last checkpoint instead).
-        if (Store.Healthy) Guard("run marker", Store.MarkRunStopped);
-        UpdateMetrics();
-        return RunSummary.From(this, _ledgerAtStart, PixelLedger.Snapshot(), lifetimes);
+        _ended.Set();
+    }
+
+    /// <summary>Stops every camera, publishes the last bins, writes the final audit, and returns the run's summary. Idempotent.</summary>
+    public RunSummary Stop()
+    {
+        lock (_sync)
+        {
+            if (_summary != null) return _summary;
+            _stopRequested = true;
+        }
+        _supervisor?.Join();
+        lock (_sync)
+        {
+            foreach (var c in _cameras) c.Stop(TimeSpan.FromSeconds(10));
+            _watch.Stop();
+            // Pixel lifetimes are read before the detector goes: its batch tensors live as long as the
+            // detector (they are wiped after every inference), and their final free is not a pixel lifetime.
+            var lifetimes = PixelLedger.Snapshot();
+            ReleaseDetector(); // the tensors are pixel buffers too: freed before the counts are read
+            foreach (var c in _cameras) PublishBins(c, final: true);
+            Store.RetryPending();
+            Guard("pixel audit", AppendPixelAudit);
+            Guard("gap audit", () => { foreach (var c in _cameras) AppendGapAudit(c, final: true); }, writes: false);
+            Guard("audit checkpoint", () => Store.Audit.Checkpoint());
+            Guard("retention", () => Store.ApplyRetention());
+            // Every bin is out (or waiting in a failing store's buffer, lost with the process: then the
+            // next start recovers them from the last checkpoint instead).
+            if (Store.Healthy) Guard("run marker", Store.MarkRunStopped);
+            UpdateMetrics();
+            Records.Complete();
+            _summary = RunSummary.From(this, _ledgerAtStart, PixelLedger.Snapshot(), lifetimes);
+            return _summary;
+        }
     }
 
     private void UpdateMetrics()
@@ -236,32 +420,33 @@ public sealed class EngineHost : IDisposable
             Metrics.Detections.WithLabels(c.Id).IncTo(c.DetectionsDone);
             Metrics.DetectionsSkipped.WithLabels(c.Id).IncTo(c.DetectionsSkipped);
             Metrics.FramesDropped.WithLabels(c.Id, "pool").IncTo(c.FramesDroppedForPool);
+            Metrics.FramesDropped.WithLabels(c.Id, "pixel_stage").IncTo(c.PixelStageSkipped);
             Metrics.FramesNotDecoded.WithLabels(c.Id).IncTo(c.FramesNotDecoded);
         }
     }
 
-    /// <summary>Writes time bins that have closed (all bins at the end of the run) through the gates.</summary>
-    private void PublishClosedBins(bool final)
+    /// <summary>Releases one camera's closed time bins (all of them when final) through the gate to the sinks.</summary>
+    private void PublishBins(CameraWorker c, bool final)
     {
-        foreach (var c in _cameras)
+        if (c.Manifest is null || c.Analytics is null) return;
+        try
         {
-            if (c.Manifest is null || c.Analytics is null) continue;
-            try
+            var results = c.WithAnalytics(a => final ? a.Snapshot() : a.Flush(c.NowSeconds()));
+            var records = OutputPublisher.Release(c.Manifest, results, _epochUtc, _carry);
+            // Recovered bins this run will not produce again (they ended while the engine was down).
+            var now = _epochUtc.AddSeconds(c.NowSeconds());
+            foreach (var t in _carry.TakeEnded(c.Id, c.Manifest.Privacy.TimeBin, final ? null : now))
+                records.Add(ReleaseGate.CountTable(c.Manifest, t.Class, t.BinStart, t.Rows, t.Cols, t.Counts));
+            foreach (var r in records)
             {
-                var results = c.WithAnalytics(a => final ? a.Snapshot() : a.Flush(c.NowSeconds()));
-                Interlocked.Add(ref _outputs, OutputPublisher.Publish(Store, c.Manifest, results, _epochUtc, c.Outputs, _carry));
-                // Recovered bins this run will not produce again (they ended while the engine was down).
-                var now = _epochUtc.AddSeconds(c.NowSeconds());
-                foreach (var t in _carry.TakeEnded(c.Id, c.Manifest.Privacy.TimeBin, final ? null : now))
-                {
-                    c.Outputs.Table(t.Class, Store.WriteCountTable(c.Id, t.Class, t.BinStart, c.Manifest.Privacy.TimeBin, t.Rows, t.Cols, t.Counts));
-                    Interlocked.Increment(ref _outputs);
-                }
+                Records.Publish(r);
+                if (r is CountTableRecord t) c.Outputs.Table(t.Class, t.Table); else c.Outputs.Record(r.Class);
+                Interlocked.Increment(ref _outputs);
             }
-            catch (EphemeraException ex)
-            {
-                Console.Error.WriteLine($"ephemera: camera {c.Id}: output refused: {ex.Message}");
-            }
+        }
+        catch (EphemeraException ex)
+        {
+            _log.LogWarning("camera {Camera}: output refused: {Reason}", c.Id, ex.Message);
         }
     }
 
@@ -271,17 +456,17 @@ public sealed class EngineHost : IDisposable
     /// failure is logged once until the store works again, and audit deltas are kept for the next
     /// record (the counters only advance after a record was written).
     /// </summary>
-    private bool Guard(string what, Action step, bool writes = true)
+    internal bool Guard(string what, Action step, bool writes = true)
     {
         try
         {
             step();
-            if (writes && _storeFailing is not null && Store.Healthy) { Console.Error.WriteLine($"ephemera: store {Store.Path} writes again"); _storeFailing = null; }
+            if (writes && _storeFailing is not null && Store.Healthy) { _log.LogInformation("store {Store} writes again", Store.Path); _storeFailing = null; }
             return true;
         }
         catch (Exception ex) when (ex is System.Data.Common.DbException or IOException) // the store, or a witness on the same full disk
         {
-            if (_storeFailing is null) Console.Error.WriteLine($"ephemera: store {Store.Path} is failing ({what}): {ex.Message}; cameras keep running, records wait in memory");
+            if (_storeFailing is null) _log.LogError("store {Store} is failing ({What}): {Error}; cameras keep running, records wait in memory", Store.Path, what, ex.Message);
             _storeFailing = ex.Message;
             return false;
         }
@@ -307,14 +492,14 @@ public sealed class EngineHost : IDisposable
     {
         EphemeraStore.UncleanRun? previous;
         try { previous = Store.MarkRunStarted(); }
-        catch (System.Data.Common.DbException ex) { Console.Error.WriteLine($"ephemera: store {Store.Path}: cannot mark the run: {ex.Message}"); return; }
+        catch (System.Data.Common.DbException ex) { _log.LogError("store {Store}: cannot mark the run: {Error}", Store.Path, ex.Message); return; }
         if (previous is null) return;
         var known = _cameras.Where(c => c.Manifest != null).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
         foreach (var b in previous.OpenBins)
         {
             if (!known.Contains(b.CameraId))
             {
-                Console.Error.WriteLine($"ephemera: recovered bin of camera {b.CameraId} ({b.Class}, {b.BinStart:O}) dropped: the camera is not running under a manifest now");
+                _log.LogWarning("recovered bin of camera {Camera} ({Class}, {BinStart:O}) dropped: the camera is not running under a manifest now", b.CameraId, b.Class, b.BinStart);
                 continue;
             }
             _carry.Add(b.CameraId, RawBinTable.FromJson(b.Class, b.BinStart, b.RawJson));
@@ -322,8 +507,8 @@ public sealed class EngineHost : IDisposable
         }
         long lastSeq = Store.Audit.Verify().Records;
         Guard("unclean-shutdown audit", () => Store.Audit.Append(new UncleanShutdownRecord(previous.Started, previous.LastCheckpoint, lastSeq, BinsRecovered)));
-        Console.Error.WriteLine($"ephemera: the previous run (started {previous.Started:O}) did not stop cleanly; last checkpoint {previous.LastCheckpoint:O}, " +
-                                $"{BinsRecovered} open bin(s) recovered");
+        _log.LogWarning("the previous run (started {Started:O}) did not stop cleanly; last checkpoint {Checkpoint:O}, {Bins} open bin(s) recovered",
+            previous.Started, previous.LastCheckpoint, BinsRecovered);
     }
 
     /// <summary>The crash checkpoint: every camera's raw open bins (merged with any recovered ones), replaced in one transaction.</summary>
@@ -342,21 +527,18 @@ public sealed class EngineHost : IDisposable
     }
 
     /// <summary>Each finished source gap (and at the end, the open ones) becomes one audit record.</summary>
-    private void AppendGapAudit(bool final)
+    private void AppendGapAudit(CameraWorker c, bool final)
     {
+        if (c.Manifest is null) return;
         var now = DateTimeOffset.UtcNow;
-        foreach (var c in _cameras)
+        var gaps = c.GapList;
+        int done = _gapsAudited.GetValueOrDefault(c.Id);
+        for (int i = done; i < gaps.Count; i++)
         {
-            if (c.Manifest is null) continue;
-            var gaps = c.GapList;
-            int done = _gapsAudited.GetValueOrDefault(c.Id);
-            for (int i = done; i < gaps.Count; i++)
-            {
-                var g = gaps[i];
-                if (g.End is null && !final) break;
-                Store.Audit.Append(new SourceGapRecord(c.Id, g.Start, g.End ?? now, Math.Round(g.Seconds(now), 3), g.Cause));
-                _gapsAudited[c.Id] = i + 1;
-            }
+            var g = gaps[i];
+            if (g.End is null && !final) break;
+            Store.Audit.Append(new SourceGapRecord(c.Id, g.Start, g.End ?? now, Math.Round(g.Seconds(now), 3), g.Cause));
+            _gapsAudited[c.Id] = i + 1;
         }
     }
 
@@ -365,18 +547,20 @@ public sealed class EngineHost : IDisposable
     {
         var now = _run.Clock.Now;
         var l = PixelLedger.Snapshot();
-        foreach (var c in _cameras)
-        {
-            if (c.Manifest is null) continue;
-            var (d0, w0) = _audited[c.Id];
-            long d = c.FramesDecoded, w = c.FramesDestroyed;
-            Store.Audit.Append(new PixelAuditRecord(c.Id, _lastAudit, now, d - d0, w - w0,
-                l.Allocated - _ledgerAtLastAudit.Allocated, l.Wiped - _ledgerAtLastAudit.Wiped,
-                l.LifetimeMaxMs, l.LifetimeP99Ms, OutputsEmitted, c.Manifest.VersionHash));
-            _audited[c.Id] = (d, w);
-        }
+        foreach (var c in _cameras) AppendPixelAudit(c, l, now);
         _ledgerAtLastAudit = l;
         _lastAudit = now;
+    }
+
+    private void AppendPixelAudit(CameraWorker c, LedgerSnapshot l, DateTimeOffset now)
+    {
+        if (c.Manifest is null) return;
+        var (d0, w0) = _audited.GetValueOrDefault(c.Id);
+        long d = c.FramesDecoded, w = c.FramesDestroyed;
+        Store.Audit.Append(new PixelAuditRecord(c.Id, _lastAudit, now, d - d0, w - w0,
+            l.Allocated - _ledgerAtLastAudit.Allocated, l.Wiped - _ledgerAtLastAudit.Wiped,
+            l.LifetimeMaxMs, l.LifetimeP99Ms, OutputsEmitted, c.Manifest.VersionHash));
+        _audited[c.Id] = (d, w);
     }
 
     private void ReleaseDetector()
@@ -389,9 +573,18 @@ public sealed class EngineHost : IDisposable
 
     public void Dispose()
     {
+        _stopRequested = true;
+        _supervisor?.Join(TimeSpan.FromSeconds(15));
         foreach (var c in _cameras) { c.Stop(TimeSpan.FromSeconds(5)); c.Dispose(); }
         ReleaseDetector();
         Metrics.Dispose();
         Store.Dispose();
+        _ended.Dispose();
+    }
+
+    /// <summary>The default sink: released records into the store. A failing store is the host's health state, not a sink failure.</summary>
+    private sealed class StoreSink(EngineHost host) : IOutputSink
+    {
+        public void Write(DerivedRecord record) => host.Guard($"camera {record.CameraId}: {record.Class}", () => host.Store.Write(record));
     }
 }

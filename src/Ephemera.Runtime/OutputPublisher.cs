@@ -1,50 +1,42 @@
-using System.Text.Json;
 using Ephemera.Analytics;
 using Ephemera.Core;
 using Ephemera.Governance;
+using Ephemera.Governance.Records;
 
 namespace Ephemera.Runtime;
 
 /// <summary>
-/// Writes one camera's purpose results to the store through the governance gates: counts, dwell
-/// histograms and transition matrices as k-suppressed tables (complementary suppression), zone
-/// occupancy and crowd levels as binned records, the crowd icon image as the camera's single
-/// latest item (each new one replaces the last). Bins are the manifest's; bin starts are UTC.
-/// Returns the number of records written.
+/// The first half of the one publishing path: a camera's purpose results become raw bin tables,
+/// and each goes through <see cref="ReleaseGate"/> (manifest check, k-suppression) into a released
+/// <see cref="DerivedRecord"/>: counts, dwell histograms and transition matrices as k-suppressed
+/// tables (complementary suppression), zone occupancy and crowd levels as binned records. The
+/// <see cref="RecordRouter"/> then hands the records to the store and the other sinks. Bins are
+/// the manifest's; bin starts are UTC.
 /// </summary>
 public static class OutputPublisher
 {
     /// <summary>
-    /// Writes the results through the gates. <paramref name="carry"/> holds raw bins recovered from a
-    /// run that crashed: a bin present in both is merged *before* suppression, so only the merged table
-    /// is ever released (never the two halves, whose difference could be a count below k).
+    /// The released records of <paramref name="r"/>. <paramref name="carry"/> holds raw bins recovered
+    /// from a run that crashed: a bin present in both is merged *before* suppression, so only the
+    /// merged table is ever released (never the two halves, whose difference could be a count below k).
     /// </summary>
-    public static int Publish(EphemeraStore store, CameraManifest m, PurposeResults r, DateTimeOffset epochUtc, OutputTally? tally = null,
-        OpenBinCarry? carry = null)
+    public static List<DerivedRecord> Release(CameraManifest m, PurposeResults r, DateTimeOffset epochUtc, OpenBinCarry? carry = null)
     {
         string cam = m.CameraId;
         var bin = m.Privacy.TimeBin;
-        int written = 0;
+        var records = new List<DerivedRecord>();
         foreach (var t in Tables(m, r, epochUtc))
         {
             var merged = carry?.MergeInto(cam, t) ?? t;
-            var released = store.WriteCountTable(cam, merged.Class, merged.BinStart, bin, merged.Rows, merged.Cols, merged.Counts);
-            tally?.Table(merged.Class, released);
-            written++;
+            records.Add(ReleaseGate.CountTable(m, merged.Class, merged.BinStart, merged.Rows, merged.Cols, merged.Counts));
         }
 
         if (r.Crowd is { } crowd && m.Declares(DataClass.CrowdLevel))
         {
             var binStart = epochUtc.AddSeconds(Math.Floor(crowd.TimeSeconds / bin.TotalSeconds) * bin.TotalSeconds);
-            // The level is a coarse category; the density would give away a small head count, so it is
-            // released only when the zone held at least k people (the manifest's minimum cell count).
-            int k = m.Privacy.MinCellCount;
-            store.WriteDerived(cam, DataClass.CrowdLevel, binStart, bin, JsonSerializer.Serialize(
-                crowd.Levels.Select(l => new { zone = l.Zone, people_per_m2 = l.People >= k ? Math.Round(l.PeoplePerSquareMetre, 3) : (double?)null, level = l.Level })));
-            tally?.Record(DataClass.CrowdLevel);
-            written++;
+            records.Add(ReleaseGate.CrowdLevels(m, binStart, crowd.Levels.Select(l => (l.Zone, l.People, l.PeoplePerSquareMetre, l.Level))));
         }
-        return written;
+        return records;
     }
 
     /// <summary>The raw (not yet suppressed) count tables of the results, one per class and bin: what gets published, and what a checkpoint keeps.</summary>
@@ -119,8 +111,4 @@ public static class OutputPublisher
             }
         }
     }
-
-    /// <summary>The latest icon image replaces the previous one in the store (case 5).</summary>
-    public static void PublishIcon(EphemeraStore store, CameraManifest m, CrowdSnapshot snapshot) =>
-        store.ReplaceLatest(m.CameraId, DataClass.IconImage, snapshot.Png, "image/png");
 }

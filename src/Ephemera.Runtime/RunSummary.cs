@@ -19,7 +19,29 @@ public sealed record CameraSummary(
     [property: JsonPropertyName("latency_ms_p50")] double LatencyP50,
     [property: JsonPropertyName("latency_ms_p99")] double LatencyP99,
     [property: JsonPropertyName("outputs")] IReadOnlyDictionary<string, ClassTally>? Outputs,
-    [property: JsonPropertyName("gaps")] IReadOnlyList<GapSummary> Gaps);
+    [property: JsonPropertyName("gaps")] IReadOnlyList<GapSummary> Gaps,
+    [property: JsonPropertyName("pixel_stage_processed")] long PixelStageProcessed = 0,
+    [property: JsonPropertyName("pixel_stage_skipped")] long PixelStageSkipped = 0);
+
+/// <summary>p50/p99/max of one part of a pixel buffer's lifetime, milliseconds.</summary>
+public sealed record HoldTimes(
+    [property: JsonPropertyName("p50_ms")] double P50Ms,
+    [property: JsonPropertyName("p99_ms")] double P99Ms,
+    [property: JsonPropertyName("max_ms")] double MaxMs);
+
+/// <summary>
+/// A decoded picture's lifetime split in two: <c>engine_held</c>, from its delivery to the engine's
+/// last release (detector tensor filled, pixel stages done), and <c>decoder_held</c>, the rest of
+/// the block's life (the codec's look-ahead and the reference frames it still needs).
+/// </summary>
+public sealed record LifetimeSplit(
+    [property: JsonPropertyName("engine_held")] HoldTimes EngineHeld,
+    [property: JsonPropertyName("decoder_held")] HoldTimes DecoderHeld)
+{
+    public static LifetimeSplit From(LedgerSnapshot l) => new(
+        new HoldTimes(Math.Round(l.EngineHeldP50Ms, 3), Math.Round(l.EngineHeldP99Ms, 3), Math.Round(l.EngineHeldMaxMs, 3)),
+        new HoldTimes(Math.Round(l.DecoderHeldP50Ms, 3), Math.Round(l.DecoderHeldP99Ms, 3), Math.Round(l.DecoderHeldMaxMs, 3)));
+}
 
 /// <summary>A time without frames from a camera's source, as the summary and the audit show it.</summary>
 public sealed record GapSummary(
@@ -58,23 +80,29 @@ public sealed record RunSummary(
     [property: JsonPropertyName("store_pending_rows")] int StorePendingRows,
     [property: JsonPropertyName("store_dropped_rows")] long StoreDroppedRows,
     [property: JsonPropertyName("bins_recovered")] int BinsRecovered,
-    [property: JsonPropertyName("cameras")] IReadOnlyList<CameraSummary> Cameras)
+    [property: JsonPropertyName("cameras")] IReadOnlyList<CameraSummary> Cameras,
+    [property: JsonPropertyName("pixel_lifetime")] LifetimeSplit PixelLifetime,
+    [property: JsonPropertyName("records_published")] long RecordsPublished,
+    [property: JsonPropertyName("sink_failures")] long SinkFailures,
+    [property: JsonPropertyName("reader_drops")] long ReaderDrops)
 {
     public string ToJson() => JsonSerializer.Serialize(this);
 
     public static RunSummary From(EngineHost host, LedgerSnapshot before, LedgerSnapshot after, LedgerSnapshot lifetimes)
     {
-        var cams = host.Cameras.Select(c => new CameraSummary(c.Id, c.State.ToString().ToLowerInvariant(), c.Error,
+        var all = host.Cameras.Concat(host.RetiredCameras).ToList();
+        var cams = all.Select(c => new CameraSummary(c.Id, c.State.ToString().ToLowerInvariant(), c.Error,
             c.FramesDecoded, c.FramesDestroyed, c.FramesNotDecoded, c.DetectionsDone, c.DetectionsSkipped, c.FramesDroppedForPool, c.LateFrames,
             Math.Round(c.Latency.Quantile(0.5), 2), Math.Round(c.Latency.Quantile(0.99), 2),
             // Only what passed the gates: per class, records released and (for counts) totals that are themselves ≥ k.
             c.Manifest is null ? null : c.Outputs.Snapshot(),
-            c.GapList.Select(g => { var end = g.End ?? DateTimeOffset.UtcNow; return new GapSummary(g.Start, end, Math.Round((end - g.Start).TotalSeconds, 3), g.Cause); }).ToList())).ToList();
+            c.GapList.Select(g => { var end = g.End ?? DateTimeOffset.UtcNow; return new GapSummary(g.Start, end, Math.Round((end - g.Start).TotalSeconds, 3), g.Cause); }).ToList(),
+            c.PixelStageProcessed, c.PixelStageSkipped)).ToList();
         return new RunSummary(
             Streams: cams.Count,
-            StreamsRunning: host.Cameras.Count(c => c.Manifest != null && c.State is not (CameraState.Failed or CameraState.Refused)),
-            StreamsRefused: host.Cameras.Count(c => c.State == CameraState.Refused),
-            StreamsFailed: host.Cameras.Count(c => c.State == CameraState.Failed),
+            StreamsRunning: all.Count(c => c.Manifest != null && c.State is not (CameraState.Failed or CameraState.Refused)),
+            StreamsRefused: all.Count(c => c.State == CameraState.Refused),
+            StreamsFailed: all.Count(c => c.State == CameraState.Failed),
             Seconds: Math.Round(host.Elapsed.TotalSeconds, 2),
             FramesDecoded: cams.Sum(c => c.FramesDecoded),
             FramesDestroyed: cams.Sum(c => c.FramesDestroyed),
@@ -94,6 +122,10 @@ public sealed record RunSummary(
             StorePendingRows: host.Store.PendingRows,
             StoreDroppedRows: host.Store.DroppedRows,
             BinsRecovered: host.BinsRecovered,
-            Cameras: cams);
+            Cameras: cams,
+            PixelLifetime: LifetimeSplit.From(lifetimes),
+            RecordsPublished: host.Records.Published,
+            SinkFailures: host.Records.SinkFailures,
+            ReaderDrops: host.Records.ReaderDrops);
     }
 }

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Ephemera.Runtime;
 
 /// <summary>Pipeline stages whose time per frame the engine accounts for (bench `stage_ms`). Inference includes box decoding and NMS.</summary>
-public enum Stage { Decode, Preprocess, Inference, Track, Analytics }
+public enum Stage { Decode, Preprocess, Inference, Track, Analytics, PixelStage }
 
 /// <summary>
 /// Accumulated time and count per stage, updated lock-free from any thread. Values are Stopwatch

@@ -71,7 +71,7 @@ public sealed class BenchVerb : IVerb
         {
             err.MarkupLine($"[bold]run[/]: {n} streams for {options.Seconds:0} s at {options.DetectFps} detections/s each");
             int tick = 0;
-            var r = BenchRunner.Run(options with { Streams = n }, ceiling, host =>
+            var r = BenchRunner.Run(options with { Streams = n }, ceiling, loggers: StderrLoggerFactory.Instance, onTick: host =>
             {
                 if (++tick % 5 == 0)
                     err.MarkupLine($"  {host.Elapsed.TotalSeconds:0}s: {host.Cameras.Sum(c => c.FramesDecoded)} frames, " +

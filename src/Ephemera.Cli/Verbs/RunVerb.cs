@@ -45,6 +45,7 @@ public sealed class RunVerb : IVerb
         {
             MaxDuration = maxSeconds is { } s ? TimeSpan.FromSeconds(s) : null,
             OnTick = host => { if (++tick % 5 == 0) err.Write(StatusTable(host)); },
+            Loggers = StderrLoggerFactory.Instance,
         };
         err.MarkupLine($"[bold]ephemera run[/]: {config.Cameras.Count} cameras from {Markup.Escape(config.SourcePath)}");
         using var host = new EngineHost(config, options);

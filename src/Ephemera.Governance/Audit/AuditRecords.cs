@@ -87,3 +87,9 @@ public sealed record LiveVerbRecord(string CameraId, string Verb, string Event, 
 {
     public override string Kind => "live-verb";
 }
+
+/// <summary>A camera added to or removed from a running engine, with its frame counts at that moment (decoded, wiped).</summary>
+public sealed record CameraLifecycleRecord(string CameraId, string Event, long FramesDecoded, long FramesWiped, string ManifestVersionHash) : AuditRecord(CameraId)
+{
+    public override string Kind => "camera";
+}

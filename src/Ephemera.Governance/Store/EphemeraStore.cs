@@ -224,6 +224,26 @@ public sealed class EphemeraStore : IDisposable
     }
 
     /// <summary>
+    /// Stores a record the <see cref="Records.ReleaseGate"/> released: tables and crowd levels as a
+    /// bin row (the released payload as built, never parsed back), an icon image as the camera's
+    /// latest item. The manifest checks of <see cref="WriteDerived"/> apply as well.
+    /// </summary>
+    public void Write(Records.DerivedRecord record)
+    {
+        switch (record)
+        {
+            case Records.IconImageRecord icon:
+                ReplaceLatest(icon.CameraId, DataClass.IconImage, icon.PngBytes, icon.MediaType);
+                break;
+            case Records.CountTableRecord or Records.CrowdLevelRecord:
+                WriteRow(record.CameraId, record.Class, record.BinStart, record.BinLength, record.PayloadJson(), null, null, allowTrajectory: false, released: true);
+                break;
+            default:
+                throw new ArgumentException($"the store does not keep {record.GetType().Name} records", nameof(record));
+        }
+    }
+
+    /// <summary>
     /// Stores coarsened trajectories of one time bin, one row per visit with a random id, only if the
     /// manifest opts in and the unicity test passes; otherwise stores nothing and says why.
     /// </summary>

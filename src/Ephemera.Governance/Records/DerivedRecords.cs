@@ -1,0 +1,116 @@
+using System.Text.Json;
+using Ephemera.Core;
+
+namespace Ephemera.Governance.Records;
+
+/// <summary>
+/// One derived result that passed the privacy gates for its camera's manifest: the only kind of
+/// thing that leaves the engine (store, sinks, <c>ReadAsync</c>, the C ABI). Records are built only
+/// by <see cref="ReleaseGate"/>, so holding one is proof that the gates ran. None carries camera
+/// pixels: counts are k-suppressed tables, crowd levels are categories, and the icon image is drawn
+/// from floor positions only.
+/// </summary>
+public abstract record DerivedRecord
+{
+    private protected DerivedRecord(string cameraId, DataClass dataClass, DateTimeOffset binStart, TimeSpan binLength, string manifestVersion)
+    {
+        CameraId = cameraId; Class = dataClass; BinStart = binStart; BinLength = binLength; ManifestVersion = manifestVersion;
+    }
+
+    /// <summary>The camera the record is about.</summary>
+    public string CameraId { get; }
+    /// <summary>The data class, as declared in the camera's manifest.</summary>
+    public DataClass Class { get; }
+    /// <summary>Start of the time bin (UTC), never finer than the manifest's time bin.</summary>
+    public DateTimeOffset BinStart { get; }
+    /// <summary>Length of the time bin.</summary>
+    public TimeSpan BinLength { get; }
+    /// <summary>Version hash of the manifest the record was released under.</summary>
+    public string ManifestVersion { get; }
+
+    /// <summary>The record as one JSON object (camera, class, bin and the payload), as the C ABI and the CLI print it.</summary>
+    public string ToJson() => JsonSerializer.Serialize(new
+    {
+        camera = CameraId,
+        @class = JsonNamingPolicy.SnakeCaseLower.ConvertName(Class.ToString()),
+        bin_start = BinStart.UtcDateTime,
+        bin_seconds = BinLength.TotalSeconds,
+        manifest = ManifestVersion,
+        payload = JsonDocument.Parse(PayloadJson()).RootElement,
+    }, CanonicalJson.Options);
+
+    /// <summary>The payload alone, exactly as the store keeps it.</summary>
+    public abstract string PayloadJson();
+}
+
+/// <summary>
+/// A k-suppressed count table (counts, occupancy, dwell histograms, transition matrices, attribute
+/// aggregates): labelled rows × columns, with totals; <c>null</c> wherever an entry was suppressed.
+/// </summary>
+public sealed record CountTableRecord : DerivedRecord
+{
+    internal CountTableRecord(string cameraId, DataClass cls, DateTimeOffset binStart, TimeSpan binLength, string manifestVersion,
+        IReadOnlyList<string> rows, IReadOnlyList<string> columns, SuppressedTable table)
+        : base(cameraId, cls, binStart, binLength, manifestVersion)
+    {
+        RowLabels = rows; ColumnLabels = columns; Table = table;
+    }
+
+    /// <summary>Row labels (bins such as "line:person" or a zone name, never people).</summary>
+    public IReadOnlyList<string> RowLabels { get; }
+    /// <summary>Column labels.</summary>
+    public IReadOnlyList<string> ColumnLabels { get; }
+    /// <summary>The released table (cells, totals, which were suppressed).</summary>
+    public SuppressedTable Table { get; }
+    /// <summary>The minimum cell count k the table was suppressed with.</summary>
+    public int K => Table.K;
+    /// <summary>The released cell at row <paramref name="row"/>, column <paramref name="column"/> (null = suppressed).</summary>
+    public int? Cell(int row, int column) => Table.Cell(row, column);
+    /// <summary>The released grand total (null = suppressed).</summary>
+    public int? Total => Table.GrandTotal;
+    /// <summary>Entries (cells and totals) withheld by suppression.</summary>
+    public int SuppressedEntries => Table.SuppressedCount;
+
+    /// <inheritdoc />
+    public override string PayloadJson() => _json ??= Table.ToJson(RowLabels, ColumnLabels);
+    private string? _json;
+}
+
+/// <summary>Crowd level of each zone for one bin (case 5): a category, with the density only where at least k people were there.</summary>
+public sealed record CrowdLevelRecord : DerivedRecord
+{
+    internal CrowdLevelRecord(string cameraId, DateTimeOffset binStart, TimeSpan binLength, string manifestVersion, IReadOnlyList<ZoneLevel> zones)
+        : base(cameraId, DataClass.CrowdLevel, binStart, binLength, manifestVersion) => Zones = zones;
+
+    /// <summary>One zone's level.</summary>
+    public sealed record ZoneLevel(string Zone, double? PeoplePerSquareMetre, string Level);
+
+    /// <summary>The zones' levels.</summary>
+    public IReadOnlyList<ZoneLevel> Zones { get; }
+
+    /// <inheritdoc />
+    public override string PayloadJson() => JsonSerializer.Serialize(
+        Zones.Select(z => new { zone = z.Zone, people_per_m2 = z.PeoplePerSquareMetre, level = z.Level }), CanonicalJson.Options);
+}
+
+/// <summary>
+/// The latest crowd icon image of a camera (case 5): a PNG drawn from floor positions (icons on a
+/// plan), never from camera pixels. Latest-only: each one replaces the last.
+/// </summary>
+public sealed record IconImageRecord : DerivedRecord
+{
+    internal IconImageRecord(string cameraId, DateTimeOffset at, string manifestVersion, byte[] png, int people)
+        : base(cameraId, DataClass.IconImage, at, TimeSpan.Zero, manifestVersion) { _png = png; People = people; }
+
+    private readonly byte[] _png;
+    /// <summary>The PNG bytes (a copy-free read-only view).</summary>
+    public ReadOnlyMemory<byte> Png => _png;
+    /// <summary>Media type of <see cref="Png"/>.</summary>
+    public string MediaType => "image/png";
+    /// <summary>People drawn.</summary>
+    public int People { get; }
+    internal byte[] PngBytes => _png;
+
+    /// <inheritdoc />
+    public override string PayloadJson() => JsonSerializer.Serialize(new { media_type = MediaType, bytes = _png.Length, people = People }, CanonicalJson.Options);
+}
