@@ -54,11 +54,21 @@ public static class ConfigLoader
         return new EngineConfig(Path.GetFullPath(path), engine, cameras);
     }
 
+    private static readonly (string Key, string Why)[] s_retiredEngineKeys =
+    [
+        ("time_bin_seconds", "removed: each camera's manifest decides its time bins (privacy.time_bin); delete this key"),
+        ("frames_in_flight_per_camera", "removed: a camera has at most one frame in flight by design (pixel stages have pixel_stage_slots); delete this key"),
+    ];
+
     private static EngineOptions ParseEngine(Ctx ctx, YamlNode node, string at)
     {
         var m = ctx.Map(node, at);
+        // Keys that once existed but did nothing: named, so an old config says why instead of "unknown key".
+        foreach (var (key, why) in s_retiredEngineKeys)
+            if (m.Children.TryGetValue(new YamlScalarNode(key), out var retired))
+                throw ctx.Error(retired, $"{at}.{key}", why);
         ctx.OnlyKeys(m, at, "model", "input_size", "input_fit", "provider", "intra_op_threads", "parallel_runs", "max_batch", "batch_deadline_ms", "score_threshold",
-            "detect_fps", "store", "audit_key", "audit_witness", "audit_interval_seconds", "time_bin_seconds", "metrics_port", "frames_in_flight_per_camera");
+            "detect_fps", "store", "audit_key", "audit_witness", "audit_interval_seconds", "metrics_port");
         var o = new EngineOptions();
         return o with
         {
@@ -76,9 +86,7 @@ public static class ConfigLoader
             AuditKeyPath = ctx.PathValue(m, at, "audit_key"),
             AuditWitnessPath = ctx.PathValue(m, at, "audit_witness"),
             AuditIntervalSeconds = ctx.Num(m, at, "audit_interval_seconds", 0.1, 86_400) ?? o.AuditIntervalSeconds,
-            TimeBinSeconds = ctx.Num(m, at, "time_bin_seconds", 1, 86_400) ?? o.TimeBinSeconds,
             MetricsPort = (int)(ctx.Num(m, at, "metrics_port", 0, 65_535) ?? o.MetricsPort),
-            FramesInFlightPerCamera = (int)(ctx.Num(m, at, "frames_in_flight_per_camera", 1, 256) ?? o.FramesInFlightPerCamera),
         };
     }
 

@@ -49,12 +49,8 @@ public sealed record EngineOptions
     public string? AuditWitnessPath { get; init; }
     /// <summary>Seconds between pixel-audit records per camera.</summary>
     public double AuditIntervalSeconds { get; init; } = 10;
-    /// <summary>Seconds per time bin of stored outputs.</summary>
-    public double TimeBinSeconds { get; init; } = 60;
     /// <summary>Prometheus metrics port on 127.0.0.1 (0 = off).</summary>
     public int MetricsPort { get; init; }
-    /// <summary>Decoded frames each camera may hold in flight (bounds memory).</summary>
-    public int FramesInFlightPerCamera { get; init; } = 4;
 }
 
 /// <summary>One camera: where frames come from, under which manifest, and what it extracts.</summary>

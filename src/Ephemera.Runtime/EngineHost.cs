@@ -71,7 +71,7 @@ public sealed class EngineHost : IDisposable
     private Thread? _supervisor;
     private volatile bool _stopRequested;
     private readonly ManualResetEventSlim _ended = new();
-    private RunSummary? _summary;
+    private bool _stopped;
 
     public EphemeraStore Store { get; }
     public StageTimes Stages { get; } = new();
@@ -304,13 +304,19 @@ public sealed class EngineHost : IDisposable
         return fitted == (side, side) ? square : fitted;
     }
 
-    /// <summary>Starts every admitted camera, runs until the duration ends, cancellation, or every camera ended.</summary>
-    public RunSummary Run(CancellationToken cancel = default)
+    /// <summary>Starts every admitted camera, runs until the duration ends, cancellation, or every camera ended, then stops.</summary>
+    public void Run(CancellationToken cancel = default)
     {
         Start();
         WaitHandle.WaitAny([cancel.WaitHandle, _ended.WaitHandle]);
-        return Stop();
+        Stop();
     }
+
+    /// <summary>
+    /// The pixel ledger around the run, once stopped: at construction, just before the detector's
+    /// tensors were freed (its lifetimes are the cameras' pictures only), and after everything went.
+    /// </summary>
+    public (LedgerSnapshot AtStart, LedgerSnapshot Lifetimes, LedgerSnapshot AtStop)? Ledger { get; private set; }
 
     /// <summary>Starts the cameras admitted so far and the supervisor (audit, publishing, retention); later cameras start as they are admitted.</summary>
     public void Start()
@@ -370,13 +376,13 @@ public sealed class EngineHost : IDisposable
         _ended.Set();
     }
 
-    /// <summary>Stops every camera, publishes the last bins, writes the final audit, and returns the run's summary. Idempotent.</summary>
-    public RunSummary Stop()
+    /// <summary>Stops every camera, publishes the last bins, writes the final audit, and completes the readers. Idempotent.</summary>
+    public void Stop()
     {
         lock (_sync)
         {
-            if (_summary != null) return _summary;
-            _stopRequested = true;
+            if (_stopped) return;
+            _stopped = _stopRequested = true;
         }
         _supervisor?.Join();
         lock (_sync)
@@ -398,8 +404,7 @@ public sealed class EngineHost : IDisposable
             if (Store.Healthy) Guard("run marker", Store.MarkRunStopped);
             UpdateMetrics();
             Records.Complete();
-            _summary = RunSummary.From(this, _ledgerAtStart, PixelLedger.Snapshot(), lifetimes);
-            return _summary;
+            Ledger = (_ledgerAtStart, lifetimes, PixelLedger.Snapshot());
         }
     }
 
@@ -410,6 +415,12 @@ public sealed class EngineHost : IDisposable
         Metrics.PixelBuffers.WithLabels("wiped").Set(l.Wiped);
         Metrics.PixelBuffers.WithLabels("in_use").Set(l.InUse);
         Metrics.PixelBuffers.WithLabels("leaked").Set(l.Leaked);
+        Metrics.PixelHeldMs.WithLabels("engine_held", "0.5").Set(l.EngineHeldP50Ms);
+        Metrics.PixelHeldMs.WithLabels("engine_held", "0.99").Set(l.EngineHeldP99Ms);
+        Metrics.PixelHeldMs.WithLabels("engine_held", "1").Set(l.EngineHeldMaxMs);
+        Metrics.PixelHeldMs.WithLabels("decoder_held", "0.5").Set(l.DecoderHeldP50Ms);
+        Metrics.PixelHeldMs.WithLabels("decoder_held", "0.99").Set(l.DecoderHeldP99Ms);
+        Metrics.PixelHeldMs.WithLabels("decoder_held", "1").Set(l.DecoderHeldMaxMs);
         double secs = Math.Max(1e-3, _watch.Elapsed.TotalSeconds);
         foreach (var c in _cameras)
         {
@@ -422,6 +433,8 @@ public sealed class EngineHost : IDisposable
             Metrics.FramesDropped.WithLabels(c.Id, "pool").IncTo(c.FramesDroppedForPool);
             Metrics.FramesDropped.WithLabels(c.Id, "pixel_stage").IncTo(c.PixelStageSkipped);
             Metrics.FramesNotDecoded.WithLabels(c.Id).IncTo(c.FramesNotDecoded);
+            Metrics.LatencyMs.WithLabels(c.Id, "0.5").Set(c.Latency.Quantile(0.5));
+            Metrics.LatencyMs.WithLabels(c.Id, "0.99").Set(c.Latency.Quantile(0.99));
         }
     }
 

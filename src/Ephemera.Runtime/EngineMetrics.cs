@@ -19,7 +19,9 @@ public sealed class EngineMetrics : IDisposable
     public Counter DetectionsSkipped { get; }
     public Gauge DetectFps { get; }
     public Gauge DecodeFps { get; }
-    public Histogram Latency { get; }
+    /// <summary>Capture → result latency of detected frames, per camera and quantile (0.5, 0.99), from the camera's own histogram.</summary>
+    public Gauge LatencyMs { get; }
+    public Gauge PixelHeldMs { get; }
     public Gauge PixelBuffers { get; }
     public Gauge CameraUp { get; }
 
@@ -33,8 +35,8 @@ public sealed class EngineMetrics : IDisposable
         DetectionsSkipped = f.CreateCounter("ephemera_detections_skipped_total", "Due detections skipped because the detector was busy (graceful degradation).", "camera");
         DetectFps = f.CreateGauge("ephemera_detect_fps", "Detections per second achieved, per camera.", "camera");
         DecodeFps = f.CreateGauge("ephemera_decode_fps", "Frames decoded per second, per camera.", "camera");
-        Latency = f.CreateHistogram("ephemera_latency_seconds", "Capture to result latency of detected frames.",
-            new HistogramConfiguration { LabelNames = ["camera"], Buckets = Histogram.ExponentialBuckets(0.005, 2, 12) });
+        LatencyMs = f.CreateGauge("ephemera_latency_ms", "Capture to result latency of detected frames, per camera and quantile.", "camera", "quantile");
+        PixelHeldMs = f.CreateGauge("ephemera_pixel_held_ms", "How long decoded pictures hold pixels: engine_held (delivery to release) and decoder_held (codec look-ahead, reference frames), per quantile.", "part", "quantile");
         PixelBuffers = f.CreateGauge("ephemera_pixel_buffers", "Pixel ledger: allocated, wiped, in_use, leaked.", "state");
         CameraUp = f.CreateGauge("ephemera_camera_up", "1 while the camera delivers frames, 0 when failed, reconnecting or refused.", "camera");
     }

@@ -1,3 +1,4 @@
+using Ephemera.Cli;
 using Ephemera.Config;
 using Ephemera.Core;
 using Ephemera.Decode;
@@ -39,7 +40,7 @@ public sealed class EngineHostTests : IDisposable
         var before = PixelLedger.Snapshot();
         RunSummary summary;
         using (var host = new EngineHost(cfg, new EngineRunOptions { MaxDuration = TimeSpan.FromSeconds(4) }))
-            summary = host.Run();
+            { host.Run(); summary = RunSummary.From(host); }
 
         var byId = summary.Cameras.ToDictionary(c => c.Id);
         Assert.Equal("stopped", byId["plaza-count-1"].State);
@@ -110,7 +111,7 @@ public sealed class EngineHostTests : IDisposable
         var before = PixelLedger.Snapshot();
         RunSummary summary;
         using (var host = new EngineHost(Config(5, street, plaza), new EngineRunOptions { MaxDuration = TimeSpan.FromSeconds(6) }))
-            summary = host.Run();
+            { host.Run(); summary = RunSummary.From(host); }
 
         var s = summary.Cameras.Single(c => c.Id == "plaza-count-2");
         var p = summary.Cameras.Single(c => c.Id == "plaza-count-1");
@@ -137,7 +138,7 @@ public sealed class EngineHostTests : IDisposable
             MaxDuration = TimeSpan.FromSeconds(5),
             OnTick = _ => maxInUse = Math.Max(maxInUse, PixelLedger.Snapshot().InUse),
         }))
-            summary = host.Run();
+            { host.Run(); summary = RunSummary.From(host); }
 
         Assert.All(summary.Cameras, c => Assert.Equal(0, c.FramesDropped));
         // The detector ran far fewer detections than asked (1000/s per camera), and nearly every due
@@ -179,7 +180,7 @@ public sealed class EngineHostTests : IDisposable
             },
         }))
         {
-            summary = host.Run();
+            { host.Run(); summary = RunSummary.From(host); }
             Assert.True(host.Cameras[0].Gaps >= 1, "the RTSP camera never reported a gap");
         }
         var byId = summary.Cameras.ToDictionary(c => c.Id);
@@ -212,7 +213,7 @@ public sealed class EngineHostTests : IDisposable
         };
         RunSummary summary;
         using (var host = new EngineHost(Config(5, cam, crowd), new EngineRunOptions { MaxDuration = TimeSpan.FromSeconds(6) }))
-            summary = host.Run();
+            { host.Run(); summary = RunSummary.From(host); }
         Assert.All(summary.Cameras, c => Assert.Equal("stopped", c.State));
         using var store = EphemeraStore.Open(_dir.File("e.db"));
         Assert.True(store.CountRows("plaza-crowd-1", DataClass.ZoneOccupancy) >= 1, "no occupancy table stored");

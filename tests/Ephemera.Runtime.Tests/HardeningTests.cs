@@ -1,3 +1,4 @@
+using Ephemera.Cli;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -52,7 +53,7 @@ public sealed class HardeningTests : IDisposable
                     if (server is null && h.Elapsed.TotalSeconds >= 4) server = RtspTestServer.Start(port);
                 },
             });
-            summary = host.Run();
+            { host.Run(); summary = RunSummary.From(host); }
         }
         finally { server?.Dispose(); }
 
@@ -94,7 +95,7 @@ public sealed class HardeningTests : IDisposable
         RunSummary summary;
         using (var host = new EngineHost(Config(_dir.File("e.db"), Counting("plaza-count-1", Vtest), flow),
                    new EngineRunOptions { MaxDuration = TimeSpan.FromSeconds(8) }))
-            summary = host.Run();
+            { host.Run(); summary = RunSummary.From(host); }
 
         var json = JsonNode.Parse(summary.ToJson())!;
         int released = 0;
@@ -137,7 +138,7 @@ public sealed class HardeningTests : IDisposable
                 if (h.StoreError is { } e) errorsSeen.Add(e);
             },
         }))
-            summary = host.Run();
+            { host.Run(); summary = RunSummary.From(host); }
 
         // The disk stayed full to the end: the store says so, the cameras ran through it and wiped everything.
         Assert.NotEmpty(errorsSeen);
@@ -297,7 +298,7 @@ public sealed class HardeningTests : IDisposable
         RunSummary summary;
         using (var host = new EngineHost(Config(_dir.File("e.db"), Counting("plaza-count-1", cut, paced: false, loop: false)),
                    new EngineRunOptions { MaxDuration = TimeSpan.FromSeconds(30) }))
-            summary = host.Run();
+            { host.Run(); summary = RunSummary.From(host); }
         var cam = Assert.Single(summary.Cameras);
         Assert.Equal("truncated", cam.State);
         Assert.Contains("of the 100", cam.Error);

@@ -1,3 +1,4 @@
+using Ephemera.Cli;
 using System.Diagnostics;
 using Ephemera.Config;
 using Ephemera.Core;
@@ -55,7 +56,7 @@ public sealed class PixelStageTests : IDisposable
                 if (watch.Elapsed < TimeSpan.FromSeconds(5)) maxInUseEarly = Math.Max(maxInUseEarly, inUse);
                 else maxInUseLate = Math.Max(maxInUseLate, inUse);
             }
-            summary = host.Stop();
+            { host.Stop(); summary = RunSummary.From(host); }
         }
         var slow = summary.Cameras.Single(c => c.Id == "plaza-count-1");
         var plain = summary.Cameras.Single(c => c.Id == "plaza-count-2");

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ephemera.Runtime;
+using Ephemera.Cli.Bench;
 using Spectre.Console;
 
 namespace Ephemera.Cli.Verbs;

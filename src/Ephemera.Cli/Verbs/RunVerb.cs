@@ -50,7 +50,8 @@ public sealed class RunVerb : IVerb
         err.MarkupLine($"[bold]ephemera run[/]: {config.Cameras.Count} cameras from {Markup.Escape(config.SourcePath)}");
         using var host = new EngineHost(config, options);
         if (config.Engine.MetricsPort > 0) host.Metrics.StartServer(config.Engine.MetricsPort);
-        var summary = host.Run(cts.Token);
+        host.Run(cts.Token);
+        var summary = RunSummary.From(host);
         err.Write(StatusTable(host));
         err.MarkupLine($"[bold]done[/]: {summary.FramesDecoded} frames decoded, {summary.FramesDestroyed} destroyed, " +
                        $"{summary.PixelBuffersLeaked} pixel buffers leaked, max pixel lifetime {summary.MaxPixelLifetimeMs} ms, " +

@@ -4,7 +4,7 @@ using Ephemera.Inference.Runtime;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
-namespace Ephemera.Runtime;
+namespace Ephemera.Cli.Bench;
 
 /// <summary>
 /// The machine's raw ceilings for a workload, measured in the same run as the benchmark: how fast

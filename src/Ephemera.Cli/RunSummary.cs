@@ -1,8 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Ephemera.Decode;
+using Ephemera.Runtime;
 
-namespace Ephemera.Runtime;
+namespace Ephemera.Cli;
 
 /// <summary>One camera's line in the run summary.</summary>
 public sealed record CameraSummary(
@@ -88,8 +89,11 @@ public sealed record RunSummary(
 {
     public string ToJson() => JsonSerializer.Serialize(this);
 
-    public static RunSummary From(EngineHost host, LedgerSnapshot before, LedgerSnapshot after, LedgerSnapshot lifetimes)
+    /// <summary>The summary of a run that has stopped (<see cref="EngineHost.Stop"/>).</summary>
+    public static RunSummary From(EngineHost host)
     {
+        if (host.Ledger is not { } ledger) throw new InvalidOperationException("the engine has not stopped yet");
+        var (before, lifetimes, after) = ledger;
         var all = host.Cameras.Concat(host.RetiredCameras).ToList();
         var cams = all.Select(c => new CameraSummary(c.Id, c.State.ToString().ToLowerInvariant(), c.Error,
             c.FramesDecoded, c.FramesDestroyed, c.FramesNotDecoded, c.DetectionsDone, c.DetectionsSkipped, c.FramesDroppedForPool, c.LateFrames,

@@ -3,8 +3,9 @@ using Ephemera.Config;
 using Ephemera.Core;
 using Ephemera.Decode;
 using Ephemera.Inference.Runtime;
+using Ephemera.Runtime;
 
-namespace Ephemera.Runtime;
+namespace Ephemera.Cli.Bench;
 
 /// <summary>What a stream benchmark runs: N copies of one source, paced like live cameras.</summary>
 public sealed record BenchOptions
@@ -137,7 +138,8 @@ public static class BenchRunner
         var before = PixelLedger.Snapshot();
         PixelLedger.ResetLifetimeStats();
         using var host = new EngineHost(config, new EngineRunOptions { MaxDuration = TimeSpan.FromSeconds(o.Seconds), OnTick = onTick, Loggers = loggers });
-        var summary = host.Run();
+        host.Run();
+        var summary = RunSummary.From(host);
         double rss = ProcessStats.RssMb();
         var running = host.Cameras.Where(c => c.Manifest != null).ToList();
         long decoded = running.Sum(c => c.FramesDecoded);
