@@ -445,7 +445,8 @@ public sealed class EngineHost : IDisposable
         try
         {
             var results = c.WithAnalytics(a => final ? a.Snapshot() : a.Flush(c.NowSeconds()));
-            var records = OutputPublisher.Release(c.Manifest, results, _epochUtc, _carry);
+            var records = OutputPublisher.Release(c.Manifest, results, _epochUtc, _carry,
+                why => _log.LogInformation("camera {Camera}: trajectories not stored: {Reason}", c.Id, why));
             // Recovered bins this run will not produce again (they ended while the engine was down).
             var now = _epochUtc.AddSeconds(c.NowSeconds());
             foreach (var t in _carry.TakeEnded(c.Id, c.Manifest.Privacy.TimeBin, final ? null : now))

@@ -19,8 +19,11 @@ public static class OutputPublisher
     /// The released records of <paramref name="r"/>. <paramref name="carry"/> holds raw bins recovered
     /// from a run that crashed: a bin present in both is merged *before* suppression, so only the
     /// merged table is ever released (never the two halves, whose difference could be a count below k).
+    /// Trajectories go out only when the manifest opts in and the unicity gate passes; a refused set
+    /// is reported to <paramref name="refusedTrajectories"/> and nothing of it is released.
     /// </summary>
-    public static List<DerivedRecord> Release(CameraManifest m, PurposeResults r, DateTimeOffset epochUtc, OpenBinCarry? carry = null)
+    public static List<DerivedRecord> Release(CameraManifest m, PurposeResults r, DateTimeOffset epochUtc, OpenBinCarry? carry = null,
+        Action<string>? refusedTrajectories = null)
     {
         string cam = m.CameraId;
         var bin = m.Privacy.TimeBin;
@@ -29,6 +32,21 @@ public static class OutputPublisher
         {
             var merged = carry?.MergeInto(cam, t) ?? t;
             records.Add(ReleaseGate.CountTable(m, merged.Class, merged.BinStart, merged.Rows, merged.Cols, merged.Counts));
+        }
+
+        if (r.Flow?.Trajectories is { Count: > 0 } visits && m.Privacy.StoreTrajectories && m.Declares(DataClass.Trajectory))
+        {
+            // Each visit becomes its places (zone index, CellY = 0) at coarse time steps; grouped by the bin its first stay falls in.
+            var places = visits.SelectMany(v => v.Stays.Select(st => st.Place)).Distinct().OrderBy(p => p, StringComparer.Ordinal).ToList();
+            double step = Math.Max(1, bin.TotalSeconds / 4);
+            foreach (var g in visits.GroupBy(v => Math.Floor(v.Stays[0].EnterSeconds / bin.TotalSeconds) * bin.TotalSeconds).OrderBy(g => g.Key))
+            {
+                var coarsened = g.Select(v => new Governance.Trajectory(v.Stays
+                    .Select(st => new TrajectoryPoint(places.IndexOf(st.Place), 0, (long)Math.Floor(st.EnterSeconds / step))).ToList())).ToList();
+                var set = ReleaseGate.Trajectories(m, epochUtc.AddSeconds(g.Key), coarsened, Random.Shared, out var gate);
+                if (set != null) records.Add(set);
+                else refusedTrajectories?.Invoke(gate.Reason);
+            }
         }
 
         if (r.Crowd is { } crowd && m.Declares(DataClass.CrowdLevel))

@@ -114,3 +114,27 @@ public sealed record IconImageRecord : DerivedRecord
     /// <inheritdoc />
     public override string PayloadJson() => JsonSerializer.Serialize(new { media_type = MediaType, bytes = _png.Length, people = People }, CanonicalJson.Options);
 }
+
+/// <summary>
+/// Coarsened per-visit flow lines of one bin (case 2), released only because the manifest opts in
+/// and the unicity test passed: places and time steps, each visit under a random id that links
+/// nothing across visits.
+/// </summary>
+public sealed record TrajectorySetRecord : DerivedRecord
+{
+    internal TrajectorySetRecord(string cameraId, DateTimeOffset binStart, TimeSpan binLength, string manifestVersion,
+        IReadOnlyList<Trajectory> visits, double unicity)
+        : base(cameraId, DataClass.Trajectory, binStart, binLength, manifestVersion) { Visits = visits; Unicity = unicity; }
+
+    /// <summary>The coarsened visits (zone index or grid cell, time-step index).</summary>
+    public IReadOnlyList<Trajectory> Visits { get; }
+    /// <summary>The unicity measured on them (below the manifest's threshold).</summary>
+    public double Unicity { get; }
+
+    /// <inheritdoc />
+    public override string PayloadJson() => JsonSerializer.Serialize(new
+    {
+        visits = Visits.Count,
+        unicity = Math.Round(Unicity, 4),
+    }, CanonicalJson.Options);
+}

@@ -42,6 +42,17 @@ public static class ReleaseGate
         return new IconImageRecord(m.CameraId, at, m.VersionHash, png, people);
     }
 
+    /// <summary>
+    /// Coarsened trajectories of one bin: released only when the manifest opts in (store_trajectories,
+    /// a unicity threshold) and their unicity stays under it (H2/H3); otherwise null, with the gate's reason.
+    /// </summary>
+    public static TrajectorySetRecord? Trajectories(CameraManifest m, DateTimeOffset binStart, IReadOnlyList<Trajectory> coarsened, Random rng, out TrajectoryGateResult gate)
+    {
+        EnsureMayLeave(m, DataClass.Trajectory);
+        gate = TrajectoryGate.Evaluate(m, coarsened, rng);
+        return gate.Allowed ? new TrajectorySetRecord(m.CameraId, binStart, m.Privacy.TimeBin, m.VersionHash, coarsened, gate.Unicity) : null;
+    }
+
     /// <summary>M2: a class declared memory-only stays in the engine (no store, no sink, no reader).</summary>
     private static void EnsureMayLeave(CameraManifest m, DataClass cls)
     {

@@ -235,6 +235,11 @@ public sealed class EphemeraStore : IDisposable
             case Records.IconImageRecord icon:
                 ReplaceLatest(icon.CameraId, DataClass.IconImage, icon.PngBytes, icon.MediaType);
                 break;
+            case Records.TrajectorySetRecord set:
+                // One row per visit, each under a fresh random id (never linked across visits); the gate already ran.
+                foreach (var t in set.Visits)
+                    WriteRow(set.CameraId, DataClass.Trajectory, set.BinStart, set.BinLength, TrajectoryJson(t), null, null, allowTrajectory: true, released: true);
+                break;
             case Records.CountTableRecord or Records.CrowdLevelRecord:
                 WriteRow(record.CameraId, record.Class, record.BinStart, record.BinLength, record.PayloadJson(), null, null, allowTrajectory: false, released: true);
                 break;
@@ -254,16 +259,15 @@ public sealed class EphemeraStore : IDisposable
         var gate = TrajectoryGate.Evaluate(m, coarsened, rng);
         if (!gate.Allowed) return gate;
         foreach (var t in coarsened)
-        {
-            string json = JsonSerializer.Serialize(new
-            {
-                visit = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), // per-visit, never linked across visits
-                points = t.Points.Select(p => new[] { p.CellX, p.CellY, p.TimeBin }).ToArray(),
-            }, CanonicalJson.Options);
-            WriteRow(cameraId, DataClass.Trajectory, binStart, binLength, json, null, null, allowTrajectory: true);
-        }
+            WriteRow(cameraId, DataClass.Trajectory, binStart, binLength, TrajectoryJson(t), null, null, allowTrajectory: true);
         return gate;
     }
+
+    private static string TrajectoryJson(Trajectory t) => JsonSerializer.Serialize(new
+    {
+        visit = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), // per-visit, never linked across visits
+        points = t.Points.Select(p => new[] { p.CellX, p.CellY, p.TimeBin }).ToArray(),
+    }, CanonicalJson.Options);
 
     /// <summary>Replaces the camera's latest item of a latest-only class (case 5 icon image): each new one overwrites the last.</summary>
     public void ReplaceLatest(string cameraId, DataClass cls, byte[] blob, string mediaType)
