@@ -55,6 +55,8 @@ public sealed record EngineOptions
     public int MetricsPort { get; init; }
     /// <summary>Decoded frames each camera may hold in flight (bounds memory).</summary>
     public int FramesInFlightPerCamera { get; init; } = 4;
+    /// <summary>Where fetched, sha256-checked model weights live (null = <see cref="RepoPaths.Models"/>, <c>var/models</c>).</summary>
+    public string? ModelsDirectory { get; init; }
 }
 
 /// <summary>One camera: where frames come from, under which manifest, and what it extracts.</summary>
