@@ -28,7 +28,10 @@ public sealed class PackedFeed : IDisposable
         if (File.Exists(Path.Combine(project, "bin", Configuration, "net10.0", "Ephemera.dll"))) args.Add("--no-build");
         var r = PackageTests.Dotnet(args, RepoPaths.Root, TimeSpan.FromMinutes(4));
         if (r.ExitCode != 0 || !File.Exists(Nupkg))
+        {
+            Dir.Dispose(); // xunit does not dispose a fixture whose constructor threw
             throw new InvalidOperationException($"dotnet pack failed ({r.ExitCode}):\n{r.StdOut}\n{r.StdErr}");
+        }
     }
 
     public void Dispose() => Dir.Dispose();
