@@ -51,6 +51,8 @@ public sealed record EngineOptions
     public double AuditIntervalSeconds { get; init; } = 10;
     /// <summary>Prometheus metrics port on 127.0.0.1 (0 = off).</summary>
     public int MetricsPort { get; init; }
+    /// <summary>Where fetched, sha256-checked model weights live (null = <see cref="RepoPaths.Models"/>, <c>var/models</c>).</summary>
+    public string? ModelsDirectory { get; init; }
 }
 
 /// <summary>One camera: where frames come from, under which manifest, and what it extracts.</summary>

@@ -20,6 +20,8 @@ public sealed record DetectorOptions
     public int InputWidth { get; init; }
     public int InputHeight { get; init; }
     public DecodeOptions Decode { get; init; } = new();
+    /// <summary>Where fetched model weights live (null = <see cref="Core.RepoPaths.Models"/>).</summary>
+    public string? ModelsDirectory { get; init; }
 }
 
 /// <summary>
@@ -54,7 +56,7 @@ public sealed class ObjectDetector : IDisposable
         // The static graph when one image at the manifest's size is all that is asked for.
         int maxBatch = options.MaxBatch > 0 ? options.MaxBatch : options.Inference.DefaultMaxBatch;
         bool needsDynamic = maxBatch > 1 || options.InputWidth > 0 || options.InputHeight > 0;
-        var session = ModelSession.Open(options.Model, options.Inference, needsDynamic);
+        var session = ModelSession.Open(options.Model, options.Inference, needsDynamic, options.ModelsDirectory);
         try { return new ObjectDetector(session, options, ownsSession: true); }
         catch { session.Dispose(); throw; }
     }

@@ -170,6 +170,7 @@ public sealed class EngineHost : IDisposable
             MaxBatch = e.MaxBatch,
             InputWidth = DetectorInput.Width, InputHeight = DetectorInput.Height,
             Decode = new Inference.Postprocess.DecodeOptions(e.ScoreThreshold),
+            ModelsDirectory = e.ModelsDirectory,
         });
         // One bank per camera (plus one): each camera has at most one frame in flight, so a burst of
         // cameras whose frames arrive together is absorbed instead of refused, the detector never

@@ -70,6 +70,13 @@ public sealed record EphemeraOptions
     /// <summary>Frames a camera's pixel stages may hold at once; a frame that finds them full skips them (counted).</summary>
     public int PixelStageSlots { get; init => field = Range("pixel_stage_slots", value, 1, 16); } = 2;
 
+    /// <summary>
+    /// Where fetched, sha256-checked model weights live (null = <c>var/models</c> under the repository
+    /// or <c>EPHEMERA_VAR</c>). Missing weights are copied there from <c>EPHEMERA_MODEL_MIRROR</c>, else
+    /// downloaded; a directory that already holds checked weights (the mirror itself) is used as is.
+    /// </summary>
+    public string? ModelsDirectory { get; init => field = value is null ? null : NotEmpty("models_dir", value); }
+
     /// <summary>Prometheus scrape port on 127.0.0.1 (0 = off).</summary>
     public int MetricsPort { get; init => field = Range("metrics_port", value, 0, 65535); }
 
@@ -79,7 +86,7 @@ public sealed record EphemeraOptions
         Model = e.Model, Provider = e.Provider, InputSize = e.InputSize, IntraOpThreads = e.IntraOpThreads, ParallelRuns = e.ParallelRuns,
         MaxBatch = e.MaxBatch, DetectFps = e.DetectFps, ScoreThreshold = e.ScoreThreshold, StorePath = e.StorePath,
         AuditKeyPath = e.AuditKeyPath, AuditWitnessPath = e.AuditWitnessPath, AuditIntervalSeconds = e.AuditIntervalSeconds,
-        MetricsPort = e.MetricsPort,
+        MetricsPort = e.MetricsPort, ModelsDirectory = e.ModelsDirectory,
     };
 
     internal EngineOptions ToEngineOptions() => new()
@@ -87,7 +94,7 @@ public sealed record EphemeraOptions
         Model = Model, Provider = Provider, InputSize = InputSize, IntraOpThreads = IntraOpThreads, ParallelRuns = ParallelRuns,
         MaxBatch = MaxBatch, DetectFps = DetectFps, ScoreThreshold = ScoreThreshold, StorePath = StorePath,
         AuditKeyPath = AuditKeyPath, AuditWitnessPath = AuditWitnessPath, AuditIntervalSeconds = AuditIntervalSeconds,
-        MetricsPort = MetricsPort,
+        MetricsPort = MetricsPort, ModelsDirectory = ModelsDirectory,
     };
 
     internal static EphemeraException Invalid(string key, string problem) => new($"{key}: {problem}");

@@ -53,11 +53,16 @@ public sealed class ModelCatalog
         DefaultModel = defaultModel; Models = models; Source = source;
     }
 
-    /// <summary>The repository's manifest when present, else the embedded one.</summary>
+    /// <summary>
+    /// The repository's manifest when present, else <c>models/models.yaml</c> beside the engine's
+    /// assemblies (where the NuGet package puts it in a host's output), else the embedded one.
+    /// </summary>
     public static ModelCatalog Load()
     {
         string path = Path.Combine(RepoPaths.Root, "models", "models.yaml");
         if (System.IO.File.Exists(path)) return Parse(System.IO.File.ReadAllText(path), path);
+        string beside = Path.Combine(AppContext.BaseDirectory, "models", "models.yaml");
+        if (System.IO.File.Exists(beside)) return Parse(System.IO.File.ReadAllText(beside), beside);
         using var s = typeof(ModelCatalog).Assembly.GetManifestResourceStream("Ephemera.Inference.models.yaml")
             ?? throw new InvalidOperationException("embedded models.yaml missing");
         using var r = new StreamReader(s);

@@ -28,10 +28,11 @@ public sealed class ModelSession : IDisposable
     /// <param name="dynamicBatch">run the derived dynamic-batch/dynamic-size graph (needed for batches
     /// above 1 or another input size); false runs the shipped static graph, which ONNX Runtime can
     /// plan ahead (static shapes) — the faster choice for single frames.</param>
-    public static ModelSession Open(string? modelName = null, InferenceOptions? options = null, bool dynamicBatch = true)
+    /// <param name="modelsDirectory">where fetched weights live (null = <see cref="RepoPaths.Models"/>).</param>
+    public static ModelSession Open(string? modelName = null, InferenceOptions? options = null, bool dynamicBatch = true, string? modelsDirectory = null)
     {
         var catalog = ModelCatalog.Load();
-        var files = new ModelFetcher().Fetch(catalog.Get(modelName ?? catalog.DefaultModel));
+        var files = new ModelFetcher(modelsDir: modelsDirectory).Fetch(catalog.Get(modelName ?? catalog.DefaultModel));
         return Open(files, options ?? new InferenceOptions(), dynamicBatch);
     }
 
