@@ -36,13 +36,21 @@ public static class OutputPublisher
 
         if (r.Flow?.Trajectories is { Count: > 0 } visits && m.Privacy.StoreTrajectories && m.Declares(DataClass.Trajectory))
         {
-            // Each visit becomes its places (zone index, CellY = 0) at coarse time steps; grouped by the bin its first stay falls in.
+            // Each visit becomes its places (zone index, CellY = 0) at the manifest's trajectory time step, with
+            // the manifest's trim cut off both ends (where a visit began and ended says most about who it was);
+            // grouped by the bin its first stay falls in.
             var places = visits.SelectMany(v => v.Stays.Select(st => st.Place)).Distinct().OrderBy(p => p, StringComparer.Ordinal).ToList();
-            double step = Math.Max(1, bin.TotalSeconds / 4);
+            double step = (m.Privacy.TrajectoryTimeBin ?? bin).TotalSeconds, trim = (m.Privacy.TrajectoryTrim ?? TimeSpan.Zero).TotalSeconds;
+            List<TrajectoryPoint> Coarsen(Analytics.Trajectory v)
+            {
+                double start = v.Stays[0].EnterSeconds + trim, end = v.Stays[^1].LastSeconds - trim;
+                return v.Stays.Where(st => st.EnterSeconds >= start && st.LastSeconds <= end)
+                    .Select(st => new TrajectoryPoint(places.IndexOf(st.Place), 0, (long)Math.Floor(st.EnterSeconds / step))).ToList();
+            }
             foreach (var g in visits.GroupBy(v => Math.Floor(v.Stays[0].EnterSeconds / bin.TotalSeconds) * bin.TotalSeconds).OrderBy(g => g.Key))
             {
-                var coarsened = g.Select(v => new Governance.Trajectory(v.Stays
-                    .Select(st => new TrajectoryPoint(places.IndexOf(st.Place), 0, (long)Math.Floor(st.EnterSeconds / step))).ToList())).ToList();
+                var coarsened = g.Select(Coarsen).Where(p => p.Count > 0).Select(p => new Governance.Trajectory(p)).ToList();
+                if (coarsened.Count == 0) continue;
                 var set = ReleaseGate.Trajectories(m, epochUtc.AddSeconds(g.Key), coarsened, Random.Shared, out var gate);
                 if (set != null) records.Add(set);
                 else refusedTrajectories?.Invoke(gate.Reason);

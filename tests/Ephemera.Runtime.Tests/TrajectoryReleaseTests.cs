@@ -13,7 +13,8 @@ public sealed class TrajectoryReleaseTests
         var yaml = File.ReadAllText(Path.Combine(RepoPaths.Root, "configs", "manifests", "case2-store-flow.yaml"));
         var trajectoryClass = "  - {class: Trajectory, storage: store, location: {ja: \"店舗バックヤードのサーバ\", en: \"store back-office server\"}, responsible: {ja: \"商品部\", en: \"Merchandising Dept.\"}, retention: 30d}\n";
         yaml = yaml.Replace("derived_data:", trajectoryClass.TrimStart(' ').Insert(0, "  ") + "derived_data:");
-        if (optIn) yaml = yaml.Replace("store_trajectories: false", "store_trajectories: true");
+        if (!optIn) return ManifestLoader.Parse(File.ReadAllText(Path.Combine(RepoPaths.Root, "configs", "manifests", "case2-store-flow.yaml")), "case2.yaml").ForCamera("plaza-flow-1");
+        yaml = yaml.Replace("  store_trajectories: false", "  store_trajectories: true\n  trajectory_grid_m: 2\n  trajectory_time_bin: 1m\n  trajectory_trim: 10s");
         return ManifestLoader.Parse(yaml, "case2-with-trajectories.yaml").ForCamera("plaza-flow-1");
     }
 
@@ -31,7 +32,8 @@ public sealed class TrajectoryReleaseTests
         var set = Assert.Single(records.OfType<TrajectorySetRecord>());
         Assert.Equal(200, set.Visits.Count);
         Assert.True(set.Unicity < 0.05);
-        Assert.All(set.Visits, v => Assert.Equal(3, v.Points.Count));
+        // The trim cut the first and last stay (entrance, checkout) off each visit: only the aisle is left.
+        Assert.All(set.Visits, v => Assert.Equal(1, Assert.Single(v.Points).TimeBin));
     }
 
     [Fact]
@@ -40,7 +42,7 @@ public sealed class TrajectoryReleaseTests
         // Every visit takes its own path through 12 places: four points single each one out.
         var places = Enumerable.Range(0, 12).Select(i => $"z{i}").ToArray();
         var rng = new Random(7);
-        var visits = Enumerable.Range(0, 50).Select(i => Visit(i, places.OrderBy(_ => rng.Next()).Take(6).ToArray()));
+        var visits = Enumerable.Range(0, 50).Select(i => Visit(i, places.OrderBy(_ => rng.Next()).Take(8).ToArray()));
         string? why = null;
         var records = OutputPublisher.Release(Manifest(optIn: true), Flow(visits), DateTimeOffset.UnixEpoch, refusedTrajectories: r => why = r);
         Assert.Empty(records.OfType<TrajectorySetRecord>());
