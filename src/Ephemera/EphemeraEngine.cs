@@ -39,6 +39,18 @@ public sealed class EphemeraEngine : IAsyncDisposable, IDisposable
             Loggers = loggers, MaxCameras = options.MaxCameras, StopWhenCamerasEnd = false, PixelStageSlots = options.PixelStageSlots,
         });
         if (options.MetricsPort > 0) _host.Metrics.StartServer(options.MetricsPort);
+        if (loggers != null)
+        {
+            // The decode core's lines (reconnects, hardware fallback, leaked leases) go to the host's log too.
+            // Process-wide: the last engine built with a logger receives them.
+            var decode = loggers.CreateLogger("Ephemera.Decode");
+            DecodeLog.Sink = (level, message) => decode.Log(level switch
+            {
+                DecodeLogLevel.Error => LogLevel.Error,
+                DecodeLogLevel.Warning => LogLevel.Warning,
+                _ => LogLevel.Information,
+            }, "{Message}", message);
+        }
         _metrics = new EphemeraMetrics(this);
     }
 
