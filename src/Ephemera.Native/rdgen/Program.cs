@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 
 // args[0]: folder with the engine's built assemblies; writes rd.xml to stdout.
-var dir = args[0];
+var dir = Path.GetFullPath(args[0]);
 var ctx = AssemblyLoadContext.Default;
 ctx.Resolving += (c, n) => File.Exists(Path.Combine(dir, n.Name + ".dll")) ? c.LoadFromAssemblyPath(Path.Combine(dir, n.Name + ".dll")) : null;
 var asms = Directory.GetFiles(dir, "Ephemera*.dll").Select(f => ctx.LoadFromAssemblyPath(f)).ToList();
