@@ -258,6 +258,7 @@ public sealed class CameraWorker : IDisposable
                     }
                 }
                 long t0 = Stopwatch.GetTimestamp();
+                long cpu0 = ThreadCpuClock.NowNs();
                 ReadStatus status;
                 FrameLease? frame;
                 try
@@ -269,6 +270,9 @@ public sealed class CameraWorker : IDisposable
                     Fail(e.Message);
                     return;
                 }
+                // Every read's CPU is decode's (packets skipped unseen cost a little too).
+                long cpuDecoded = ThreadCpuClock.NowNs();
+                _stages.AddCpu(Stage.Decode, cpuDecoded - cpu0);
                 switch (status)
                 {
                     case ReadStatus.EndOfStream:
@@ -303,6 +307,7 @@ public sealed class CameraWorker : IDisposable
                 {
                     long decoded = Stopwatch.GetTimestamp();
                     _stages.Add(Stage.Decode, decoded - t0);
+
                     if (State == CameraState.Reconnecting) GapEnds();
                     State = CameraState.Running;
                     Interlocked.Increment(ref _framesDecoded);
@@ -352,6 +357,7 @@ public sealed class CameraWorker : IDisposable
                         if (s == SubmitStatus.Accepted)
                         {
                             _stages.Add(Stage.Preprocess, Stopwatch.GetTimestamp() - p0);
+                            _stages.AddCpu(Stage.Preprocess, ThreadCpuClock.NowNs() - cpuDecoded);
                             // Held (a second reference) only for a camera with pixel stages and a free slot.
                             if (_pixelStages != null) _heldForStages = _pixelStages.TryHold(frame);
                             // Keep the cadence (a detection run up to half an interval late keeps the
@@ -418,14 +424,18 @@ public sealed class CameraWorker : IDisposable
         }
         if (_request.Status != DetectionStatus.Completed) { if (held != null) _pixelStages!.Drop(held); return; }
         long t0 = Stopwatch.GetTimestamp();
+        long cpu0 = ThreadCpuClock.NowNs();
         double nowSeconds = NowSeconds();
         lock (_analyticsLock)
         {
             var tracks = _tracker!.Update(_request.Output, _request.Tag);
             long t1 = Stopwatch.GetTimestamp();
+            long cpu1 = ThreadCpuClock.NowNs();
             _stages.Add(Stage.Track, t1 - t0);
+            _stages.AddCpu(Stage.Track, cpu1 - cpu0);
             Analytics!.Update(tracks, _tracker.RemovedIds, nowSeconds);
             _stages.Add(Stage.Analytics, Stopwatch.GetTimestamp() - t1);
+            _stages.AddCpu(Stage.Analytics, ThreadCpuClock.NowNs() - cpu1);
         }
         if (held != null) _pixelStages!.Hand(held, _request.Output, _request.Tag);
         Interlocked.Increment(ref _detectionsDone);

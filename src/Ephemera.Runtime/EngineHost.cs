@@ -443,6 +443,7 @@ public sealed class EngineHost : IDisposable
     private void PublishBins(CameraWorker c, bool final)
     {
         if (c.Manifest is null || c.Analytics is null) return;
+        long t0 = Stopwatch.GetTimestamp(), cpu0 = ThreadCpuClock.NowNs();
         try
         {
             var results = c.WithAnalytics(a => final ? a.Snapshot() : a.Flush(c.NowSeconds()));
@@ -462,6 +463,11 @@ public sealed class EngineHost : IDisposable
         catch (EphemeraException ex)
         {
             _log.LogWarning("camera {Camera}: output refused: {Reason}", c.Id, ex.Message);
+        }
+        finally
+        {
+            Stages.Add(Stage.Publish, Stopwatch.GetTimestamp() - t0);
+            Stages.AddCpu(Stage.Publish, ThreadCpuClock.NowNs() - cpu0);
         }
     }
 
@@ -581,7 +587,10 @@ public sealed class EngineHost : IDisposable
     private void ReleaseDetector()
     {
         if (_batcher is { } b && b.Counters.Frames is > 0 and var frames)
+        {
             Stages.Add(Stage.Inference, (long)(b.InferenceMsPerFrame * frames * System.Diagnostics.Stopwatch.Frequency / 1000.0), frames);
+            Stages.AddCpu(Stage.Inference, (long)(b.InferenceCpuMs * 1e6));
+        }
         _batcher?.Dispose(); _batcher = null;
         _detector?.Dispose(); _detector = null;
     }

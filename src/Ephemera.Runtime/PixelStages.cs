@@ -93,7 +93,7 @@ internal sealed class PixelStageRunner : IDisposable
                 if (_ready.Count == 0) return;
                 job = _ready.Dequeue();
             }
-            long t0 = Stopwatch.GetTimestamp();
+            long t0 = Stopwatch.GetTimestamp(), cpu0 = ThreadCpuClock.NowNs();
             try
             {
                 foreach (var s in _stages) s.Process(job.Frame.View, job.Detections, job.Index);
@@ -108,6 +108,7 @@ internal sealed class PixelStageRunner : IDisposable
             {
                 job.Frame.Dispose(); // the last stage is done: the pixels are wiped now
                 _times.Add(Stage.PixelStage, Stopwatch.GetTimestamp() - t0);
+                _times.AddCpu(Stage.PixelStage, ThreadCpuClock.NowNs() - cpu0);
                 lock (_ready) _spare.Push(job.Detections);
                 _free.Release();
             }

@@ -40,6 +40,72 @@ public sealed record BenchOptions
     }
 }
 
+/// <summary>
+/// When a run counts as sustained. The default is the engine's promise to a live camera; a
+/// benchmarker may ask for a stricter or looser one (<c>--rule</c>), and every result prints the rule
+/// it was judged by, so two results compare only under the same rule.
+/// </summary>
+public sealed record SustainedRule(
+    [property: JsonPropertyName("detect_share")] double DetectShare = 0.95,
+    [property: JsonPropertyName("late_share")] double LateShare = 0.01,
+    [property: JsonPropertyName("p99_floor_ms")] double P99FloorMs = 500,
+    [property: JsonPropertyName("p99_intervals")] double P99Intervals = 2)
+{
+    /// <summary>The p99 latency bound at a detection rate: max(floor, intervals × one detection interval).</summary>
+    public double LatencyBoundMs(double detectFps) => Math.Max(P99FloorMs, P99Intervals * 1000 / detectFps);
+
+    /// <summary>Parses <c>detect=0.9,late=0.02,p99=800,p99_intervals=3</c> (keys optional, the rest default).</summary>
+    public static SustainedRule Parse(string text)
+    {
+        var rule = new SustainedRule();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var kv = part.Split('=', 2, StringSplitOptions.TrimEntries);
+            if (kv.Length != 2 || !double.TryParse(kv[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))
+                throw new EphemeraException($"--rule: '{part}' is not key=number (keys: detect, late, p99, p99_intervals)");
+            rule = kv[0] switch
+            {
+                "detect" when v is > 0 and <= 1 => rule with { DetectShare = v },
+                "late" when v is >= 0 and <= 1 => rule with { LateShare = v },
+                "p99" when v > 0 => rule with { P99FloorMs = v },
+                "p99_intervals" when v > 0 => rule with { P99Intervals = v },
+                "detect" or "late" or "p99" or "p99_intervals" => throw new EphemeraException($"--rule: {kv[0]}={kv[1]} is out of range (detect, late: 0..1; p99, p99_intervals: > 0)"),
+                _ => throw new EphemeraException($"--rule: unknown key '{kv[0]}' (keys: detect, late, p99, p99_intervals)"),
+            };
+        }
+        return rule;
+    }
+
+    public override string ToString() =>
+        $"no decoded frame dropped, ≤ {LateShare:0.###} of frames late, every camera ≥ {DetectShare:0.##} of the requested detection rate, p99 ≤ max({P99FloorMs:0} ms, {P99Intervals:0.#} detection intervals)";
+}
+
+/// <summary>
+/// CPU milliseconds per camera-second, per stage, from the threads' own CPU clocks: what one camera
+/// costs the machine, whatever else runs on it. <c>other</c> is the process's CPU not attributed to a
+/// stage (ONNX Runtime's own pool threads, GC, the supervisor, waiting loops).
+/// </summary>
+public sealed record CpuCost(
+    [property: JsonPropertyName("decode")] double Decode,
+    [property: JsonPropertyName("preprocess")] double Preprocess,
+    [property: JsonPropertyName("inference")] double Inference,
+    [property: JsonPropertyName("track")] double Track,
+    [property: JsonPropertyName("analytics")] double Analytics,
+    [property: JsonPropertyName("pixel_stage")] double PixelStage,
+    [property: JsonPropertyName("publish")] double Publish,
+    [property: JsonPropertyName("other")] double Other,
+    [property: JsonPropertyName("total")] double Total)
+{
+    public static CpuCost From(StageTimes s, double processCpuMs, double cameraSeconds)
+    {
+        double Per(Stage st) => Math.Round(s.CpuMs(st) / cameraSeconds, 3);
+        double attributed = Enum.GetValues<Stage>().Sum(s.CpuMs);
+        return new CpuCost(Per(Stage.Decode), Per(Stage.Preprocess), Per(Stage.Inference), Per(Stage.Track), Per(Stage.Analytics),
+            Per(Stage.PixelStage), Per(Stage.Publish), Math.Round(Math.Max(0, processCpuMs - attributed) / cameraSeconds, 3),
+            Math.Round(processCpuMs / cameraSeconds, 3));
+    }
+}
+
 public sealed record LatencyMs([property: JsonPropertyName("p50")] double P50, [property: JsonPropertyName("p99")] double P99);
 /// <summary>
 /// The raw ceilings: decode fps of the source through FFmpeg alone; images/s of the model through
@@ -79,7 +145,10 @@ public sealed record BenchResult(
     [property: JsonPropertyName("streams_allowed")] double StreamsAllowed,
     [property: JsonPropertyName("efficiency")] double Efficiency,
     [property: JsonPropertyName("cores")] int Cores,
-    [property: JsonPropertyName("pixel_lifetime")] LifetimeSplit? PixelLifetime = null);
+    [property: JsonPropertyName("pixel_lifetime")] LifetimeSplit? PixelLifetime = null,
+    [property: JsonPropertyName("cpu_ms_per_camera_second")] CpuCost? CpuMsPerCameraSecond = null,
+    [property: JsonPropertyName("capacity_streams")] double CapacityStreams = 0,
+    [property: JsonPropertyName("rule")] SustainedRule? Rule = null);
 
 /// <summary>
 /// Runs the live-camera stream benchmark. "Sustained" means: no decoded frame dropped, no camera
@@ -122,8 +191,10 @@ public static class BenchRunner
     public static double StreamsAllowed(CeilingFigures c, double sourceFps, double detectFps) =>
         1.0 / (sourceFps / c.DecodeFps + detectFps / c.DetectIps);
 
-    public static BenchResult Run(BenchOptions o, CeilingFigures ceiling, Action<EngineHost>? onTick = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null)
+    public static BenchResult Run(BenchOptions o, CeilingFigures ceiling, Action<EngineHost>? onTick = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null,
+        SustainedRule? rule = null)
     {
+        rule ??= new SustainedRule();
         o.Validate();
         double sourceFps;
         int width, height;
@@ -138,7 +209,10 @@ public static class BenchRunner
         var before = PixelLedger.Snapshot();
         PixelLedger.ResetLifetimeStats();
         using var host = new EngineHost(config, new EngineRunOptions { MaxDuration = TimeSpan.FromSeconds(o.Seconds), OnTick = onTick, Loggers = loggers });
+        // CPU from here: the detector is loaded and warm, so its one-off cost is not a camera's.
+        var cpuBefore = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
         host.Run();
+        double processCpuMs = (System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds;
         var summary = RunSummary.From(host);
         double rss = ProcessStats.RssMb();
         var running = host.Cameras.Where(c => c.Manifest != null).ToList();
@@ -148,22 +222,25 @@ public static class BenchRunner
         double minDetectRate = running.Count == 0 ? 0 : running.Min(c => c.DetectionsDone / summary.Seconds);
         double p50 = running.Count == 0 ? 0 : running.Average(c => c.Latency.Quantile(0.5));
         double p99 = running.Count == 0 ? 0 : running.Max(c => c.Latency.Quantile(0.99));
-        double latencyBound = Math.Max(500, 2000 / o.DetectFps);
+        double latencyBound = rule.LatencyBoundMs(o.DetectFps);
 
         string? why = null;
         if (running.Count != o.Streams) why = $"{o.Streams - running.Count} cameras did not run";
         else if (running.Any(c => c.State == CameraState.Failed)) why = "a camera failed";
         else if (dropped > 0) why = $"{dropped} decoded frames dropped";
-        else if (late > 0.01 * decoded) why = $"{late} of {decoded} frames more than max(one frame interval, 100 ms) behind live";
-        else if (minDetectRate < 0.95 * o.DetectFps) why = $"slowest camera detected {minDetectRate:0.00}/s of {o.DetectFps}/s requested";
+        else if (late > rule.LateShare * decoded) why = $"{late} of {decoded} frames more than max(one frame interval, 100 ms) behind live";
+        else if (minDetectRate < rule.DetectShare * o.DetectFps) why = $"slowest camera detected {minDetectRate:0.00}/s of {o.DetectFps}/s requested";
         else if (p99 > latencyBound) why = $"p99 latency {p99:0} ms over the {latencyBound:0} ms bound";
 
         double allowed = StreamsAllowed(ceiling, sourceFps, o.DetectFps);
+        var cpu = ThreadCpuClock.Supported && running.Count > 0 ? CpuCost.From(host.Stages, processCpuMs, running.Count * summary.Seconds) : null;
+        double capacity = cpu is { Total: > 0 } ? Math.Round(Environment.ProcessorCount * 1000 / cpu.Total, 2) : 0;
         return new BenchResult(o.Source, o.Streams, summary.Seconds, Math.Round(sourceFps, 3), o.DetectFps,
             Math.Round(running.Count == 0 ? 0 : running.Average(c => c.DetectionsDone / summary.Seconds), 3),
             why == null, why, decoded, running.Sum(c => c.FramesNotDecoded), dropped, late, running.Sum(c => c.DetectionsSkipped),
             new LatencyMs(Math.Round(p50, 1), Math.Round(p99, 1)), summary.StageMs, Math.Round(rss, 1),
             summary.MaxPixelLifetimeMs, summary.PixelBuffersLeaked, ceiling, Math.Round(allowed, 2),
-            Math.Round((why == null ? o.Streams : 0) / allowed, 3), Environment.ProcessorCount, summary.PixelLifetime);
+            Math.Round((why == null ? o.Streams : 0) / allowed, 3), Environment.ProcessorCount, summary.PixelLifetime,
+            cpu, capacity, rule);
     }
 }
