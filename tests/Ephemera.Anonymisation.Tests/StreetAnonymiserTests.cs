@@ -200,3 +200,36 @@ public class StreetAnonymiserTests(ITestOutputHelper log)
         new AnonymiseOptions().Validate();
     }
 }
+
+/// <summary>The pixel stage around the anonymiser: every N-th frame, records to the callback, withheld frames counted.</summary>
+public class AnonymiserStageTests(ITestOutputHelper log)
+{
+    [Fact]
+    public void The_stage_anonymises_every_nth_frame_and_hands_on_only_released_records()
+    {
+        var (src, frame) = Inputs.Decode(Inputs.Image("ultraface_imgs_1.jpg"));
+        using (src) using (frame)
+        {
+            using var a = new StreetAnonymiser(Inputs.Case4, null, Inputs.Cpu);
+            var got = new List<Ephemera.Governance.Records.AnonymisedImageRecord>();
+            var stage = new AnonymiserStage(a, got.Add, every: 3);
+            var none = new Detections();
+            for (long i = 0; i < 7; i++) stage.Process(frame.View, none, i);
+            Assert.Equal(7, stage.Seen);
+            Assert.Equal(3, stage.Anonymised); // frames 0, 3, 6
+            Assert.Equal(3, got.Count);
+            Assert.Equal(0, stage.Withheld);
+            Assert.All(got, r => Assert.Equal(DataClass.AnonymisedImage, r.Class));
+
+            using var leaky = new StreetAnonymiser(Inputs.Case4, new AnonymiseOptions { SkipFaceIndex = 0, SkipFaceOnRemask = true }, Inputs.Cpu);
+            var none2 = new List<Ephemera.Governance.Records.AnonymisedImageRecord>();
+            var s2 = new AnonymiserStage(leaky, none2.Add);
+            s2.Process(frame.View, none, 0);
+            s2.Process(frame.View, none, 1);
+            Assert.Equal(2, s2.Withheld);
+            Assert.Empty(none2);
+            Assert.Equal(2, leaky.Withheld);
+            log.WriteLine($"stage: seen {stage.Seen}, anonymised {stage.Anonymised}, released {stage.Released}; leaky stage withheld {s2.Withheld}");
+        }
+    }
+}
