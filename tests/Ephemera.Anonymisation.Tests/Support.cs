@@ -78,3 +78,26 @@ internal static class Inputs
         return (wh[0], wh[1]);
     }
 }
+
+/// <summary>One frame of a video as raw YUV420P bytes (Debian's ffmpeg), optionally scaled.</summary>
+internal sealed class RawFrame
+{
+    public byte[] Data { get; }
+    public int W { get; }
+    public int H { get; }
+    private RawFrame(byte[] d, int w, int h) { Data = d; W = w; H = h; }
+
+    public static RawFrame Extract(string video, int index, int width = 0, int height = 0)
+    {
+        var (w, h) = width > 0 ? (width, height) : Inputs.Probe(video);
+        using var tmp = new TempDir();
+        string vf = $"select='eq(n\\,{index})'" + (width > 0 ? $",scale={width}:{height}" : "");
+        var r = ChildProcess.Run("ffmpeg", ["-v", "error", "-i", video, "-vf", vf, "-frames:v", "1", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "yuv420p", tmp.File("f.yuv")]);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        var d = File.ReadAllBytes(tmp.File("f.yuv"));
+        Assert.Equal(w * h * 3 / 2, d.Length);
+        return new RawFrame(d, w, h);
+    }
+
+    public FrameView View => new(W, H, PixelFormat.Yuv420P, Data.AsSpan(0, W * H), W, Data.AsSpan(W * H, W * H / 4), W / 2, Data.AsSpan(W * H * 5 / 4, W * H / 4), W / 2);
+}
