@@ -23,8 +23,9 @@ public sealed record AnonymiseTimings(double CopyMs, double FacesMs, double Text
 public sealed class AnonymiseResult
 {
     internal AnonymiseResult(AnonymisedImageRecord? record, AnonymisedCounts masked, string outputCheck, int survivors, AnonymiseTimings timings,
-        IReadOnlyList<(int X0, int Y0, int X1, int Y1)> maskRects)
+        IReadOnlyList<(int X0, int Y0, int X1, int Y1)> maskRects, IReadOnlyList<BoxF> survivorBoxes)
     {
+        SurvivorBoxes = survivorBoxes;
         Record = record; Masked = masked; OutputCheck = outputCheck; Survivors = survivors; Timings = timings; MaskRects = maskRects;
     }
 
@@ -42,6 +43,8 @@ public sealed class AnonymiseResult
     public AnonymiseTimings Timings { get; }
     /// <summary>The masked rectangles (expanded, clipped, even-snapped), in frame pixels. Geometry only, for tests and audits.</summary>
     internal IReadOnlyList<(int X0, int Y0, int X1, int Y1)> MaskRects { get; }
+    /// <summary>What the last output check still found outside the masks (empty unless withheld).</summary>
+    internal IReadOnlyList<BoxF> SurvivorBoxes { get; }
 }
 
 /// <summary>
@@ -178,6 +181,7 @@ public sealed class StreetAnonymiser : IDisposable
             // ---- output check: detectors again on the masked buffer ----
             string check = "not-checked";
             int survivors = 0, remasked = 0;
+            List<BoxF> survivorBoxes = [];
             if (_o.OutputCheck)
             {
                 var left = Survivors(img, vehicles);
@@ -192,6 +196,7 @@ public sealed class StreetAnonymiser : IDisposable
                     }
                     left = Survivors(img, vehicles);
                     survivors = left.Count;
+                    survivorBoxes = left;
                     check = survivors == 0 ? "passed-after-remask" : "withheld";
                 }
             }
@@ -210,7 +215,7 @@ public sealed class StreetAnonymiser : IDisposable
             }
             Lap(t, 5, ref t0);
             double f = 1000.0 / Stopwatch.Frequency;
-            return new AnonymiseResult(record, counts, check, survivors, new AnonymiseTimings(t[0] * f, t[1] * f, t[2] * f, t[3] * f, t[4] * f, t[5] * f), rects);
+            return new AnonymiseResult(record, counts, check, survivors, new AnonymiseTimings(t[0] * f, t[1] * f, t[2] * f, t[3] * f, t[4] * f, t[5] * f), rects, survivorBoxes);
         }
     }
 

@@ -37,6 +37,7 @@ public class StreetAnonymiserTests(ITestOutputHelper log)
             var heights = reference.Select(b => b.H).Order().ToList();
             log.WriteLine($"{image}: reference faces {reference.Count} (height {heights[0]:F0}..{heights[^1]:F0} px, median {heights[heights.Count / 2]:F0}), " +
                 $"anonymiser faces {r.Masked.Faces}, ≥95% masked {reference.Count - under}/{reference.Count}, min share {shares.Min():F3}");
+            foreach (var sb in r.SurvivorBoxes) log.WriteLine($"survivor {sb} covered {Inputs.Covered(sb, r.MaskRects, frame.Width & ~1, frame.Height & ~1):F2}");
             Assert.Equal(0, under);
             Assert.True(r.Masked.Faces >= reference.Count * 0.9, $"the anonymiser's own face count {r.Masked.Faces} is far below the reference {reference.Count}");
             // Dense crowds may still be withheld by the output check (recall-first detectors find new faces
