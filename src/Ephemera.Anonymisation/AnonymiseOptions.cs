@@ -61,6 +61,23 @@ public sealed record AnonymiseOptions
     /// <summary>Test hook: the skipped face stays unmasked in the output check's re-mask too.</summary>
     internal bool SkipFaceOnRemask { get; init; }
 
+    /// <summary>
+    /// The options a manifest's <c>anonymise:</c> section sets (mask style, small text, large text, head
+    /// bands); everything else at its recall-first default. A manifest without the section gets the defaults.
+    /// </summary>
+    public static AnonymiseOptions FromManifest(Ephemera.Governance.CameraManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        var s = manifest.Anonymise ?? Ephemera.Governance.AnonymiseSettings.Default;
+        return new AnonymiseOptions
+        {
+            Mask = new MaskOptions(s.Mask == "solid_fill" ? MaskStyle.SolidFill : MaskStyle.Mosaic),
+            MaskSmallText = s.MaskSmallText,
+            MaskLargeText = s.MaskLargeText,
+            MaskHeadBands = s.MaskHeadBands,
+        };
+    }
+
     /// <summary>Throws when a rule or setting is out of range or would weaken the guarantees.</summary>
     public void Validate()
     {

@@ -21,15 +21,19 @@ public sealed class AnonymiserStage : IPixelStage
 
     /// <param name="anonymiser">The anonymiser (owned by the caller).</param>
     /// <param name="onRecord">Receives each released record (on the stage thread).</param>
-    /// <param name="every">Anonymise every N-th detected frame (1 = all).</param>
+    /// <param name="every">Anonymise every N-th detected frame (1 = all; 0 = the manifest's <c>anonymise.every</c>).</param>
     /// <param name="clock">Time stamp of a record (default: now, UTC).</param>
-    public AnonymiserStage(StreetAnonymiser anonymiser, Action<AnonymisedImageRecord> onRecord, int every = 1, Func<DateTimeOffset>? clock = null)
+    public AnonymiserStage(StreetAnonymiser anonymiser, Action<AnonymisedImageRecord> onRecord, int every = 0, Func<DateTimeOffset>? clock = null)
     {
         ArgumentNullException.ThrowIfNull(anonymiser);
         ArgumentNullException.ThrowIfNull(onRecord);
+        if (every == 0) every = (anonymiser.Manifest.Anonymise ?? Ephemera.Governance.AnonymiseSettings.Default).Every;
         if (every < 1) throw new EphemeraException($"anonymiser stage: every must be ≥ 1, got {every}");
         _anonymiser = anonymiser; _onRecord = onRecord; _every = every; _clock = clock ?? (() => DateTimeOffset.UtcNow);
     }
+
+    /// <summary>Every N-th detected frame is anonymised.</summary>
+    public int Every => _every;
 
     /// <inheritdoc />
     public string Name => "anonymiser";

@@ -72,13 +72,14 @@ public sealed class StreetAnonymiser : IDisposable
     private long _released, _withheld;
 
     /// <summary>
-    /// Opens the three detectors. Refuses (M2) a camera whose manifest does not declare AnonymisedImage
+    /// Opens the three detectors; <paramref name="options"/> null = the manifest's <c>anonymise:</c> rules
+    /// (<see cref="AnonymiseOptions.FromManifest"/>). Refuses (M2) a camera whose manifest does not declare AnonymisedImage
     /// with storage store: such a camera may not have images made at all.
     /// </summary>
     public StreetAnonymiser(CameraManifest manifest, AnonymiseOptions? options = null, InferenceOptions? inference = null, string? modelsDirectory = null)
     {
         _manifest = ReleaseGate.EnsureAnonymisedImages(manifest);
-        _o = options ?? new AnonymiseOptions();
+        _o = options ?? AnonymiseOptions.FromManifest(_manifest);
         _o.Validate();
         inference ??= new InferenceOptions();
         try
@@ -107,6 +108,8 @@ public sealed class StreetAnonymiser : IDisposable
     public long Withheld => Interlocked.Read(ref _withheld);
     /// <summary>Catalogue names of the detectors in use.</summary>
     public IReadOnlyList<string> DetectorModels => _models;
+    /// <summary>The manifest the images are made under.</summary>
+    public CameraManifest Manifest => _manifest;
     /// <summary>The options in force.</summary>
     public AnonymiseOptions Options => _o;
 
