@@ -55,6 +55,7 @@ typedef enum eph_status {
     EPH_ERR_DECODE     = -3, /* the stream could not be decoded (corrupt data)                       */
     EPH_ERR_NOMEM      = -4, /* the system (not the pool) ran out of memory                          */
     EPH_ERR_GAVE_UP    = -5, /* a network source exceeded reconnect_max_attempts                     */
+    EPH_ERR_TOO_SMALL  = -6, /* an output buffer was too small; the size needed is reported          */
 } eph_status;
 
 /* Pixel layouts handed out. Same numbering as Ephemera.Core.PixelFormat. */
@@ -254,6 +255,27 @@ EPH_API size_t eph_pixbuf_size(const eph_pixbuf *buffer);
 
 /* Zeroes the memory, frees it and records its lifetime. NULL is ignored. */
 EPH_API void eph_pixbuf_free(eph_pixbuf *buffer);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Image encoding (anonymised images)                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Encodes one 8-bit YUV420P picture as a baseline JPEG with FFmpeg's mjpeg encoder.
+ * Input: planes y (stride_y bytes per row, `height` rows), u and v (stride_c, height/2 rows) of a
+ *   width x height picture (both even), read in place: pass a pool block or eph_pixbuf memory, it is
+ *   wrapped without a copy and never freed or written. full_range: 1 = JPEG range (yuvj420p),
+ *   0 = limited range (written as yuv420p, tagged limited). qscale: 2 (best) .. 31 (smallest).
+ * Output: the JPEG bytes into out[0 .. out_capacity); *out_size = its length.
+ * Returns EPH_OK; EPH_ERR_TOO_SMALL with *out_size = the bytes needed (call again with a bigger
+ *   buffer; out may be NULL when out_capacity is 0); EPH_ERR_INVALID_ARG (NULL plane, odd or
+ *   non-positive size, stride too small, qscale out of range); EPH_ERR_OPEN (no mjpeg encoder);
+ *   EPH_ERR_DECODE (the encoder failed); EPH_ERR_NOMEM. Failures set eph_last_error().
+ * Ownership: the caller keeps the planes and `out`; nothing is retained after the call. The encoder's
+ *   internal packet is wiped before it is freed.
+ * Threading: any thread; calls are independent (one encoder context per call). */
+EPH_API int eph_jpeg_encode(const uint8_t *y, int32_t stride_y, const uint8_t *u, const uint8_t *v, int32_t stride_c,
+                            int32_t width, int32_t height, int32_t full_range, int32_t qscale,
+                            uint8_t *out, size_t out_capacity, size_t *out_size);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Ledger and audit                                                                            */

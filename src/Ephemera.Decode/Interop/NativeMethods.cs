@@ -20,6 +20,7 @@ internal enum NativeStatus
     DecodeFailed = -3,
     OutOfMemory = -4,
     GaveUp = -5,
+    TooSmall = -6,
 }
 
 /// <summary><c>eph_source_params</c>.</summary>
@@ -155,6 +156,12 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Lib)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial void eph_pixbuf_free(nint buffer);
+
+    // ---- image encoding ----
+    [LibraryImport(Lib)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial int eph_jpeg_encode(byte* y, int strideY, byte* u, byte* v, int strideC,
+        int width, int height, int fullRange, int qscale, byte* output, nuint outputCapacity, nuint* outputSize);
 
     // ---- ledger and audit ----
     [LibraryImport(Lib)]

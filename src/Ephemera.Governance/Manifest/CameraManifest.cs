@@ -79,6 +79,18 @@ public sealed record PrivacySettings(
     double? TrajectoryGridMetres, TimeSpan? TrajectoryTimeBin, TimeSpan? TrajectoryTrim);
 
 /// <summary>
+/// What a case-4 camera's anonymised images keep and mask (the manifest's <c>anonymise:</c> section).
+/// Faces and number plates are always masked and cannot be switched off; the rest is the operator's
+/// notified choice. Defaults: mosaic masks, small text (nameplates, house numbers) masked, large
+/// text (signs) kept, head bands of persons without a face detection masked, every detected frame.
+/// </summary>
+public sealed record AnonymiseSettings(string Mask = "mosaic", bool MaskSmallText = true, bool MaskLargeText = false, bool MaskHeadBands = true, int Every = 1)
+{
+    /// <summary>The defaults, for a case-4 manifest without the section.</summary>
+    public static AnonymiseSettings Default { get; } = new();
+}
+
+/// <summary>
 /// One camera's purpose manifest, as loaded and validated by <see cref="ManifestLoader"/>. Everything a
 /// notice says comes from here, and everything the engine enforces (declared outputs, retention, k) too,
 /// so what people are told is what the engine does.
@@ -133,6 +145,8 @@ public sealed class CameraManifest
     public required PreNotice PreNotice { get; init; }
     public required AtCaptureNotice AtCapture { get; init; }
     public required PrivacySettings Privacy { get; init; }
+    /// <summary>Case 4's <c>anonymise:</c> section; null when the manifest has none (case 4 then runs on <see cref="AnonymiseSettings.Default"/>).</summary>
+    public AnonymiseSettings? Anonymise { get; init; }
 
     private IReadOnlyDictionary<DataClass, DeclaredOutput>? _byClass;
     private string? _hash;
@@ -174,7 +188,11 @@ public sealed class CameraManifest
                 traj_bin_s = (long?)Privacy.TrajectoryTimeBin?.TotalSeconds, traj_trim_s = (long?)Privacy.TrajectoryTrim?.TotalSeconds,
             },
         };
-        return JsonSerializer.Serialize(notified, CanonicalJson.Options);
+        string json = JsonSerializer.Serialize(notified, CanonicalJson.Options);
+        // Appended only when present, so manifests without the section keep their hash.
+        if (Anonymise is { } a)
+            json = json[..^1] + ",\"anonymise\":" + JsonSerializer.Serialize(new { a.Mask, small_text = a.MaskSmallText ? "mask" : "keep", large_text = a.MaskLargeText ? "mask" : "keep", head_bands = a.MaskHeadBands ? "mask" : "keep", a.Every }, CanonicalJson.Options) + "}";
+        return json;
     }
 
     public override string ToString() => $"{CameraId} v{Version} ({Kind}, {VersionHash[..12]})";

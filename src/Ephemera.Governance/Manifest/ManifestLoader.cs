@@ -418,6 +418,8 @@ public static partial class ManifestLoader
                 if (variant is not null && by is not null && on is not null && placement is not null) ac = new AtCaptureNotice(variant, by, on.Value, placement);
             }
 
+            var anonymise = ReadAnonymise(root, kind);
+
             UnknownKeys(root, "BP-a");
             if (Problems.Count > 0) return null;
             return new CameraManifest
@@ -426,7 +428,46 @@ public static partial class ManifestLoader
                 Operator = op!, Contact = contact!, Jurisdiction = jurisdiction, Captured = captured!, PurposeText = purposeText!,
                 Benefit = benefit!, Rationale = rationale!, Location = location!, Outputs = outputs!, DerivedData = derived!,
                 Recipients = recipients!, StartDate = start!.Value, PreNotice = pre!, AtCapture = ac!, Privacy = privacy!,
+                Anonymise = anonymise,
             };
+        }
+
+        /// <summary>
+        /// Case 4's <c>anonymise:</c> section (H3): mask style, small text, large text, head bands, every.
+        /// Faces and plates are always masked: a key that tries to keep them is refused.
+        /// </summary>
+        private AnonymiseSettings? ReadAnonymise(Section root, PurposeKind? kind)
+        {
+            var a = Map(root, "anonymise", "H3", required: false);
+            if (a is null) return null;
+            if (kind is { } k && k != PurposeKind.Case4)
+            {
+                Error("H3", a.Path, $"an anonymise section belongs to Case4 (anonymised images), not {k}", a.Node);
+                return null;
+            }
+            var d = AnonymiseSettings.Default;
+            string mask = Str(a, "mask", "H3", required: false) ?? d.Mask;
+            if (mask is not ("mosaic" or "solid_fill"))
+                Error("H3", a.Sub("mask"), $"mask must be mosaic or solid_fill (never a blur: it can be undone), got '{mask}'", a.Get("mask"));
+            bool? Choice(string key, bool dflt)
+            {
+                string? v = Str(a, key, "H3", required: false);
+                if (v is null) return dflt;
+                if (v is "mask" or "keep") return v == "mask";
+                Error("H3", a.Sub(key), $"{key} must be mask or keep, got '{v}'", a.Get(key));
+                return null;
+            }
+            var small = Choice("small_text", d.MaskSmallText);
+            var large = Choice("large_text", d.MaskLargeText);
+            var heads = Choice("head_bands", d.MaskHeadBands);
+            foreach (var always in new[] { "faces", "plates" })
+                if (a.Get(always) is { } n)
+                    Error("H3", a.Sub(always), $"{always} are always masked; the manifest cannot change that", n);
+            long every = Integer(a, "every", "H3", required: false) ?? d.Every;
+            if (every is < 1 or > 10000) Error("H3", a.Sub("every"), $"every must be 1..10000 (anonymise every N-th detected frame), got {every}", a.Get("every"));
+            UnknownKeys(a, "H3");
+            if (small is null || large is null || heads is null || Problems.Count > 0) return null;
+            return new AnonymiseSettings(mask, small.Value, large.Value, heads.Value, (int)every);
         }
 
         private static bool IsHttpUrl(string u) => u.StartsWith("https://", StringComparison.Ordinal) || u.StartsWith("http://", StringComparison.Ordinal);

@@ -138,3 +138,58 @@ public sealed record TrajectorySetRecord : DerivedRecord
         unicity = Math.Round(Unicity, 4),
     }, CanonicalJson.Options);
 }
+
+/// <summary>What the anonymiser masked on one image: counts only, never positions.</summary>
+/// <param name="Faces">Face boxes masked (detector union, before the output check).</param>
+/// <param name="Plates">Text regions inside or under a vehicle box (plates), masked.</param>
+/// <param name="Text">Small text regions outside vehicles (nameplates, house numbers), masked.</param>
+/// <param name="HeadBands">Head bands of person boxes without a face detection, masked.</param>
+/// <param name="KeptText">Large text regions (signs) left readable by the rules.</param>
+/// <param name="Remasked">Regions the output check found and masked in a second pass.</param>
+public sealed record AnonymisedCounts(int Faces, int Plates, int Text, int HeadBands, int KeptText, int Remasked);
+
+/// <summary>
+/// One anonymised street image (case 4): JPEG bytes of a frame whose faces, plates and nameplates were
+/// masked and whose output was re-checked with the detectors before release. Only the anonymiser
+/// (Ephemera.Anonymisation) builds it, and only for a manifest that declares AnonymisedImage with
+/// storage store (M2). A frame that fails the output check never becomes a record.
+/// </summary>
+public sealed record AnonymisedImageRecord : DerivedRecord
+{
+    internal AnonymisedImageRecord(CameraManifest m, DateTimeOffset at, TimeSpan binLength, byte[] jpeg, int width, int height,
+        AnonymisedCounts masked, IReadOnlyList<string> detectorModels, string outputCheck)
+        : base(ReleaseGate.EnsureAnonymisedImages(m).CameraId, DataClass.AnonymisedImage, at, binLength, m.VersionHash)
+    {
+        if (jpeg.Length < 4 || jpeg[0] != 0xFF || jpeg[1] != 0xD8) throw new EphemeraException("an anonymised image must be a JPEG");
+        _jpeg = jpeg; Width = width; Height = height; Masked = masked; DetectorModels = detectorModels; OutputCheck = outputCheck;
+    }
+
+    private readonly byte[] _jpeg;
+    /// <summary>The JPEG bytes (a copy-free read-only view).</summary>
+    public ReadOnlyMemory<byte> Jpeg => _jpeg;
+    /// <summary>Media type of <see cref="Jpeg"/>.</summary>
+    public string MediaType => "image/jpeg";
+    /// <summary>Image width in pixels.</summary>
+    public int Width { get; }
+    /// <summary>Image height in pixels.</summary>
+    public int Height { get; }
+    /// <summary>What was masked (counts only).</summary>
+    public AnonymisedCounts Masked { get; }
+    /// <summary>Catalogue names of the detectors that decided the masks and checked the output.</summary>
+    public IReadOnlyList<string> DetectorModels { get; }
+    /// <summary>The output check's result: "passed" (nothing left on the first check) or "passed-after-remask".</summary>
+    public string OutputCheck { get; }
+    internal byte[] JpegBytes => _jpeg;
+
+    /// <inheritdoc />
+    public override string PayloadJson() => JsonSerializer.Serialize(new
+    {
+        media_type = MediaType,
+        bytes = _jpeg.Length,
+        width = Width,
+        height = Height,
+        masked = new { faces = Masked.Faces, plates = Masked.Plates, text = Masked.Text, head_bands = Masked.HeadBands, kept_text = Masked.KeptText, remasked = Masked.Remasked },
+        detectors = DetectorModels,
+        output_check = OutputCheck,
+    }, CanonicalJson.Options);
+}

@@ -53,6 +53,21 @@ public static class ReleaseGate
         return gate.Allowed ? new TrajectorySetRecord(m.CameraId, binStart, m.Privacy.TimeBin, m.VersionHash, coarsened, gate.Unicity) : null;
     }
 
+    /// <summary>
+    /// M2: anonymised images (case 4) leave only for a camera whose manifest declares AnonymisedImage
+    /// with storage store; otherwise refused. Returns the manifest for chaining.
+    /// </summary>
+    public static CameraManifest EnsureAnonymisedImages(CameraManifest m)
+    {
+        ArgumentNullException.ThrowIfNull(m);
+        if (!m.Declares(DataClass.AnonymisedImage))
+            throw new EphemeraException($"M2: camera {m.CameraId}'s manifest does not declare AnonymisedImage; no anonymised image may be made or released for it");
+        var storage = m.DataClasses[DataClass.AnonymisedImage].Storage;
+        if (storage != StorageKind.Store)
+            throw new EphemeraException($"M2: camera {m.CameraId} declares AnonymisedImage with storage {storage.ToString().ToLowerInvariant()}, not store; anonymised images are released only to the store");
+        return m;
+    }
+
     /// <summary>M2: a class declared memory-only stays in the engine (no store, no sink, no reader).</summary>
     private static void EnsureMayLeave(CameraManifest m, DataClass cls)
     {

@@ -240,6 +240,9 @@ public sealed class EphemeraStore : IDisposable
                 foreach (var t in set.Visits)
                     WriteRow(set.CameraId, DataClass.Trajectory, set.BinStart, set.BinLength, TrajectoryJson(t), null, null, allowTrajectory: true, released: true);
                 break;
+            case Records.AnonymisedImageRecord image:
+                WriteRow(image.CameraId, DataClass.AnonymisedImage, image.BinStart, image.BinLength, image.PayloadJson(), image.JpegBytes, image.MediaType, allowTrajectory: false, released: true);
+                break;
             case Records.CountTableRecord or Records.CrowdLevelRecord:
                 WriteRow(record.CameraId, record.Class, record.BinStart, record.BinLength, record.PayloadJson(), null, null, allowTrajectory: false, released: true);
                 break;

@@ -1,0 +1,102 @@
+using Ephemera.Core;
+
+namespace Ephemera.Anonymisation;
+
+/// <summary>
+/// Rules and detector settings of the street anonymiser (case 4). Recall comes first: thresholds are
+/// low, face detectors are unioned, and a person without a face detection loses its head band.
+/// Validated once by <see cref="Validate"/> (the anonymiser calls it).
+/// </summary>
+public sealed record AnonymiseOptions
+{
+    /// <summary>How masks are drawn (solid fill or coarse mosaic, box ×1.3 at least).</summary>
+    public MaskOptions Mask { get; init; } = new();
+
+    /// <summary>YuNet tile size at native resolution (square, multiple of 32).</summary>
+    public int FaceTileSize { get; init; } = 640;
+    /// <summary>Overlap between neighbouring tiles in pixels: at least the largest face a tile must catch whole.</summary>
+    public int FaceTileOverlap { get; init; } = 96;
+    /// <summary>Also run YuNet on the whole frame letterboxed into one tile (catches faces larger than the overlap).</summary>
+    public bool FaceWholeFramePass { get; init; } = true;
+    /// <summary>YuNet score threshold (recall first).</summary>
+    public float YuNetScore { get; init; } = 0.3f;
+    /// <summary>UltraFace score threshold (whole frame, 320×240; the second face detector of the union).</summary>
+    public float UltraFaceScore { get; init; } = 0.5f;
+
+    /// <summary>PP-OCR DB text score threshold (the decoder keeps DB's own box threshold of 0.6 as a floor).</summary>
+    public float TextScore { get; init; } = 0.3f;
+    /// <summary>Whole-frame text detection runs at the frame's size, scaled down to at most this long side (multiple of 32).</summary>
+    public int TextMaxSide { get; init; } = 1280;
+    /// <summary>Run the text detector on the whole frame (else only on vehicle crops).</summary>
+    public bool WholeFrameText { get; init; } = true;
+    /// <summary>Tensor side of the text detector on each vehicle crop (multiple of 32).</summary>
+    public int VehicleCropSize { get; init; } = 320;
+    /// <summary>The plate band below a vehicle box, as a fraction of its height ("under the vehicle").</summary>
+    public float UnderVehicleFraction { get; init; } = 0.15f;
+
+    /// <summary>Text outside vehicles no taller than this fraction of the frame height is "small" (nameplates, house numbers).</summary>
+    public float SmallTextMaxHeight { get; init; } = 0.05f;
+    /// <summary>Mask small text outside vehicles (default yes).</summary>
+    public bool MaskSmallText { get; init; } = true;
+    /// <summary>Mask large text (signs) too (default no: signs are the map's purpose).</summary>
+    public bool MaskLargeText { get; init; }
+    /// <summary>Mask the head band of a person box that has no face detection (default yes).</summary>
+    public bool MaskHeadBands { get; init; } = true;
+    /// <summary>Head band height as a fraction of the person box.</summary>
+    public float HeadBandFraction { get; init; } = 0.2f;
+    /// <summary>Lowest YOLOX score of a person box taken as context.</summary>
+    public float PersonScore { get; init; } = 0.25f;
+    /// <summary>Lowest YOLOX score of a vehicle box taken as context.</summary>
+    public float VehicleScore { get; init; } = 0.25f;
+
+    /// <summary>A detection counts as masked when at least this fraction of its box lies under masks.</summary>
+    public float CoveredFraction { get; init; } = 0.5f;
+    /// <summary>Re-run the detectors on the masked image before release (always on in the engine; off only to measure).</summary>
+    public bool OutputCheck { get; init; } = true;
+    /// <summary>JPEG quantiser scale, 2 (best) .. 31 (smallest).</summary>
+    public int JpegQScale { get; init; } = 3;
+
+    /// <summary>Test hook: the face at this index (after merging) is not masked in the first pass (-1 = none).</summary>
+    internal int SkipFaceIndex { get; init; } = -1;
+    /// <summary>Test hook: the skipped face stays unmasked in the output check's re-mask too.</summary>
+    internal bool SkipFaceOnRemask { get; init; }
+
+    /// <summary>
+    /// The options a manifest's <c>anonymise:</c> section sets (mask style, small text, large text, head
+    /// bands); everything else at its recall-first default. A manifest without the section gets the defaults.
+    /// </summary>
+    public static AnonymiseOptions FromManifest(Ephemera.Governance.CameraManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        var s = manifest.Anonymise ?? Ephemera.Governance.AnonymiseSettings.Default;
+        return new AnonymiseOptions
+        {
+            Mask = new MaskOptions(s.Mask == "solid_fill" ? MaskStyle.SolidFill : MaskStyle.Mosaic),
+            MaskSmallText = s.MaskSmallText,
+            MaskLargeText = s.MaskLargeText,
+            MaskHeadBands = s.MaskHeadBands,
+        };
+    }
+
+    /// <summary>Throws when a rule or setting is out of range or would weaken the guarantees.</summary>
+    public void Validate()
+    {
+        Mask.Validate();
+        if (FaceTileSize < 128 || FaceTileSize % 32 != 0) throw new EphemeraException($"anonymise: face tile size must be a multiple of 32, at least 128; got {FaceTileSize}");
+        if (FaceTileOverlap < 32 || FaceTileOverlap > FaceTileSize / 2) throw new EphemeraException($"anonymise: face tile overlap must be 32..{FaceTileSize / 2} px (≥ the largest face a tile must catch); got {FaceTileOverlap}");
+        Unit(YuNetScore, nameof(YuNetScore)); Unit(UltraFaceScore, nameof(UltraFaceScore)); Unit(TextScore, nameof(TextScore));
+        Unit(PersonScore, nameof(PersonScore)); Unit(VehicleScore, nameof(VehicleScore)); Unit(CoveredFraction, nameof(CoveredFraction));
+        if (TextMaxSide < 320 || TextMaxSide % 32 != 0) throw new EphemeraException($"anonymise: text max side must be a multiple of 32, at least 320; got {TextMaxSide}");
+        if (VehicleCropSize < 96 || VehicleCropSize % 32 != 0) throw new EphemeraException($"anonymise: vehicle crop size must be a multiple of 32, at least 96; got {VehicleCropSize}");
+        if (UnderVehicleFraction is < 0 or > 0.5f) throw new EphemeraException($"anonymise: under-vehicle band must be 0..0.5 of the box; got {UnderVehicleFraction}");
+        if (SmallTextMaxHeight is <= 0 or > 0.5f) throw new EphemeraException($"anonymise: small text height must be in (0, 0.5] of the frame; got {SmallTextMaxHeight}");
+        if (HeadBandFraction is < 0.1f or > 0.5f) throw new EphemeraException($"anonymise: head band must be 0.1..0.5 of the person box; got {HeadBandFraction}");
+        if (JpegQScale is < 2 or > 31) throw new EphemeraException($"anonymise: JPEG qscale must be 2..31; got {JpegQScale}");
+        if (!WholeFrameText && MaskSmallText) throw new EphemeraException("anonymise: masking small text needs whole-frame text detection");
+
+        static void Unit(float v, string name)
+        {
+            if (!(v > 0 && v < 1)) throw new EphemeraException($"anonymise: {name} must be in (0, 1); got {v}");
+        }
+    }
+}

@@ -1,0 +1,410 @@
+using System.Diagnostics;
+using Ephemera.Core;
+using Ephemera.Decode;
+using Ephemera.Governance;
+using Ephemera.Governance.Records;
+using Ephemera.Inference;
+using Ephemera.Inference.Postprocess;
+using Ephemera.Inference.Runtime;
+
+namespace Ephemera.Anonymisation;
+
+/// <summary>Milliseconds spent per stage on one frame.</summary>
+public sealed record AnonymiseTimings(double CopyMs, double FacesMs, double TextMs, double MaskMs, double CheckMs, double EncodeMs)
+{
+    /// <summary>All stages together.</summary>
+    public double TotalMs => CopyMs + FacesMs + TextMs + MaskMs + CheckMs + EncodeMs;
+}
+
+/// <summary>
+/// The outcome of one frame: a released <see cref="AnonymisedImageRecord"/>, or withheld (the output
+/// check still found a face or plate outside the masks after one re-mask; nothing was encoded).
+/// </summary>
+public sealed class AnonymiseResult
+{
+    internal AnonymiseResult(AnonymisedImageRecord? record, AnonymisedCounts masked, string outputCheck, int survivors, AnonymiseTimings timings,
+        IReadOnlyList<(int X0, int Y0, int X1, int Y1)> maskRects, IReadOnlyList<BoxF> survivorBoxes)
+    {
+        SurvivorBoxes = survivorBoxes;
+        Record = record; Masked = masked; OutputCheck = outputCheck; Survivors = survivors; Timings = timings; MaskRects = maskRects;
+    }
+
+    /// <summary>The released image, or null when withheld.</summary>
+    public AnonymisedImageRecord? Record { get; }
+    /// <summary>True when the frame failed the output check and was never encoded.</summary>
+    public bool Withheld => Record == null;
+    /// <summary>What was masked (counts only).</summary>
+    public AnonymisedCounts Masked { get; }
+    /// <summary>"passed", "passed-after-remask", "withheld" or "not-checked" (output check off).</summary>
+    public string OutputCheck { get; }
+    /// <summary>Faces/plates the last output check still found outside the masks (0 unless withheld).</summary>
+    public int Survivors { get; }
+    /// <summary>Time per stage.</summary>
+    public AnonymiseTimings Timings { get; }
+    /// <summary>The masked rectangles (expanded, clipped, even-snapped), in frame pixels. Geometry only, for tests and audits.</summary>
+    internal IReadOnlyList<(int X0, int Y0, int X1, int Y1)> MaskRects { get; }
+    /// <summary>What the last output check still found outside the masks (empty unless withheld).</summary>
+    internal IReadOnlyList<BoxF> SurvivorBoxes { get; }
+}
+
+/// <summary>
+/// Case 4: makes faces, number plates and nameplates of one street frame irreversibly unreadable and
+/// checks its own output before anything leaves. The frame is copied once into a <see cref="PixelBuffer"/>
+/// (native, counted, wiped on every path), faces are found with YuNet on overlapping native-resolution
+/// tiles (plus a whole-frame pass) unioned with UltraFace, text with the PP-OCR DB detector on the whole
+/// frame and on every vehicle crop, and masks are applied by the rules of <see cref="AnonymiseOptions"/>.
+/// Then the detectors run again on the masked buffer; any face or plate left outside the masks is masked
+/// and checked once more, and a frame that still fails is withheld (counted, never encoded). A frame that
+/// passes is encoded as JPEG by the native core straight from the buffer.
+/// Thread-safe (calls are serialised); one instance per camera or shared.
+/// </summary>
+public sealed class StreetAnonymiser : IDisposable
+{
+    private readonly CameraManifest _manifest;
+    private readonly AnonymiseOptions _o;
+    private readonly ModelSession _yunetSession, _ultraSession, _textSession;
+    private readonly ObjectDetector _yunet, _ultra, _textCrop;
+    private readonly Dictionary<(int W, int H), ObjectDetector> _textWhole = new();
+    private readonly object _lock = new();
+    private readonly Detections _scratch = new(512);
+    private readonly string[] _models;
+    private byte[] _coverage = [];
+    private long _released, _withheld;
+
+    /// <summary>
+    /// Opens the three detectors; <paramref name="options"/> null = the manifest's <c>anonymise:</c> rules
+    /// (<see cref="AnonymiseOptions.FromManifest"/>). Refuses (M2) a camera whose manifest does not declare AnonymisedImage
+    /// with storage store: such a camera may not have images made at all.
+    /// </summary>
+    public StreetAnonymiser(CameraManifest manifest, AnonymiseOptions? options = null, InferenceOptions? inference = null, string? modelsDirectory = null)
+    {
+        _manifest = ReleaseGate.EnsureAnonymisedImages(manifest);
+        _o = options ?? AnonymiseOptions.FromManifest(_manifest);
+        _o.Validate();
+        inference ??= new InferenceOptions();
+        try
+        {
+            _yunetSession = ModelSession.Open("face_detection_yunet_2026may", inference, dynamicBatch: _o.FaceTileSize != 640, modelsDirectory);
+            _ultraSession = ModelSession.Open("ultraface_version-RFB-320", inference, dynamicBatch: false, modelsDirectory);
+            _textSession = ModelSession.Open("ch_PP-OCRv4_det_infer", inference, dynamicBatch: false, modelsDirectory);
+            _yunet = new ObjectDetector(_yunetSession, Opts(_o.FaceTileSize, _o.FaceTileSize, _o.YuNetScore, 0.3f, 1000));
+            _ultra = new ObjectDetector(_ultraSession, Opts(0, 0, _o.UltraFaceScore, 0.3f, 500));
+            _textCrop = new ObjectDetector(_textSession, Opts(_o.VehicleCropSize, _o.VehicleCropSize, _o.TextScore, 0.3f, 200));
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+        _models = [_yunet.Model.Name, _ultra.Model.Name, _textCrop.Model.Name];
+    }
+
+    private static DetectorOptions Opts(int w, int h, float score, float nms, int max) =>
+        new() { InputWidth = w, InputHeight = h, MaxBatch = 1, Decode = new DecodeOptions(score, nms, max) };
+
+    /// <summary>Frames released as records so far.</summary>
+    public long Released => Interlocked.Read(ref _released);
+    /// <summary>Frames withheld by the output check so far (never encoded).</summary>
+    public long Withheld => Interlocked.Read(ref _withheld);
+    /// <summary>Catalogue names of the detectors in use.</summary>
+    public IReadOnlyList<string> DetectorModels => _models;
+    /// <summary>The manifest the images are made under.</summary>
+    public CameraManifest Manifest => _manifest;
+    /// <summary>The options in force.</summary>
+    public AnonymiseOptions Options => _o;
+
+    /// <summary>
+    /// Anonymises one YUV420P frame. <paramref name="objects"/> are the frame's YOLOX detections (COCO
+    /// class ids, frame pixels): persons and vehicles give context. The frame is only read during the call.
+    /// An odd width or height loses its last column or row.
+    /// </summary>
+    public AnonymiseResult Anonymise(in FrameView frame, Detections objects, DateTimeOffset at, TimeSpan? binLength = null)
+    {
+        if (frame.Format != PixelFormat.Yuv420P) throw new EphemeraException($"the anonymiser takes YUV420P frames, got {frame.Format}");
+        ArgumentNullException.ThrowIfNull(objects);
+        lock (_lock)
+        {
+            int w = frame.Width & ~1, h = frame.Height & ~1;
+            if (w < 16 || h < 16) throw new EphemeraException($"frame {frame.Width}x{frame.Height} is too small to anonymise");
+            int cw = w / 2, ch = h / 2;
+            long ySize = (long)w * h, cSize = (long)cw * ch;
+            var t = new long[6];
+            long t0 = Stopwatch.GetTimestamp();
+            using var buffer = PixelBuffer.Rent((nuint)(ySize + 2 * cSize));
+            var all = buffer.DangerousGetSpan();
+            var bufY = all[..(int)ySize]; var bufU = all.Slice((int)ySize, (int)cSize); var bufV = all.Slice((int)(ySize + cSize), (int)cSize);
+            for (int r = 0; r < h; r++) frame.Plane0.Slice(r * frame.Stride0, w).CopyTo(bufY.Slice(r * w, w));
+            for (int r = 0; r < ch; r++)
+            {
+                frame.Plane1.Slice(r * frame.Stride1, cw).CopyTo(bufU.Slice(r * cw, cw));
+                frame.Plane2.Slice(r * frame.Stride2, cw).CopyTo(bufV.Slice(r * cw, cw));
+            }
+            var img = new Image(w, h, frame.FullRange, buffer, ySize, cSize);
+            Lap(t, 0, ref t0);
+
+            var persons = new List<BoxF>(); var vehicles = new List<BoxF>();
+            for (int i = 0; i < objects.Count; i++)
+            {
+                int c = objects.ClassIds[i]; float s = objects.Scores[i];
+                if (c == CocoClasses.Person && s >= _o.PersonScore) persons.Add(objects.Boxes[i]);
+                else if (c is CocoClasses.Car or CocoClasses.Motorcycle or CocoClasses.Bus or CocoClasses.Truck && s >= _o.VehicleScore) vehicles.Add(objects.Boxes[i]);
+            }
+
+            // ---- detect ----
+            var faces = FindFaces(img);
+            Lap(t, 1, ref t0);
+            var (plates, small, large) = FindText(img, vehicles);
+            Lap(t, 2, ref t0);
+
+            // ---- mask by the rules ----
+            if (_coverage.Length < w * h) _coverage = new byte[w * h];
+            Array.Clear(_coverage, 0, w * h);
+            var rects = new List<(int, int, int, int)>();
+            BoxF? skipped = null;
+            for (int i = 0; i < faces.Count; i++)
+            {
+                if (i == _o.SkipFaceIndex) { skipped = faces[i]; continue; }
+                MaskBox(img, faces[i], rects);
+            }
+            foreach (var b in plates) MaskBox(img, b, rects);
+            if (_o.MaskSmallText) foreach (var b in small) MaskBox(img, b, rects);
+            if (_o.MaskLargeText) foreach (var b in large) MaskBox(img, b, rects);
+            int headBands = 0;
+            if (_o.MaskHeadBands)
+                foreach (var p in persons)
+                {
+                    // A face anywhere in the person's top third means the head was found.
+                    var head = new BoxF(p.X, p.Y, p.W, p.H * MathF.Max(0.3f, _o.HeadBandFraction));
+                    if (faces.Any(f => Inside(head, f.CenterX, f.CenterY))) continue;
+                    MaskBox(img, new BoxF(p.X, p.Y, p.W, p.H * _o.HeadBandFraction), rects);
+                    headBands++;
+                }
+            Lap(t, 3, ref t0);
+
+            // ---- output check: detectors again on the masked buffer ----
+            string check = "not-checked";
+            int survivors = 0, remasked = 0;
+            List<BoxF> survivorBoxes = [];
+            if (_o.OutputCheck)
+            {
+                var left = Survivors(img, vehicles);
+                if (left.Count == 0) check = "passed";
+                else
+                {
+                    foreach (var b in left)
+                    {
+                        if (_o.SkipFaceOnRemask && skipped is { } s && Overlap(s, b) > 0.3f) continue;
+                        MaskBox(img, b, rects);
+                        remasked++;
+                    }
+                    left = Survivors(img, vehicles);
+                    survivors = left.Count;
+                    survivorBoxes = left;
+                    check = survivors == 0 ? "passed-after-remask" : "withheld";
+                }
+            }
+            Lap(t, 4, ref t0);
+
+            var counts = new AnonymisedCounts(faces.Count - (skipped != null ? 1 : 0), plates.Count, _o.MaskSmallText ? small.Count : 0, headBands,
+                _o.MaskLargeText ? 0 : large.Count, remasked);
+            AnonymisedImageRecord? record = null;
+            if (check == "withheld") Interlocked.Increment(ref _withheld);
+            else
+            {
+                // Only a frame that passed is encoded: from the pixel buffer, in place.
+                var jpeg = JpegEncoder.Encode(buffer, w, h, 0, w, ySize, ySize + cSize, cw, frame.FullRange, _o.JpegQScale);
+                record = new AnonymisedImageRecord(_manifest, at, binLength ?? TimeSpan.FromSeconds(1), jpeg, w, h, counts, _models, check);
+                Interlocked.Increment(ref _released);
+            }
+            Lap(t, 5, ref t0);
+            double f = 1000.0 / Stopwatch.Frequency;
+            return new AnonymiseResult(record, counts, check, survivors, new AnonymiseTimings(t[0] * f, t[1] * f, t[2] * f, t[3] * f, t[4] * f, t[5] * f), rects, survivorBoxes);
+        }
+    }
+
+    private static void Lap(long[] t, int i, ref long t0)
+    {
+        long now = Stopwatch.GetTimestamp();
+        t[i] += now - t0;
+        t0 = now;
+    }
+
+    /// <summary>The masked buffer's planes and geometry (one per call).</summary>
+    private readonly struct Image(int w, int h, bool fullRange, PixelBuffer buffer, long ySize, long cSize)
+    {
+        public readonly int W = w, H = h;
+        public readonly bool FullRange = fullRange;
+        private readonly PixelBuffer _buffer = buffer;
+        private readonly int _y = (int)ySize, _c = (int)cSize;
+
+        public YuvPlanes Planes()
+        {
+            var all = _buffer.DangerousGetSpan();
+            return new YuvPlanes(W, H, all[.._y], W, all.Slice(_y, _c), all.Slice(_y + _c, _c), W / 2);
+        }
+
+        /// <summary>A view of the region [x0, x0+w) × [y0, y0+h) (even origin), no copy.</summary>
+        public FrameView View(int x0, int y0, int w, int h)
+        {
+            ReadOnlySpan<byte> all = _buffer.DangerousGetSpan();
+            int cw = W / 2;
+            return new FrameView(w, h, PixelFormat.Yuv420P,
+                all.Slice(y0 * W + x0, _y - (y0 * W + x0)), W,
+                all.Slice(_y + y0 / 2 * cw + x0 / 2, _c - (y0 / 2 * cw + x0 / 2)), cw,
+                all.Slice(_y + _c + y0 / 2 * cw + x0 / 2, _c - (y0 / 2 * cw + x0 / 2)), cw, FullRange);
+        }
+    }
+
+    // ------------------------------ detection ------------------------------
+
+    private List<BoxF> FindFaces(in Image img)
+    {
+        var found = new List<BoxF>();
+        int tile = _o.FaceTileSize, step = tile - _o.FaceTileOverlap;
+        foreach (int y0 in Starts(img.H, tile, step))
+            foreach (int x0 in Starts(img.W, tile, step))
+            {
+                int tw = Math.Min(tile, img.W - x0), th = Math.Min(tile, img.H - y0);
+                _yunet.Detect(img.View(x0, y0, tw, th), _scratch);
+                Collect(_scratch, x0, y0, found);
+            }
+        bool tiled = img.W > tile || img.H > tile;
+        if (_o.FaceWholeFramePass && tiled)
+        {
+            _yunet.Detect(img.View(0, 0, img.W, img.H), _scratch);
+            Collect(_scratch, 0, 0, found);
+        }
+        _ultra.Detect(img.View(0, 0, img.W, img.H), _scratch);
+        Collect(_scratch, 0, 0, found);
+        return Merge(found);
+    }
+
+    /// <summary>Tile origins along one axis: every <paramref name="step"/>, the last flush with the edge; all even.</summary>
+    private static IEnumerable<int> Starts(int length, int tile, int step)
+    {
+        if (length <= tile) { yield return 0; yield break; }
+        int last = (length - tile) & ~1;
+        for (int s = 0; s < last; s += step) yield return s & ~1;
+        yield return last;
+    }
+
+    private static void Collect(Detections d, int dx, int dy, List<BoxF> into)
+    {
+        for (int i = 0; i < d.Count; i++)
+        {
+            var b = d.Boxes[i];
+            if (b.W > 0 && b.H > 0) into.Add(new BoxF(b.X + dx, b.Y + dy, b.W, b.H));
+        }
+    }
+
+    /// <summary>Union of overlapping boxes (tile seams, the two face detectors): boxes sharing most of the smaller one merge into their hull.</summary>
+    private static List<BoxF> Merge(List<BoxF> boxes)
+    {
+        boxes.Sort((a, b) => b.Area.CompareTo(a.Area));
+        var merged = new List<BoxF>(boxes.Count);
+        foreach (var b in boxes)
+        {
+            int hit = -1;
+            for (int i = 0; i < merged.Count && hit < 0; i++)
+                if (Overlap(merged[i], b) > 0.6f) hit = i;
+            if (hit < 0) { merged.Add(b); continue; }
+            var m = merged[hit];
+            merged[hit] = BoxF.FromCorners(MathF.Min(m.X, b.X), MathF.Min(m.Y, b.Y), MathF.Max(m.Right, b.Right), MathF.Max(m.Bottom, b.Bottom));
+        }
+        return merged;
+    }
+
+    /// <summary>Intersection over the smaller box's area.</summary>
+    private static float Overlap(in BoxF a, in BoxF b)
+    {
+        float ix = MathF.Min(a.Right, b.Right) - MathF.Max(a.X, b.X), iy = MathF.Min(a.Bottom, b.Bottom) - MathF.Max(a.Y, b.Y);
+        if (ix <= 0 || iy <= 0) return 0;
+        float small = MathF.Min(a.Area, b.Area);
+        return small > 0 ? ix * iy / small : 0;
+    }
+
+    private static bool Inside(in BoxF b, float x, float y) => x >= b.X && x <= b.Right && y >= b.Y && y <= b.Bottom;
+
+    /// <summary>The vehicle's region where text is a plate: its box and a band below it.</summary>
+    private BoxF PlateRegion(in BoxF v) => new(v.X, v.Y, v.W, v.H * (1 + _o.UnderVehicleFraction));
+
+    private (List<BoxF> Plates, List<BoxF> Small, List<BoxF> Large) FindText(in Image img, List<BoxF> vehicles)
+    {
+        var plates = new List<BoxF>(); var small = new List<BoxF>(); var large = new List<BoxF>();
+        foreach (var v in vehicles)
+        {
+            var r = PlateRegion(v);
+            int x0 = Math.Max(0, (int)r.X) & ~1, y0 = Math.Max(0, (int)r.Y) & ~1;
+            int x1 = Math.Min(img.W, (int)MathF.Ceiling(r.Right)), y1 = Math.Min(img.H, (int)MathF.Ceiling(r.Bottom));
+            int cw = (x1 - x0) & ~1, chh = (y1 - y0) & ~1;
+            if (cw < 16 || chh < 16) continue;
+            _textCrop.Detect(img.View(x0, y0, cw, chh), _scratch);
+            Collect(_scratch, x0, y0, plates);
+        }
+        if (_o.WholeFrameText)
+        {
+            TextWholeFor(img.W, img.H).Detect(img.View(0, 0, img.W, img.H), _scratch);
+            var whole = new List<BoxF>();
+            Collect(_scratch, 0, 0, whole);
+            float smallMax = _o.SmallTextMaxHeight * img.H;
+            foreach (var b in whole)
+            {
+                if (vehicles.Any(v => Inside(PlateRegion(v), b.CenterX, b.CenterY))) plates.Add(b);
+                else if (b.H <= smallMax) small.Add(b);
+                else large.Add(b);
+            }
+        }
+        return (Merge(plates), Merge(small), Merge(large));
+    }
+
+    private ObjectDetector TextWholeFor(int w, int h)
+    {
+        float scale = MathF.Min(1f, (float)_o.TextMaxSide / Math.Max(w, h));
+        int tw = Math.Max(32, (int)MathF.Ceiling(w * scale / 32f) * 32), th = Math.Max(32, (int)MathF.Ceiling(h * scale / 32f) * 32);
+        if (!_textWhole.TryGetValue((tw, th), out var d))
+            _textWhole[(tw, th)] = d = new ObjectDetector(_textSession, Opts(tw, th, _o.TextScore, 0.3f, 500));
+        return d;
+    }
+
+    // ------------------------------ masks and the output check ------------------------------
+
+    private void MaskBox(in Image img, in BoxF box, List<(int, int, int, int)> rects)
+    {
+        Masker.Apply(img.Planes(), box, _o.Mask);
+        if (!Masker.MaskRect(box, img.W, img.H, _o.Mask.Expand, out int x0, out int y0, out int x1, out int y1)) return;
+        rects.Add((x0, y0, x1, y1));
+        for (int y = y0; y < y1; y++) _coverage.AsSpan(y * img.W + x0, x1 - x0).Fill(1);
+    }
+
+    /// <summary>Fraction of <paramref name="b"/> (clipped to the frame) under masks.</summary>
+    private float Covered(in Image img, in BoxF b)
+    {
+        int x0 = Math.Clamp((int)b.X, 0, img.W), y0 = Math.Clamp((int)b.Y, 0, img.H);
+        int x1 = Math.Clamp((int)MathF.Ceiling(b.Right), 0, img.W), y1 = Math.Clamp((int)MathF.Ceiling(b.Bottom), 0, img.H);
+        if (x1 <= x0 || y1 <= y0) return 1;
+        long n = 0;
+        for (int y = y0; y < y1; y++)
+            foreach (byte c in _coverage.AsSpan(y * img.W + x0, x1 - x0)) n += c;
+        return (float)n / ((long)(x1 - x0) * (y1 - y0));
+    }
+
+    /// <summary>Faces, plates and (by the rules) small text the detectors still find outside the masks.</summary>
+    private List<BoxF> Survivors(in Image img, List<BoxF> vehicles)
+    {
+        var left = new List<BoxF>();
+        foreach (var f in FindFaces(img)) if (Covered(img, f) < _o.CoveredFraction) left.Add(f);
+        var (plates, small, large) = FindText(img, vehicles);
+        foreach (var b in plates) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
+        if (_o.MaskSmallText) foreach (var b in small) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
+        if (_o.MaskLargeText) foreach (var b in large) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
+        return left;
+    }
+
+    public void Dispose()
+    {
+        foreach (var d in _textWhole.Values) d.Dispose();
+        _textWhole.Clear();
+        _yunet?.Dispose(); _ultra?.Dispose(); _textCrop?.Dispose();
+        _yunetSession?.Dispose(); _ultraSession?.Dispose(); _textSession?.Dispose();
+    }
+}

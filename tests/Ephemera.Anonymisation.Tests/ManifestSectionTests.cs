@@ -1,0 +1,48 @@
+using Ephemera.Core;
+using Ephemera.Governance;
+
+namespace Ephemera.Anonymisation.Tests;
+
+/// <summary>The manifest's <c>anonymise:</c> section: validated, hashed, and turned into the anonymiser's rules.</summary>
+public class ManifestSectionTests
+{
+    private static string Case4Yaml => File.ReadAllText(Inputs.ManifestPath);
+    private static CameraManifest WithSection(string section) => ManifestLoader.Parse(Case4Yaml.TrimEnd() + "\n" + section + "\n", "case4-test.yaml");
+
+    [Fact]
+    public void A_valid_section_sets_the_rules_and_changes_the_version_hash()
+    {
+        var plain = Inputs.Case4;
+        Assert.Null(plain.Anonymise);
+        var m = WithSection("anonymise: {mask: solid_fill, small_text: keep, large_text: mask, head_bands: keep, every: 5}");
+        Assert.Equal(new AnonymiseSettings("solid_fill", false, true, false, 5), m.Anonymise);
+        Assert.NotEqual(plain.VersionHash, m.VersionHash);
+        var o = AnonymiseOptions.FromManifest(m);
+        Assert.Equal(MaskStyle.SolidFill, o.Mask.Style);
+        Assert.False(o.MaskSmallText); Assert.True(o.MaskLargeText); Assert.False(o.MaskHeadBands);
+        var d = AnonymiseOptions.FromManifest(plain);
+        Assert.Equal(MaskStyle.Mosaic, d.Mask.Style);
+        Assert.True(d.MaskSmallText); Assert.False(d.MaskLargeText); Assert.True(d.MaskHeadBands);
+    }
+
+    [Theory]
+    [InlineData("anonymise: {mask: blur}", "never a blur")]
+    [InlineData("anonymise: {faces: keep}", "always masked")]
+    [InlineData("anonymise: {plates: keep}", "always masked")]
+    [InlineData("anonymise: {small_text: maybe}", "mask or keep")]
+    [InlineData("anonymise: {every: 0}", "every must be")]
+    [InlineData("anonymise: {colour: red}", "unknown field")]
+    public void A_weakening_or_malformed_section_is_refused(string section, string expected)
+    {
+        var e = Assert.Throws<ManifestValidationException>(() => WithSection(section));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void Only_case4_may_have_the_section()
+    {
+        string yaml = File.ReadAllText(Path.Combine(RepoPaths.Root, "configs", "manifests", "case3-outdoor-counts.yaml"));
+        var e = Assert.Throws<ManifestValidationException>(() => ManifestLoader.Parse(yaml.TrimEnd() + "\nanonymise: {mask: mosaic}\n", "case3-test.yaml"));
+        Assert.Contains("belongs to Case4", e.Message);
+    }
+}
