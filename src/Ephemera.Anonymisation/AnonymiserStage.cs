@@ -1,6 +1,5 @@
 using Ephemera.Core;
 using Ephemera.Governance.Records;
-using Ephemera.Runtime;
 
 namespace Ephemera.Anonymisation;
 
@@ -11,20 +10,24 @@ namespace Ephemera.Anonymisation;
 /// failed) are counted and never reach the callback; nothing of them was encoded. Runs on the
 /// camera's pixel-stage thread; the frame view is used only during <see cref="Process"/>.
 /// </summary>
-public sealed class AnonymiserStage : IPixelStage
+public sealed class AnonymiserStage : IPixelStage, IDisposable
 {
     private readonly StreetAnonymiser _anonymiser;
     private readonly Action<AnonymisedImageRecord> _onRecord;
     private readonly Func<DateTimeOffset> _clock;
     private readonly int _every;
     private long _seen, _anonymised, _released, _withheld;
+    private readonly bool _owns;
 
-    /// <param name="anonymiser">The anonymiser (owned by the caller).</param>
+    /// <param name="anonymiser">The anonymiser (disposed with the stage when <paramref name="ownsAnonymiser"/>).</param>
     /// <param name="onRecord">Receives each released record (on the stage thread).</param>
     /// <param name="every">Anonymise every N-th detected frame (1 = all; 0 = the manifest's <c>anonymise.every</c>).</param>
     /// <param name="clock">Time stamp of a record (default: now, UTC).</param>
-    public AnonymiserStage(StreetAnonymiser anonymiser, Action<AnonymisedImageRecord> onRecord, int every = 0, Func<DateTimeOffset>? clock = null)
+    /// <param name="ownsAnonymiser">The stage disposes the anonymiser (its models and their wiped tensor buffers) when it is disposed.</param>
+    public AnonymiserStage(StreetAnonymiser anonymiser, Action<AnonymisedImageRecord> onRecord, int every = 0, Func<DateTimeOffset>? clock = null,
+        bool ownsAnonymiser = false)
     {
+        _owns = ownsAnonymiser;
         ArgumentNullException.ThrowIfNull(anonymiser);
         ArgumentNullException.ThrowIfNull(onRecord);
         if (every == 0) every = (anonymiser.Manifest.Anonymise ?? Ephemera.Governance.AnonymiseSettings.Default).Every;
@@ -62,5 +65,11 @@ public sealed class AnonymiserStage : IPixelStage
             _onRecord(record);
         }
         else Interlocked.Increment(ref _withheld);
+    }
+
+    /// <summary>Disposes the anonymiser when the stage owns it.</summary>
+    public void Dispose()
+    {
+        if (_owns) _anonymiser.Dispose();
     }
 }

@@ -12,7 +12,8 @@ namespace Ephemera.Runtime;
 /// </summary>
 public static class AnalyticsBinder
 {
-    public sealed record Binding(PurposeAnalyticsOptions Options, IReadOnlyList<DataClass> Produces);
+    /// <param name="Anonymise">The camera's purpose is case 4: its frames go through the street anonymiser (a pixel stage).</param>
+    public sealed record Binding(PurposeAnalyticsOptions Options, IReadOnlyList<DataClass> Produces, bool Anonymise = false);
 
     public static Binding Bind(CameraConfig camera, CameraManifest manifest)
     {
@@ -59,6 +60,9 @@ public static class AnalyticsBinder
                 produces.Add(DataClass.CrowdLevel);
             }
         }
-        return new Binding(new PurposeAnalyticsOptions(lines, zones, flow, crowd), produces.Distinct().ToList());
+        // Case 4: the anonymised street image is the output; the manifest must declare it (M2, checked by the caller).
+        bool anonymise = manifest.Kind == PurposeKind.Case4;
+        if (anonymise) produces.Add(DataClass.AnonymisedImage);
+        return new Binding(new PurposeAnalyticsOptions(lines, zones, flow, crowd), produces.Distinct().ToList(), anonymise);
     }
 }

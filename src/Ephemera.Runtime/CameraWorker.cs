@@ -136,7 +136,13 @@ public sealed class CameraWorker : IDisposable
         _thread?.Join(timeout);
         GapEnds();
         if (_request?.Status == DetectionStatus.Pending) _request.Wait(timeout);
-        if (_thread is null || !_thread.IsAlive) TakeResult(); // the camera thread is gone: its last result is taken here
+        if (_thread is null || !_thread.IsAlive)
+        {
+            TakeResult(); // the camera thread is gone: its last result is taken here
+            // The stages finish what they hold and release their models (and their wiped buffers) with the camera.
+            if (_heldForStages is { } held) { _heldForStages = null; _pixelStages!.Drop(held); }
+            _pixelStages?.Dispose();
+        }
         if (State is CameraState.Running or CameraState.Reconnecting or CameraState.Starting) State = CameraState.Stopped;
     }
 

@@ -189,8 +189,21 @@ public sealed class EngineHost : IDisposable
         int count = _config.Cameras.Count + _admittedEver;
         int decoderThreads = _run.DecoderThreads >= 0 ? _run.DecoderThreads : (Math.Max(count, _cameras.Length + 1) >= Environment.ProcessorCount ? 1 : 0);
         var sourceOptions = SourceOptions.Default with { DecoderThreads = decoderThreads };
+        CameraWorker? worker = null;
+        if (binding.Anonymise)
+        {
+            // Case 4: the street anonymiser runs on the held frame; each released image takes the one publishing path.
+            var anonymiser = new Anonymisation.StreetAnonymiser(manifest, Anonymisation.AnonymiseOptions.FromManifest(manifest),
+                new InferenceOptions(e.Provider, 1, parallelRuns: 1), e.ModelsDirectory);
+            stages = [.. stages, new Anonymisation.AnonymiserStage(anonymiser, record =>
+            {
+                Records.Publish(record);
+                worker!.Outputs.Record(DataClass.AnonymisedImage);
+                Interlocked.Increment(ref _outputs);
+            }, clock: () => _run.Clock.Now, ownsAnonymiser: true)];
+        }
         // Phases spread evenly over the detection interval: an even load instead of a burst per interval.
-        var worker = new CameraWorker(cam, manifest, binding.Options, _batcher, cam.DetectFps ?? e.DetectFps, sourceOptions, Stages, _epochSeconds,
+        worker = new CameraWorker(cam, manifest, binding.Options, _batcher, cam.DetectFps ?? e.DetectFps, sourceOptions, Stages, _epochSeconds,
             Fairness, detectPhase: phase, log: _log, pixelStages: stages, pixelStageSlots: _run.PixelStageSlots);
         if (worker.Analytics!.Crowd is { } crowd)
             crowd.Rendered += snap =>

@@ -6,23 +6,6 @@ using Microsoft.Extensions.Logging;
 namespace Ephemera.Runtime;
 
 /// <summary>
-/// A second stage on a frame's pixels after its detections came back (face crops for attributes,
-/// masks for anonymisation). Engine-internal: hosts never receive pixels, so this type is not
-/// part of the <c>Ephemera</c> front door; the purposes that need it (cases 1 and 4) install it.
-/// </summary>
-public interface IPixelStage
-{
-    /// <summary>Name for counters and logs.</summary>
-    string Name { get; }
-
-    /// <summary>
-    /// Runs on the stage's own thread with the still-held frame and its detections (frame coordinates).
-    /// The view is valid only during the call: the frame is wiped right after the last stage returns.
-    /// </summary>
-    void Process(in FrameView frame, Detections detections, long frameIndex);
-}
-
-/// <summary>
 /// One camera's pixel stages with their own bounded pool of held frames. A frame is held (a second
 /// reference, no copy) only if a slot is free when its detection is submitted; otherwise it skips
 /// the stages, counted, and is released as usual the moment its tensor is filled. So a slow stage
@@ -39,6 +22,7 @@ internal sealed class PixelStageRunner : IDisposable
     private readonly Thread _thread;
     private readonly StageTimes _times;
     private volatile bool _stop;
+    private int _disposed;
     private long _processed, _skipped, _failed;
 
     public PixelStageRunner(string cameraId, IReadOnlyList<IPixelStage> stages, int slots, StageTimes times, ILogger log)
@@ -118,8 +102,10 @@ internal sealed class PixelStageRunner : IDisposable
     /// <summary>Finishes the frames already handed over, then stops the thread.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         lock (_ready) { _stop = true; Monitor.PulseAll(_ready); }
         _thread.Join();
         _free.Dispose();
+        foreach (var s in _stages) (s as IDisposable)?.Dispose(); // a stage's models go with its camera
     }
 }
