@@ -253,7 +253,12 @@ EPH_API eph_pixbuf *eph_pixbuf_alloc(size_t bytes);
 EPH_API uint8_t *eph_pixbuf_data(eph_pixbuf *buffer);
 EPH_API size_t eph_pixbuf_size(const eph_pixbuf *buffer);
 
-/* Zeroes the memory, frees it and records its lifetime. NULL is ignored. */
+/* Marks a buffer as scratch that its owner wipes after every use (a detector's input tensors):
+ * its final free is counted as a wipe but adds no lifetime sample, since the buffer's age is not
+ * how long it held pixels. Not thread-safe against a concurrent free of the same buffer. */
+EPH_API void eph_pixbuf_set_reused(eph_pixbuf *buffer);
+
+/* Zeroes the memory, frees it and records its lifetime (none for a reused buffer). NULL is ignored. */
 EPH_API void eph_pixbuf_free(eph_pixbuf *buffer);
 
 /* ------------------------------------------------------------------------------------------ */

@@ -24,6 +24,7 @@ void eph_ledger_on_wiped(int64_t lifetime_ns);
 void eph_ledger_on_block_wiped(int64_t lifetime_ns, int64_t engine_ns);
 /* The engine's last reference to a delivered frame went, held_ns after its delivery. */
 void eph_ledger_on_engine_released(int64_t held_ns);
+void eph_ledger_on_wiped_untimed(void); /* counted as wiped, no lifetime sample (reused scratch) */
 void eph_ledger_on_dropped_for_pool(void);
 void eph_ledger_on_leaked(void);
 void eph_ledger_on_reserved(int64_t delta_bytes);

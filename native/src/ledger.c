@@ -103,6 +103,14 @@ void eph_ledger_on_engine_released(int64_t held_ns)
     pthread_mutex_unlock(&s_ledger_mu);
 }
 
+void eph_ledger_on_wiped_untimed(void)
+{
+    pthread_mutex_lock(&s_ledger_mu);
+    s_ledger.wiped++;
+    s_ledger.in_use--;
+    pthread_mutex_unlock(&s_ledger_mu);
+}
+
 void eph_ledger_on_dropped_for_pool(void)
 {
     pthread_mutex_lock(&s_ledger_mu);
@@ -170,6 +178,7 @@ struct eph_pixbuf {
     size_t size;        /* bytes the caller asked for */
     size_t reserved;    /* bytes actually allocated (rounded up to 64) */
     int64_t allocated_ns;
+    int reused;         /* scratch wiped after every use: its allocation lifetime is not a pixel lifetime */
     struct eph_pixbuf *prev, *next; /* live list, for eph_pool_scan */
 };
 
@@ -203,6 +212,11 @@ EPH_API eph_pixbuf *eph_pixbuf_alloc(size_t bytes)
 EPH_API uint8_t *eph_pixbuf_data(eph_pixbuf *buffer) { return buffer ? buffer->data : NULL; }
 EPH_API size_t eph_pixbuf_size(const eph_pixbuf *buffer) { return buffer ? buffer->size : 0; }
 
+EPH_API void eph_pixbuf_set_reused(eph_pixbuf *buffer)
+{
+    if (buffer) buffer->reused = 1;
+}
+
 EPH_API void eph_pixbuf_free(eph_pixbuf *buffer)
 {
     if (!buffer) return;
@@ -213,7 +227,8 @@ EPH_API void eph_pixbuf_free(eph_pixbuf *buffer)
     eph_wipe(buffer->data, buffer->reserved);
     /* Lifetime histogram only: pixbufs never pass through a decoder, and they are kept out of the
      * engine-held / decoder-held split, which describes pool blocks (decoded pictures) alone. */
-    eph_ledger_on_wiped(eph_now_ns() - buffer->allocated_ns);
+    if (buffer->reused) eph_ledger_on_wiped_untimed();
+    else eph_ledger_on_wiped(eph_now_ns() - buffer->allocated_ns);
     eph_ledger_on_reserved(-(int64_t)buffer->reserved);
     free(buffer->data);
     free(buffer);

@@ -36,6 +36,18 @@ public sealed unsafe class PixelBuffer : IDisposable
     }
 
     /// <summary>
+    /// Scratch its owner wipes after every use (a detector's input tensors): counted like any pixel
+    /// buffer, but its final free adds no sample to the pixel-lifetime figures, because its age is not
+    /// how long it held pixels (each use is wiped within the run that filled it).
+    /// </summary>
+    public static PixelBuffer RentReused(nuint bytes)
+    {
+        var b = Rent(bytes);
+        NativeMethods.eph_pixbuf_set_reused(b._handle);
+        return b;
+    }
+
+    /// <summary>
     /// The memory as a span. DANGEROUS: it must not outlive this buffer; <see cref="Dispose"/> zeroes and frees it.
     /// </summary>
     public Span<byte> DangerousGetSpan()

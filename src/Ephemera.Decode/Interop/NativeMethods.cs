@@ -157,6 +157,9 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial void eph_pixbuf_free(nint buffer);
 
+    [LibraryImport(Lib)]
+    internal static partial void eph_pixbuf_set_reused(PixelBufferHandle buffer);
+
     // ---- image encoding ----
     [LibraryImport(Lib)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]

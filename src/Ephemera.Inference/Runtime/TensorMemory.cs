@@ -17,7 +17,7 @@ internal sealed unsafe class TensorMemory : IDisposable
 
     public TensorMemory(nuint bytes)
     {
-        _buffer = PixelBuffer.Rent(bytes); // aligned, zeroed, counted as allocated
+        _buffer = PixelBuffer.RentReused(bytes); // aligned, zeroed, counted as allocated; wiped after every run, so its age is no pixel lifetime
         _ptr = _buffer.Pointer;
         Length = bytes;
         TensorLedger.OnAllocated(bytes);
