@@ -113,7 +113,9 @@ public sealed class CameraWorker : IDisposable
         _sourceOptions = sourceOptions with { Loop = config.Loop, Paced = false }; // pacing is done here, so decode time is measurable
         _epochSeconds = epochSeconds;
         Analytics = new PurposeAnalytics(analytics);
-        _tracker = new MultiObjectTracker(TrackerOptions.Live);
+        // The adaptive default: its thresholds follow the detector's score scale (YOLOX-Nano at 416 on
+        // ADL-Rundle-6: HOTA .377 vs .350 with the fixed Live thresholds).
+        _tracker = new MultiObjectTracker(TrackerOptions.Default);
         _log = log ?? NullLogger.Instance;
         if (pixelStages is { Count: > 0 }) _pixelStages = new PixelStageRunner(config.Id, pixelStages, pixelStageSlots, stages, _log);
         _request = new DetectionRequest(OnDetections) { Priority = Math.Max(1, config.Priority) };

@@ -37,13 +37,26 @@ public sealed class MultiObjectTracker
 
     private enum DetKind : byte { Dropped, Low, High }
 
+    // Adaptive score thresholds (TrackerOptions.AdaptiveScores): recent scores and the thresholds
+    // they set, refreshed at every update.
+    private readonly ScoreHistogram? _scores;
+    private float _highScore, _newTrackScore;
+
     public MultiObjectTracker(TrackerOptions options)
     {
         _o = options ?? throw new ArgumentNullException(nameof(options));
         _sort = options.Mode == TrackerMode.Sort;
+        if (options.AdaptiveScores && !_sort) _scores = new ScoreHistogram(options.ScoreHalfLifeUpdates);
+        _highScore = options.HighScore; _newTrackScore = options.NewTrackScore;
     }
 
     public TrackerOptions Options => _o;
+
+    /// <summary>The high-score threshold in force at the last update (fixed unless <see cref="TrackerOptions.AdaptiveScores"/>).</summary>
+    public float EffectiveHighScore => _highScore;
+
+    /// <summary>The new-track threshold in force at the last update (fixed unless <see cref="TrackerOptions.AdaptiveScores"/>).</summary>
+    public float EffectiveNewTrackScore => _newTrackScore;
 
     /// <summary>Ids of the tracks removed during the last <see cref="Update"/> or <see cref="Predict"/>.</summary>
     public ReadOnlySpan<int> RemovedIds => _removed.AsSpan(0, _removedCount);
@@ -55,6 +68,8 @@ public sealed class MultiObjectTracker
     public void Reset()
     {
         _trackCount = 0; _removedCount = 0; _nextId = 1; _started = false; _firstUpdateDone = false;
+        _scores?.Clear();
+        _highScore = _o.HighScore; _newTrackScore = _o.NewTrackScore;
     }
 
     /// <summary>
@@ -70,11 +85,14 @@ public sealed class MultiObjectTracker
         EnsureDetectionCapacity(nDet);
         var boxes = detections.Boxes; var scores = detections.Scores; var classes = detections.ClassIds;
 
-        // 1. Split detections by score (BYTE): high ones lead, low ones only extend tracks.
+        // 1. Split detections by score (BYTE): high ones lead, low ones only extend tracks. With
+        //    adaptive scores the thresholds come from the recent score distribution, this frame included.
+        if (_scores != null) UpdateScoreThresholds(scores);
+        float high = _highScore;
         for (int d = 0; d < nDet; d++)
         {
             float s = scores[d];
-            _detKind[d] = s >= _o.HighScore ? DetKind.High : s >= _o.MinScore ? DetKind.Low : DetKind.Dropped;
+            _detKind[d] = s >= high ? DetKind.High : s >= _o.MinScore ? DetKind.Low : DetKind.Dropped;
             _detTrack[d] = -1;
         }
         for (int t = 0; t < _trackCount; t++) _tracks[t].MatchedNow = false;
@@ -112,7 +130,7 @@ public sealed class MultiObjectTracker
         //    first update they are confirmed at once (ByteTrack, SORT), there being no history.
         for (int d = 0; d < nDet; d++)
         {
-            if (_detTrack[d] >= 0 || _detKind[d] != DetKind.High || scores[d] < _o.NewTrackScore) continue;
+            if (_detTrack[d] >= 0 || _detKind[d] != DetKind.High || scores[d] < _newTrackScore) continue;
             StartTrack(boxes[d], scores[d], classes[d], frameIndex, confirmed: !_firstUpdateDone || _o.MinHits <= 1);
         }
         _firstUpdateDone = true;
@@ -138,6 +156,21 @@ public sealed class MultiObjectTracker
     }
 
     // ------------------------------------------------------------------ steps
+
+    /// <summary>The rule documented at <see cref="TrackerOptions.AdaptiveScores"/>.</summary>
+    private void UpdateScoreThresholds(Span<float> scores)
+    {
+        var h = _scores!;
+        h.Decay();
+        foreach (float s in scores) if (s >= _o.MinScore) h.Add(s);
+        if (h.Weight <= 0) return; // nothing seen yet: the fixed values stay
+        double r = h.Quantile(_o.ReferenceQuantile, _o.MinScore);
+        double high = Math.Max(_o.MinScore, _o.HighScoreFraction * r);
+        double birth = h.Quantile(_o.NewTrackQuantile, Math.Max(_o.MinScore, _o.NewTrackFloorFraction * r));
+        if (double.IsNaN(birth)) birth = high;
+        _highScore = (float)high;
+        _newTrackScore = (float)Math.Max(high, birth);
+    }
 
     private void AdvanceTo(long frameIndex)
     {

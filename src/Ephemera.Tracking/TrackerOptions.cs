@@ -19,13 +19,27 @@ public enum TrackerMode
 /// </summary>
 public sealed record TrackerOptions
 {
-    /// <summary>The defaults used for every sequence (no per-sequence tuning).</summary>
+    /// <summary>
+    /// The defaults used for every sequence and every detector (no per-sequence tuning): ByteTrack's
+    /// two stages with OC-SORT's corrections, the score thresholds derived live from the scores seen
+    /// so far (<see cref="AdaptiveScores"/>), so they suit MOT15's public Faster R-CNN boxes (scores
+    /// near 1) and YOLOX's (mostly 0.3–0.9) alike. The engine's live cameras and <c>ephemera track</c>
+    /// without <c>--mode</c> use these.
+    /// </summary>
     public static TrackerOptions Default { get; } = new();
+
+    /// <summary>
+    /// The fixed thresholds measured on MOT15's public detections (high stage 0.6, new tracks 0.9),
+    /// as the default was before <see cref="AdaptiveScores"/>: for reproducing those figures
+    /// (<c>ephemera track --mode byte-ocsort</c>). On a detector whose scores rarely reach 0.9
+    /// (YOLOX) almost no track starts.
+    /// </summary>
+    public static TrackerOptions ByteOcSort { get; } = new() { AdaptiveScores = false };
 
     /// <summary>Options for plain SORT: every detection, IoU ≥ 0.3, confirm after 3 hits, removed after a second missed update.</summary>
     public static TrackerOptions SortDefault { get; } = new()
     {
-        Mode = TrackerMode.Sort, MinScore = 0, HighScore = 0, NewTrackScore = 0, MatchIouFirst = 0.3, MinHits = 3, MaxLostUpdates = 1,
+        Mode = TrackerMode.Sort, AdaptiveScores = false, MinScore = 0, HighScore = 0, NewTrackScore = 0, MatchIouFirst = 0.3, MinHits = 3, MaxLostUpdates = 1,
     };
 
     /// <summary>
@@ -34,7 +48,7 @@ public sealed record TrackerOptions
     /// new tracks start only from near-certain boxes, which YOLOX rarely gives. Here new tracks start
     /// at 0.6 and the high stage at 0.5; weaker boxes (down to the detector's 0.1) still extend tracks.
     /// </summary>
-    public static TrackerOptions Live { get; } = new() { HighScore = 0.5f, NewTrackScore = 0.6f };
+    public static TrackerOptions Live { get; } = new() { AdaptiveScores = false, HighScore = 0.5f, NewTrackScore = 0.6f };
 
     public TrackerMode Mode { get; init; } = TrackerMode.ByteOcSort;
 
@@ -42,12 +56,62 @@ public sealed record TrackerOptions
     public float MinScore { get => _minScore; init => _minScore = Unit(value, nameof(MinScore)); }
     private readonly float _minScore = 0.1f;
 
-    /// <summary>High-score detections (≥ this) take part in the first association and may start tracks; the rest only extend tracks (BYTE's second stage).</summary>
+    /// <summary>
+    /// Derive <see cref="HighScore"/> and <see cref="NewTrackScore"/> from the detector's score
+    /// distribution instead of using them as given (on in <see cref="Default"/>). Every update adds
+    /// the scores ≥ <see cref="MinScore"/> of its detections to a 256-bin histogram over [0, 1] whose
+    /// weights decay with a half-life of <see cref="ScoreHalfLifeUpdates"/> updates (bounded memory,
+    /// usable live; the current frame counts before its thresholds are taken). From it:
+    /// <list type="bullet">
+    /// <item>the reference score r = the <see cref="ReferenceQuantile"/> (0.9) quantile: what a
+    /// clearly visible object scores on this detector (≈ 1.0 for MOT15's Faster R-CNN, ≈ 0.85 for
+    /// YOLOX-Nano on a 1080p street);</item>
+    /// <item>effective high score = <see cref="HighScoreFraction"/> (0.75) × r;</item>
+    /// <item>effective new-track score = the <see cref="NewTrackQuantile"/> (0.175) quantile of the
+    /// scores ≥ <see cref="NewTrackFloorFraction"/> (0.7) × r — the weakest sixth of the plausible
+    /// boxes cannot start a track — and never below the effective high score.</item>
+    /// </list>
+    /// Both quantiles are taken on the upper part of the distribution, so they do not depend on
+    /// where the detector's own score cut lies (0.1 or 0.3 for YOLOX, 0.5 for the Faster R-CNN
+    /// files). Before any detection has been seen the fixed values apply. On the MOT15 public
+    /// detections this lands at about 0.75 / 0.9 (the fixed default was 0.6 / 0.9), on the engine's
+    /// YOLOX-Nano at about 0.64 / 0.7. The constants were fitted on those two detector families
+    /// (MOT15 TUD-Campus and ADL-Rundle-6 Faster R-CNN files; YOLOX-Nano at 416 and 640 on
+    /// ADL-Rundle-6's video); see docs/architecture.md, "Tracking".
+    /// </summary>
+    public bool AdaptiveScores { get; init; } = true;
+
+    /// <summary>Half-life, in updates, of the score histogram behind <see cref="AdaptiveScores"/> (default 900: 30 s at 30 fps).</summary>
+    public int ScoreHalfLifeUpdates { get => _halfLife; init => _halfLife = value is >= 1 and <= 10_000_000 ? value : throw Range(nameof(ScoreHalfLifeUpdates), value, "[1, 10000000]"); }
+    private readonly int _halfLife = 900;
+
+    /// <summary>Quantile of the recent scores (≥ <see cref="MinScore"/>) taken as the detector's reference score r (<see cref="AdaptiveScores"/>).</summary>
+    public double ReferenceQuantile { get => _refQ; init => _refQ = Unit(value, nameof(ReferenceQuantile)); }
+    private readonly double _refQ = 0.9;
+
+    /// <summary>Effective high score as a fraction of the reference score (<see cref="AdaptiveScores"/>).</summary>
+    public double HighScoreFraction { get => _highFrac; init => _highFrac = Unit(value, nameof(HighScoreFraction)); }
+    private readonly double _highFrac = 0.75;
+
+    /// <summary>Scores below this fraction of the reference score are left out of the new-track quantile (<see cref="AdaptiveScores"/>).</summary>
+    public double NewTrackFloorFraction { get => _floorFrac; init => _floorFrac = Unit(value, nameof(NewTrackFloorFraction)); }
+    private readonly double _floorFrac = 0.7;
+
+    /// <summary>Quantile of the scores above the floor that sets the effective new-track score (<see cref="AdaptiveScores"/>).</summary>
+    public double NewTrackQuantile { get => _newQ; init => _newQ = Unit(value, nameof(NewTrackQuantile)); }
+    private readonly double _newQ = 0.175;
+
+    /// <summary>
+    /// High-score detections (≥ this) take part in the first association and may start tracks; the
+    /// rest only extend tracks (BYTE's second stage). Used as given when <see cref="AdaptiveScores"/>
+    /// is off; with it on, only until the first detection has been seen.
+    /// </summary>
     public float HighScore { get => _highScore; init => _highScore = Unit(value, nameof(HighScore)); }
     private readonly float _highScore = 0.6f;
 
     /// <summary>
-    /// A new track starts only from an unmatched detection scoring at least this. ByteTrack uses
+    /// A new track starts only from an unmatched detection scoring at least this (when
+    /// <see cref="AdaptiveScores"/> is off; with it on, only before the first detection). ByteTrack uses
     /// high + 0.1 = 0.7; 0.9 measured better on both MOT15 sequences with ground truth (fewer
     /// short false tracks), and only new tracks are affected: weaker detections still extend them.
     /// </summary>

@@ -51,3 +51,52 @@ public class MotSequenceTrackerTests
         Assert.Equal(0.7f, id.Normalize(0.7f));
     }
 }
+
+public class AdaptiveScoreTests
+{
+    [Fact]
+    public void ThresholdsFollowTheDetectorsScoreScale()
+    {
+        // MOT15's Faster R-CNN file (scores 0.5–1, mostly ≈ 0.99): about the fixed 0.6–0.8 / 0.9.
+        var frcnn = new MultiObjectTracker(TrackerOptions.Default);
+        var dets = new Detections();
+        foreach (var g in MotChallenge.Read(Ephemera.TestSupport.TestPaths.Mot15("ADL-Rundle-6/det/det_frcnn.txt")).GroupBy(r => r.Frame))
+        {
+            dets.Clear();
+            foreach (var r in g) dets.Add(r.Box, r.Confidence, 0);
+            frcnn.Update(dets, g.Key);
+        }
+        Assert.InRange(frcnn.EffectiveHighScore, 0.7f, 0.8f);
+        Assert.InRange(frcnn.EffectiveNewTrackScore, 0.87f, 0.95f);
+
+        // A detector whose scores spread over 0.1–0.85 (YOLOX-like): both thresholds come down.
+        var low = new MultiObjectTracker(TrackerOptions.Default);
+        var rng = new Random(7);
+        for (int f = 1; f <= 200; f++)
+        {
+            dets.Clear();
+            for (int i = 0; i < 10; i++) dets.Add(new BoxF(100 * i, 10, 40, 90), 0.1f + 0.75f * (float)rng.NextDouble(), 0);
+            low.Update(dets, f);
+        }
+        Assert.InRange(low.EffectiveHighScore, 0.5f, 0.65f);
+        Assert.InRange(low.EffectiveNewTrackScore, low.EffectiveHighScore, 0.75f);
+
+        // The named modes keep their fixed thresholds.
+        var fixedMode = new MultiObjectTracker(TrackerOptions.ByteOcSort);
+        fixedMode.Update(dets, 1);
+        Assert.Equal((0.6f, 0.9f), (fixedMode.EffectiveHighScore, fixedMode.EffectiveNewTrackScore));
+    }
+
+    [Fact]
+    public void HistogramQuantilesInterpolateAndDecay()
+    {
+        var h = new ScoreHistogram(halfLifeUpdates: 1);
+        for (int i = 0; i < 100; i++) h.Add(0.5f);
+        Assert.InRange(h.Quantile(0.5), 0.5, 0.5 + 1.0 / ScoreHistogram.Bins);
+        Assert.True(double.IsNaN(h.Quantile(0.5, from: 0.6)));
+        h.Decay();
+        Assert.Equal(50, h.Weight, 6);
+        for (int i = 0; i < 150; i++) h.Add(0.9f);
+        Assert.True(h.Quantile(0.5) > 0.85); // the newer scores outweigh the decayed ones
+    }
+}

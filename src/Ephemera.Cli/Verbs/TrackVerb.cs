@@ -12,13 +12,15 @@ public sealed class TrackVerb : IVerb
     public string Summary => "track MOTChallenge detections (motion only, no re-identification)";
     public string Usage => """
         usage: ephemera track --detections det.txt --output res.txt [--seqinfo seqinfo.ini]
-                              [--mode byte-ocsort|sort|live] [--min-score S] [--interpolate N]
+                              [--mode auto|byte-ocsort|sort|live] [--min-score S] [--interpolate N]
           --detections   MOTChallenge rows frame,id,x,y,w,h,conf,… (frames from 1)
           --output       result rows frame,id,x,y,w,h,conf,-1,-1,-1
           --seqinfo      MOTChallenge seqinfo.ini: frameRate scales the lost-track buffer,
                          seqLength sets the last frame (default: the file's last frame)
-          --mode         byte-ocsort (default), sort, or live (byte-ocsort with thresholds for the
-                         engine's own detector, whose scores run lower than MOT15's public detections)
+          --mode         auto (default): byte-ocsort with its score thresholds derived from the
+                         scores seen so far, for any detector (MOT15 public boxes, YOLOX, …);
+                         named modes to reproduce earlier figures: byte-ocsort (fixed 0.6 / 0.9,
+                         tuned on MOT15's public detections), sort, live (fixed 0.5 / 0.6)
           --min-score    ignore detections below S, after scores are brought into [0, 1]
                          (scores outside [0, 1] are ranked within the file onto [0.5, 1]; default 0.1)
           --interpolate  fill track gaps of up to N frames linearly (offline; default 0 = off)
@@ -32,10 +34,11 @@ public sealed class TrackVerb : IVerb
         string outPath = a.Require("output");
         var options = a.Get("mode") switch
         {
-            null or "byte-ocsort" => TrackerOptions.Default,
+            null or "auto" => TrackerOptions.Default,
+            "byte-ocsort" => TrackerOptions.ByteOcSort,
             "sort" => TrackerOptions.SortDefault,
             "live" => TrackerOptions.Live,
-            var m => throw new UsageException($"--mode: '{m}' is not one of byte-ocsort, sort, live"),
+            var m => throw new UsageException($"--mode: '{m}' is not one of auto, byte-ocsort, sort, live"),
         };
         if (a.Get("min-score") != null)
         {
