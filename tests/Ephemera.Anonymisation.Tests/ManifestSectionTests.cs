@@ -6,7 +6,7 @@ namespace Ephemera.Anonymisation.Tests;
 /// <summary>The manifest's <c>anonymise:</c> section: validated, hashed, and turned into the anonymiser's rules.</summary>
 public class ManifestSectionTests
 {
-    private static string Case4Yaml => File.ReadAllText(Inputs.ManifestPath);
+    private static string Case4Yaml => Inputs.Case4YamlWithoutSection;
     private static CameraManifest WithSection(string section) => ManifestLoader.Parse(Case4Yaml.TrimEnd() + "\n" + section + "\n", "case4-test.yaml");
 
     [Fact]

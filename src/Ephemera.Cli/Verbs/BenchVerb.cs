@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Ephemera.Core;
 using Ephemera.Runtime;
 using Ephemera.Cli.Bench;
 using Spectre.Console;
@@ -12,7 +13,8 @@ public sealed class BenchVerb : IVerb
     public string Name => "bench";
     public string Summary => "stream benchmark: N paced sources, sustained?, latency, ceilings, efficiency";
     public string Usage => """
-        usage: ephemera bench --source FILE --streams N --seconds S [--detect-fps F] [--find-max] --json OUT
+        usage: ephemera bench --source FILE --streams N --seconds S [--detect-fps F] [--find-max] [--repeat N] --json OUT
+                              [--rule detect=0.95,late=0.01,p99=500,p99_intervals=2] [--ceiling-seconds S] [--calibration-seconds S]
                               [--model NAME] [--provider cpu|cuda|…] [--threads T] [--parallel-runs R] [--max-batch B]
                               [--input-size S] [--input-fit auto|square]
 
@@ -27,7 +29,13 @@ public sealed class BenchVerb : IVerb
         ceilings allow, 1 / (fps / decode_fps + detect_fps / detect_ips)). The engine fits the
         detector input to the source's aspect (--input-fit auto, e.g. 416x320 for 4:3) and
         skips decoding frames nobody needs; both are the engine's gains over the ceilings. --find-max searches the largest sustained N (starting
-        from --streams, or from the ceilings' estimate when --streams is not given).
+        from --streams, or from the ceilings' estimate when --streams is not given), bisecting and
+        confirming the boundary with a second look. --repeat N runs every stream count N times (3 with
+        --find-max) and reports the median and min–max of each figure. The primary figure is CPU cost:
+        cpu_ms_per_camera_second per stage (threads' own CPU clocks) and capacity_streams = cores × 1000
+        ÷ its total, which moves little with other tenants' noise. Short calibrations before, between
+        and after the trials measure the machine's drift; over 10 % marks the verdict uncertain.
+        --rule changes what counts as sustained; every result carries the rule it was judged by.
         """;
 
     /// <summary>Upper bound of --streams: beyond this a bench only measures memory exhaustion.</summary>
@@ -38,7 +46,8 @@ public sealed class BenchVerb : IVerb
 
     public int Run(string[] args)
     {
-        var a = new CliArgs(args, ["source", "streams", "seconds", "detect-fps", "json", "model", "provider", "threads", "parallel-runs", "max-batch", "input-size", "input-fit"], ["find-max"]);
+        var a = new CliArgs(args, ["source", "streams", "seconds", "detect-fps", "json", "model", "provider", "threads", "parallel-runs", "max-batch", "input-size", "input-fit",
+            "repeat", "rule", "ceiling-seconds", "calibration-seconds"], ["find-max"]);
         var options = new BenchOptions
         {
             Source = Path.GetFullPath(a.Require("source")),
@@ -51,6 +60,7 @@ public sealed class BenchVerb : IVerb
             MaxBatch = a.GetInt("max-batch", 0),
             InputSize = a.GetInt("input-size", 0),
             ParallelRuns = a.GetInt("parallel-runs", 0),
+            CeilingSeconds = a.GetDouble("ceiling-seconds", 4),
             InputFit = a.Get("input-fit") switch
             {
                 null or "auto" => Ephemera.Config.InputFit.Auto,
@@ -58,60 +68,190 @@ public sealed class BenchVerb : IVerb
                 var other => throw new UsageException($"--input-fit must be auto or square, got '{other}'"),
             },
         };
+        bool findMax = a.Flag("find-max");
+        int repeat = a.GetInt("repeat", findMax ? 3 : 1);
+        if (repeat is < 1 or > 20) throw new UsageException($"--repeat must be 1…20, got {repeat}");
+        double calSeconds = a.GetDouble("calibration-seconds", 2);
+        if (!(calSeconds > 0) || !(options.CeilingSeconds > 0)) throw new UsageException("--ceiling-seconds and --calibration-seconds must be positive");
+        SustainedRule rule;
+        try { rule = a.Get("rule") is { } r ? SustainedRule.Parse(r) : new SustainedRule(); }
+        catch (EphemeraException e) { throw new UsageException(e.Message); }
         string outPath = a.Require("json");
         options.Validate();
         var err = StatusConsole.Create();
+        err.MarkupLine($"[bold]rule[/]: {Markup.Escape(rule.ToString())}");
 
         err.MarkupLine($"[bold]ceilings[/]: measuring decode of {Markup.Escape(Path.GetFileName(options.Source))} and bare ONNX Runtime ({options.Model}, {options.Provider})…");
         var ceiling = BenchRunner.MeasureCeilings(options);
         err.MarkupLine($"  decode {ceiling.DecodeFps:0} fps, detect {ceiling.DetectIps:0.0} images/s at {ceiling.DetectInput}" +
                        (ceiling.EngineInput != ceiling.DetectInput ? $" ({ceiling.DetectIpsEngineInput:0.0} at the engine's {ceiling.EngineInput})" : ""));
 
-        var trials = new List<BenchResult>();
-        BenchResult RunAt(int n)
+        // The machine's own drift: the same short ceiling loops before, between and after the trials.
+        var inference = new Ephemera.Inference.Runtime.InferenceOptions(options.Provider, options.IntraOpThreads, parallelRuns: options.ParallelRuns);
+        var calibrations = new List<Calibration>();
+        void Calibrate(string when)
         {
-            err.MarkupLine($"[bold]run[/]: {n} streams for {options.Seconds:0} s at {options.DetectFps} detections/s each");
-            int tick = 0;
-            var r = BenchRunner.Run(options with { Streams = n }, ceiling, loggers: StderrLoggerFactory.Instance, onTick: host =>
+            var c = new Calibration(when, Math.Round(Ceilings.DetectIps(options.Model, inference, calSeconds), 1),
+                Math.Round(Ceilings.DecodeFps(options.Source, calSeconds, Environment.ProcessorCount), 1));
+            calibrations.Add(c);
+            err.MarkupLine($"  [grey]calibration {Markup.Escape(when)}: detect {c.DetectIps:0.0} images/s, decode {c.DecodeFps:0} fps[/]");
+        }
+        Calibrate("before");
+
+        var trials = new List<BenchResult>();
+        var probes = new List<Probe>();
+        Probe ProbeAt(int n)
+        {
+            var group = new List<BenchResult>();
+            for (int i = 0; i < repeat; i++)
             {
-                if (++tick % 5 == 0)
-                    err.MarkupLine($"  {host.Elapsed.TotalSeconds:0}s: {host.Cameras.Sum(c => c.FramesDecoded)} frames, " +
-                                   $"{host.Cameras.Sum(c => c.DetectionsDone)} detections, {host.Cameras.Sum(c => c.DetectionsSkipped)} skipped, " +
-                                   $"{host.Cameras.Sum(c => c.LateFrames)} late");
-            });
-            trials.Add(r);
-            err.Write(ResultTable(r));
-            return r;
+                err.MarkupLine($"[bold]run[/]: {n} streams for {options.Seconds:0} s at {options.DetectFps} detections/s each" + (repeat > 1 ? $" (trial {i + 1} of {repeat})" : ""));
+                int tick = 0;
+                var r = BenchRunner.Run(options with { Streams = n }, ceiling, loggers: StderrLoggerFactory.Instance, rule: rule, onTick: host =>
+                {
+                    if (++tick % 5 == 0)
+                        err.MarkupLine($"  {host.Elapsed.TotalSeconds:0}s: {host.Cameras.Sum(c => c.FramesDecoded)} frames, " +
+                                       $"{host.Cameras.Sum(c => c.DetectionsDone)} detections, {host.Cameras.Sum(c => c.DetectionsSkipped)} skipped, " +
+                                       $"{host.Cameras.Sum(c => c.LateFrames)} late");
+                });
+                trials.Add(r); group.Add(r);
+                err.Write(ResultTable(r));
+            }
+            var p = new Probe(n, group);
+            probes.Add(p);
+            if (repeat > 1) err.MarkupLine($"  {n} streams: sustained in {p.SustainedTrials} of {repeat} trials → {(p.Sustained ? "[green]sustained[/]" : "[red]not sustained[/]")}");
+            Calibrate($"after {n} streams");
+            return p;
         }
 
-        BenchResult best;
-        if (a.Flag("find-max"))
+        Probe best;
+        if (findMax)
         {
             double allowed = BenchRunner.StreamsAllowed(ceiling, ProbeFps(options.Source), options.DetectFps);
-            int n = a.Get("streams") != null ? options.Streams : Math.Max(1, (int)Math.Floor(allowed * 0.9));
-            var r = RunAt(n);
-            BenchResult? lastGood = r.Sustained ? r : null;
-            if (r.Sustained)
-                while (true) { var up = RunAt(++n); if (!up.Sustained) break; lastGood = up; }
-            else
-                while (n > 1) { var down = RunAt(--n); if (down.Sustained) { lastGood = down; break; } }
-            best = lastGood ?? trials[^1];
+            int start = a.Get("streams") != null ? options.Streams : Math.Max(1, (int)Math.Floor(allowed * 0.9));
+            best = FindMax(start, ProbeAt);
         }
-        else best = RunAt(options.Streams);
+        else best = ProbeAt(options.Streams);
 
-        var json = JsonSerializer.SerializeToNode(best)!.AsObject();
-        if (trials.Count > 1)
-            json["trials"] = new JsonArray(trials.Select(t => (JsonNode)new JsonObject
-            {
-                ["streams"] = t.Streams, ["sustained"] = t.Sustained, ["why_not_sustained"] = t.WhyNotSustained,
-                ["detect_fps_achieved"] = t.DetectFpsAchieved, ["latency_p99_ms"] = t.Latency.P99,
-            }).ToArray());
+        var chosen = best.Median;
+        var json = JsonSerializer.SerializeToNode(chosen)!.AsObject();
+        json["repeat"] = repeat;
+        json["sustained_trials"] = best.SustainedTrials;
+        json["sustained"] = best.Sustained; // the majority of the trials at this count, not the one shown
+        json["spread"] = Spread(best.Trials);
+        json["drift"] = Drift(calibrations);
+        json["rule_text"] = rule.ToString();
+        json["probes"] = new JsonArray(probes.Select(p => (JsonNode)new JsonObject
+        {
+            ["streams"] = p.Streams, ["sustained"] = p.Sustained, ["sustained_trials"] = p.SustainedTrials, ["trials"] = p.Trials.Count,
+        }).ToArray());
+        json["trials"] = new JsonArray(trials.Select(t => (JsonNode)new JsonObject
+        {
+            ["streams"] = t.Streams, ["sustained"] = t.Sustained, ["why_not_sustained"] = t.WhyNotSustained,
+            ["detect_fps_achieved"] = t.DetectFpsAchieved, ["latency_p99_ms"] = t.Latency.P99,
+            ["cpu_ms_per_camera_second"] = t.CpuMsPerCameraSecond?.Total, ["capacity_streams"] = t.CapacityStreams,
+        }).ToArray());
         var dir = Path.GetDirectoryName(Path.GetFullPath(outPath));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
         File.WriteAllText(outPath, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        err.MarkupLine($"[bold]result[/]: {best.Streams} streams, sustained {best.Sustained}, efficiency {best.Efficiency} → {Markup.Escape(outPath)}");
+        var drift = json["drift"]!;
+        err.MarkupLine($"[bold]result[/]: {best.Streams} streams, sustained {best.Sustained} ({best.SustainedTrials} of {repeat}), " +
+                       $"capacity {json["spread"]!["capacity_streams"]!["median"]} streams from {chosen.CpuMsPerCameraSecond?.Total:0.0} CPU ms per camera-second, " +
+                       $"efficiency {chosen.Efficiency}; machine drift {drift["max_drift"]}" +
+                       ((bool)drift["uncertain"]! ? " [red](over 10 %: the verdict is uncertain)[/]" : "") + $" → {Markup.Escape(outPath)}");
         Console.Out.WriteLine(json.ToJsonString());
         return 0;
+    }
+
+    /// <summary>One calibration: the bare ONNX Runtime loop and a fixed decode, a few seconds each.</summary>
+    private sealed record Calibration(string When, double DetectIps, double DecodeFps);
+
+    /// <summary>The trials at one stream count; sustained when most of them were.</summary>
+    private sealed record Probe(int Streams, IReadOnlyList<BenchResult> Trials)
+    {
+        public int SustainedTrials => Trials.Count(t => t.Sustained);
+        public bool Sustained => SustainedTrials * 2 > Trials.Count;
+        /// <summary>The trial with the median detection rate (the one whose figures the JSON shows).</summary>
+        public BenchResult Median => Trials.OrderBy(t => t.DetectFpsAchieved).ElementAt(Trials.Count / 2);
+    }
+
+    /// <summary>
+    /// The largest sustained stream count: from the start, steps up (or down) until the verdict
+    /// flips, bisects the gap, then probes the boundary once more before believing it, stepping down
+    /// if the second look fails. One noisy trial no longer decides the result.
+    /// </summary>
+    private static Probe FindMax(int start, Func<int, Probe> probeAt)
+    {
+        var at = new Dictionary<int, Probe>();
+        Probe P(int n) => at.TryGetValue(n, out var p) ? p : at[n] = probeAt(n);
+        int lo = 0, hi = 0; // lo: largest known sustained (0 = none); hi: smallest known not sustained (0 = none)
+        if (P(start).Sustained)
+        {
+            lo = start;
+            for (int step = 1; hi == 0; step *= 2)
+            {
+                int n = Math.Min(MaxStreams, lo + step);
+                if (P(n).Sustained) { lo = n; if (n == MaxStreams) break; } else hi = n;
+            }
+        }
+        else
+        {
+            hi = start;
+            for (int step = 1; lo == 0 && hi > 1; step *= 2)
+            {
+                int n = Math.Max(1, hi - step);
+                if (P(n).Sustained) lo = n; else hi = n;
+            }
+        }
+        while (hi - lo > 1 && lo > 0) { int mid = (lo + hi) / 2; if (P(mid).Sustained) lo = mid; else hi = mid; }
+        // Confirm the boundary with a second look; a count that fails it is not the answer.
+        while (lo > 0)
+        {
+            var again = probeAt(lo);
+            if (again.Sustained) return new Probe(lo, [.. at[lo].Trials, .. again.Trials]);
+            // The second look failed: the next count down that is sustained at first look gets its own second look.
+            lo--;
+            while (lo > 0 && !P(lo).Sustained) lo--;
+        }
+        return at.Values.OrderBy(p => p.Streams).First();
+    }
+
+    private static JsonObject Spread(IReadOnlyList<BenchResult> trials)
+    {
+        JsonObject Of(Func<BenchResult, double> f)
+        {
+            var v = trials.Select(f).OrderBy(x => x).ToList();
+            double median = v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
+            return new JsonObject { ["median"] = Math.Round(median, 3), ["min"] = Math.Round(v[0], 3), ["max"] = Math.Round(v[^1], 3) };
+        }
+        return new JsonObject
+        {
+            ["detect_fps_achieved"] = Of(t => t.DetectFpsAchieved),
+            ["latency_p99_ms"] = Of(t => t.Latency.P99),
+            ["cpu_ms_per_camera_second"] = Of(t => t.CpuMsPerCameraSecond?.Total ?? 0),
+            ["capacity_streams"] = Of(t => t.CapacityStreams),
+            ["efficiency"] = Of(t => t.Efficiency),
+        };
+    }
+
+    private static JsonObject Drift(IReadOnlyList<Calibration> c)
+    {
+        static double Rel(IEnumerable<double> xs)
+        {
+            var v = xs.OrderBy(x => x).ToList();
+            double median = v[v.Count / 2];
+            return median > 0 ? Math.Round((v[^1] - v[0]) / median, 3) : 0;
+        }
+        double detect = Rel(c.Select(x => x.DetectIps)), decode = Rel(c.Select(x => x.DecodeFps));
+        double max = Math.Max(detect, decode);
+        return new JsonObject
+        {
+            ["calibrations"] = new JsonArray(c.Select(x => (JsonNode)new JsonObject { ["when"] = x.When, ["detect_ips"] = x.DetectIps, ["decode_fps"] = x.DecodeFps }).ToArray()),
+            ["detect_ips_drift"] = detect,
+            ["decode_fps_drift"] = decode,
+            ["max_drift"] = max,
+            ["uncertain"] = max > 0.10,
+        };
     }
 
     private static double ProbeFps(string source)

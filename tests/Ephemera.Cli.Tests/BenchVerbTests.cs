@@ -1,0 +1,62 @@
+using System.Text.Json;
+using Ephemera.TestSupport;
+
+namespace Ephemera.Cli.Tests;
+
+/// <summary>The bench report carries what makes a figure reproducible: the rule, the spread of repeated trials, the machine's drift, the CPU cost per stage.</summary>
+[Collection("engine")]
+public sealed class BenchVerbTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    [Fact]
+    public void RepeatedTrialsReportRuleSpreadDriftAndCpuCostPerStage()
+    {
+        var json = _dir.File("bench.json");
+        var r = ChildProcess.Cli("bench", "--source", TestPaths.Video("vtest.avi"), "--streams", "1", "--seconds", "3", "--repeat", "2",
+            "--ceiling-seconds", "0.5", "--calibration-seconds", "0.3", "--rule", "detect=0.9,p99=800", "--json", json);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.Contains("every camera ≥ 0.9 of the requested detection rate", r.StdErr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var root = doc.RootElement;
+
+        var rule = root.GetProperty("rule");
+        Assert.Equal(0.9, rule.GetProperty("detect_share").GetDouble());
+        Assert.Equal(800, rule.GetProperty("p99_floor_ms").GetDouble());
+        Assert.Equal(0.01, rule.GetProperty("late_share").GetDouble());
+
+        Assert.Equal(2, root.GetProperty("repeat").GetInt32());
+        Assert.Equal(2, root.GetProperty("trials").GetArrayLength());
+        foreach (var figure in new[] { "detect_fps_achieved", "latency_p99_ms", "cpu_ms_per_camera_second", "capacity_streams", "efficiency" })
+        {
+            var s = root.GetProperty("spread").GetProperty(figure);
+            double min = s.GetProperty("min").GetDouble(), median = s.GetProperty("median").GetDouble(), max = s.GetProperty("max").GetDouble();
+            Assert.True(min <= median && median <= max, $"{figure}: {min} ≤ {median} ≤ {max}");
+        }
+
+        var drift = root.GetProperty("drift");
+        Assert.Equal(2, drift.GetProperty("calibrations").GetArrayLength()); // before the trials, and after the one stream count
+        Assert.True(drift.GetProperty("calibrations")[0].GetProperty("detect_ips").GetDouble() > 0);
+        Assert.True(drift.GetProperty("max_drift").GetDouble() >= 0);
+        Assert.Equal(drift.GetProperty("max_drift").GetDouble() > 0.10, drift.GetProperty("uncertain").GetBoolean());
+
+        var cpu = root.GetProperty("cpu_ms_per_camera_second");
+        foreach (var stage in new[] { "decode", "preprocess", "inference", "track" })
+            Assert.True(cpu.GetProperty(stage).GetDouble() > 0, $"no CPU cost for {stage}");
+        double attributed = new[] { "decode", "preprocess", "inference", "track", "analytics", "pixel_stage", "publish", "other" }.Sum(k => cpu.GetProperty(k).GetDouble());
+        Assert.InRange(attributed, cpu.GetProperty("total").GetDouble() * 0.99, cpu.GetProperty("total").GetDouble() * 1.01 + 0.01);
+        // capacity = cores × 1000 / CPU ms per camera-second.
+        double expected = root.GetProperty("cores").GetInt32() * 1000 / cpu.GetProperty("total").GetDouble();
+        Assert.InRange(root.GetProperty("capacity_streams").GetDouble(), expected * 0.98, expected * 1.02);
+    }
+
+    [Fact]
+    public void ABadRuleIsAUsageError()
+    {
+        var r = ChildProcess.Cli("bench", "--source", TestPaths.Video("vtest.avi"), "--rule", "speed=9", "--json", _dir.File("x.json"));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("unknown key 'speed'", r.StdErr);
+    }
+
+    public void Dispose() => _dir.Dispose();
+}
