@@ -55,9 +55,19 @@ public sealed record AnonymiseOptions
     public bool OutputCheck { get; init; } = true;
     /// <summary>JPEG quantiser scale, 2 (best) .. 31 (smallest).</summary>
     public int JpegQScale { get; init; } = 3;
+    /// <summary>
+    /// Across frames: a face or plate masked on frame n stays masked (grown by <see cref="CarryMargin"/>)
+    /// on the frames up to n + this many, so a detector that misses it for a frame or two never leaks it.
+    /// Applies when frames come with their index, in order (0 = off).
+    /// </summary>
+    public int CarryFrames { get; init; } = 5;
+    /// <summary>How much a carried box grows on each side per frame of age, as a share of its size (motion between frames).</summary>
+    public float CarryMargin { get; init; } = 0.1f;
 
     /// <summary>Test hook: the face at this index (after merging) is not masked in the first pass (-1 = none).</summary>
     internal int SkipFaceIndex { get; init; } = -1;
+    /// <summary>Test hook: <see cref="SkipFaceIndex"/> applies only to the frame with this index (a detector that misses a face once).</summary>
+    internal long? SkipOnlyOnFrame { get; init; }
     /// <summary>Test hook: the skipped face stays unmasked in the output check's re-mask too.</summary>
     internal bool SkipFaceOnRemask { get; init; }
 
@@ -91,6 +101,8 @@ public sealed record AnonymiseOptions
         if (UnderVehicleFraction is < 0 or > 0.5f) throw new EphemeraException($"anonymise: under-vehicle band must be 0..0.5 of the box; got {UnderVehicleFraction}");
         if (SmallTextMaxHeight is <= 0 or > 0.5f) throw new EphemeraException($"anonymise: small text height must be in (0, 0.5] of the frame; got {SmallTextMaxHeight}");
         if (HeadBandFraction is < 0.1f or > 0.5f) throw new EphemeraException($"anonymise: head band must be 0.1..0.5 of the person box; got {HeadBandFraction}");
+        if (CarryFrames is < 0 or > 300) throw new EphemeraException($"anonymise: carry frames must be 0..300; got {CarryFrames}");
+        if (CarryMargin is < 0 or > 1) throw new EphemeraException($"anonymise: carry margin must be 0..1; got {CarryMargin}");
         if (JpegQScale is < 2 or > 31) throw new EphemeraException($"anonymise: JPEG qscale must be 2..31; got {JpegQScale}");
         if (!WholeFrameText && MaskSmallText) throw new EphemeraException("anonymise: masking small text needs whole-frame text detection");
 

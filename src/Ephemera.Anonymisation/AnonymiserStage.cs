@@ -57,7 +57,7 @@ public sealed class AnonymiserStage : IPixelStage, IDisposable
         long n = Interlocked.Increment(ref _seen) - 1;
         if (n % _every != 0) return;
         Interlocked.Increment(ref _anonymised);
-        var r = _anonymiser.Anonymise(frame, detections, _clock());
+        var r = _anonymiser.Anonymise(frame, detections, _clock(), frameIndex: frameIndex);
         Last = r;
         if (r.Record is { } record)
         {

@@ -45,6 +45,8 @@ public sealed class AnonymiseResult
     internal IReadOnlyList<(int X0, int Y0, int X1, int Y1)> MaskRects { get; }
     /// <summary>What the last output check still found outside the masks (empty unless withheld).</summary>
     internal IReadOnlyList<BoxF> SurvivorBoxes { get; }
+    /// <summary>Faces and plates of earlier frames masked again on this one (<see cref="AnonymiseOptions.CarryFrames"/>).</summary>
+    public int Carried { get; internal init; }
 }
 
 /// <summary>
@@ -118,7 +120,8 @@ public sealed class StreetAnonymiser : IDisposable
     /// class ids, frame pixels): persons and vehicles give context. The frame is only read during the call.
     /// An odd width or height loses its last column or row.
     /// </summary>
-    public AnonymiseResult Anonymise(in FrameView frame, Detections objects, DateTimeOffset at, TimeSpan? binLength = null)
+    /// <param name="frameIndex">The frame's index in its stream, for masks carried across frames (null = a still: nothing carried).</param>
+    public AnonymiseResult Anonymise(in FrameView frame, Detections objects, DateTimeOffset at, TimeSpan? binLength = null, long? frameIndex = null)
     {
         if (frame.Format != PixelFormat.Yuv420P) throw new EphemeraException($"the anonymiser takes YUV420P frames, got {frame.Format}");
         ArgumentNullException.ThrowIfNull(objects);
@@ -161,12 +164,14 @@ public sealed class StreetAnonymiser : IDisposable
             Array.Clear(_coverage, 0, w * h);
             var rects = new List<(int, int, int, int)>();
             BoxF? skipped = null;
+            int skipIndex = _o.SkipOnlyOnFrame is { } only && frameIndex != only ? -1 : _o.SkipFaceIndex;
             for (int i = 0; i < faces.Count; i++)
             {
-                if (i == _o.SkipFaceIndex) { skipped = faces[i]; continue; }
+                if (i == skipIndex) { skipped = faces[i]; continue; }
                 MaskBox(img, faces[i], rects);
             }
             foreach (var b in plates) MaskBox(img, b, rects);
+            int carried = Carry(img, rects, frameIndex, faces.Where((_, i) => i != skipIndex).Concat(plates), w, h);
             if (_o.MaskSmallText) foreach (var b in small) MaskBox(img, b, rects);
             if (_o.MaskLargeText) foreach (var b in large) MaskBox(img, b, rects);
             int headBands = 0;
@@ -218,8 +223,36 @@ public sealed class StreetAnonymiser : IDisposable
             }
             Lap(t, 5, ref t0);
             double f = 1000.0 / Stopwatch.Frequency;
-            return new AnonymiseResult(record, counts, check, survivors, new AnonymiseTimings(t[0] * f, t[1] * f, t[2] * f, t[3] * f, t[4] * f, t[5] * f), rects, survivorBoxes);
+            return new AnonymiseResult(record, counts, check, survivors, new AnonymiseTimings(t[0] * f, t[1] * f, t[2] * f, t[3] * f, t[4] * f, t[5] * f), rects, survivorBoxes)
+            {
+                Carried = carried,
+            };
         }
+    }
+
+    // Faces and plates masked on recent frames, with the frame they were seen on.
+    private readonly List<(BoxF Box, long Frame)> _recent = new();
+
+    /// <summary>
+    /// Masks the faces and plates of the last <see cref="AnonymiseOptions.CarryFrames"/> frames again
+    /// (grown for motion), then remembers this frame's. A stream that jumped back (a loop, a reconnect)
+    /// starts afresh. Returns the boxes carried.
+    /// </summary>
+    private int Carry(Image img, List<(int, int, int, int)> rects, long? frameIndex, IEnumerable<BoxF> current, int w, int h)
+    {
+        if (frameIndex is not { } n || _o.CarryFrames == 0) { _recent.Clear(); return 0; }
+        _recent.RemoveAll(r => r.Frame > n || n - r.Frame > _o.CarryFrames);
+        int carried = 0;
+        foreach (var (box, seen) in _recent)
+        {
+            if (seen == n) continue;
+            float grow = _o.CarryMargin * (n - seen);
+            var g = new BoxF(box.X - box.W * grow, box.Y - box.H * grow, box.W * (1 + 2 * grow), box.H * (1 + 2 * grow));
+            MaskBox(img, g, rects);
+            carried++;
+        }
+        foreach (var b in current) _recent.Add((b, n));
+        return carried;
     }
 
     private static void Lap(long[] t, int i, ref long t0)

@@ -110,6 +110,34 @@ public class StreetAnonymiserTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void A_face_missed_on_one_frame_stays_masked_from_the_frames_before()
+    {
+        var (src, frame) = Inputs.Decode(TestPaths.Image("ultraface_imgs_1.jpg"));
+        using (src) using (frame)
+        {
+            // Frame 11's detector misses face 0 and the re-mask leaves it too: alone, that frame is withheld...
+            var miss = new AnonymiseOptions { SkipFaceIndex = 0, SkipFaceOnRemask = true, SkipOnlyOnFrame = 11 };
+            using (var alone = Open(miss))
+                Assert.True(alone.Anonymise(frame.View, new Detections(), At, frameIndex: 11).Withheld);
+            // ...but after frame 10 found it, its mask is carried onto frame 11 and the frame passes the check.
+            using (var stream = Open(miss))
+            {
+                Assert.False(stream.Anonymise(frame.View, new Detections(), At, frameIndex: 10).Withheld);
+                var r = stream.Anonymise(frame.View, new Detections(), At, frameIndex: 11);
+                Log("carried", r);
+                Assert.False(r.Withheld, $"check {r.OutputCheck}, {r.Survivors} survivors");
+                Assert.True(r.Carried > 0);
+            }
+            // Carried only within CarryFrames: a frame 20 that misses it is withheld again.
+            using (var late = Open(miss with { SkipOnlyOnFrame = 20 }))
+            {
+                Assert.False(late.Anonymise(frame.View, new Detections(), At, frameIndex: 10).Withheld);
+                Assert.True(late.Anonymise(frame.View, new Detections(), At, frameIndex: 20).Withheld);
+            }
+        }
+    }
+
+    [Fact]
     public void The_ledger_balances_after_anonymising()
     {
         // Finalise whatever earlier tests left to the GC first, so the window below sees only this test.

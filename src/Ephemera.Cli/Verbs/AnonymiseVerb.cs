@@ -70,7 +70,7 @@ public sealed class AnonymiseVerb : IVerb
                 {
                     if (frame % every != 0) continue;
                     context.Detect(lease!.View, objects);
-                    r = anonymiser.Anonymise(lease.View, objects, DateTimeOffset.UtcNow);
+                    r = anonymiser.Anonymise(lease.View, objects, DateTimeOffset.UtcNow, frameIndex: frame);
                 }
                 anonymised++;
                 string? file = null;
@@ -85,7 +85,7 @@ public sealed class AnonymiseVerb : IVerb
                 {
                     frame, released = r.Record != null, file,
                     faces = r.Masked.Faces, plates = r.Masked.Plates, text = r.Masked.Text, head_bands = r.Masked.HeadBands,
-                    kept_text = r.Masked.KeptText, remasked = r.Masked.Remasked, output_check = r.OutputCheck,
+                    kept_text = r.Masked.KeptText, remasked = r.Masked.Remasked, carried = r.Carried, output_check = r.OutputCheck,
                     ms = Math.Round(r.Timings.TotalMs, 1),
                 }));
             }
