@@ -62,6 +62,8 @@ public sealed class LiveCameraTests : IDisposable
         var events = store.Audit.Read().Where(r => r.Kind == "camera").Select(r => r.BodyJson).ToList();
         Assert.Contains(events, e => e.Contains("\"removed\"") && e.Contains("plaza-count-3"));
         Assert.Equal(4, events.Count(e => e.Contains("\"added\"")));
+        // The store, the first sink, kept the removed camera's published bins too.
+        Assert.True(store.CountRows("plaza-count-3", Core.DataClass.Count) >= 1, "the removed camera's count bins are not in the store");
     }
 
     private static async Task<bool> NextCount(IAsyncEnumerator<DerivedRecord> reader, string camera)
