@@ -27,26 +27,26 @@ internal static class ApiRoutes
     public static void Map(WebApplication app)
     {
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" })).Needs(ApiRole.Public);
-        app.MapGet("/readyz", (EphemeraEngine engine) =>
+        app.MapGet("/readyz", (ServedEngine engine) =>
         {
-            var s = engine.GetStatistics();
+            var s = engine;
             return s.Running && s.StoreHealthy
                 ? Results.Json(new { status = "ready" })
                 : Problems.Make(503, "Not ready", s.Running ? $"the store cannot write: {s.StoreError}" : "the engine is not running");
         }).Needs(ApiRole.Public);
 
-        app.MapGet("/metrics", async (EphemeraEngine engine) =>
+        app.MapGet("/metrics", async (ServedEngine engine) =>
             Results.Text(await engine.ScrapeMetricsAsync(), "text/plain; version=0.0.4; charset=utf-8")).Needs(ApiRole.Operator);
 
-        app.MapGet("/api/cameras", (EphemeraEngine engine) => Results.Json(CamerasView(engine.GetStatistics()))).Needs(ApiRole.Viewer);
+        app.MapGet("/api/cameras", (ServedEngine engine) => Results.Json(CamerasView(engine))).Needs(ApiRole.Viewer);
         app.MapPost("/api/cameras", AddCamera).Needs(ApiRole.Admin);
-        app.MapDelete("/api/cameras/{id}", async (string id, EphemeraEngine engine, ConcurrentDictionary<string, KnownCamera> cameras) =>
+        app.MapDelete("/api/cameras/{id}", async (string id, ServedEngine engine, ConcurrentDictionary<string, KnownCamera> cameras) =>
         {
             if (!await engine.RemoveCameraAsync(id)) return Problems.NotFound("id", $"no camera '{id}' is running");
             return Results.Json(new { id, removed = true });
         }).Needs(ApiRole.Admin);
 
-        app.MapGet("/api/cameras/{id}/icon", (string id, HttpContext ctx, EphemeraEngine engine) =>
+        app.MapGet("/api/cameras/{id}/icon", (string id, HttpContext ctx, ServedEngine engine) =>
         {
             var role = ApiRoles.StoreRoleFor(ctx.Role(), DataClass.IconImage);
             if (role is null) return Problems.Make(403, "Forbidden", "no role of this key may read IconImage", "id");
@@ -61,86 +61,85 @@ internal static class ApiRoutes
         app.MapGet("/api/records", ReadRecords).Needs(ApiRole.Viewer);
         app.MapGet("/api/events", Events).Needs(ApiRole.Viewer);
 
-        app.MapGet("/api/audit/verify", (EphemeraEngine engine) =>
+        app.MapGet("/api/audit/verify", (ServedEngine engine) =>
         {
             var r = engine.VerifyAudit();
             return Results.Json(new { intact = r.Intact, records = r.Records, first_bad_seq = r.FirstBadSeq, checkpoints = r.CheckpointsChecked, signatures_checked = r.SignaturesChecked, message = r.Message });
         }).Needs(ApiRole.Operator);
         app.MapGet("/api/audit/{camera}", AuditOf).Needs(ApiRole.Operator);
-        app.MapGet("/api/inquiries", (EphemeraEngine engine) => Results.Json(engine.InquiryCounts()
+        app.MapGet("/api/inquiries", (ServedEngine engine) => Results.Json(engine.InquiryCounts()
             .Select(kv => new { camera = kv.Key.CameraId, category = kv.Key.Category, count = kv.Value })
             .OrderBy(x => x.camera, StringComparer.Ordinal).ThenBy(x => x.category, StringComparer.Ordinal))).Needs(ApiRole.Operator);
     }
 
-    private static object CamerasView(EngineStatistics s)
+    private static object CamerasView(ServedEngine s)
     {
         double secs = Math.Max(1e-3, s.Uptime.TotalSeconds);
+        var l = ServedEngine.Ledger();
         return new
         {
             running = s.Running, uptime_seconds = Math.Round(s.Uptime.TotalSeconds, 1),
             records_published = s.RecordsPublished, reader_drops = s.ReaderDrops, store_healthy = s.StoreHealthy, store_error = s.StoreError,
             cameras = s.Cameras.Select(c => new
             {
-                id = c.Id, state = c.State, error = c.Error,
-                rates = new { decoded_fps = Math.Round(c.FramesDecoded / secs, 2), detections_per_second = c.DetectionsPerSecond },
-                latency_ms = new { p50 = c.LatencyP50Ms, p99 = c.LatencyP99Ms },
+                id = c.Id, state = c.State.ToString().ToLowerInvariant(), error = c.Error,
+                rates = new { decoded_fps = Math.Round(c.FramesDecoded / secs, 2), detections_per_second = Math.Round(c.DetectionsDone / secs, 3), recent_detect_rate = Math.Round(c.RecentDetectRate, 3) },
+                lateness = new { late_frames = c.LateFrames, max_lateness_ms = Math.Round(c.MaxLatenessMs, 1) },
+                latency_ms = new { p50 = Math.Round(c.Latency.Quantile(0.5), 2), p99 = Math.Round(c.Latency.Quantile(0.99), 2) },
                 ledger = new
                 {
                     frames_decoded = c.FramesDecoded, frames_destroyed = c.FramesDestroyed, frames_not_decoded = c.FramesNotDecoded,
-                    frames_dropped = c.FramesDropped, detections = c.Detections, detections_skipped = c.DetectionsSkipped,
+                    frames_dropped = c.FramesDroppedForPool, detections = c.DetectionsDone, detections_skipped = c.DetectionsSkipped,
                     pixel_stage_processed = c.PixelStageProcessed, pixel_stage_skipped = c.PixelStageSkipped,
                 },
-            }),
+            }).ToList(),
             pixels = new
             {
-                allocated = s.Pixels.Allocated, wiped = s.Pixels.Wiped, in_use = s.Pixels.InUse, leaked = s.Pixels.Leaked,
-                lifetime_max_ms = s.Pixels.LifetimeMaxMs, engine_held = s.Pixels.EngineHeld, decoder_held = s.Pixels.DecoderHeld,
+                allocated = l.Allocated, wiped = l.Wiped, in_use = l.InUse, leaked = l.Leaked, lifetime_max_ms = Math.Round(l.LifetimeMaxMs, 3),
+                engine_held_ms = new { p50 = Math.Round(l.EngineHeldP50Ms, 3), p99 = Math.Round(l.EngineHeldP99Ms, 3), max = Math.Round(l.EngineHeldMaxMs, 3) },
+                decoder_held_ms = new { p50 = Math.Round(l.DecoderHeldP50Ms, 3), p99 = Math.Round(l.DecoderHeldP99Ms, 3), max = Math.Round(l.DecoderHeldMaxMs, 3) },
             },
         };
     }
 
-    private static async Task<IResult> AddCamera(AddCameraRequest? body, EphemeraEngine engine, ConcurrentDictionary<string, KnownCamera> cameras)
+    private static async Task<IResult> AddCamera(AddCameraRequest? body, ServedEngine engine, ConcurrentDictionary<string, KnownCamera> cameras)
     {
         if (body is null) return Problems.BadParameter("body", "a JSON object with id, source and manifest (or manifest_yaml) is required");
         if (string.IsNullOrEmpty(body.Id)) return Problems.BadParameter("id", "missing");
         if (string.IsNullOrEmpty(body.Source)) return Problems.BadParameter("source", "missing (file path, rtsp:// or http(s):// URL)");
         if ((body.Manifest is null) == (body.ManifestYaml is null)) return Problems.BadParameter("manifest", "give exactly one of manifest (a path on the server) or manifest_yaml (the text)");
-        CameraSpec spec;
-        try
+        if (body.Id.Any(ch => !(char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_' or '.')) || body.Id.Length > 64)
+            return Problems.BadParameter("id", $"'{body.Id}' must be up to 64 letters, digits, '-', '_' or '.'");
+        if (body.DetectFps is { } fps && !(fps >= 0.01 && fps <= 120)) return Problems.BadParameter("detect_fps", $"{fps} is outside 0.01..120");
+        if (body.Priority is { } pr && pr is < 1 or > 100) return Problems.BadParameter("priority", $"{pr} is outside 1..100");
+        var lines = new List<LineConfig>();
+        foreach (var (l, i) in (body.Lines ?? []).Select((l, i) => (l, i)))
         {
-            var lines = new List<LineConfig>();
-            foreach (var (l, i) in (body.Lines ?? []).Select((l, i) => (l, i)))
-            {
-                if (l.Points is not { Length: 4 } p) return Problems.BadParameter($"lines[{i}].points", "expected [x1, y1, x2, y2]");
-                lines.Add(new LineConfig(l.Name ?? $"line{i + 1}", p[0], p[1], p[2], p[3]));
-            }
-            spec = new CameraSpec(body.Id, body.Source)
-            {
-                Loop = body.Loop ?? false, Paced = body.Paced ?? true, DetectFps = body.DetectFps, Priority = body.Priority ?? 1,
-                Analytics = new AnalyticsConfig { Lines = lines },
-            };
+            if (l.Points is not { Length: 4 } p || p.Any(v => !float.IsFinite(v))) return Problems.BadParameter($"lines[{i}].points", "expected [x1, y1, x2, y2]");
+            if (p[0] == p[2] && p[1] == p[3]) return Problems.BadParameter($"lines[{i}].points", "the two end points are the same");
+            lines.Add(new LineConfig(l.Name ?? $"line{i + 1}", p[0], p[1], p[2], p[3]));
         }
-        catch (EphemeraException e)
+        var spec = new CameraConfig
         {
-            // The spec's message starts with the key it names ("detect_fps: …").
-            int colon = e.Message.IndexOf(':');
-            return Problems.BadParameter(colon > 0 ? e.Message[..colon] : "body", colon > 0 ? e.Message[(colon + 1)..].Trim() : e.Message);
-        }
-        CameraManifest? manifest = null; string? error = null; ManifestSource source;
-        if (body.Manifest is { } path) (manifest, source, error) = EphemeraServer.LoadManifest(body.Id, path);
+            Id = body.Id, Source = body.Source, Manifest = body.Manifest, Loop = body.Loop ?? false, Paced = body.Paced ?? true,
+            DetectFps = body.DetectFps, Priority = body.Priority ?? 1, Analytics = new AnalyticsConfig { Lines = lines },
+        };
+        CameraManifest? manifest = null; string? error = null;
+        if (body.Manifest is { } path) (manifest, error) = EphemeraServer.LoadManifest(body.Id, path);
         else
         {
-            source = ManifestSource.Yaml(body.ManifestYaml!, $"{body.Id} (manifest_yaml)");
             try { manifest = ManifestLoader.Parse(body.ManifestYaml!, $"{body.Id} (manifest_yaml)"); }
             catch (EphemeraException e) { error = e.Message; }
         }
-        var result = await engine.AddCameraAsync(spec, source);
-        if (!result.Added)
+        if (manifest is null)
+            return Problems.Make(422, "Camera refused", $"BP-a: {error}", body.Manifest != null ? "manifest" : "manifest_yaml",
+                new() { ["requirement_id"] = "BP-a", ["camera"] = body.Id });
+        var r = await engine.AddCameraAsync(spec, manifest);
+        if (!r.Admitted)
         {
-            var r = result.Refusal!;
             return r.RequirementId is null
-                ? Problems.Make(409, "Camera refused", r.Reason, "id")
-                : Problems.Make(422, "Camera refused", r.Reason, body.Manifest != null ? "manifest" : "manifest_yaml", new() { ["requirement_id"] = r.RequirementId, ["camera"] = r.CameraId });
+                ? Problems.Make(409, "Camera refused", r.Reason ?? "refused", "id")
+                : Problems.Make(422, "Camera refused", r.Reason ?? "refused", body.Manifest != null ? "manifest" : "manifest_yaml", new() { ["requirement_id"] = r.RequirementId, ["camera"] = r.CameraId });
         }
         cameras[body.Id] = new KnownCamera(body.Id, manifest, error);
         return Results.Json(new { id = body.Id, added = true }, statusCode: 201);
@@ -161,7 +160,7 @@ internal static class ApiRoutes
         return DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out t);
     }
 
-    private static IResult ReadRecords(HttpContext ctx, EphemeraEngine engine, ConcurrentDictionary<string, KnownCamera> cameras,
+    private static IResult ReadRecords(HttpContext ctx, ServedEngine engine, ConcurrentDictionary<string, KnownCamera> cameras,
         [FromQuery(Name = "class")] string? cls, string? camera, string? from, string? to, string? limit)
     {
         if (!TryParseClass(cls ?? "Count", out var dataClass))
@@ -196,15 +195,16 @@ internal static class ApiRoutes
         catch (AccessDeniedException e) { return Problems.Make(403, "Forbidden", e.Message, "class"); }
     }
 
-    private static IResult Events(HttpContext ctx, EphemeraEngine engine, IHostApplicationLifetime life, [FromQuery(Name = "class")] string? cls, string? camera)
+    private static IResult Events(HttpContext ctx, ServedEngine engine, IHostApplicationLifetime life, [FromQuery(Name = "class")] string? cls, string? camera)
     {
-        var filter = new RecordFilter();
+        DataClass? only = null;
         if (cls != null)
         {
             if (!TryParseClass(cls, out var c)) return Problems.BadParameter("class", $"'{cls}' is not a data class");
-            filter = filter with { Classes = new HashSet<DataClass> { c } };
+            only = c;
         }
-        if (camera != null) filter = filter with { Cameras = new HashSet<string>(StringComparer.Ordinal) { camera } };
+        Func<Governance.Records.DerivedRecord, bool>? filter = cls is null && camera is null ? null
+            : r => (only is null || r.Class == only) && (camera is null || r.CameraId == camera);
         var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, life.ApplicationStopping);
         ctx.Response.RegisterForDispose(cts);
         // Subscribed now, so records published from this request on are not missed.
@@ -229,7 +229,7 @@ internal static class ApiRoutes
         }
     }
 
-    private static IResult AuditOf(string camera, EphemeraEngine engine, ConcurrentDictionary<string, KnownCamera> cameras, string? from_seq, string? max)
+    private static IResult AuditOf(string camera, ServedEngine engine, ConcurrentDictionary<string, KnownCamera> cameras, string? from_seq, string? max)
     {
         long from = 1; int n = 1000;
         if (from_seq != null && (!long.TryParse(from_seq, NumberStyles.None, CultureInfo.InvariantCulture, out from) || from < 1))

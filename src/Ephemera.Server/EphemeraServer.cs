@@ -5,6 +5,7 @@ using System.Threading.RateLimiting;
 using Ephemera.Config;
 using Ephemera.Core;
 using Ephemera.Governance;
+using Ephemera.Runtime;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -46,15 +47,15 @@ public sealed class EphemeraServer : IAsyncDisposable
     private readonly WebApplication _app;
     private int _stopped;
 
-    private EphemeraServer(WebApplication app, EphemeraEngine engine, IReadOnlyList<AddCameraResult> admissions)
+    private EphemeraServer(WebApplication app, ServedEngine engine, IReadOnlyList<CameraAdmission> admissions)
     {
         _app = app; Engine = engine; Admissions = admissions;
     }
 
     /// <summary>The engine the server hosts.</summary>
-    public EphemeraEngine Engine { get; }
+    public ServedEngine Engine { get; }
     /// <summary>The answer of the engine for each config camera, in config order.</summary>
-    public IReadOnlyList<AddCameraResult> Admissions { get; }
+    public IReadOnlyList<CameraAdmission> Admissions { get; }
     /// <summary>The addresses Kestrel listens on (the real port when 0 was asked for).</summary>
     public IReadOnlyList<string> Addresses =>
         _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
@@ -65,50 +66,39 @@ public sealed class EphemeraServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(config);
         options ??= new ServerOptions();
         var keys = new ApiKeyStore(config.Server.Keys);
-        var engine = new EphemeraEngine(EphemeraOptions.FromConfig(config.Engine) with { MaxCameras = Math.Max(16, config.Cameras.Count) }, options.Loggers);
+        var engine = new ServedEngine(config, options.Loggers);
         var cameras = new ConcurrentDictionary<string, KnownCamera>(StringComparer.Ordinal);
-        var admissions = new List<AddCameraResult>();
+        var admissions = new List<CameraAdmission>();
         try
         {
             foreach (var cam in config.Cameras)
             {
-                var (manifest, source, error) = LoadManifest(cam.Id, cam.Manifest);
+                var (manifest, error) = LoadManifest(cam.Id, cam.Manifest);
                 cameras[cam.Id] = new KnownCamera(cam.Id, manifest, error);
-                admissions.Add(await engine.AddCameraAsync(ToSpec(cam), source, cancellationToken).ConfigureAwait(false));
+                // A manifest that did not load is left to the engine, which refuses the camera naming the file and rule.
+                admissions.Add(await engine.AddCameraAsync(cam, manifest).ConfigureAwait(false));
             }
-            await engine.StartAsync(cancellationToken).ConfigureAwait(false);
+            await engine.StartAsync().ConfigureAwait(false);
             var app = Build(config, options, engine, keys, cameras);
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
             return new EphemeraServer(app, engine, admissions);
         }
         catch
         {
-            await engine.DisposeAsync().ConfigureAwait(false);
+            engine.Dispose();
             throw;
         }
     }
 
-    /// <summary>A config camera as the front door's <see cref="CameraSpec"/>.</summary>
-    internal static CameraSpec ToSpec(CameraConfig cam) => new(cam.Id, cam.Source)
+    /// <summary>The manifest for the notice pages (and for the engine, so it is read once); null with the reason when it does not load.</summary>
+    internal static (CameraManifest? Manifest, string? Error) LoadManifest(string cameraId, string? path)
     {
-        Loop = cam.Loop, Paced = cam.Paced, DetectFps = cam.DetectFps is > 0 ? cam.DetectFps : null,
-        Priority = Math.Clamp(cam.Priority, 1, 100), Analytics = cam.Analytics,
-    };
-
-    /// <summary>The manifest for the notice pages, and the source the engine gets (a file it cannot read makes the engine refuse, naming it).</summary>
-    internal static (CameraManifest? Manifest, ManifestSource Source, string? Error) LoadManifest(string cameraId, string? path)
-    {
-        if (string.IsNullOrEmpty(path))
-            return (null, ManifestSource.Yaml("", $"camera {cameraId}: no manifest configured"), $"camera {cameraId} has no manifest");
-        try
-        {
-            var m = ManifestLoader.Load(path);
-            return (m, ManifestSource.Object(m), null);
-        }
-        catch (EphemeraException e) { return (null, ManifestSource.File(path), e.Message); }
+        if (string.IsNullOrEmpty(path)) return (null, $"camera {cameraId} has no manifest");
+        try { return (ManifestLoader.Load(path), null); }
+        catch (EphemeraException e) { return (null, e.Message); }
     }
 
-    private static WebApplication Build(EngineConfig config, ServerOptions options, EphemeraEngine engine, ApiKeyStore keys, ConcurrentDictionary<string, KnownCamera> cameras)
+    private static WebApplication Build(EngineConfig config, ServerOptions options, ServedEngine engine, ApiKeyStore keys, ConcurrentDictionary<string, KnownCamera> cameras)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
@@ -187,7 +177,7 @@ public sealed class EphemeraServer : IAsyncDisposable
         {
             await Engine.StopAsync().ConfigureAwait(false);
             await _app.DisposeAsync().ConfigureAwait(false);
-            await Engine.DisposeAsync().ConfigureAwait(false);
+            Engine.Dispose();
         }
     }
 

@@ -46,7 +46,7 @@ internal static class NoticeRoutes
             return Html(Sign(doc, url, l), l);
         }).WithMetadata(new RequiresRole(ApiRole.Public)).RequireRateLimiting("public");
 
-        app.MapPost("/notice/{camera}/inquiry", async (string camera, HttpContext ctx, ConcurrentDictionary<string, KnownCamera> cameras, EphemeraEngine engine) =>
+        app.MapPost("/notice/{camera}/inquiry", async (string camera, HttpContext ctx, ConcurrentDictionary<string, KnownCamera> cameras, ServedEngine engine) =>
         {
             if (Resolve(camera, cameras, out var m) is { } bad) return bad;
             if (!ctx.Request.HasFormContentType) return Problems.Make(415, "Unsupported media type", "send the form as application/x-www-form-urlencoded or multipart/form-data", "body");

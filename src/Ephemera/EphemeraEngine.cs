@@ -153,22 +153,6 @@ public sealed class EphemeraEngine : IAsyncDisposable, IDisposable
     /// <summary>The Prometheus text exposition of the engine's metrics, as a scrape would see it.</summary>
     public Task<string> ScrapeMetricsAsync() => _host.Metrics.ScrapeAsync();
 
-    /// <summary>
-    /// A read handle on the engine's store for one governance role: every read checks the role's
-    /// access (M2), count tables are read as the release gate stored them (k-suppressed), and
-    /// nothing returns pixels. For hosts that serve the store (e.g. <c>ephemera serve</c>).
-    /// </summary>
-    public Governance.StoreQuery Query(Governance.Role role) => _host.Store.Query(role);
-
-    /// <summary>Checks the store's audit hash chain and its signed checkpoints with the store's key.</summary>
-    public Governance.VerifyResult VerifyAudit() => _host.Store.Audit.Verify();
-
-    /// <summary>Records an inquiry about a camera in the audit chain (its category and channel only, never its text).</summary>
-    public long RecordInquiry(string cameraId, string category, string channel) => _host.Store.RecordInquiry(cameraId, category, channel);
-
-    /// <summary>Inquiries per camera and category, counted from the audit chain.</summary>
-    public IReadOnlyDictionary<(string CameraId, string Category), int> InquiryCounts() => _host.Store.InquiryCounts();
-
     private void ThrowIfStopped()
     {
         if (Volatile.Read(ref _state) == 2) throw new EphemeraException("the engine was stopped; create a new one");
