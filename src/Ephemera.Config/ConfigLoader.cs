@@ -38,7 +38,7 @@ public static class ConfigLoader
             throw new EphemeraException($"{path}: expected a mapping with 'engine' and 'cameras'");
 
         var ctx = new Ctx(path, Path.GetDirectoryName(Path.GetFullPath(path))!);
-        ctx.OnlyKeys(root, "", "engine", "cameras");
+        ctx.OnlyKeys(root, "", "engine", "cameras", "server");
         var engine = root.Children.TryGetValue(new YamlScalarNode("engine"), out var e1) ? ParseEngine(ctx, e1, "engine") : new EngineOptions();
         if (!root.Children.TryGetValue(new YamlScalarNode("cameras"), out var camsNode) || camsNode is not YamlSequenceNode cams || cams.Children.Count == 0)
             throw ctx.Error(root, "cameras", "at least one camera is required");
@@ -51,7 +51,33 @@ public static class ConfigLoader
             if (!ids.Add(cam.Id)) throw ctx.Error(cams.Children[i], $"cameras[{i}].id", $"duplicate camera id '{cam.Id}'");
             cameras.Add(cam);
         }
-        return new EngineConfig(Path.GetFullPath(path), engine, cameras);
+        var server = root.Children.TryGetValue(new YamlScalarNode("server"), out var s1) ? ParseServer(ctx, s1, "server") : new ServerConfig();
+        return new EngineConfig(Path.GetFullPath(path), engine, cameras) { Server = server };
+    }
+
+    /// <summary>The optional <c>server:</c> section of <c>ephemera serve</c>: API keys, stored only as sha256 hashes.</summary>
+    private static ServerConfig ParseServer(Ctx ctx, YamlNode node, string at)
+    {
+        var m = ctx.Map(node, at);
+        ctx.OnlyKeys(m, at, "keys");
+        var keys = new List<ApiKeyConfig>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (item, i) in ctx.Seq(m, at, "keys"))
+        {
+            string p = $"{at}.keys[{i}]";
+            var km = ctx.Map(item, p);
+            ctx.OnlyKeys(km, p, "role", "sha256");
+            string role = ctx.Str(km, p, "role") ?? throw ctx.Error(km, p + ".role", $"missing: one of {string.Join(", ", ServerConfig.KeyRoles)}");
+            if (Array.IndexOf(ServerConfig.KeyRoles, role) < 0)
+                throw ctx.Error(km.Children[new YamlScalarNode("role")], p + ".role", $"'{role}' is not one of: {string.Join(", ", ServerConfig.KeyRoles)}");
+            string hash = ctx.Str(km, p, "sha256") ?? throw ctx.Error(km, p + ".sha256", "missing: the sha256 of the key as 64 hex digits (the key itself is never stored)");
+            if (hash.Length != 64 || !hash.All(Uri.IsHexDigit))
+                throw ctx.Error(km.Children[new YamlScalarNode("sha256")], p + ".sha256", $"expected 64 hex digits (sha256 of the key), got {hash.Length} characters");
+            hash = hash.ToLowerInvariant();
+            if (!seen.Add(hash)) throw ctx.Error(km, p + ".sha256", "the same key is listed twice");
+            keys.Add(new ApiKeyConfig(role, hash));
+        }
+        return new ServerConfig { Keys = keys };
     }
 
     private static readonly (string Key, string Why)[] s_retiredEngineKeys =

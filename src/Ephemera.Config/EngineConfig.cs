@@ -7,7 +7,24 @@ namespace Ephemera.Config;
 /// built only by <see cref="ConfigLoader"/>, which names the file, key and problem on any error.
 /// Relative paths in the YAML are resolved against the config file's directory.
 /// </summary>
-public sealed record EngineConfig(string SourcePath, EngineOptions Engine, IReadOnlyList<CameraConfig> Cameras);
+public sealed record EngineConfig(string SourcePath, EngineOptions Engine, IReadOnlyList<CameraConfig> Cameras)
+{
+    /// <summary>The optional <c>server:</c> section (<c>ephemera serve</c>); empty when absent.</summary>
+    public ServerConfig Server { get; init; } = new();
+}
+
+/// <summary><c>ephemera serve</c> settings: the API keys, each stored only as the sha256 of the key.</summary>
+public sealed record ServerConfig
+{
+    /// <summary>Roles a key may carry, lowest first (public needs no key).</summary>
+    public static readonly string[] KeyRoles = ["viewer", "analyst", "operator", "admin"];
+
+    /// <summary>API keys (role and lower-case hex sha256 of the key).</summary>
+    public IReadOnlyList<ApiKeyConfig> Keys { get; init; } = Array.Empty<ApiKeyConfig>();
+}
+
+/// <summary>One API key: its role and the sha256 (64 lower-case hex digits) of the key presented as <c>Authorization: Bearer KEY</c>.</summary>
+public sealed record ApiKeyConfig(string Role, string Sha256);
 
 /// <summary>How the detector's input tensor is shaped (see <see cref="EngineOptions.InputFit"/>).</summary>
 public enum InputFit { Auto, Square }

@@ -1,0 +1,223 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Ephemera.Config;
+using Ephemera.Core;
+using Ephemera.Server;
+using Ephemera.TestSupport;
+
+namespace Ephemera.Server.Tests;
+
+/// <summary>One server on a free port: one counting camera (vtest.avi, case-3 manifest) and a key per role.</summary>
+public sealed class ServerFixture : IAsyncLifetime
+{
+    public const string Camera = "plaza-count-1";
+    public readonly TempDir Dir = new();
+    public readonly Dictionary<ApiRole, string> Keys = new();
+    public EphemeraServer Server = null!;
+    public HttpClient Http = null!;
+    public static string Manifest => Path.Combine(RepoPaths.Root, "configs", "manifests", "case3-outdoor-counts.yaml");
+
+    public async Task InitializeAsync()
+    {
+        foreach (var r in new[] { ApiRole.Viewer, ApiRole.Analyst, ApiRole.Operator, ApiRole.Admin })
+            Keys[r] = r.Name() + "-" + Guid.NewGuid().ToString("N");
+        string yaml = $"""
+            engine:
+              store: {Dir.File("e.db")}
+              detect_fps: 2
+              audit_interval_seconds: 1
+            cameras:
+              - id: {Camera}
+                source: {TestPaths.Video("vtest.avi")}
+                manifest: {Manifest}
+                loop: true
+                analytics:
+                  lines:
+                    - {"{"}name: mid, points: [384, 0, 384, 576]{"}"}
+            server:
+              keys:
+            {string.Concat(Keys.Select(k => $"    - {{role: {k.Key.Name()}, sha256: {ApiKeyStore.Hash(k.Value)}}}\n"))}
+            """;
+        File.WriteAllText(Dir.File("c.yaml"), yaml);
+        var config = ConfigLoader.Load(Dir.File("c.yaml"));
+        Server = await EphemeraServer.StartAsync(config, new ServerOptions { Urls = "http://127.0.0.1:0" });
+        Http = new HttpClient { BaseAddress = new Uri(Server.Addresses.First()), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public HttpRequestMessage Request(HttpMethod m, string path, ApiRole? role)
+    {
+        var req = new HttpRequestMessage(m, path);
+        if (role is { } r) req.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Keys[r]);
+        return req;
+    }
+
+    public async Task<JsonElement> GetJson(string path, ApiRole role)
+    {
+        using var res = await Http.SendAsync(Request(HttpMethod.Get, path, role));
+        string body = await res.Content.ReadAsStringAsync();
+        Assert.True(res.IsSuccessStatusCode, $"{path}: {(int)res.StatusCode} {body}");
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http?.Dispose();
+        if (Server != null) await Server.StopAsync();
+        Dir.Dispose();
+    }
+}
+
+[CollectionDefinition("engine")]
+public sealed class EngineCollection : ICollectionFixture<ServerFixture>;
+
+[Collection("engine")]
+public sealed class ServerTests(ServerFixture f)
+{
+    private static readonly string[] s_public = ["/healthz", "/readyz", "/notice/{camera}", "/notice/{camera}/sign", "/notice/{camera}/inquiry"];
+
+    [Fact]
+    public async Task EveryRouteInTheOpenApiDocumentRefusesWithoutAKeyAndWithALowerRole()
+    {
+        using var doc = JsonDocument.Parse(await f.Http.GetStringAsync("/openapi.json"));
+        int walked = 0;
+        foreach (var path in doc.RootElement.GetProperty("paths").EnumerateObject())
+            foreach (var op in path.Value.EnumerateObject())
+            {
+                var method = new HttpMethod(op.Name.ToUpperInvariant());
+                string url = path.Name.Replace("{id}", ServerFixture.Camera).Replace("{camera}", ServerFixture.Camera);
+                var need = Enum.Parse<ApiRole>(op.Value.GetProperty("x-ephemera-role").GetString()!, ignoreCase: true);
+                // The document's own label is checked against the list of routes meant to be public.
+                Assert.True((need == ApiRole.Public) == s_public.Contains(path.Name), $"{op.Name} {path.Name} is labelled {need}");
+                using var anon = await f.Http.SendAsync(f.Request(method, url, null));
+                if (need == ApiRole.Public)
+                {
+                    Assert.True(anon.StatusCode is not (HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden), $"{method} {url}: {(int)anon.StatusCode} without a key");
+                    Assert.True((int)anon.StatusCode < 500, $"{method} {url}: {(int)anon.StatusCode}");
+                }
+                else
+                {
+                    Assert.True(anon.StatusCode == HttpStatusCode.Unauthorized, $"{method} {url}: {(int)anon.StatusCode} without a key");
+                    Assert.Equal("application/problem+json", anon.Content.Headers.ContentType?.MediaType);
+                    foreach (var lower in Enum.GetValues<ApiRole>().Where(r => r != ApiRole.Public && r < need))
+                    {
+                        using var low = await f.Http.SendAsync(f.Request(method, url, lower));
+                        Assert.True(low.StatusCode == HttpStatusCode.Forbidden, $"{method} {url} with a {lower} key: {(int)low.StatusCode}");
+                    }
+                }
+                walked++;
+            }
+        Assert.True(walked >= 15, $"only {walked} operations in /openapi.json");
+    }
+
+    [Fact]
+    public async Task CamerasShowTheCameraRunningWithFramesDecoded()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        JsonElement cam;
+        do
+        {
+            var root = await f.GetJson("/api/cameras", ApiRole.Viewer);
+            cam = root.GetProperty("cameras").EnumerateArray().Single(c => c.GetProperty("id").GetString() == ServerFixture.Camera);
+            if (cam.GetProperty("state").GetString() == "running" && cam.GetProperty("ledger").GetProperty("frames_decoded").GetInt64() > 0) return;
+            await Task.Delay(500);
+        } while (DateTime.UtcNow < deadline);
+        Assert.Fail($"camera not running with frames: {cam}");
+    }
+
+    [Theory]
+    [InlineData("ja", "みなと中央商店街振興組合")]
+    [InlineData("en", "Minato Chuo Shopping Street Association")]
+    public async Task NoticeIsInTheAskedLanguage(string lang, string operatorName)
+    {
+        var req = f.Request(HttpMethod.Get, $"/notice/{ServerFixture.Camera}", null);
+        req.Headers.AcceptLanguage.ParseAdd(lang);
+        using var res = await f.Http.SendAsync(req);
+        string html = await res.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, res.StatusCode);
+        Assert.Contains($"<html lang=\"{lang}\"", html);
+        Assert.Contains(operatorName, html);
+        string other = lang == "ja" ? "Minato Chuo Shopping Street Association" : "みなと中央商店街振興組合";
+        Assert.DoesNotContain(other, html);
+        // ?lang= wins over Accept-Language.
+        string flipped = await f.Http.GetStringAsync($"/notice/{ServerFixture.Camera}?lang={(lang == "ja" ? "en" : "ja")}");
+        Assert.Contains(other, flipped);
+    }
+
+    [Fact]
+    public async Task AnInquiryIsCountedAndAnOverLongOneIsRefused()
+    {
+        async Task<int> Count()
+        {
+            var rows = await f.GetJson("/api/inquiries", ApiRole.Operator);
+            return rows.EnumerateArray().Where(r => r.GetProperty("camera").GetString() == ServerFixture.Camera && r.GetProperty("category").GetString() == "objection")
+                .Sum(r => r.GetProperty("count").GetInt32());
+        }
+        int before = await Count();
+        using (var ok = await f.Http.PostAsync($"/notice/{ServerFixture.Camera}/inquiry",
+                   new FormUrlEncodedContent(new Dictionary<string, string> { ["category"] = "objection", ["message"] = "please stop", ["lang"] = "en" })))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            Assert.Contains("counts@minato-chuo.example", await ok.Content.ReadAsStringAsync()); // the operator's contact
+        }
+        Assert.Equal(before + 1, await Count());
+        using (var tooLong = await f.Http.PostAsync($"/notice/{ServerFixture.Camera}/inquiry",
+                   new FormUrlEncodedContent(new Dictionary<string, string> { ["category"] = "objection", ["message"] = new string('x', 2001) })))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);
+            using var p = JsonDocument.Parse(await tooLong.Content.ReadAsStringAsync());
+            Assert.Equal("message", p.RootElement.GetProperty("parameter").GetString());
+        }
+        Assert.Equal(before + 1, await Count());
+    }
+
+    [Fact]
+    public async Task RecordsNeverShowACountCellBelowK()
+    {
+        // A second camera, added and removed live: removal publishes its open (partial) count bins.
+        const string cam = "plaza-count-9";
+        var add = f.Request(HttpMethod.Post, "/api/cameras", ApiRole.Admin);
+        add.Content = JsonContent(new { id = cam, source = TestPaths.Video("vtest.avi"), manifest = ServerFixture.Manifest, loop = true, detect_fps = 2,
+            lines = new[] { new { name = "mid", points = new[] { 384f, 0, 384, 576 } }, new { name = "low", points = new[] { 0f, 400, 768, 400 } } } });
+        using (var res = await f.Http.SendAsync(add)) Assert.True(res.StatusCode == HttpStatusCode.Created, await res.Content.ReadAsStringAsync());
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            var c = (await f.GetJson("/api/cameras", ApiRole.Viewer)).GetProperty("cameras").EnumerateArray().Single(x => x.GetProperty("id").GetString() == cam);
+            if (c.GetProperty("ledger").GetProperty("detections").GetInt64() >= 20) break;
+            await Task.Delay(500);
+        }
+        using (var del = await f.Http.SendAsync(f.Request(HttpMethod.Delete, $"/api/cameras/{cam}", ApiRole.Admin)))
+            Assert.True(del.IsSuccessStatusCode, await del.Content.ReadAsStringAsync());
+
+        // The store writes on the publishing path, not on the caller's: wait for the rows.
+        var rows = new List<JsonElement>();
+        for (var until = DateTime.UtcNow.AddSeconds(20); rows.Count == 0 && DateTime.UtcNow < until; await Task.Delay(500))
+            rows = (await f.GetJson($"/api/records?class=count&camera={cam}", ApiRole.Viewer)).GetProperty("rows").EnumerateArray().ToList();
+        Assert.NotEmpty(rows);
+        int cells = 0;
+        foreach (var row in rows)
+        {
+            var payload = row.GetProperty("payload");
+            int k = payload.GetProperty("k").GetInt32();
+            Assert.Equal(5, k); // the manifest's k
+            var values = payload.GetProperty("cells").EnumerateArray().SelectMany(r => r.EnumerateArray())
+                .Concat(payload.GetProperty("row_totals").EnumerateArray()).Concat(payload.GetProperty("col_totals").EnumerateArray())
+                .Append(payload.GetProperty("total"));
+            foreach (var v in values)
+            {
+                cells++;
+                // Released entries are null (suppressed), 0 (nobody) or at least k; never 1..k-1.
+                Assert.True(v.ValueKind == JsonValueKind.Null || v.GetInt32() == 0 || v.GetInt32() >= k, $"cell {v} below k={k} in {payload}");
+            }
+        }
+        Assert.True(cells > 0);
+
+        using var bad = await f.Http.SendAsync(f.Request(HttpMethod.Get, "/api/records?class=count&from=yesterday", ApiRole.Viewer));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal("from", JsonDocument.Parse(await bad.Content.ReadAsStringAsync()).RootElement.GetProperty("parameter").GetString());
+    }
+
+    private static StringContent JsonContent(object o) =>
+        new(JsonSerializer.Serialize(o), System.Text.Encoding.UTF8, "application/json");
+}
