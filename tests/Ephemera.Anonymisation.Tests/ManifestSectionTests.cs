@@ -46,3 +46,22 @@ public class ManifestSectionTests
         Assert.Contains("belongs to Case4", e.Message);
     }
 }
+
+/// <summary>The notice tells people what the images contain, from the same rules the anonymiser runs.</summary>
+public class AnonymiseNoticeTests
+{
+    [Theory]
+    [InlineData(NoticeLanguage.En, "faces and licence plates are always filled solid", "large text such as shop and road signs is kept")]
+    [InlineData(NoticeLanguage.Ja, "顔とナンバープレートを必ず塗りつぶしで隠します", "看板や道路標識などの大きな文字は残します")]
+    public void TheNoticeStatesTheManifestsMaskingRules(NoticeLanguage lang, string mask, string largeText)
+    {
+        var m = ManifestLoader.Load(Inputs.ManifestPath); // the shipped manifest: solid fill, large text kept
+        var text = NoticeRenderer.Render(m, NoticeKind.Pre, lang).ToMarkdown();
+        Assert.Contains(mask, text);
+        Assert.Contains(largeText, text);
+        var mosaic = ManifestLoader.Parse(Inputs.Case4YamlWithoutSection + "anonymise: {mask: mosaic, large_text: mask}\n", "m.yaml");
+        var other = NoticeRenderer.Render(mosaic, NoticeKind.Pre, lang).ToMarkdown();
+        Assert.DoesNotContain(mask, other);
+        Assert.DoesNotContain(largeText, other);
+    }
+}

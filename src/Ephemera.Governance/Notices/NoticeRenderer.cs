@@ -167,9 +167,25 @@ public static class NoticeRenderer
             string summary = T(m.DerivedData?.Summary, "derived_data.summary", item);
             string stored = List(Stored.Select(o => PurposeCatalog.Name(o.Class, lang)));
             string destroyed = List(Destroyed.Select(o => PurposeCatalog.Name(o.Class, lang)));
-            return _ja
+            return (_ja
                 ? $"{EndJa(summary)}保存するデータは、{stored}です。{destroyed}は、必要なデータを取り出した後ただちに消去し、保存しません。"
-                : $"{EndEn(summary)} We keep only: {stored}. The {destroyed} are erased immediately after the needed data is extracted and are never stored.";
+                : $"{EndEn(summary)} We keep only: {stored}. The {destroyed} are erased immediately after the needed data is extracted and are never stored.")
+                + Anonymised();
+        }
+
+        /// <summary>Case 4: what the kept images contain, from the manifest's anonymise rules (the ones the anonymiser runs).</summary>
+        private string Anonymised()
+        {
+            if (m.Kind != PurposeKind.Case4) return "";
+            var a = m.Anonymise ?? AnonymiseSettings.Default;
+            bool solid = a.Mask == "solid_fill";
+            return _ja
+                ? $"画像では、顔とナンバープレートを必ず{(solid ? "塗りつぶし" : "粗いモザイク")}で隠します。表札や番地などの小さな文字は{(a.MaskSmallText ? "隠します" : "隠しません")}。" +
+                  $"看板や道路標識などの大きな文字は{(a.MaskLargeText ? "隠します" : "残します")}。顔が検出できなかった人の頭部は{(a.MaskHeadBands ? "隠します" : "隠しません")}。" +
+                  "保存する前に、隠した画像をもう一度検出にかけ、顔やナンバープレートが残っていれば保存しません。"
+                : $" In the images, faces and licence plates are always {(solid ? "filled solid" : "covered by a coarse mosaic")}; small text such as nameplates and house numbers is " +
+                  $"{(a.MaskSmallText ? "masked" : "kept")}; large text such as shop and road signs is {(a.MaskLargeText ? "masked" : "kept")}; the head of a person whose face was not found is " +
+                  $"{(a.MaskHeadBands ? "masked" : "not masked")}. Before an image is kept, it is checked by detecting again, and an image in which a face or a plate remains is not kept.";
         }
 
         private string Identifiability(string item)
