@@ -65,4 +65,18 @@ public static class AnalyticsBinder
         if (anonymise) produces.Add(DataClass.AnonymisedImage);
         return new Binding(new PurposeAnalyticsOptions(lines, zones, flow, crowd), produces.Distinct().ToList(), anonymise);
     }
+
+    /// <summary>
+    /// The pixel stages a camera's purpose needs on its held frames: case 4's street anonymiser (its
+    /// rules from the manifest's <c>anonymise:</c> section; each released image goes to
+    /// <paramref name="release"/>). None for the other purposes.
+    /// </summary>
+    public static IReadOnlyList<IPixelStage> PixelStagesFor(Binding binding, CameraManifest manifest, EngineOptions engine,
+        Func<DateTimeOffset> clock, Action<Governance.Records.DerivedRecord> release)
+    {
+        if (!binding.Anonymise) return [];
+        var anonymiser = new Anonymisation.StreetAnonymiser(manifest, Anonymisation.AnonymiseOptions.FromManifest(manifest),
+            new Inference.Runtime.InferenceOptions(engine.Provider, 1, parallelRuns: 1), engine.ModelsDirectory);
+        return [new Anonymisation.AnonymiserStage(anonymiser, release, clock: clock, ownsAnonymiser: true)];
+    }
 }

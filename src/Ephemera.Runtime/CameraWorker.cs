@@ -141,9 +141,7 @@ public sealed class CameraWorker : IDisposable
         if (_thread is null || !_thread.IsAlive)
         {
             TakeResult(); // the camera thread is gone: its last result is taken here
-            // The stages finish what they hold and release their models (and their wiped buffers) with the camera.
-            if (_heldForStages is { } held) { _heldForStages = null; _pixelStages!.Drop(held); }
-            _pixelStages?.Dispose();
+            ReleasePixelStages();
         }
         if (State is CameraState.Running or CameraState.Reconnecting or CameraState.Starting) State = CameraState.Stopped;
     }
@@ -478,10 +476,16 @@ public sealed class CameraWorker : IDisposable
 
     private void LogWarning(string message) => _log.LogWarning("camera {Camera}: {Message}", Id, message);
 
-    public void Dispose()
+    /// <summary>The stages finish what they hold and release their models (and their wiped buffers) with the camera. Idempotent.</summary>
+    private void ReleasePixelStages()
     {
         if (_heldForStages is { } held) { _heldForStages = null; _pixelStages!.Drop(held); }
         _pixelStages?.Dispose();
+    }
+
+    public void Dispose()
+    {
+        ReleasePixelStages();
         _request?.Dispose();
         _resultReady.Dispose();
     }

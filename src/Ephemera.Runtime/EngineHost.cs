@@ -35,9 +35,12 @@ public sealed record EngineRunOptions
 /// <summary>The answer to admitting a camera: admitted, or refused with the requirement id (BP-a, G2, H3, …) and the reason.</summary>
 public sealed record CameraAdmission(string CameraId, bool Admitted, string? RequirementId, string? Reason)
 {
+    // Reasons start with the requirement they rest on: "BP-a: …", "G2: …", "H3: …".
+    private static readonly System.Text.RegularExpressions.Regex s_requirement = new(@"^([A-Z]{1,3}[0-9]*(?:-[a-z])?):", System.Text.RegularExpressions.RegexOptions.Compiled);
+
     public static CameraAdmission Refused(string cameraId, string reason)
     {
-        var m = System.Text.RegularExpressions.Regex.Match(reason, @"^([A-Z]{1,3}[0-9]*(?:-[a-z])?):");
+        var m = s_requirement.Match(reason);
         return new CameraAdmission(cameraId, false, m.Success ? m.Groups[1].Value : null, reason);
     }
 }
@@ -186,22 +189,13 @@ public sealed class EngineHost : IDisposable
     {
         var (cam, manifest, binding, stages) = (v.Cam, v.Manifest, v.Binding, v.Stages);
         var e = _config.Engine;
-        int count = _config.Cameras.Count + _admittedEver;
-        int decoderThreads = _run.DecoderThreads >= 0 ? _run.DecoderThreads : (Math.Max(count, _cameras.Length + 1) >= Environment.ProcessorCount ? 1 : 0);
+        // As many cameras as cores or more: one decoder thread each (frame threads would only contend).
+        int cameras = Math.Max(_config.Cameras.Count, _cameras.Length + 1);
+        int decoderThreads = _run.DecoderThreads >= 0 ? _run.DecoderThreads : (cameras >= Environment.ProcessorCount ? 1 : 0);
         var sourceOptions = SourceOptions.Default with { DecoderThreads = decoderThreads };
         CameraWorker? worker = null;
-        if (binding.Anonymise)
-        {
-            // Case 4: the street anonymiser runs on the held frame; each released image takes the one publishing path.
-            var anonymiser = new Anonymisation.StreetAnonymiser(manifest, Anonymisation.AnonymiseOptions.FromManifest(manifest),
-                new InferenceOptions(e.Provider, 1, parallelRuns: 1), e.ModelsDirectory);
-            stages = [.. stages, new Anonymisation.AnonymiserStage(anonymiser, record =>
-            {
-                Records.Publish(record);
-                worker!.Outputs.Record(DataClass.AnonymisedImage);
-                Interlocked.Increment(ref _outputs);
-            }, clock: () => _run.Clock.Now, ownsAnonymiser: true)];
-        }
+        // The purpose's own pixel stages (case 4's anonymiser); what they release takes the one publishing path.
+        stages = [.. stages, .. AnalyticsBinder.PixelStagesFor(binding, manifest, e, () => _run.Clock.Now, record => Release(worker!, record))];
         // Phases spread evenly over the detection interval: an even load instead of a burst per interval.
         worker = new CameraWorker(cam, manifest, binding.Options, _batcher, cam.DetectFps ?? e.DetectFps, sourceOptions, Stages, _epochSeconds,
             Fairness, detectPhase: phase, log: _log, pixelStages: stages, pixelStageSlots: _run.PixelStageSlots);
@@ -212,9 +206,7 @@ public sealed class EngineHost : IDisposable
                 IconImageRecord record;
                 try { record = ReleaseGate.IconImage(manifest, _run.Clock.Now, snap.Png, snap.People); }
                 catch (EphemeraException ex) { _log.LogWarning("camera {Camera}: icon image refused: {Reason}", cam.Id, ex.Message); return; }
-                Records.Publish(record);
-                worker.Outputs.Record(DataClass.IconImage);
-                Interlocked.Increment(ref _outputs);
+                Release(worker, record);
             };
         lock (_sync)
         {
@@ -466,12 +458,7 @@ public sealed class EngineHost : IDisposable
             var now = _epochUtc.AddSeconds(c.NowSeconds());
             foreach (var t in _carry.TakeEnded(c.Id, c.Manifest.Privacy.TimeBin, final ? null : now))
                 records.Add(ReleaseGate.CountTable(c.Manifest, t.Class, t.BinStart, t.Rows, t.Cols, t.Counts));
-            foreach (var r in records)
-            {
-                Records.Publish(r);
-                if (r is CountTableRecord t) c.Outputs.Table(t.Class, t.Table); else c.Outputs.Record(r.Class);
-                Interlocked.Increment(ref _outputs);
-            }
+            foreach (var r in records) Release(c, r);
         }
         catch (EphemeraException ex)
         {
@@ -482,6 +469,14 @@ public sealed class EngineHost : IDisposable
             Stages.Add(Stage.Publish, Stopwatch.GetTimestamp() - t0);
             Stages.AddCpu(Stage.Publish, ThreadCpuClock.NowNs() - cpu0);
         }
+    }
+
+    /// <summary>A released record to the sinks and readers, and into the camera's tally (the summary shows only what went out).</summary>
+    private void Release(CameraWorker c, DerivedRecord r)
+    {
+        Records.Publish(r);
+        if (r is CountTableRecord t) c.Outputs.Table(t.Class, t.Table); else c.Outputs.Record(r.Class);
+        Interlocked.Increment(ref _outputs);
     }
 
     /// <summary>
