@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 
 namespace Ephemera.Governance.Tests;
 
-/// <summary>The verbs end to end, through the built CLI (dotnet ephemera.dll …).</summary>
+/// <summary>The verbs end to end, through the built CLI (dotnet Ephemera.Cli.dll …).</summary>
 public class CliTests
 {
     [Fact]

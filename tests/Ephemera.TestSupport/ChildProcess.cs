@@ -38,10 +38,10 @@ public static class ChildProcess
         get
         {
             var cfg = AppContext.BaseDirectory.Contains("/Debug/") ? "Debug" : "Release";
-            return System.IO.Path.Combine(Ephemera.Core.RepoPaths.Root, "src", "Ephemera.Cli", "bin", cfg, "net10.0", "ephemera.dll");
+            return System.IO.Path.Combine(Ephemera.Core.RepoPaths.Root, "src", "Ephemera.Cli", "bin", cfg, "net10.0", "Ephemera.Cli.dll");
         }
     }
 
-    /// <summary>Runs <c>dotnet ephemera.dll ARGS</c>.</summary>
+    /// <summary>Runs <c>dotnet Ephemera.Cli.dll ARGS</c>.</summary>
     public static Result Cli(params string[] args) => Run("dotnet", new[] { CliDll }.Concat(args), TimeSpan.FromMinutes(10));
 }
