@@ -30,6 +30,11 @@ public sealed record ServerOptions
     public int InquiryPermitsPerMinute { get; init; } = 10;
     /// <summary>Requests to the other public routes (notices, sign) one client address may make per minute.</summary>
     public int PublicPermitsPerMinute { get; init; } = 600;
+    /// <summary>
+    /// A key for this run only, with the operator role, held (hashed) beside the config's keys: how
+    /// <c>serve</c> opens the dashboard when the config names no keys. Null = none.
+    /// </summary>
+    public string? SessionKey { get; init; }
 }
 
 /// <summary>A camera the server knows: the one it runs (from the config or POST /api/cameras) and its manifest for the notices.</summary>
@@ -65,7 +70,7 @@ public sealed class EphemeraServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(config);
         options ??= new ServerOptions();
-        var keys = new ApiKeyStore(config.Server.Keys);
+        var keys = KeysFor(config, options);
         var engine = new ServedEngine(config, options.Loggers);
         var cameras = new ConcurrentDictionary<string, KnownCamera>(StringComparer.Ordinal);
         var admissions = new List<CameraAdmission>();
@@ -89,6 +94,12 @@ public sealed class EphemeraServer : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>The config's keys, and the run's session key as an operator key when one is given.</summary>
+    internal static ApiKeyStore KeysFor(EngineConfig config, ServerOptions options) =>
+        new(options.SessionKey is { } session
+            ? [.. config.Server.Keys, new ApiKeyConfig(ApiRole.Operator.Name(), ApiKeyStore.Hash(session))]
+            : config.Server.Keys);
 
     /// <summary>The manifest for the notice pages (and for the engine, so it is read once); null with the reason when it does not load.</summary>
     internal static (CameraManifest? Manifest, string? Error) LoadManifest(string cameraId, string? path)
@@ -165,6 +176,7 @@ public sealed class EphemeraServer : IAsyncDisposable
         app.MapOpenApi("/openapi.json").WithMetadata(new RequiresRole(ApiRole.Public));
         ApiRoutes.Map(app);
         NoticeRoutes.Map(app);
+        DashboardRoutes.Map(app);
         return app;
     }
 

@@ -74,7 +74,7 @@ public sealed class EngineCollection : ICollectionFixture<ServerFixture>;
 [Collection("engine")]
 public sealed class ServerTests(ServerFixture f)
 {
-    private static readonly string[] s_public = ["/healthz", "/readyz", "/notice/{camera}", "/notice/{camera}/sign", "/notice/{camera}/inquiry"];
+    private static readonly string[] s_public = ["/healthz", "/readyz", "/notice/{camera}", "/notice/{camera}/sign", "/notice/{camera}/inquiry", "/dashboard"];
 
     [Fact]
     public async Task EveryRouteInTheOpenApiDocumentRefusesWithoutAKeyAndWithALowerRole()
@@ -108,6 +108,34 @@ public sealed class ServerTests(ServerFixture f)
                 walked++;
             }
         Assert.True(walked >= 15, $"only {walked} operations in /openapi.json");
+    }
+
+    [Fact]
+    public async Task TheDashboardIsPublicHoldsNoDataAndReadsTheApiWithTheCallersKey()
+    {
+        foreach (var path in new[] { "/", "/dashboard" })
+        {
+            using var res = await f.Http.SendAsync(f.Request(HttpMethod.Get, path, null));
+            string html = await res.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.OK, res.StatusCode);
+            Assert.Equal("text/html", res.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("connect-src 'self'", res.Headers.GetValues("Content-Security-Policy").Single());
+            Assert.DoesNotContain(ServerFixture.Camera, html);          // the page is static: data only comes through the API
+            Assert.Contains("Authorization: \"Bearer \" + key", html);
+            Assert.Contains("/api/cameras", html);
+        }
+    }
+
+    [Fact]
+    public void ASessionKeyOpensTheApiAsOperatorAndNoOtherKeyIsAdded()
+    {
+        var config = ConfigLoader.Load(f.Dir.File("c.yaml"));
+        var none = EphemeraServer.KeysFor(config, new ServerOptions());
+        var with = EphemeraServer.KeysFor(config, new ServerOptions { SessionKey = "run-only-key" });
+        Assert.Null(none.Authenticate("Bearer run-only-key"));
+        Assert.Equal(ApiRole.Operator, with.Authenticate("Bearer run-only-key"));
+        Assert.Equal(none.Count + 1, with.Count);
+        Assert.Equal(ApiRole.Admin, with.Authenticate("Bearer " + f.Keys[ApiRole.Admin]));
     }
 
     [Fact]

@@ -18,6 +18,8 @@ public sealed class ServeVerb : IVerb
         /metrics, /healthz, /readyz, the OpenAPI document /openapi.json, and the public pages
         /notice/{camera}, /notice/{camera}/sign and POST /notice/{camera}/inquiry. API keys come from
         the config's server.keys (role and sha256 of the key); send them as Authorization: Bearer KEY.
+        The dashboard is at /; when the config names no keys, serve prints a dashboard link with a
+        key valid for this run only (operator role).
         Stops on SIGINT/SIGTERM (draining the cameras) or after --max-seconds; the last stdout line is
         one JSON object with the cameras' final state.
 
@@ -43,16 +45,20 @@ public sealed class ServeVerb : IVerb
 
     private static async Task<int> RunAsync(EngineConfig config, string urls, CancellationToken stop)
     {
+        // Without configured keys the dashboard would read nothing: a key for this run only opens it (printed once, held hashed).
+        string? sessionKey = config.Server.Keys.Count == 0 ? Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)) : null;
         EphemeraServer server;
-        try { server = await EphemeraServer.StartAsync(config, new ServerOptions { Urls = urls, Loggers = StderrLoggerFactory.Instance }); }
+        try { server = await EphemeraServer.StartAsync(config, new ServerOptions { Urls = urls, Loggers = StderrLoggerFactory.Instance, SessionKey = sessionKey }); }
         catch (IOException e) { throw new EphemeraException($"cannot listen on {urls}: {e.Message}", e); }
         await using (server)
         {
             foreach (var r in server.Admissions.Where(r => !r.Admitted))
                 Console.Error.WriteLine($"serve: camera {r.CameraId} refused ({r.RequirementId ?? "-"}): {r.Reason}");
-            if (config.Server.Keys.Count == 0)
-                Console.Error.WriteLine("serve: no server.keys in the config: only the public routes (notices, health) answer; the API refuses with 401");
             Console.Error.WriteLine($"serve: {server.Admissions.Count(r => r.Admitted)} of {config.Cameras.Count} cameras from {config.SourcePath}, listening on {string.Join(", ", server.Addresses)}");
+            string first = server.Addresses.FirstOrDefault() ?? urls;
+            Console.Error.WriteLine(sessionKey is null
+                ? $"serve: dashboard {first}/ (open it with a key from server.keys)"
+                : $"serve: dashboard {first}/#key={sessionKey} (no server.keys in the config: this operator key is valid until serve stops)");
             try { await Task.Delay(Timeout.Infinite, stop); } catch (OperationCanceledException) { }
             Console.Error.WriteLine("serve: stopping (draining cameras)");
             await server.StopAsync();
