@@ -305,6 +305,11 @@ EPH_API const char *eph_last_error(void);
 /* Library version, e.g. "0.1.0". */
 EPH_API const char *eph_version(void);
 
+/* Does nothing, on purpose: a named point between the phases of a profiling run, so that
+ * `valgrind --tool=callgrind --dump-before=eph_profile_mark` writes one profile per phase
+ * (bench/callgrind). `phase` is a label for the reader of the harness; it is not used. */
+EPH_API void eph_profile_mark(const char *phase);
+
 #ifdef __cplusplus
 }
 #endif

@@ -36,6 +36,9 @@ EPH_API const char *eph_last_error(void) { return t_last_error; }
 
 EPH_API const char *eph_version(void) { return "0.1.0"; }
 
+/* Kept out of line and distinct (the empty asm) so a profiler always sees the call. */
+EPH_API __attribute__((noinline)) void eph_profile_mark(const char *phase) { __asm__ volatile("" ::"r"(phase) : "memory"); }
+
 /* ---- ledger ---- */
 
 /* One mutex: updates are a handful per frame, and a snapshot must be consistent (allocated,

@@ -187,6 +187,10 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial byte* eph_version();
 
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial void eph_profile_mark(string phase);
+
     /// <summary>The calling thread's last native failure text.</summary>
     internal static string LastError() => Marshal.PtrToStringUTF8((nint)eph_last_error()) ?? "";
 }
