@@ -1,10 +1,12 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Ephemera.Config;
 using Ephemera.Core;
 using Ephemera.Governance;
+using Ephemera.Decode;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -53,13 +55,14 @@ internal static class ApiRoutes
             try
             {
                 var item = engine.Query(role.Value).ReadLatest(id, DataClass.IconImage);
-                return item is null ? Problems.NotFound("id", $"camera '{id}' has no crowd icon image (yet)") : Results.File(item.Blob, item.MediaType);
+                return item is null ? Problems.NotFound("id", $"camera '{id}' has no crowd icon image (yet)") : Results.File(item.Blob, item.MediaType, lastModified: item.WrittenAt); // when it was re-rendered, for the dashboard
             }
             catch (AccessDeniedException e) { return Problems.Make(403, "Forbidden", e.Message, "id"); }
         }).Needs(ApiRole.Viewer);
 
         app.MapGet("/api/records", ReadRecords).Needs(ApiRole.Viewer);
         app.MapGet("/api/events", Events).Needs(ApiRole.Viewer);
+        app.MapGet("/api/ledger/stream", LedgerStream).Needs(ApiRole.Viewer);
 
         app.MapGet("/api/audit/verify", (ServedEngine engine) =>
         {
@@ -83,6 +86,8 @@ internal static class ApiRoutes
             cameras = s.Cameras.Select(c => new
             {
                 id = c.Id, state = c.State.ToString().ToLowerInvariant(), error = c.Error,
+                // What leaves the engine for this camera (its manifest's classes that are not memory-only), so a client asks only for those.
+                outputs = c.Manifest?.Outputs.Where(o => o.Storage != StorageKind.Memory).Select(o => o.Class.ToString()).ToList() ?? [],
                 rates = new { decoded_fps = Math.Round(c.FramesDecoded / secs, 2), detections_per_second = Math.Round(c.DetectionsDone / secs, 3), recent_detect_rate = Math.Round(c.RecentDetectRate, 3) },
                 lateness = new { late_frames = c.LateFrames, max_lateness_ms = Math.Round(c.MaxLatenessMs, 1) },
                 latency_ms = new { p50 = Math.Round(c.Latency.Quantile(0.5), 2), p99 = Math.Round(c.Latency.Quantile(0.99), 2) },
@@ -93,14 +98,48 @@ internal static class ApiRoutes
                     pixel_stage_processed = c.PixelStageProcessed, pixel_stage_skipped = c.PixelStageSkipped,
                 },
             }).ToList(),
-            pixels = new
-            {
-                allocated = l.Allocated, wiped = l.Wiped, in_use = l.InUse, leaked = l.Leaked, lifetime_max_ms = Math.Round(l.LifetimeMaxMs, 3),
-                engine_held_ms = new { p50 = Math.Round(l.EngineHeldP50Ms, 3), p99 = Math.Round(l.EngineHeldP99Ms, 3), max = Math.Round(l.EngineHeldMaxMs, 3) },
-                decoder_held_ms = new { p50 = Math.Round(l.DecoderHeldP50Ms, 3), p99 = Math.Round(l.DecoderHeldP99Ms, 3), max = Math.Round(l.DecoderHeldMaxMs, 3) },
-            },
+            pixels = PixelsView(l),
         };
     }
+
+    /// <summary>The pixel ledger as the API shows it (in /api/cameras and each /api/ledger/stream event).</summary>
+    private static object PixelsView(LedgerSnapshot l) => new
+    {
+        allocated = l.Allocated, wiped = l.Wiped, in_use = l.InUse, leaked = l.Leaked, lifetime_max_ms = Math.Round(l.LifetimeMaxMs, 3),
+        engine_held_ms = new { p50 = Math.Round(l.EngineHeldP50Ms, 3), p99 = Math.Round(l.EngineHeldP99Ms, 3), max = Math.Round(l.EngineHeldMaxMs, 3) },
+        decoder_held_ms = new { p50 = Math.Round(l.DecoderHeldP50Ms, 3), p99 = Math.Round(l.DecoderHeldP99Ms, 3), max = Math.Round(l.DecoderHeldMaxMs, 3) },
+    };
+
+    /// <summary>
+    /// The pixel ledger and the engine's totals as Server-Sent Events, one "ledger" event a second
+    /// (and at once), so the dashboard shows allocated = wiped live without polling.
+    /// </summary>
+    private static IResult LedgerStream(HttpContext ctx, ServedEngine engine, IHostApplicationLifetime life)
+    {
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, life.ApplicationStopping);
+        ctx.Response.RegisterForDispose(cts);
+        return TypedResults.ServerSentEvents(Ticks(engine, cts.Token));
+
+        static async IAsyncEnumerable<SseItem<string>> Ticks(ServedEngine engine, [EnumeratorCancellation] CancellationToken ct)
+        {
+            using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+            while (true)
+            {
+                string json = JsonSerializer.Serialize(new
+                {
+                    at = DateTimeOffset.UtcNow, pixels = PixelsView(ServedEngine.Ledger()), records_published = engine.RecordsPublished,
+                    reader_drops = engine.ReaderDrops, running = engine.Running,
+                }, s_json);
+                yield return new SseItem<string>(json, "ledger");
+                bool more;
+                try { more = await timer.WaitForNextTickAsync(ct); }
+                catch (OperationCanceledException) { yield break; }
+                if (!more) yield break;
+            }
+        }
+    }
+
+    private static readonly JsonSerializerOptions s_json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     private static async Task<IResult> AddCamera(AddCameraRequest? body, ServedEngine engine, ConcurrentDictionary<string, KnownCamera> cameras)
     {
@@ -150,7 +189,8 @@ internal static class ApiRoutes
     {
         cls = default;
         string flat = s.Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal);
-        if (flat.Length == 0 || flat.Any(char.IsDigit)) return false;
+        // Letters only: Enum.TryParse would also take digits and "A,B" (a flags union that lands on another class).
+        if (flat.Length == 0 || !flat.All(char.IsAsciiLetter)) return false;
         return Enum.TryParse(flat, ignoreCase: true, out cls) && Enum.IsDefined(cls);
     }
 
@@ -195,8 +235,10 @@ internal static class ApiRoutes
         catch (AccessDeniedException e) { return Problems.Make(403, "Forbidden", e.Message, "class"); }
     }
 
-    private static IResult Events(HttpContext ctx, ServedEngine engine, IHostApplicationLifetime life, [FromQuery(Name = "class")] string? cls, string? camera)
+    private static IResult Events(HttpContext ctx, ServedEngine engine, IHostApplicationLifetime life, ConcurrentDictionary<string, KnownCamera> cameras,
+        [FromQuery(Name = "class")] string? cls, string? camera)
     {
+        if (camera != null && !cameras.ContainsKey(camera)) return Problems.NotFound("camera", $"no camera '{camera}' is known to this server");
         DataClass? only = null;
         if (cls != null)
         {

@@ -52,7 +52,8 @@ internal static class NoticeRoutes
             if (!ctx.Request.HasFormContentType) return Problems.Make(415, "Unsupported media type", "send the form as application/x-www-form-urlencoded or multipart/form-data", "body");
             IFormCollection form;
             try { form = await ctx.Request.ReadFormAsync(ctx.RequestAborted); }
-            catch (Exception e) when (e is InvalidDataException or BadHttpRequestException or IOException)
+            catch (BadHttpRequestException e) { return Problems.Make(e.StatusCode, "Bad request", $"body: the form cannot be read: {e.Message}", "body"); } // 413 over the size limit
+            catch (Exception e) when (e is InvalidDataException or IOException)
             { return Problems.BadParameter("body", $"the form cannot be read: {e.Message}"); }
             string category = form["category"].ToString();
             if (Array.IndexOf(Categories, category) < 0)
