@@ -102,7 +102,7 @@ public sealed class BrowserTests(ServerFixture f, BrowserFixture b) : IClassFixt
         long before = await Total();
         long after = await Until(Total, v => v > before, TimeSpan.FromSeconds(100));
         Assert.True(after > before, $"the dashboard's count stayed at {before} for 100 s");
-        await page.Locator("#counts-chart svg rect").First.WaitForAsync();
+        await page.Locator("#counts-chart svg").WaitForAsync();
         await Until(() => page.Locator("#occupancy svg").CountAsync(), n => n > 0, TimeSpan.FromSeconds(10));
 
         await Shot(page, "dashboard.png");
@@ -122,7 +122,7 @@ public sealed class BrowserTests(ServerFixture f, BrowserFixture b) : IClassFixt
         await Shot(page, "notice-ja.png");
 
         // The switch to English keeps the camera and the notice kind.
-        await page.Locator("nav.switch a[hreflang='en']").ClickAsync();
+        await page.Locator("nav.switch.top a[hreflang='en']").ClickAsync();        // the switch at the top of the page
         await page.WaitForURLAsync(u => u.Contains("lang=en"));
         Assert.Equal("en", await page.Locator("html").GetAttributeAsync("lang"));
         string en = await page.Locator("body").InnerTextAsync();
