@@ -70,11 +70,15 @@ for cam in sorted(set(d0) & set(d1) & set(d2)):
     base = (d1[cam] - d0[cam]) / (t1 - t0); load = (d2[cam] - d1[cam]) / (t2 - t1)
     cams[cam] = {"baseline_per_s": round(base, 3), "under_load_per_s": round(load, 3), "ratio": round(load / base, 4) if base else None}
 ratios = [c["ratio"] for c in cams.values() if c["ratio"] is not None]
+# All cameras together: per-camera ratios over 20 s carry a few percent of noise on a shared machine.
+base_all = sum(c["baseline_per_s"] for c in cams.values()); load_all = sum(c["under_load_per_s"] for c in cams.values())
 print(json.dumps({
     "route": sys.argv[8], "wrk_threads": int(sys.argv[9]), "wrk_connections": int(sys.argv[10]), "route_status": int(sys.argv[11]), "cores": int(sys.argv[12]),
     "requests_per_s": float(rps.group(1)) if rps else None, "latency_ms": {f"p{k}": round(v, 3) for k, v in sorted(lat.items())},
     "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-    "detection_rate_ratio_min": min(ratios) if ratios else None, "within_5_percent": bool(ratios) and min(ratios) >= 0.95,
+    "detections_per_s_all": {"baseline": round(base_all, 3), "under_load": round(load_all, 3)},
+    "detection_rate_ratio_all": round(load_all / base_all, 4) if base_all else None,
+    "detection_rate_ratio_min": min(ratios) if ratios else None, "every_camera_within_5_percent": bool(ratios) and min(ratios) >= 0.95,
     "cameras": cams,
 }))
 EOF

@@ -61,6 +61,7 @@ internal static class ApiRoutes
         }).Needs(ApiRole.Viewer);
 
         app.MapGet("/api/records", ReadRecords).Needs(ApiRole.Viewer);
+        app.MapGet("/api/export", Export).Needs(ApiRole.Analyst);
         app.MapGet("/api/events", Events).Needs(ApiRole.Viewer);
         app.MapGet("/api/ledger/stream", LedgerStream).Needs(ApiRole.Viewer);
 
@@ -233,6 +234,42 @@ internal static class ApiRoutes
             });
         }
         catch (AccessDeniedException e) { return Problems.Make(403, "Forbidden", e.Message, "class"); }
+    }
+
+    /// <summary>
+    /// M3: rows of one class exported under a contract of the camera's manifest, as the store's export
+    /// officer: the contract must cover the class and the purpose, the rows' bins must be no finer than
+    /// its floor, payloads keep only its fields, and each export is written to the audit chain.
+    /// </summary>
+    private static IResult Export(ServedEngine engine, ConcurrentDictionary<string, KnownCamera> cameras,
+        string? camera, string? contract, [FromQuery(Name = "class")] string? cls, string? purpose, string? from, string? to)
+    {
+        if (string.IsNullOrEmpty(camera)) return Problems.BadParameter("camera", "missing");
+        if (!cameras.ContainsKey(camera)) return Problems.NotFound("camera", $"no camera '{camera}' is known to this server");
+        if (string.IsNullOrEmpty(contract)) return Problems.BadParameter("contract", "missing: the contract id from the camera's manifest (recipients[].contract_id)");
+        if (!TryParseClass(cls ?? "Count", out var dataClass)) return Problems.BadParameter("class", $"'{cls}' is not a data class");
+        if (string.IsNullOrEmpty(purpose)) return Problems.BadParameter("purpose", "missing: one of the contract's purposes (ja or en)");
+        if (!TryParseTime(from, DateTimeOffset.UnixEpoch, out var f)) return Problems.BadParameter("from", $"'{from}' is not an ISO 8601 time");
+        if (!TryParseTime(to, DateTimeOffset.UtcNow.AddDays(1), out var t)) return Problems.BadParameter("to", $"'{to}' is not an ISO 8601 time");
+        if (t <= f) return Problems.BadParameter("to", "must be after from");
+        try
+        {
+            var r = engine.Query(Role.ExportOfficer).Export(camera, contract, dataClass, f, t, purpose);
+            return Results.Json(new
+            {
+                camera, contract = r.Contract.ContractId, recipient = r.Contract.Recipient.En, @class = r.Class.ToString(), audit_seq = r.AuditSeq,
+                fields = r.Contract.Fields,
+                rows = r.Rows.Select(x => new { bin_start = x.BinStart, bin_seconds = x.BinLength.TotalSeconds, payload = JsonDocument.Parse(x.PayloadJson).RootElement }),
+            });
+        }
+        catch (AccessDeniedException e)
+        {
+            // The contract's own refusal (M3/H1), naming what it does not cover.
+            string parameter = e.Message.Contains("purpose", StringComparison.Ordinal) ? "purpose"
+                : e.Message.Contains(" cover ", StringComparison.Ordinal) || e.Message.StartsWith("H1", StringComparison.Ordinal) ? "class"
+                : e.Message.Contains("finer than", StringComparison.Ordinal) ? "from" : "contract";
+            return Problems.Make(403, "Export refused", e.Message, parameter, new() { ["requirement_id"] = e.Message.Split(':')[0] });
+        }
     }
 
     private static IResult Events(HttpContext ctx, ServedEngine engine, IHostApplicationLifetime life, ConcurrentDictionary<string, KnownCamera> cameras,
