@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using CsCheck;
 using Ephemera.Server;
 
 namespace Ephemera.Server.Tests;
@@ -72,6 +73,45 @@ public sealed class ProblemTests(ServerFixture f)
         req.Headers.ExpectContinue = true;
         using var res = await f.Http.SendAsync(req);
         await AssertProblem(res, status, parameter);
+    }
+
+    // Routes whose answer is a document (not a stream), with the query parameters each reads.
+    private static readonly (string Path, string[] Params)[] s_routes =
+    [
+        ("/api/records", ["class", "camera", "from", "to", "limit"]),
+        ("/api/export", ["camera", "contract", "class", "purpose", "from", "to"]),
+        ($"/api/audit/{Cam}", ["from_seq", "max"]),
+        ($"/notice/{Cam}", ["lang", "kind"]),
+        ($"/notice/{Cam}/sign", ["lang"]),
+        ("/api/cameras/{}/icon", []),
+    ];
+
+    [Fact]
+    public async Task NoQueryStringOrPathSegmentGetsA500()
+    {
+        // Raw (unescaped) characters too: '%' not followed by hex, '&' and '=' inside values, NUL, non-ASCII.
+        var text = Gen.String["abzAZ09-_.:+%&=;,/?[]{}\\\"' \t\u0000\u00e9\u3042\ud83d\ude00"];
+        var gen = Gen.Select(Gen.Int[0, s_routes.Length - 1], Gen.Int[0, 5], text, Gen.Bool);
+        await gen.SampleAsync(async (route, param, value, escape) =>
+        {
+            var (path, names) = s_routes[route];
+            string v = escape ? Uri.EscapeDataString(value) : value;
+            string url = names.Length == 0 ? path.Replace("{}", Uri.EscapeDataString(value.Length == 0 ? "x" : value), StringComparison.Ordinal)
+                : $"{path}?{names[param % names.Length]}={v}";
+            HttpResponseMessage res;
+            try { res = await f.Http.SendAsync(f.Request(HttpMethod.Get, url, ApiRole.Admin)); }
+            catch (UriFormatException) { return; }          // a URL the client itself will not send
+            using (res)
+            {
+                string body = await res.Content.ReadAsStringAsync();
+                Assert.True((int)res.StatusCode < 500, $"GET {url}: {(int)res.StatusCode} {body}");
+                // Kestrel itself answers a request line it cannot parse (a NUL or bad UTF-8 in the path) with a bare 400
+                // before any of the server's code runs; every answer from the server's code is problem details.
+                bool kestrelRefusal = res.StatusCode == HttpStatusCode.BadRequest && body.Length == 0;
+                if ((int)res.StatusCode >= 400 && !kestrelRefusal)
+                    Assert.True(res.Content.Headers.ContentType?.MediaType == "application/problem+json", $"GET {url}: {(int)res.StatusCode} {res.Content.Headers.ContentType} {body}");
+            }
+        }, iter: 300, threads: 1);
     }
 
     private static async Task AssertProblem(HttpResponseMessage res, int status, string parameter)
