@@ -1,10 +1,12 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Ephemera.Config;
 using Ephemera.Core;
 using Ephemera.Governance;
+using Ephemera.Decode;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -53,13 +55,15 @@ internal static class ApiRoutes
             try
             {
                 var item = engine.Query(role.Value).ReadLatest(id, DataClass.IconImage);
-                return item is null ? Problems.NotFound("id", $"camera '{id}' has no crowd icon image (yet)") : Results.File(item.Blob, item.MediaType);
+                return item is null ? Problems.NotFound("id", $"camera '{id}' has no crowd icon image (yet)") : Results.File(item.Blob, item.MediaType, lastModified: item.WrittenAt); // when it was re-rendered, for the dashboard
             }
             catch (AccessDeniedException e) { return Problems.Make(403, "Forbidden", e.Message, "id"); }
         }).Needs(ApiRole.Viewer);
 
         app.MapGet("/api/records", ReadRecords).Needs(ApiRole.Viewer);
+        app.MapGet("/api/export", Export).Needs(ApiRole.Analyst);
         app.MapGet("/api/events", Events).Needs(ApiRole.Viewer);
+        app.MapGet("/api/ledger/stream", LedgerStream).Needs(ApiRole.Viewer);
 
         app.MapGet("/api/audit/verify", (ServedEngine engine) =>
         {
@@ -83,6 +87,8 @@ internal static class ApiRoutes
             cameras = s.Cameras.Select(c => new
             {
                 id = c.Id, state = c.State.ToString().ToLowerInvariant(), error = c.Error,
+                // What leaves the engine for this camera (its manifest's classes that are not memory-only), so a client asks only for those.
+                outputs = c.Manifest?.Outputs.Where(o => o.Storage != StorageKind.Memory).Select(o => o.Class.ToString()).ToList() ?? [],
                 rates = new { decoded_fps = Math.Round(c.FramesDecoded / secs, 2), detections_per_second = Math.Round(c.DetectionsDone / secs, 3), recent_detect_rate = Math.Round(c.RecentDetectRate, 3) },
                 lateness = new { late_frames = c.LateFrames, max_lateness_ms = Math.Round(c.MaxLatenessMs, 1) },
                 latency_ms = new { p50 = Math.Round(c.Latency.Quantile(0.5), 2), p99 = Math.Round(c.Latency.Quantile(0.99), 2) },
@@ -93,14 +99,48 @@ internal static class ApiRoutes
                     pixel_stage_processed = c.PixelStageProcessed, pixel_stage_skipped = c.PixelStageSkipped,
                 },
             }).ToList(),
-            pixels = new
-            {
-                allocated = l.Allocated, wiped = l.Wiped, in_use = l.InUse, leaked = l.Leaked, lifetime_max_ms = Math.Round(l.LifetimeMaxMs, 3),
-                engine_held_ms = new { p50 = Math.Round(l.EngineHeldP50Ms, 3), p99 = Math.Round(l.EngineHeldP99Ms, 3), max = Math.Round(l.EngineHeldMaxMs, 3) },
-                decoder_held_ms = new { p50 = Math.Round(l.DecoderHeldP50Ms, 3), p99 = Math.Round(l.DecoderHeldP99Ms, 3), max = Math.Round(l.DecoderHeldMaxMs, 3) },
-            },
+            pixels = PixelsView(l),
         };
     }
+
+    /// <summary>The pixel ledger as the API shows it (in /api/cameras and each /api/ledger/stream event).</summary>
+    private static object PixelsView(LedgerSnapshot l) => new
+    {
+        allocated = l.Allocated, wiped = l.Wiped, in_use = l.InUse, leaked = l.Leaked, lifetime_max_ms = Math.Round(l.LifetimeMaxMs, 3),
+        engine_held_ms = new { p50 = Math.Round(l.EngineHeldP50Ms, 3), p99 = Math.Round(l.EngineHeldP99Ms, 3), max = Math.Round(l.EngineHeldMaxMs, 3) },
+        decoder_held_ms = new { p50 = Math.Round(l.DecoderHeldP50Ms, 3), p99 = Math.Round(l.DecoderHeldP99Ms, 3), max = Math.Round(l.DecoderHeldMaxMs, 3) },
+    };
+
+    /// <summary>
+    /// The pixel ledger and the engine's totals as Server-Sent Events, one "ledger" event a second
+    /// (and at once), so the dashboard shows allocated = wiped live without polling.
+    /// </summary>
+    private static IResult LedgerStream(HttpContext ctx, ServedEngine engine, IHostApplicationLifetime life)
+    {
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, life.ApplicationStopping);
+        ctx.Response.RegisterForDispose(cts);
+        return TypedResults.ServerSentEvents(Ticks(engine, cts.Token));
+
+        static async IAsyncEnumerable<SseItem<string>> Ticks(ServedEngine engine, [EnumeratorCancellation] CancellationToken ct)
+        {
+            using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+            while (true)
+            {
+                string json = JsonSerializer.Serialize(new
+                {
+                    at = DateTimeOffset.UtcNow, pixels = PixelsView(ServedEngine.Ledger()), records_published = engine.RecordsPublished,
+                    reader_drops = engine.ReaderDrops, running = engine.Running,
+                }, s_json);
+                yield return new SseItem<string>(json, "ledger");
+                bool more;
+                try { more = await timer.WaitForNextTickAsync(ct); }
+                catch (OperationCanceledException) { yield break; }
+                if (!more) yield break;
+            }
+        }
+    }
+
+    private static readonly JsonSerializerOptions s_json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     private static async Task<IResult> AddCamera(AddCameraRequest? body, ServedEngine engine, ConcurrentDictionary<string, KnownCamera> cameras)
     {
@@ -150,7 +190,8 @@ internal static class ApiRoutes
     {
         cls = default;
         string flat = s.Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal);
-        if (flat.Length == 0 || flat.Any(char.IsDigit)) return false;
+        // Letters only: Enum.TryParse would also take digits and "A,B" (a flags union that lands on another class).
+        if (flat.Length == 0 || !flat.All(char.IsAsciiLetter)) return false;
         return Enum.TryParse(flat, ignoreCase: true, out cls) && Enum.IsDefined(cls);
     }
 
@@ -195,8 +236,46 @@ internal static class ApiRoutes
         catch (AccessDeniedException e) { return Problems.Make(403, "Forbidden", e.Message, "class"); }
     }
 
-    private static IResult Events(HttpContext ctx, ServedEngine engine, IHostApplicationLifetime life, [FromQuery(Name = "class")] string? cls, string? camera)
+    /// <summary>
+    /// M3: rows of one class exported under a contract of the camera's manifest, as the store's export
+    /// officer: the contract must cover the class and the purpose, the rows' bins must be no finer than
+    /// its floor, payloads keep only its fields, and each export is written to the audit chain.
+    /// </summary>
+    private static IResult Export(ServedEngine engine, ConcurrentDictionary<string, KnownCamera> cameras,
+        string? camera, string? contract, [FromQuery(Name = "class")] string? cls, string? purpose, string? from, string? to)
     {
+        if (string.IsNullOrEmpty(camera)) return Problems.BadParameter("camera", "missing");
+        if (!cameras.ContainsKey(camera)) return Problems.NotFound("camera", $"no camera '{camera}' is known to this server");
+        if (string.IsNullOrEmpty(contract)) return Problems.BadParameter("contract", "missing: the contract id from the camera's manifest (recipients[].contract_id)");
+        if (!TryParseClass(cls ?? "Count", out var dataClass)) return Problems.BadParameter("class", $"'{cls}' is not a data class");
+        if (string.IsNullOrEmpty(purpose)) return Problems.BadParameter("purpose", "missing: one of the contract's purposes (ja or en)");
+        if (!TryParseTime(from, DateTimeOffset.UnixEpoch, out var f)) return Problems.BadParameter("from", $"'{from}' is not an ISO 8601 time");
+        if (!TryParseTime(to, DateTimeOffset.UtcNow.AddDays(1), out var t)) return Problems.BadParameter("to", $"'{to}' is not an ISO 8601 time");
+        if (t <= f) return Problems.BadParameter("to", "must be after from");
+        try
+        {
+            var r = engine.Query(Role.ExportOfficer).Export(camera, contract, dataClass, f, t, purpose);
+            return Results.Json(new
+            {
+                camera, contract = r.Contract.ContractId, recipient = r.Contract.Recipient.En, @class = r.Class.ToString(), audit_seq = r.AuditSeq,
+                fields = r.Contract.Fields,
+                rows = r.Rows.Select(x => new { bin_start = x.BinStart, bin_seconds = x.BinLength.TotalSeconds, payload = JsonDocument.Parse(x.PayloadJson).RootElement }),
+            });
+        }
+        catch (AccessDeniedException e)
+        {
+            // The contract's own refusal (M3/H1), naming what it does not cover.
+            string parameter = e.Message.Contains("purpose", StringComparison.Ordinal) ? "purpose"
+                : e.Message.Contains(" cover ", StringComparison.Ordinal) || e.Message.StartsWith("H1", StringComparison.Ordinal) ? "class"
+                : e.Message.Contains("finer than", StringComparison.Ordinal) ? "from" : "contract";
+            return Problems.Make(403, "Export refused", e.Message, parameter, new() { ["requirement_id"] = e.Message.Split(':')[0] });
+        }
+    }
+
+    private static IResult Events(HttpContext ctx, ServedEngine engine, IHostApplicationLifetime life, ConcurrentDictionary<string, KnownCamera> cameras,
+        [FromQuery(Name = "class")] string? cls, string? camera)
+    {
+        if (camera != null && !cameras.ContainsKey(camera)) return Problems.NotFound("camera", $"no camera '{camera}' is known to this server");
         DataClass? only = null;
         if (cls != null)
         {

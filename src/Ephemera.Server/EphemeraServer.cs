@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.RateLimiting;
@@ -117,7 +118,7 @@ public sealed class EphemeraServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = 64 * 1024;   // the largest body is a camera with its manifest text
+            k.Limits.MaxRequestBodySize = Problems.MaxBodyBytes;
             k.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
             k.Limits.MaxRequestLineSize = 8 * 1024;
         });
@@ -127,7 +128,10 @@ public sealed class EphemeraServer : IAsyncDisposable
         builder.Services.AddSingleton(keys);
         builder.Services.AddSingleton(cameras);
         builder.Services.AddSingleton(config);
-        builder.Services.AddProblemDetails();
+        // A body or parameter the binder cannot read is thrown to the exception handler (not answered with a bare 400),
+        // so every refusal is RFC 9457 problem details naming what was wrong.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.Customize);
         builder.Services.ConfigureHttpJsonOptions(j =>
         {
             j.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
@@ -232,6 +236,9 @@ internal static class RoleGate
 /// <summary>RFC 9457 problem details that name the parameter at fault.</summary>
 internal static class Problems
 {
+    /// <summary>The largest request body (the largest legitimate one is a camera with its manifest text).</summary>
+    public const int MaxBodyBytes = 64 * 1024;
+
     public static IResult Make(int status, string title, string detail, string? parameter = null, Dictionary<string, object?>? extra = null)
     {
         var ext = extra ?? new Dictionary<string, object?>();
@@ -242,4 +249,49 @@ internal static class Problems
     public static IResult BadParameter(string parameter, string detail) => Make(400, "Invalid parameter", $"{parameter}: {detail}", parameter);
 
     public static IResult NotFound(string parameter, string detail) => Make(404, "Not found", detail, parameter);
+
+    /// <summary>
+    /// Fills in what the framework's own problem details leave out: for a request Kestrel or the binder
+    /// refused (malformed JSON, a body over the limit, a wrong media type) the cause and the parameter;
+    /// for a 500 a fixed text, so no exception message or stack leaves the server.
+    /// </summary>
+    internal static void Customize(ProblemDetailsContext c)
+    {
+        var error = c.Exception ?? c.HttpContext.Features.Get<IExceptionHandlerFeature>()?.Error;
+        if (error is BadHttpRequestException bad)
+        {
+            c.ProblemDetails.Detail = bad.Message;
+            c.ProblemDetails.Extensions.TryAdd("parameter", ParameterOf(bad));
+        }
+        else if (c.ProblemDetails.Status >= 500)
+            c.ProblemDetails.Detail = "the server failed on this request; the engine and its cameras are unaffected";
+        else if (c.ProblemDetails.Status == 404 && !c.ProblemDetails.Extensions.ContainsKey("parameter"))
+        {
+            c.ProblemDetails.Detail ??= $"no route {c.HttpContext.Request.Method} {c.HttpContext.Request.Path} (see /openapi.json)";
+            c.ProblemDetails.Extensions["parameter"] = "path";
+        }
+        else if (c.ProblemDetails.Status == 413 && !c.ProblemDetails.Extensions.ContainsKey("parameter"))
+        {
+            c.ProblemDetails.Detail ??= $"the body is over the server's limit of {MaxBodyBytes / 1024} KiB";
+            c.ProblemDetails.Extensions["parameter"] = "body";
+        }
+        else if (c.ProblemDetails.Status == 415 && !c.ProblemDetails.Extensions.ContainsKey("parameter"))
+        {
+            c.ProblemDetails.Detail ??= $"Content-Type '{c.HttpContext.Request.ContentType}' is not accepted here: send application/json";
+            c.ProblemDetails.Extensions["parameter"] = "Content-Type";
+        }
+        else if (c.ProblemDetails.Status == 405)
+        {
+            c.ProblemDetails.Detail ??= $"{c.HttpContext.Request.Method} is not allowed on {c.HttpContext.Request.Path} (see /openapi.json)";
+            c.ProblemDetails.Extensions.TryAdd("parameter", "method");
+        }
+    }
+
+    /// <summary>The parameter a binder message names (<c>Failed to read parameter "T body" ...</c>); the body for size and media-type refusals.</summary>
+    private static string ParameterOf(BadHttpRequestException e)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(e.Message, "parameter \"(?:[^\" ]+ )?([^\" ]+)\"");
+        if (m.Success) return m.Groups[1].Value;
+        return e.StatusCode == StatusCodes.Status415UnsupportedMediaType ? "Content-Type" : "body";
+    }
 }

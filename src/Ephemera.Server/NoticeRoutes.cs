@@ -52,7 +52,8 @@ internal static class NoticeRoutes
             if (!ctx.Request.HasFormContentType) return Problems.Make(415, "Unsupported media type", "send the form as application/x-www-form-urlencoded or multipart/form-data", "body");
             IFormCollection form;
             try { form = await ctx.Request.ReadFormAsync(ctx.RequestAborted); }
-            catch (Exception e) when (e is InvalidDataException or BadHttpRequestException or IOException)
+            catch (BadHttpRequestException e) { return Problems.Make(e.StatusCode, "Bad request", $"body: the form cannot be read: {e.Message}", "body"); } // 413 over the size limit
+            catch (Exception e) when (e is InvalidDataException or IOException)
             { return Problems.BadParameter("body", $"the form cannot be read: {e.Message}"); }
             string category = form["category"].ToString();
             if (Array.IndexOf(Categories, category) < 0)
@@ -105,8 +106,21 @@ internal static class NoticeRoutes
         return Results.Text(html, "text/html; charset=utf-8", Encoding.UTF8);
     }
 
-    private static string Extend(string page, string footer) =>
-        page.Replace("</body>", footer + "</body>", StringComparison.Ordinal);
+    /// <summary>The renderer's page (the same as the notice verb's) with the web parts added: their style, the language switch on top, contact and form below.</summary>
+    private static string Extend(string page, string footer)
+    {
+        int nav = footer.IndexOf("</nav>", StringComparison.Ordinal);
+        string top = nav > 0 ? footer[..(nav + "</nav>".Length)].Replace("class=\"switch\"", "class=\"switch top\"", StringComparison.Ordinal) : "";
+        return page.Replace("</head>", WebStyle + "</head>", StringComparison.Ordinal)
+                   .Replace("<body>\n", "<body>\n" + top + "\n", StringComparison.Ordinal)
+                   .Replace("</body>", footer + "</body>", StringComparison.Ordinal);
+    }
+
+    private const string WebStyle =
+        "<style>body{line-height:1.6;color:#1b1f24}h2{margin-top:1.4em}nav.switch{margin:1.2em 0;padding:.5em .9em;background:#eef2f6;border-radius:8px}" +
+        "nav.switch.top{margin-top:0;text-align:right}section.contact,section.inquiry{border-top:1px solid #d6dbe1;margin-top:1.4em}" +
+        ".inquiry textarea{width:100%;font:inherit;padding:.4em}.inquiry select,.inquiry button{font:inherit;padding:.3em .8em}" +
+        ".inquiry button{background:#0b5cad;color:#fff;border:0;border-radius:6px;margin-top:.5em;cursor:pointer}</style>";
 
     private static string Contact(CameraManifest m, NoticeLanguage l)
     {

@@ -8,10 +8,17 @@ using Ephemera.TestSupport;
 
 namespace Ephemera.Server.Tests;
 
-/// <summary>One server on a free port: one counting camera (vtest.avi, case-3 manifest) and a key per role.</summary>
+/// <summary>
+/// One server on a free port and a key per role, with three cameras on vtest.avi: counting (case 3),
+/// crowd icons (case 5, an icon map re-rendered every second) and flow (case 2). Their manifests are
+/// the bundled ones with a 1-minute time bin (the least H3 allows), so released bins reach the API
+/// and the dashboard within a test.
+/// </summary>
 public sealed class ServerFixture : IAsyncLifetime
 {
     public const string Camera = "plaza-count-1";
+    public const string CrowdCamera = "plaza-crowd-1";
+    public const string FlowCamera = "plaza-flow-1";
     public readonly TempDir Dir = new();
     public readonly Dictionary<ApiRole, string> Keys = new();
     public EphemeraServer Server = null!;
@@ -22,19 +29,51 @@ public sealed class ServerFixture : IAsyncLifetime
     {
         foreach (var r in new[] { ApiRole.Viewer, ApiRole.Analyst, ApiRole.Operator, ApiRole.Admin })
             Keys[r] = r.Name() + "-" + Guid.NewGuid().ToString("N");
+        string video = TestPaths.Video("vtest.avi");
+        string calibration = """
+                  calibration:
+                    - {image: [0, 576], floor: [0, 0]}
+                    - {image: [768, 576], floor: [16, 0]}
+                    - {image: [640, 150], floor: [16, 20]}
+                    - {image: [128, 150], floor: [0, 20]}
+                  floor_size: [16, 20]
+            """;
         string yaml = $"""
             engine:
               store: {Dir.File("e.db")}
-              detect_fps: 2
+              detect_fps: 3
               audit_interval_seconds: 1
             cameras:
               - id: {Camera}
-                source: {TestPaths.Video("vtest.avi")}
-                manifest: {Manifest}
+                source: {video}
+                manifest: {MinuteBins("case3-outdoor-counts.yaml", "15m")}
                 loop: true
                 analytics:
                   lines:
                     - {"{"}name: mid, points: [384, 0, 384, 576]{"}"}
+                    - {"{"}name: low, points: [0, 400, 768, 400]{"}"}
+              - id: {CrowdCamera}
+                source: {video}
+                manifest: {MinuteBins("case5-station-crowd.yaml", "5m")}
+                loop: true
+                analytics:
+                  zones:
+                    - {"{"}name: north, polygon: [0, 0, 768, 0, 768, 300, 0, 300]{"}"}
+                    - {"{"}name: gate-area, polygon: [0, 8, 16, 8, 16, 20, 0, 20], floor: true{"}"}
+                    - {"{"}name: concourse, polygon: [0, 0, 16, 0, 16, 8, 0, 8], floor: true{"}"}
+            {calibration}
+                  icon_interval_seconds: 1
+              - id: {FlowCamera}
+                source: {video}
+                manifest: {MinuteBins("case2-store-flow.yaml", "1h")}
+                loop: true
+                analytics:
+                  zones:
+                    - {"{"}name: shelf-front, polygon: [0, 150, 768, 150, 768, 260, 0, 260], shelf_front: true{"}"}
+                    - {"{"}name: entrance, polygon: [0, 0, 16, 0, 16, 6, 0, 6], floor: true{"}"}
+                    - {"{"}name: aisle, polygon: [0, 6, 16, 6, 16, 14, 0, 14], floor: true{"}"}
+                    - {"{"}name: shelf, polygon: [0, 14, 16, 14, 16, 20, 0, 20], floor: true{"}"}
+            {calibration}
             server:
               keys:
             {string.Concat(Keys.Select(k => $"    - {{role: {k.Key.Name()}, sha256: {ApiKeyStore.Hash(k.Value)}}}\n"))}
@@ -43,6 +82,16 @@ public sealed class ServerFixture : IAsyncLifetime
         var config = ConfigLoader.Load(Dir.File("c.yaml"));
         Server = await EphemeraServer.StartAsync(config, new ServerOptions { Urls = "http://127.0.0.1:0" });
         Http = new HttpClient { BaseAddress = new Uri(Server.Addresses.First()), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    /// <summary>A bundled manifest with its time bin cut to 1 minute, written beside the test's store.</summary>
+    private string MinuteBins(string name, string bin)
+    {
+        string text = File.ReadAllText(Path.Combine(RepoPaths.Root, "configs", "manifests", name));
+        string edited = text.Replace($"time_bin: {bin}", "time_bin: 1m", StringComparison.Ordinal);
+        if (edited == text) throw new InvalidOperationException($"{name} has no 'time_bin: {bin}' to shorten");
+        File.WriteAllText(Dir.File(name), edited);
+        return Dir.File(name);
     }
 
     public HttpRequestMessage Request(HttpMethod m, string path, ApiRole? role)

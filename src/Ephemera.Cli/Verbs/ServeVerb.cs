@@ -14,8 +14,9 @@ public sealed class ServeVerb : IVerb
         usage: ephemera serve [--config FILE] [--urls URL] [--max-seconds S]
 
         Runs every camera of FILE (default configs/demo.yaml) through the engine and serves on URL
-        (default http://127.0.0.1:8080): /api/cameras, /api/records, /api/events (SSE), /api/audit,
-        /metrics, /healthz, /readyz, the OpenAPI document /openapi.json, and the public pages
+        (default http://127.0.0.1:8080): /api/cameras, /api/records, /api/events and /api/ledger/stream
+        (SSE), /api/export (M3, under a manifest's contract), /api/audit, /metrics, /healthz, /readyz,
+        the OpenAPI document /openapi.json (errors: RFC 9457 problem details), and the public pages
         /notice/{camera}, /notice/{camera}/sign and POST /notice/{camera}/inquiry. API keys come from
         the config's server.keys (role and sha256 of the key); send them as Authorization: Bearer KEY.
         The dashboard is at /; when the config names no keys, serve prints a dashboard link with a
