@@ -1,6 +1,7 @@
 using Ephemera.Core;
 using Ephemera.Inference.Models;
 using Ephemera.Inference.Onnx;
+using Ephemera.Inference.Preprocess;
 using Ephemera.Inference.Runtime;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -29,6 +30,15 @@ public sealed unsafe class AgeGenderModel : IDisposable
     private readonly float[] _age = GC.AllocateArray<float>(1, pinned: true), _gender = GC.AllocateArray<float>(2, pinned: true);
     private readonly OrtIoBinding _binding;
     private readonly RunOptions _run = new();
+    // The crop is resampled straight from the held frame into the input tensor: RGB planes in 0–255, plain resize.
+    // One resampler per region size (its tables are built per source size), so after warm-up a crop allocates nothing;
+    // callers keep the number of sizes small (FaceAttributeStage snaps crop sides to multiples of 8).
+    private static readonly InputContract CropContract = new(AgeGenderNetConverter.InputName, Size, Size, Rgb: true,
+        Mean: [0, 0, 0], Std: [1, 1, 1], ResizeRule.Stretch, Pad: 0, DynamicSize: false);
+    private readonly Dictionary<(int, int, PixelFormat), FramePreprocessor> _crops = new();
+
+    /// <summary>How long the last crop existed (tensor filled → wiped), in <see cref="System.Diagnostics.Stopwatch"/> ticks.</summary>
+    public long LastCropLifetimeTicks { get; private set; }
 
     /// <summary>Path of the converted graph this model runs.</summary>
     public string ModelPath { get; }
@@ -74,6 +84,7 @@ public sealed unsafe class AgeGenderModel : IDisposable
             throw new ArgumentException($"a {Size}x{Size} RGB crop needs {Size * 3}-byte rows; got {rgb.Length} bytes with stride {stride}");
         var t = _input.Floats(0, 3 * Size * Size);
         const int plane = Size * Size;
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             for (int y = 0; y < Size; y++)
@@ -87,14 +98,48 @@ public sealed unsafe class AgeGenderModel : IDisposable
                     t[2 * plane + o + x] = row[3 * x + 2];
                 }
             }
-            try { _session.RunWithBinding(_run, _binding); }
-            catch (OnnxRuntimeException e) { throw new EphemeraException($"model {CatalogName}: inference failed: {e.Message}", e); }
-            return new AgeSexEstimate(_age[0], _gender[0]);
+            return Run();
         }
         finally
         {
             _input.Wipe(_input.Length);
+            LastCropLifetimeTicks = System.Diagnostics.Stopwatch.GetTimestamp() - t0;
         }
+    }
+
+    /// <summary>
+    /// Estimates age and sex from a face region of a held frame (any size; resized to 112×112 into
+    /// the input tensor, which is the only crop there is, and wiped before return).
+    /// </summary>
+    public AgeSexEstimate Estimate(in FrameView face)
+    {
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            var key = (face.Width, face.Height, face.Format);
+            if (!_crops.TryGetValue(key, out var crop)) _crops[key] = crop = new FramePreprocessor(CropContract, Size, Size);
+            try
+            {
+                crop.Run(face, _input.Floats(0, 3 * Size * Size));
+            }
+            finally
+            {
+                crop.WipeScratch(); // its row scratch held face pixels
+            }
+            return Run();
+        }
+        finally
+        {
+            _input.Wipe(_input.Length);
+            LastCropLifetimeTicks = System.Diagnostics.Stopwatch.GetTimestamp() - t0;
+        }
+    }
+
+    private AgeSexEstimate Run()
+    {
+        try { _session.RunWithBinding(_run, _binding); }
+        catch (OnnxRuntimeException e) { throw new EphemeraException($"model {CatalogName}: inference failed: {e.Message}", e); }
+        return new AgeSexEstimate(_age[0], _gender[0]);
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Ephemera.Core;
 
 namespace Ephemera.Analytics.Attributes;
@@ -55,6 +56,9 @@ public sealed class VisitorAttributeAnalyser : ITrackAnalyser
     private readonly string[] _rows;
     private TrackedObject[] _current = new TrackedObject[64];
     private int _currentCount;
+    // Estimates posted by the face stage's thread, joined to tracks on the camera thread at the next Update.
+    private readonly ConcurrentQueue<Pending> _posted = new();
+    private readonly record struct Pending(BoxF Box, float Age, float Male, float Quality);
 
     public VisitorAttributeOptions Options => _o;
     public IReadOnlyList<string> Rows => _rows;
@@ -86,8 +90,16 @@ public sealed class VisitorAttributeAnalyser : ITrackAnalyser
                 _tracks[t.TrackId] = s;
             }
         }
+        while (_posted.TryDequeue(out var p)) Observe(p.Box, p.Age, p.Male, p.Quality);
         foreach (var id in removedIds) End(id);
     }
+
+    /// <summary>
+    /// Thread-safe: queues one estimate from the face stage (any thread); it joins a track at the next
+    /// <see cref="Update(ReadOnlySpan{TrackedObject}, ReadOnlySpan{int}, double)"/>, matched against that frame's tracks.
+    /// </summary>
+    public void Post(in BoxF personBox, float age, float maleProbability, float quality) =>
+        _posted.Enqueue(new Pending(personBox, age, maleProbability, quality));
 
     /// <summary>
     /// One estimate from the face stage for the person in <paramref name="personBox"/> (frame pixels):
