@@ -86,6 +86,51 @@ public class FaceAttributeStageTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void YuNetLandmarksLieInTheirFacesAndTheFrontalCheckReadsThem()
+    {
+        using var yunet = ObjectDetector.Open(new DetectorOptions { Model = "face_detection_yunet_2026may", Inference = Cpu, MaxBatch = 1, Decode = new DecodeOptions(0.6f, 0.3f, 200) });
+        var raw = RawFrames.Extract(TestPaths.Image("ultraface_imgs_1.jpg"), [0], "bgr24");
+        var d = new Detections();
+        yunet.Detect(raw.View(0), d);
+        Assert.True(d.Count >= 3);
+        int frontal = 0;
+        for (int i = 0; i < d.Count; i++)
+        {
+            var l = d.Landmarks(i);
+            Assert.Equal(Detections.LandmarkFloats, l.Length);
+            var b = d.Boxes[i];
+            for (int k = 0; k < 10; k += 2)
+            {
+                Assert.InRange(l[k], b.X - 0.1f * b.W, b.Right + 0.1f * b.W);
+                Assert.InRange(l[k + 1], b.Y - 0.1f * b.H, b.Bottom + 0.1f * b.H);
+            }
+            Assert.True(l[1] < l[9] && l[3] < l[7], "eyes above the mouth corners");
+            if (FaceAttributeStage.Frontal(l, 0.2f, 25f)) frontal++;
+        }
+        Assert.True(frontal >= d.Count / 2, $"{frontal} of {d.Count} group-photo faces frontal");
+        // A copy keeps them; a detector without landmarks gives none.
+        var copy = new Detections(); d.CopyTo(copy);
+        Assert.True(copy.Landmarks(0).SequenceEqual(d.Landmarks(0)));
+        var plain = new Detections(); plain.Add(new BoxF(0, 0, 10, 10), 1, 0);
+        Assert.True(plain.Landmarks(0).IsEmpty);
+    }
+
+    [Fact]
+    public void FrontalRejectsTurnedRolledAndTiltedFaces()
+    {
+        // right eye, left eye, nose, right mouth, left mouth (image x grows to the right).
+        float[] straight = [40, 40, 72, 40, 56, 58, 44, 76, 68, 76];
+        Assert.True(FaceAttributeStage.Frontal(straight, 0.2f, 25f));
+        float[] turned = [40, 40, 72, 40, 70, 58, 58, 76, 74, 76];   // nose near the left eye's x: yaw
+        Assert.False(FaceAttributeStage.Frontal(turned, 0.2f, 25f));
+        float[] rolled = [40, 40, 64, 64, 48, 64, 30, 80, 50, 90];   // eye line at 45°
+        Assert.False(FaceAttributeStage.Frontal(rolled, 0.2f, 25f));
+        float[] tilted = [40, 40, 72, 40, 56, 78, 44, 76, 68, 76];   // nose at the mouth line: pitch
+        Assert.False(FaceAttributeStage.Frontal(tilted, 0.2f, 25f));
+        Assert.True(FaceAttributeStage.Frontal(default, 0.2f, 25f)); // no landmarks: the score gate alone
+    }
+
+    [Fact]
     public void SharpnessIsLowForAFlatPatchAndHighForAnEdge()
     {
         var flat = new byte[64 * 64]; Array.Fill(flat, (byte)120);

@@ -10,11 +10,15 @@ public sealed record FaceAttributeOptions
 {
     /// <summary>Smallest face side in source pixels that may be estimated (AgeGenderNet degrades on small faces).</summary>
     public int MinFacePixels { get; init; } = 48;
-    /// <summary>
-    /// Smallest YuNet score: the frontal-enough check. YuNet scores turned and half-hidden faces lower;
-    /// its landmarks are not kept by the shared decoder, so no landmark-based pose test is made yet.
-    /// </summary>
+    /// <summary>Smallest YuNet score (turned and half-hidden faces score lower).</summary>
     public float MinFaceScore { get; init; } = 0.8f;
+    /// <summary>
+    /// Frontal enough, from YuNet's landmarks: the nose projected on the eye line must lie within
+    /// this of its middle (0.5 = frontal; 0.5 = any yaw), and between the eye line and the mouth line.
+    /// </summary>
+    public float MaxYawOffset { get; init; } = 0.2f;
+    /// <summary>Largest head roll (eye line against the horizontal), degrees.</summary>
+    public float MaxRollDegrees { get; init; } = 25f;
     /// <summary>Smallest variance of the luma Laplacian over the face (motion blur, defocus).</summary>
     public double MinSharpness { get; init; } = 15;
     /// <summary>Smallest detector score of a person box whose head is searched.</summary>
@@ -26,6 +30,8 @@ public sealed record FaceAttributeOptions
     {
         if (MinFacePixels < 16) throw new EphemeraException($"attributes: min face size must be at least 16 px, got {MinFacePixels}");
         if (MinFaceScore is < 0 or > 1) throw new EphemeraException($"attributes: min face score must be in [0, 1], got {MinFaceScore}");
+        if (MaxYawOffset is <= 0 or > 0.5f) throw new EphemeraException($"attributes: max yaw offset must be in (0, 0.5], got {MaxYawOffset}");
+        if (MaxRollDegrees is <= 0 or > 90) throw new EphemeraException($"attributes: max roll must be in (0, 90] degrees, got {MaxRollDegrees}");
         if (MinSharpness < 0) throw new EphemeraException($"attributes: min sharpness must be ≥ 0, got {MinSharpness}");
         if (MinPersonScore is < 0 or > 1) throw new EphemeraException($"attributes: min person score must be in [0, 1], got {MinPersonScore}");
         if (FaceDetectorInput < 64 || FaceDetectorInput % 32 != 0) throw new EphemeraException($"attributes: face detector input must be a multiple of 32 and at least 64, got {FaceDetectorInput}");
@@ -117,7 +123,7 @@ public sealed class FaceAttributeStage : IPixelStage, IDisposable
             Interlocked.Increment(ref _facesFound);
             float side = MathF.Max(f.W, f.H);
             if (side < _o.MinFacePixels) { Interlocked.Increment(ref _small); continue; }
-            if (score < _o.MinFaceScore) { Interlocked.Increment(ref _pose); continue; }
+            if (score < _o.MinFaceScore || !Frontal(_found.Landmarks(best), _o.MaxYawOffset, _o.MaxRollDegrees)) { Interlocked.Increment(ref _pose); continue; }
             // A square a little larger than the face, its side snapped to a multiple of 8 (few resampler sizes), moved inside the frame.
             int s = Math.Min(Math.Min(frame.Width, frame.Height), ((int)(1.2f * side) + 7) & ~7);
             int sx = Math.Clamp((int)(x0 + f.CenterX - s / 2f), 0, frame.Width - s), sy = Math.Clamp((int)(y0 + f.CenterY - s / 2f), 0, frame.Height - s);
@@ -130,6 +136,27 @@ public sealed class FaceAttributeStage : IPixelStage, IDisposable
             _onEstimate(new FaceAttributeObservation(person, e.Age, e.MaleProbability, quality));
         }
         Interlocked.Add(ref _stageTicks, Stopwatch.GetTimestamp() - t0);
+    }
+
+    /// <summary>
+    /// Frontal enough from five landmarks (right eye, left eye, nose, right and left mouth corner):
+    /// roll of the eye line within <paramref name="maxRollDegrees"/>; the nose's projection on the eye
+    /// line within <paramref name="maxYawOffset"/> of its middle (yaw), and its projection on the
+    /// eyes-to-mouth axis strictly between the two (pitch). No landmarks: true (the score gate stands alone).
+    /// </summary>
+    internal static bool Frontal(ReadOnlySpan<float> l, float maxYawOffset, float maxRollDegrees)
+    {
+        if (l.IsEmpty) return true;
+        float ex = l[2] - l[0], ey = l[3] - l[1], d2 = ex * ex + ey * ey;
+        if (d2 < 1e-6f) return false;
+        if (MathF.Abs(MathF.Atan2(ey, MathF.Abs(ex)) * 180f / MathF.PI) > maxRollDegrees || ex <= 0) return false;
+        float yaw = ((l[4] - l[0]) * ex + (l[5] - l[1]) * ey) / d2;
+        if (MathF.Abs(yaw - 0.5f) > maxYawOffset) return false;
+        float mx = (l[0] + l[2]) / 2, my = (l[1] + l[3]) / 2;
+        float ax = (l[6] + l[8]) / 2 - mx, ay = (l[7] + l[9]) / 2 - my, a2 = ax * ax + ay * ay;
+        if (a2 < 1e-6f) return false;
+        float pitch = ((l[4] - mx) * ax + (l[5] - my) * ay) / a2;
+        return pitch is > 0.15f and < 0.85f;
     }
 
     /// <summary>Variance of the 4-neighbour Laplacian of luma (G for BGR) over the face, on a grid of at most ~32×32 points.</summary>
