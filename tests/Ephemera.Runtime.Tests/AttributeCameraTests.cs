@@ -12,7 +12,7 @@ namespace Ephemera.Runtime.Tests;
 
 /// <summary>A case-1 camera in the engine: faces → age band × sex per visitor → k-suppressed aggregates; nothing per person leaves or stays.</summary>
 [Collection("engine")]
-public sealed class AttributeCameraTests : IDisposable
+public sealed class AttributeCameraTests(Xunit.Abstractions.ITestOutputHelper output) : IDisposable
 {
     private readonly TempDir _dir = new();
     private static string Case1 => Path.Combine(RepoPaths.Root, "configs", "manifests", "case1-store-attributes.yaml");
@@ -43,7 +43,11 @@ public sealed class AttributeCameraTests : IDisposable
             host.Records.AddSink(new Sink(r => { if (r is CountTableRecord { Class: DataClass.AttributeAggregate } t) lock (tables) tables.Add(t); }));
             host.Run();
             summary = RunSummary.From(host);
-            trackState = host.Cameras.Single().Analytics!.Attributes!.TrackStateCount;
+            var attributes = host.Cameras.Single().Analytics!.Attributes!;
+            trackState = attributes.TrackStateCount;
+            output.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{attributes.Visitors} visitors ({attributes.UnknownVisitors} unknown), {attributes.EstimatesJoined} estimates joined, {attributes.EstimatesUnmatched} unmatched" +
+                $"; pixel stage CPU {host.Stages.CpuMs(Stage.PixelStage):F0} ms over {host.Stages.Items(Stage.PixelStage)} frames = {host.Stages.CpuMs(Stage.PixelStage) / Math.Max(1, attributes.Visitors):F0} ms per visitor"));
         }
         var cam = summary.Cameras.Single();
         Assert.True(cam.PixelStageProcessed > 0, $"the face stage never ran ({cam.State} {cam.Error})");

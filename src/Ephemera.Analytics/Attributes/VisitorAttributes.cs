@@ -67,6 +67,9 @@ public sealed class VisitorAttributeAnalyser : ITrackAnalyser
     /// <summary>Estimates that joined a track, and those that matched none (counted, dropped).</summary>
     public long EstimatesJoined { get; private set; }
     public long EstimatesUnmatched { get; private set; }
+    /// <summary>Visitors added to the bins so far, and those of them without any estimate ("unknown").</summary>
+    public long Visitors { get; private set; }
+    public long UnknownVisitors { get; private set; }
 
     public VisitorAttributeAnalyser(VisitorAttributeOptions options)
     {
@@ -149,7 +152,8 @@ public sealed class VisitorAttributeAnalyser : ITrackAnalyser
         if (!_tracks.Remove(trackId, out var s)) return;
         long key = (long)Math.Floor(s.ArrivalSeconds / _o.TimeBinSeconds);
         if (!_bins.TryGetValue(key, out var counts)) _bins[key] = counts = new int[_rows.Length, SexColumns.Length];
-        if (s.Count == 0) counts[_rows.Length - 1, 2]++;
+        Visitors++;
+        if (s.Count == 0) { counts[_rows.Length - 1, 2]++; UnknownVisitors++; }
         else
         {
             var (age, male) = s.Mean();
