@@ -24,7 +24,8 @@ public class AgeGenderParityTests(ITestOutputHelper output)
     [Fact]
     public void ConvertedGraphMatchesTheFaceApiReferenceOnFaceCrops()
     {
-        var crops = FaceCrops.Collect(minimum: 60);
+        // 56 crops: above the 50 the issue asks for; the pure-JS reference takes ~0.4 s a crop on this machine.
+        var crops = FaceCrops.Collect(minimum: 56).Take(56).ToList();
         Assert.True(crops.Count >= 50, $"only {crops.Count} face crops found in the shared images and footage");
         var entry = TestModels.Catalog.GetConverted(AgeGenderModel.CatalogName);
         var fetcher = new ModelFetcher();
@@ -120,7 +121,7 @@ internal static class FaceCrops
         var sources = new List<(string Path, int[] Frames)>
         {
             (TestPaths.Image("ultraface_imgs_1.jpg"), [0]), (TestPaths.Image("ultraface_imgs_17.jpg"), [0]), (TestPaths.Image("messi5.jpg"), [0]),
-            (TestPaths.Mot15("ADL-Rundle-6/video.mp4"), [0, 100, 200, 300, 400]), (TestPaths.Image("selfie.jpg"), [0]),
+            (TestPaths.Mot15("ADL-Rundle-6/video.mp4"), [0, 40, 80, 120]), (TestPaths.Image("selfie.jpg"), [0]),
         };
         var d = new Detections();
         foreach (var (path, frames) in sources)
