@@ -51,6 +51,10 @@ public sealed class AttributeCameraTests(Xunit.Abstractions.ITestOutputHelper ou
         }
         var cam = summary.Cameras.Single();
         Assert.True(cam.PixelStageProcessed > 0, $"the face stage never ran ({cam.State} {cam.Error})");
+        var crops = Assert.IsType<FaceCropSummary>(cam.FaceCrops); // the summary reports the face stage and its crop lifetimes
+        Assert.Equal(crops.FacesFound, crops.RefusedSmall + crops.RefusedPose + crops.RefusedBlur + crops.Estimated);
+        Assert.True(crops.Estimated == 0 || crops.CropLifetime.MaxMs > 0);
+        output.WriteLine(System.Text.Json.JsonSerializer.Serialize(crops));
         var t = Assert.Single(tables); // one hourly bin, published at stop with the visitors still in view
         Assert.Equal(["0-17", "18-29", "30-39", "40-49", "50-59", "60-69", "70+", "unknown"], t.RowLabels);
         Assert.Equal(["female", "male", "unknown"], t.ColumnLabels);
