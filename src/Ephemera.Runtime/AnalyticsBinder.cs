@@ -27,6 +27,14 @@ public static class AnalyticsBinder
 
         var imageZones = a.Zones.Where(z => !z.FloorCoordinates)
             .Select(z => new ZoneOptions(z.Name, new Polygon(z.Polygon.Select(p => new Point2(p.X, p.Y))), z.ShelfFront)).ToList();
+        // Case 1: an image zone is the entrance (only tracks seen in it are visitors), not an occupancy zone.
+        Polygon? entrance = null;
+        if (manifest.Kind == PurposeKind.Case1 && imageZones.Count > 0)
+        {
+            if (imageZones.Count > 1) throw new EphemeraException($"camera {camera.Id}: a case-1 camera takes one image zone (its entrance), got {imageZones.Count}");
+            entrance = imageZones[0].Polygon;
+            imageZones.Clear();
+        }
         ZoneAnalyserOptions? zones = null;
         if (imageZones.Count > 0)
         {
@@ -68,7 +76,7 @@ public static class AnalyticsBinder
         Analytics.Attributes.VisitorAttributeOptions? attributes = null;
         if (manifest.Kind == PurposeKind.Case1)
         {
-            attributes = new Analytics.Attributes.VisitorAttributeOptions(new Analytics.Attributes.AgeBands(manifest.Privacy.AgeBandYears), bin);
+            attributes = new Analytics.Attributes.VisitorAttributeOptions(new Analytics.Attributes.AgeBands(manifest.Privacy.AgeBandYears), bin, entrance: entrance);
             produces.Add(DataClass.FeatureVector);
             produces.Add(DataClass.AttributeAggregate);
         }

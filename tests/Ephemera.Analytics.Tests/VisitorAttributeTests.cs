@@ -60,6 +60,19 @@ public class VisitorAttributeTests
     }
 
     [Fact]
+    public void WithAnEntranceZoneOnlyTracksSeenInItAreVisitors()
+    {
+        var door = new Polygon([new Point2(0, 0), new Point2(200, 0), new Point2(200, 400), new Point2(0, 400)]);
+        var a = new VisitorAttributeAnalyser(new VisitorAttributeOptions(new AgeBands(10), 3600, entrance: door));
+        a.Update([Person(1, 0), Person(2, 500)], [], 0);       // 1 at the door (feet at x 25, y 250), 2 elsewhere
+        Assert.Equal(1, a.TrackStateCount);
+        Assert.False(a.Observe(new BoxF(500, 100, 50, 150), 30, 0.9f, 1f)); // an estimate for a non-visitor is dropped
+        a.Update([Person(2, 100)], [1], 1);                    // 2 walks into the door zone later: now a visitor
+        a.Update([], [2], 2);
+        Assert.Equal(2, Assert.Single(a.Flush(3600)).Total);
+    }
+
+    [Fact]
     public void BinsCloseOnlyWhenTheirHourIsOverAndByArrivalTime()
     {
         var a = New();

@@ -100,6 +100,21 @@ public sealed class AttributeCameraTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
+    public void ACase1CamerasImageZoneIsItsEntranceNotAnOccupancyZone()
+    {
+        var m = ManifestLoader.Load(Case1);
+        var cam = Entrance(Case1) with
+        {
+            Analytics = new AnalyticsConfig { Zones = [new ZoneConfig("door", [(0, 0), (960, 0), (960, 1080), (0, 1080)], false, false)] },
+        };
+        var b = AnalyticsBinder.Bind(cam, m);
+        Assert.Null(b.Options.Zones); // no ZoneOccupancy, which a case-1 manifest does not declare
+        Assert.NotNull(b.Options.Attributes!.Entrance);
+        Assert.Contains(DataClass.AttributeAggregate, b.Produces);
+        Assert.DoesNotContain(DataClass.ZoneOccupancy, b.Produces);
+    }
+
+    [Fact]
     public void AggregatesBelowKAreSuppressedIncludingByComplement()
     {
         var m = ManifestLoader.Load(Case1); // k = 10
