@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Ephemera.Analytics.Attributes;
 using Ephemera.Core;
 
 namespace Ephemera.Analytics;
@@ -15,11 +16,13 @@ public sealed class PurposeAnalyticsOptions
     public FloorFlowOptions? Flow { get; }
     /// <summary>Crowd icons and levels (case 5); null for none.</summary>
     public CrowdIconOptions? Crowd { get; }
+    /// <summary>Visitor age band × sex aggregate (case 1); null for none.</summary>
+    public VisitorAttributeOptions? Attributes { get; }
 
     public PurposeAnalyticsOptions(IEnumerable<CountingLineOptions>? lines = null, ZoneAnalyserOptions? zones = null,
-        FloorFlowOptions? flow = null, CrowdIconOptions? crowd = null)
+        FloorFlowOptions? flow = null, CrowdIconOptions? crowd = null, VisitorAttributeOptions? attributes = null)
     {
-        Flow = flow; Crowd = crowd;
+        Flow = flow; Crowd = crowd; Attributes = attributes;
         Lines = lines?.ToArray() ?? [];
         var names = new HashSet<string>();
         foreach (var l in Lines) if (!names.Add(l.Name)) throw new EphemeraException($"counting lines: name '{l.Name}' is used twice");
@@ -38,6 +41,8 @@ public sealed class PurposeAnalytics : ITrackAnalyser
     public ZoneAnalyser? Zones { get; }
     public FloorFlowAnalyser? Flow { get; }
     public CrowdIcons? Crowd { get; }
+    /// <summary>Case 1's visitor attributes; the face stage's estimates join its tracks through <see cref="VisitorAttributeAnalyser.Observe"/>.</summary>
+    public VisitorAttributeAnalyser? Attributes { get; }
     public PurposeAnalyticsOptions Options { get; }
 
     public PurposeAnalytics(PurposeAnalyticsOptions options)
@@ -47,13 +52,14 @@ public sealed class PurposeAnalytics : ITrackAnalyser
         Zones = options.Zones is { } z ? new ZoneAnalyser(z) : null;
         Flow = options.Flow is { } f ? new FloorFlowAnalyser(f) : null;
         Crowd = options.Crowd is { } c ? new CrowdIcons(c) : null;
+        Attributes = options.Attributes is { } a ? new VisitorAttributeAnalyser(a) : null;
     }
 
     public int TrackStateCount
     {
         get
         {
-            int n = (Zones?.TrackStateCount ?? 0) + (Flow?.TrackStateCount ?? 0) + (Crowd?.TrackStateCount ?? 0);
+            int n = (Zones?.TrackStateCount ?? 0) + (Flow?.TrackStateCount ?? 0) + (Crowd?.TrackStateCount ?? 0) + (Attributes?.TrackStateCount ?? 0);
             foreach (var l in _lines) n += l.TrackStateCount;
             return n;
         }
@@ -65,6 +71,7 @@ public sealed class PurposeAnalytics : ITrackAnalyser
         Zones?.Update(tracks, removedIds, timeSeconds);
         Flow?.Update(tracks, removedIds, timeSeconds);
         Crowd?.Update(tracks, removedIds, timeSeconds);
+        Attributes?.Update(tracks, removedIds, timeSeconds);
     }
 
     /// <summary>
@@ -83,18 +90,18 @@ public sealed class PurposeAnalytics : ITrackAnalyser
 
     /// <summary>All results so far; nothing is removed.</summary>
     public PurposeResults Snapshot() =>
-        new(_lines.Select(l => l.Snapshot()).ToArray(), Zones?.Snapshot(), Flow?.Snapshot(), Flow?.HeatMap(), Crowd?.Latest);
+        new(_lines.Select(l => l.Snapshot()).ToArray(), Zones?.Snapshot(), Flow?.Snapshot(), Flow?.HeatMap(), Crowd?.Latest, Attributes?.Snapshot());
 
     /// <summary>Results of the time bins closed at <paramref name="nowSeconds"/>, removed from the analysers.</summary>
     public PurposeResults Flush(double nowSeconds) =>
-        new(_lines.Select(l => l.Flush(nowSeconds)).ToArray(), Zones?.Flush(nowSeconds), Flow?.Flush(nowSeconds), Flow?.HeatMap(), Crowd?.Latest);
+        new(_lines.Select(l => l.Flush(nowSeconds)).ToArray(), Zones?.Flush(nowSeconds), Flow?.Flush(nowSeconds), Flow?.HeatMap(), Crowd?.Latest, Attributes?.Flush(nowSeconds));
 }
 
 /// <summary>The outputs of one camera's purpose analytics (each part carries its data class).</summary>
 /// <remarks>The heat map and the crowd snapshot are images (<see cref="FloorHeatMap.RenderPng"/>,
 /// <see cref="CrowdSnapshot.Png"/>); the JSON only describes them.</remarks>
 public sealed record PurposeResults(IReadOnlyList<LineCounts> Lines, ZoneReport? Zones,
-    FlowReport? Flow = null, FloorHeatMap? HeatMap = null, CrowdSnapshot? Crowd = null)
+    FlowReport? Flow = null, FloorHeatMap? HeatMap = null, CrowdSnapshot? Crowd = null, IReadOnlyList<AttributeBin>? Attributes = null)
 {
     /// <summary>
     /// <c>{"lines":[{"line":[x1,y1,x2,y2],"in":N,"out":M,"by_class":{…}}…],"zones":[…]}</c>; with

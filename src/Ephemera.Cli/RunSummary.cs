@@ -22,7 +22,26 @@ public sealed record CameraSummary(
     [property: JsonPropertyName("outputs")] IReadOnlyDictionary<string, ClassTally>? Outputs,
     [property: JsonPropertyName("gaps")] IReadOnlyList<GapSummary> Gaps,
     [property: JsonPropertyName("pixel_stage_processed")] long PixelStageProcessed = 0,
-    [property: JsonPropertyName("pixel_stage_skipped")] long PixelStageSkipped = 0);
+    [property: JsonPropertyName("pixel_stage_skipped")] long PixelStageSkipped = 0,
+    [property: JsonPropertyName("face_crops"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] FaceCropSummary? FaceCrops = null);
+
+/// <summary>Case 1's face stage: faces found, refused by the gate, estimated, and how long each crop lived (filled → wiped).</summary>
+public sealed record FaceCropSummary(
+    [property: JsonPropertyName("faces_found")] long FacesFound,
+    [property: JsonPropertyName("refused_small")] long RefusedSmall,
+    [property: JsonPropertyName("refused_pose")] long RefusedPose,
+    [property: JsonPropertyName("refused_blur")] long RefusedBlur,
+    [property: JsonPropertyName("estimated")] long Estimated,
+    [property: JsonPropertyName("crop_lifetime")] HoldTimes CropLifetime)
+{
+    public static FaceCropSummary? Of(CameraWorker c)
+    {
+        if (c.PixelStages.OfType<Inference.Attributes.FaceAttributeStage>().FirstOrDefault() is not { } s) return null;
+        var (p50, p99, max) = s.CropLifetimeMs();
+        return new FaceCropSummary(s.FacesFound, s.RejectedSmall, s.RejectedPose, s.RejectedBlur, s.Estimated,
+            new HoldTimes(Math.Round(p50, 3), Math.Round(p99, 3), Math.Round(max, 3)));
+    }
+}
 
 /// <summary>p50/p99/max of one part of a pixel buffer's lifetime, milliseconds.</summary>
 public sealed record HoldTimes(
@@ -101,7 +120,7 @@ public sealed record RunSummary(
             // Only what passed the gates: per class, records released and (for counts) totals that are themselves ≥ k.
             c.Manifest is null ? null : c.Outputs.Snapshot(),
             c.GapList.Select(g => { var end = g.End ?? DateTimeOffset.UtcNow; return new GapSummary(g.Start, end, Math.Round((end - g.Start).TotalSeconds, 3), g.Cause); }).ToList(),
-            c.PixelStageProcessed, c.PixelStageSkipped)).ToList();
+            c.PixelStageProcessed, c.PixelStageSkipped, FaceCropSummary.Of(c))).ToList();
         return new RunSummary(
             Streams: cams.Count,
             StreamsRunning: all.Count(c => c.Manifest != null && c.State is not (CameraState.Failed or CameraState.Refused)),

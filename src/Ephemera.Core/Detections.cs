@@ -6,9 +6,15 @@ namespace Ephemera.Core;
 /// </summary>
 public sealed class Detections
 {
+    /// <summary>Floats per detection in <see cref="Landmarks"/>: five (x, y) points.</summary>
+    public const int LandmarkFloats = 10;
+
     private BoxF[] _boxes;
     private float[] _scores;
     private int[] _classIds;
+    // Face landmarks (YuNet: right eye, left eye, nose tip, right and left mouth corner), source pixels;
+    // allocated the first time a detector supplies them, NaN for detections added without.
+    private float[]? _landmarks;
 
     public Detections(int capacity = 256)
     {
@@ -27,13 +33,37 @@ public sealed class Detections
     public void Clear() => Count = 0;
 
     /// <summary>Appends one detection; grows (rarely, and only past the initial capacity).</summary>
-    public void Add(in BoxF box, float score, int classId)
+    public void Add(in BoxF box, float score, int classId) => Add(box, score, classId, default);
+
+    /// <summary>Appends one detection with its landmarks (<see cref="LandmarkFloats"/> values, or empty for none).</summary>
+    public void Add(in BoxF box, float score, int classId, ReadOnlySpan<float> landmarks)
     {
+        if (!landmarks.IsEmpty && landmarks.Length != LandmarkFloats)
+            throw new ArgumentException($"landmarks need {LandmarkFloats} values, got {landmarks.Length}", nameof(landmarks));
         if (Count == _boxes.Length) Grow();
         _boxes[Count] = box;
         _scores[Count] = score;
         _classIds[Count] = classId;
+        if (!landmarks.IsEmpty && _landmarks == null)
+        {
+            _landmarks = new float[_boxes.Length * LandmarkFloats];
+            _landmarks.AsSpan(0, Count * LandmarkFloats).Fill(float.NaN);
+        }
+        if (_landmarks != null)
+        {
+            var dst = _landmarks.AsSpan(Count * LandmarkFloats, LandmarkFloats);
+            if (landmarks.IsEmpty) dst.Fill(float.NaN); else landmarks.CopyTo(dst);
+        }
         Count++;
+    }
+
+    /// <summary>The landmarks of detection <paramref name="i"/> (x0, y0, … x4, y4), or empty when its detector gives none.</summary>
+    public ReadOnlySpan<float> Landmarks(int i)
+    {
+        if ((uint)i >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(i));
+        if (_landmarks == null) return default;
+        var l = _landmarks.AsSpan(i * LandmarkFloats, LandmarkFloats);
+        return float.IsNaN(l[0]) ? default : l;
     }
 
     /// <summary>Keeps, in order, the detections whose mask entry is true.</summary>
@@ -45,6 +75,7 @@ public sealed class Detections
         {
             if (!keep[r]) continue;
             _boxes[w] = _boxes[r]; _scores[w] = _scores[r]; _classIds[w] = _classIds[r];
+            if (_landmarks != null && w != r) _landmarks.AsSpan(r * LandmarkFloats, LandmarkFloats).CopyTo(_landmarks.AsSpan(w * LandmarkFloats));
             w++;
         }
         Count = w;
@@ -53,7 +84,7 @@ public sealed class Detections
     public void CopyTo(Detections other)
     {
         other.Clear();
-        for (int i = 0; i < Count; i++) other.Add(_boxes[i], _scores[i], _classIds[i]);
+        for (int i = 0; i < Count; i++) other.Add(_boxes[i], _scores[i], _classIds[i], Landmarks(i));
     }
 
     private void Grow()
@@ -62,5 +93,6 @@ public sealed class Detections
         Array.Resize(ref _boxes, n);
         Array.Resize(ref _scores, n);
         Array.Resize(ref _classIds, n);
+        if (_landmarks != null) Array.Resize(ref _landmarks, n * LandmarkFloats);
     }
 }

@@ -45,4 +45,25 @@ public readonly ref struct FrameView
         Stride0 = stride0; Stride1 = stride1; Stride2 = stride2;
         FullRange = fullRange;
     }
+
+    /// <summary>
+    /// A view of the rectangle (x, y, w, h) of this picture, no copy (same lifetime rule). For the
+    /// 4:2:0 formats the origin is rounded down to even coordinates so the chroma stays aligned; the
+    /// rectangle must lie inside the picture.
+    /// </summary>
+    public FrameView Region(int x, int y, int w, int h)
+    {
+        if (Format is PixelFormat.Yuv420P or PixelFormat.Nv12) { w += x & 1; h += y & 1; x &= ~1; y &= ~1; }
+        if (x < 0 || y < 0 || w <= 0 || h <= 0 || x + w > Width || y + h > Height)
+            throw new ArgumentOutOfRangeException(nameof(x), $"region {x},{y} {w}x{h} is not inside the {Width}x{Height} picture");
+        return Format switch
+        {
+            PixelFormat.Yuv420P => new FrameView(w, h, Format, Plane0[(y * Stride0 + x)..], Stride0,
+                Plane1[(y / 2 * Stride1 + x / 2)..], Stride1, Plane2[(y / 2 * Stride2 + x / 2)..], Stride2, FullRange),
+            PixelFormat.Nv12 => new FrameView(w, h, Format, Plane0[(y * Stride0 + x)..], Stride0, Plane1[(y / 2 * Stride1 + x)..], Stride1, fullRange: FullRange),
+            PixelFormat.Bgr24 => new FrameView(w, h, Format, Plane0[(y * Stride0 + 3 * x)..], Stride0, fullRange: FullRange),
+            PixelFormat.Gray8 => new FrameView(w, h, Format, Plane0[(y * Stride0 + x)..], Stride0, fullRange: FullRange),
+            _ => throw new NotSupportedException($"region of a {Format} picture"),
+        };
+    }
 }

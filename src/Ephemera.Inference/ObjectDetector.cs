@@ -140,7 +140,9 @@ public sealed class ObjectDetector : IDisposable
             else if (d.YuNet != null)
                 d.YuNet.Decode(results[0].GetTensorDataAsSpan<float>(), results[1].GetTensorDataAsSpan<float>(), results[2].GetTensorDataAsSpan<float>(),
                     results[3].GetTensorDataAsSpan<float>(), results[4].GetTensorDataAsSpan<float>(), results[5].GetTensorDataAsSpan<float>(),
-                    results[6].GetTensorDataAsSpan<float>(), results[7].GetTensorDataAsSpan<float>(), results[8].GetTensorDataAsSpan<float>(), p, o0);
+                    results[6].GetTensorDataAsSpan<float>(), results[7].GetTensorDataAsSpan<float>(), results[8].GetTensorDataAsSpan<float>(), p, o0,
+                    results.Count > 11 ? results[9].GetTensorDataAsSpan<float>() : default, results.Count > 11 ? results[10].GetTensorDataAsSpan<float>() : default,
+                    results.Count > 11 ? results[11].GetTensorDataAsSpan<float>() : default);
             else if (d.DbText != null)
             {
                 var shape = results[0].GetTensorTypeAndShape().Shape;
@@ -159,7 +161,7 @@ public sealed class ObjectDetector : IDisposable
 
     private string[]? _outputNames;
     private string[] OutputNames => _outputNames ??= _session.Entry.Output.Tensors.Length > 0
-        ? _session.Entry.Output.Tensors.Take(Model.Output.Decoder == DecoderKind.YuNet ? 9 : _session.Entry.Output.Tensors.Length).ToArray()
+        ? _session.Entry.Output.Tensors.Take(Model.Output.Decoder == DecoderKind.YuNet ? 12 : _session.Entry.Output.Tensors.Length).ToArray() // YuNet: with landmarks (kps_*)
         : _session.Session.OutputNames.ToArray();
 
     public void Dispose()

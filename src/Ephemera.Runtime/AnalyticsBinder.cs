@@ -27,6 +27,14 @@ public static class AnalyticsBinder
 
         var imageZones = a.Zones.Where(z => !z.FloorCoordinates)
             .Select(z => new ZoneOptions(z.Name, new Polygon(z.Polygon.Select(p => new Point2(p.X, p.Y))), z.ShelfFront)).ToList();
+        // Case 1: an image zone is the entrance (only tracks seen in it are visitors), not an occupancy zone.
+        Polygon? entrance = null;
+        if (manifest.Kind == PurposeKind.Case1 && imageZones.Count > 0)
+        {
+            if (imageZones.Count > 1) throw new EphemeraException($"camera {camera.Id}: a case-1 camera takes one image zone (its entrance), got {imageZones.Count}");
+            entrance = imageZones[0].Polygon;
+            imageZones.Clear();
+        }
         ZoneAnalyserOptions? zones = null;
         if (imageZones.Count > 0)
         {
@@ -63,17 +71,37 @@ public static class AnalyticsBinder
         // Case 4: the anonymised street image is the output; the manifest must declare it (M2, checked by the caller).
         bool anonymise = manifest.Kind == PurposeKind.Case4;
         if (anonymise) produces.Add(DataClass.AnonymisedImage);
-        return new Binding(new PurposeAnalyticsOptions(lines, zones, flow, crowd), produces.Distinct().ToList(), anonymise);
+        // Case 1: face crops and age/sex estimates (FeatureVector, memory only) become the visitor aggregate;
+        // bands from the manifest (privacy.age_band_years), so the manifest decides how coarse they are.
+        Analytics.Attributes.VisitorAttributeOptions? attributes = null;
+        if (manifest.Kind == PurposeKind.Case1)
+        {
+            attributes = new Analytics.Attributes.VisitorAttributeOptions(new Analytics.Attributes.AgeBands(manifest.Privacy.AgeBandYears), bin, entrance: entrance);
+            produces.Add(DataClass.FeatureVector);
+            produces.Add(DataClass.AttributeAggregate);
+        }
+        return new Binding(new PurposeAnalyticsOptions(lines, zones, flow, crowd, attributes), produces.Distinct().ToList(), anonymise);
     }
 
     /// <summary>
     /// The pixel stages a camera's purpose needs on its held frames: case 4's street anonymiser (its
     /// rules from the manifest's <c>anonymise:</c> section; each released image goes to
-    /// <paramref name="release"/>). None for the other purposes.
+    /// <paramref name="release"/>), case 1's face stage (estimates go to <paramref name="attributes"/>).
+    /// None for the other purposes.
     /// </summary>
     public static IReadOnlyList<IPixelStage> PixelStagesFor(Binding binding, CameraManifest manifest, EngineOptions engine,
-        Func<DateTimeOffset> clock, Action<Governance.Records.DerivedRecord> release)
+        Func<DateTimeOffset> clock, Action<Governance.Records.DerivedRecord> release,
+        Func<Analytics.Attributes.VisitorAttributeAnalyser?>? attributes = null)
     {
+        if (binding.Options.Attributes != null)
+        {
+            // Case 1: faces in the person boxes → age/sex estimates, posted to the camera's attribute analyser
+            // (looked up at each estimate: the analyser is made with the camera worker, after this stage).
+            if (attributes is null) throw new ArgumentNullException(nameof(attributes), "a case-1 camera needs its attribute analyser");
+            return [new Inference.Attributes.FaceAttributeStage(new Inference.Attributes.FaceAttributeOptions(),
+                new Inference.Runtime.InferenceOptions(engine.Provider, 1, parallelRuns: 1),
+                o => attributes()?.Post(o.PersonBox, o.Age, o.MaleProbability, o.Quality), engine.ModelsDirectory)];
+        }
         if (!binding.Anonymise) return [];
         var anonymiser = new Anonymisation.StreetAnonymiser(manifest, Anonymisation.AnonymiseOptions.FromManifest(manifest),
             new Inference.Runtime.InferenceOptions(engine.Provider, 1, parallelRuns: 1), engine.ModelsDirectory);

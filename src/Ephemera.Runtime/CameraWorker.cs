@@ -82,6 +82,8 @@ public sealed class CameraWorker : IDisposable
     public long PixelStageProcessed => _pixelStages?.Processed ?? 0;
     /// <summary>True when the camera has pixel stages (its detected frames may be held for them).</summary>
     public bool HasPixelStages => _pixelStages != null;
+    /// <summary>The camera's pixel stages (empty when its purpose needs none).</summary>
+    public IReadOnlyList<IPixelStage> PixelStages => _pixelStages?.Stages ?? [];
     /// <summary>Detections per second over the last few seconds (exponentially decayed), for fair sharing.</summary>
     public double RecentDetectRate { get; private set; }
 

@@ -195,7 +195,8 @@ public sealed class EngineHost : IDisposable
         var sourceOptions = SourceOptions.Default with { DecoderThreads = decoderThreads };
         CameraWorker? worker = null;
         // The purpose's own pixel stages (case 4's anonymiser); what they release takes the one publishing path.
-        stages = [.. stages, .. AnalyticsBinder.PixelStagesFor(binding, manifest, e, () => _run.Clock.Now, record => Release(worker!, record))];
+        stages = [.. stages, .. AnalyticsBinder.PixelStagesFor(binding, manifest, e, () => _run.Clock.Now, record => Release(worker!, record),
+            () => worker?.Analytics?.Attributes)];
         // Phases spread evenly over the detection interval: an even load instead of a burst per interval.
         worker = new CameraWorker(cam, manifest, binding.Options, _batcher, cam.DetectFps ?? e.DetectFps, sourceOptions, Stages, _epochSeconds,
             Fairness, detectPhase: phase, log: _log, pixelStages: stages, pixelStageSlots: _run.PixelStageSlots);
@@ -451,7 +452,11 @@ public sealed class EngineHost : IDisposable
         long t0 = Stopwatch.GetTimestamp(), cpu0 = ThreadCpuClock.NowNs();
         try
         {
-            var results = c.WithAnalytics(a => final ? a.Snapshot() : a.Flush(c.NowSeconds()));
+            var results = c.WithAnalytics(a =>
+            {
+                if (final) a.Attributes?.EndAll(); // case 1: visitors still in view are counted, their estimates wiped
+                return final ? a.Snapshot() : a.Flush(c.NowSeconds());
+            });
             var records = OutputPublisher.Release(c.Manifest, results, _epochUtc, _carry,
                 why => _log.LogInformation("camera {Camera}: trajectories not stored: {Reason}", c.Id, why));
             // Recovered bins this run will not produce again (they ended while the engine was down).

@@ -120,6 +120,11 @@ public static class OutputPublisher
             WriteDwell(flow.Dwell);
         }
 
+        // Case 1: visitors per bin, rows age bands + unknown, columns female/male/unknown (k-suppressed by the gate like any table).
+        if (r.Attributes is { } attributes)
+            foreach (var b in attributes)
+                Table(DataClass.AttributeAggregate, At(b.BinStartSeconds), b.Rows, b.Cols, b.Counts);
+
         return tables;
 
         void WriteDwell(IReadOnlyList<DwellHistogram> dwell)

@@ -35,6 +35,8 @@ internal sealed class PixelStageRunner : IDisposable
         _thread.Start();
     }
 
+    /// <summary>The stages, in order (for their own counters in summaries).</summary>
+    public IReadOnlyList<IPixelStage> Stages => _stages;
     public long Processed => Interlocked.Read(ref _processed);
     public long Skipped => Interlocked.Read(ref _skipped);
     public long Failed => Interlocked.Read(ref _failed);

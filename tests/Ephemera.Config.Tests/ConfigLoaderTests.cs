@@ -19,9 +19,10 @@ public class ConfigLoaderTests
         var cfg = ConfigLoader.Load(Path.Combine(RepoPaths.Root, "configs", "demo.yaml"));
         Assert.True(cfg.Cameras.Count >= 4);
         Assert.All(cfg.Cameras, c => Assert.False(string.IsNullOrEmpty(c.Manifest)));
-        // The plaza cameras share vtest.avi; the case-4 street camera has its own clip.
-        Assert.All(cfg.Cameras.Where(c => !c.Id.StartsWith("case4", StringComparison.Ordinal)), c => Assert.EndsWith("vtest.avi", c.Source));
+        // The plaza cameras share vtest.avi; the case-4 street camera and the case-1 entrance camera have their own clips.
+        Assert.All(cfg.Cameras.Where(c => !c.Id.StartsWith("case", StringComparison.Ordinal)), c => Assert.EndsWith("vtest.avi", c.Source));
         Assert.EndsWith("street.mp4", Assert.Single(cfg.Cameras, c => c.Id.StartsWith("case4", StringComparison.Ordinal)).Source);
+        Assert.EndsWith("entrance.mp4", Assert.Single(cfg.Cameras, c => c.Id.StartsWith("case1", StringComparison.Ordinal)).Source);
         Assert.Equal(cfg.Cameras.Count, cfg.Cameras.Select(c => c.Id).Distinct().Count());
     }
 

@@ -38,6 +38,21 @@ public sealed record ModelEntry(
     public string? BatchVariantSha256 { get; init; }
 }
 
+/// <summary>One source file of a converted model: where it lies in the mirror, its public URL (or archive member) and sha256.</summary>
+public sealed record SourceFile(string File, string Url, string? ArchiveMember, string Sha256);
+
+/// <summary>
+/// One entry of <c>converted:</c> in <c>models/models.yaml</c>: a graph the project converts itself
+/// from another framework's weights. The sources are fetched and sha256-checked like any model; the
+/// converter's output is deterministic, so <see cref="Sha256"/> (the converted graph's hash) follows
+/// from the sources' hashes and is checked on every load.
+/// </summary>
+public sealed record ConvertedModelEntry(string Name, string File, string Converter, string Sha256, string Licence, IReadOnlyList<SourceFile> Sources)
+{
+    /// <summary>The converters the engine has (<c>converter:</c> values).</summary>
+    public static readonly string[] KnownConverters = ["face-api-age-gender"];
+}
+
 /// <summary>
 /// The model catalogue: <c>models/models.yaml</c> in the repository, else the copy embedded in this
 /// assembly. Every field is checked on load; a bad entry names the model and the key.
@@ -46,11 +61,13 @@ public sealed class ModelCatalog
 {
     public string DefaultModel { get; }
     public IReadOnlyList<ModelEntry> Models { get; }
+    /// <summary>Graphs converted by the project from other frameworks' weights (<c>converted:</c>).</summary>
+    public IReadOnlyList<ConvertedModelEntry> Converted { get; }
     public string Source { get; }
 
-    private ModelCatalog(string defaultModel, IReadOnlyList<ModelEntry> models, string source)
+    private ModelCatalog(string defaultModel, IReadOnlyList<ModelEntry> models, IReadOnlyList<ConvertedModelEntry> converted, string source)
     {
-        DefaultModel = defaultModel; Models = models; Source = source;
+        DefaultModel = defaultModel; Models = models; Converted = converted; Source = source;
     }
 
     /// <summary>
@@ -73,6 +90,11 @@ public sealed class ModelCatalog
         Models.FirstOrDefault(m => m.Name == name)
         ?? throw new EphemeraException($"unknown model '{name}'; the catalogue ({Source}) has: {string.Join(", ", Models.Select(m => m.Name))}");
 
+    /// <summary>A converted model by name; unknown names list what the catalogue has.</summary>
+    public ConvertedModelEntry GetConverted(string name) =>
+        Converted.FirstOrDefault(m => m.Name == name)
+        ?? throw new EphemeraException($"unknown converted model '{name}'; the catalogue ({Source}) has: {string.Join(", ", Converted.Select(m => m.Name))}");
+
     public static ModelCatalog Parse(string yaml, string source)
     {
         RawCatalog raw;
@@ -91,7 +113,29 @@ public sealed class ModelCatalog
         if (dupe != null) throw new EphemeraException($"{source}: model '{dupe.Key}' is listed twice");
         string def = raw.Default ?? entries[0].Name;
         if (entries.All(e => e.Name != def)) throw new EphemeraException($"{source}: default model '{def}' is not in the catalogue");
-        return new ModelCatalog(def, entries, source);
+        var converted = (raw.Converted ?? []).Select(c => ValidateConverted(c, source)).ToList();
+        var clash = converted.Select(c => c.Name).FirstOrDefault(n => entries.Any(e => e.Name == n) || converted.Count(c => c.Name == n) > 1);
+        if (clash != null) throw new EphemeraException($"{source}: model '{clash}' is listed twice");
+        return new ModelCatalog(def, entries, converted, source);
+    }
+
+    private static string Hash(string? v, string source, string name, string key)
+    {
+        var sha = string.IsNullOrWhiteSpace(v) ? throw new EphemeraException($"{source}: model '{name}': '{key}' is missing") : v.ToLowerInvariant();
+        return sha.Length == 64 && sha.All(Uri.IsHexDigit) ? sha : throw new EphemeraException($"{source}: model '{name}': {key} '{sha}' is not 64 hex digits");
+    }
+
+    private static ConvertedModelEntry ValidateConverted(RawConverted c, string source)
+    {
+        string name = c.Name ?? throw new EphemeraException($"{source}: a converted model entry has no 'name'");
+        string Req(string? v, string key) => string.IsNullOrWhiteSpace(v) ? throw new EphemeraException($"{source}: model '{name}': '{key}' is missing") : v;
+        string conv = Req(c.Converter, "converter");
+        if (!ConvertedModelEntry.KnownConverters.Contains(conv))
+            throw new EphemeraException($"{source}: model '{name}': converter '{conv}' is unknown (known: {string.Join(", ", ConvertedModelEntry.KnownConverters)})");
+        if (c.Sources is not { Count: > 0 }) throw new EphemeraException($"{source}: model '{name}': 'sources' is empty");
+        var sources = c.Sources.Select((s, i) => new SourceFile(Req(s.File, $"sources[{i}].file"), Req(s.Url, $"sources[{i}].url"), s.ArchiveMember,
+            Hash(s.Sha256, source, name, $"sources[{i}].sha256"))).ToList();
+        return new ConvertedModelEntry(name, Req(c.File, "file"), conv, Hash(c.Sha256, source, name, "sha256"), Req(c.Licence, "licence"), sources);
     }
 
     private static ModelEntry Validate(RawModel m, string source)
@@ -139,7 +183,13 @@ public sealed class ModelCatalog
     }
 
     // YAML shapes (mutable, for the deserializer only).
-    private sealed class RawCatalog { public string? Default { get; set; } public List<RawModel>? Models { get; set; } }
+    private sealed class RawCatalog { public string? Default { get; set; } public List<RawModel>? Models { get; set; } public List<RawConverted>? Converted { get; set; } }
+    private sealed class RawConverted
+    {
+        public string? Name { get; set; } public string? File { get; set; } public string? Converter { get; set; }
+        public string? Sha256 { get; set; } public string? Licence { get; set; } public List<RawSource>? Sources { get; set; }
+    }
+    private sealed class RawSource { public string? File { get; set; } public string? Url { get; set; } public string? ArchiveMember { get; set; } public string? Sha256 { get; set; } }
     private sealed class RawModel
     {
         public string? Name { get; set; } public string? File { get; set; } public string? Url { get; set; }

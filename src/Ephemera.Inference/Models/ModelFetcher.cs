@@ -27,31 +27,62 @@ public sealed class ModelFetcher(string? mirrorDir = null, string? modelsDir = n
 
     public ModelFiles Fetch(ModelEntry entry)
     {
-        Directory.CreateDirectory(_dest);
-        string dst = Path.Combine(_dest, entry.File);
-        if (!(File.Exists(dst) && Sha256Of(dst) == entry.Sha256))
-        {
-            string mirrored = Path.Combine(_mirror, entry.File);
-            string tmp = dst + ".part";
-            if (File.Exists(mirrored))
-            {
-                _log($"model {entry.Name}: copying from mirror {mirrored}");
-                File.Copy(mirrored, tmp, overwrite: true);
-            }
-            else
-            {
-                _log($"model {entry.Name}: no mirror copy at {mirrored}; downloading {entry.Url}");
-                Download(entry, tmp);
-            }
-            string actual = Sha256Of(tmp);
-            if (actual != entry.Sha256)
-            {
-                File.Delete(tmp);
-                throw new EphemeraException($"model {entry.Name}: sha256 mismatch for {entry.File}: expected {entry.Sha256}, actual {actual}");
-            }
-            File.Move(tmp, dst, overwrite: true);
-        }
+        string dst = FetchFile(entry.Name, entry.File, entry.Url, entry.ArchiveMember, entry.Sha256);
         return new ModelFiles(entry, dst, entry.HasBatchVariant ? EnsureBatchVariant(entry, dst) : null);
+    }
+
+    /// <summary>
+    /// Fetches a converted model's sources (sha256-checked) and returns the path of the converted
+    /// graph, converting again whenever the file in place does not match the manifest's sha256.
+    /// </summary>
+    public string FetchConverted(ConvertedModelEntry entry)
+    {
+        var sources = entry.Sources.Select(s => FetchFile(entry.Name, s.File, s.Url, s.ArchiveMember, s.Sha256)).ToList();
+        string dst = Path.Combine(_dest, entry.File);
+        if (File.Exists(dst) && Sha256Of(dst) == entry.Sha256) return dst;
+        _log(File.Exists(dst)
+            ? $"model {entry.Name}: {entry.File} does not match its sha256 in the models manifest; converting again"
+            : $"model {entry.Name}: converting {entry.Sources[0].File} to {entry.File}");
+        byte[] graph = entry.Converter switch
+        {
+            "face-api-age-gender" => AgeGenderNetConverter.Convert(sources.First(p => p.EndsWith(".json", StringComparison.Ordinal))),
+            _ => throw new EphemeraException($"model {entry.Name}: converter '{entry.Converter}' is unknown"),
+        };
+        string actual = Convert.ToHexStringLower(SHA256.HashData(graph));
+        if (actual != entry.Sha256)
+            throw new EphemeraException($"model {entry.Name}: the converted graph has sha256 {actual}, the models manifest expects {entry.Sha256} " +
+                                        "(the converter changed: update its sha256 after checking the new graph, e.g. with the parity test)");
+        File.WriteAllBytes(dst + ".part", graph);
+        File.Move(dst + ".part", dst, overwrite: true);
+        return dst;
+    }
+
+    /// <summary>Puts one sha256-checked file at <c>dest/file</c> (from the mirror, else downloaded) and returns its path.</summary>
+    private string FetchFile(string model, string file, string url, string? archiveMember, string sha256)
+    {
+        string dst = Path.Combine(_dest, file);
+        Directory.CreateDirectory(Path.GetDirectoryName(dst)!);
+        if (File.Exists(dst) && Sha256Of(dst) == sha256) return dst;
+        string mirrored = Path.Combine(_mirror, file);
+        string tmp = dst + ".part";
+        if (File.Exists(mirrored))
+        {
+            _log($"model {model}: copying from mirror {mirrored}");
+            File.Copy(mirrored, tmp, overwrite: true);
+        }
+        else
+        {
+            _log($"model {model}: no mirror copy at {mirrored}; downloading {url}");
+            Download(model, file, url, archiveMember, tmp);
+        }
+        string actual = Sha256Of(tmp);
+        if (actual != sha256)
+        {
+            File.Delete(tmp);
+            throw new EphemeraException($"model {model}: sha256 mismatch for {file}: expected {sha256}, actual {actual}");
+        }
+        File.Move(tmp, dst, overwrite: true);
+        return dst;
     }
 
     private string EnsureBatchVariant(ModelEntry entry, string original)
@@ -75,26 +106,26 @@ public sealed class ModelFetcher(string? mirrorDir = null, string? modelsDir = n
         return variant;
     }
 
-    private static void Download(ModelEntry entry, string tmp)
+    private static void Download(string model, string file, string url, string? archiveMember, string tmp)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
         byte[] body;
-        try { body = http.GetByteArrayAsync(entry.Url).GetAwaiter().GetResult(); }
+        try { body = http.GetByteArrayAsync(url).GetAwaiter().GetResult(); }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
-            throw new EphemeraException($"model {entry.Name}: download of {entry.Url} failed ({e.Message}); set EPHEMERA_MODEL_MIRROR to a directory holding {entry.File}", e);
+            throw new EphemeraException($"model {model}: download of {url} failed ({e.Message}); set EPHEMERA_MODEL_MIRROR to a directory holding {file}", e);
         }
-        if (entry.ArchiveMember is null) { File.WriteAllBytes(tmp, body); return; }
+        if (archiveMember is null) { File.WriteAllBytes(tmp, body); return; }
         using var gz = new GZipStream(new MemoryStream(body), CompressionMode.Decompress);
         using var tar = new TarReader(gz);
         while (tar.GetNextEntry() is { } te)
         {
-            if (te.Name != entry.ArchiveMember || te.DataStream is null) continue;
+            if (te.Name != archiveMember || te.DataStream is null) continue;
             using var f = File.Create(tmp);
             te.DataStream.CopyTo(f);
             return;
         }
-        throw new EphemeraException($"model {entry.Name}: {entry.Url} has no member {entry.ArchiveMember}");
+        throw new EphemeraException($"model {model}: {url} has no member {archiveMember}");
     }
 
     public static string Sha256Of(string path)

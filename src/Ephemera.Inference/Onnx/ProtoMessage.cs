@@ -66,6 +66,33 @@ internal sealed class ProtoMessage
         Fields.Add(new ProtoField(number, WireLengthDelimited) { Bytes = Encoding.UTF8.GetBytes(value) });
     }
 
+    /// <summary>Appends a varint field (for building messages).</summary>
+    public ProtoMessage Add(int number, long value)
+    {
+        Fields.Add(new ProtoField(number, WireVarint) { Varint = (ulong)value });
+        return this;
+    }
+
+    /// <summary>Appends a fixed32 field holding a float.</summary>
+    public ProtoMessage Add(int number, float value)
+    {
+        Fields.Add(new ProtoField(number, WireFixed32) { Varint = BitConverter.SingleToUInt32Bits(value) });
+        return this;
+    }
+
+    /// <summary>Appends a length-delimited field holding a UTF-8 string.</summary>
+    public ProtoMessage Add(int number, string value) => Add(number, Encoding.UTF8.GetBytes(value));
+
+    /// <summary>Appends a length-delimited field holding raw bytes.</summary>
+    public ProtoMessage Add(int number, byte[] value)
+    {
+        Fields.Add(new ProtoField(number, WireLengthDelimited) { Bytes = value });
+        return this;
+    }
+
+    /// <summary>Appends a nested message (encoded now; later edits to <paramref name="child"/> are not seen).</summary>
+    public ProtoMessage Add(int number, ProtoMessage child) => Add(number, child.ToArray());
+
     public byte[] ToArray()
     {
         using var ms = new MemoryStream();

@@ -11,9 +11,21 @@ public sealed class CandidateBoxes
 {
     internal float[] X1 = new float[1024], Y1 = new float[1024], X2 = new float[1024], Y2 = new float[1024], Score = new float[1024];
     internal float[] ClassF = new float[1024];
+    // Landmarks (10 floats per candidate, tensor pixels), only for decoders that have them (YuNet).
+    internal float[]? Kps;
     public int Count { get; private set; }
 
     public void Clear() => Count = 0;
+
+    /// <summary>Adds a candidate with its five landmarks (x, y pairs in tensor pixels).</summary>
+    public void Add(float x1, float y1, float x2, float y2, float score, int classId, ReadOnlySpan<float> landmarks)
+    {
+        int i = Count;
+        Add(x1, y1, x2, y2, score, classId);
+        Kps ??= new float[X1.Length * Detections.LandmarkFloats];
+        if (Kps.Length < X1.Length * Detections.LandmarkFloats) Array.Resize(ref Kps, X1.Length * Detections.LandmarkFloats);
+        landmarks.CopyTo(Kps.AsSpan(i * Detections.LandmarkFloats, Detections.LandmarkFloats));
+    }
 
     public void Add(float x1, float y1, float x2, float y2, float score, int classId)
     {
@@ -36,6 +48,13 @@ public sealed class CandidateBoxes
         float x1 = Math.Clamp(X1[i] / p.ScaleX, 0, p.SourceWidth), y1 = Math.Clamp(Y1[i] / p.ScaleY, 0, p.SourceHeight);
         float x2 = Math.Clamp(X2[i] / p.ScaleX, 0, p.SourceWidth), y2 = Math.Clamp(Y2[i] / p.ScaleY, 0, p.SourceHeight);
         if (x2 <= x1 || y2 <= y1) return;
-        output.Add(BoxF.FromCorners(x1, y1, x2, y2), Score[i], (int)ClassF[i]);
+        if (Kps == null) { output.Add(BoxF.FromCorners(x1, y1, x2, y2), Score[i], (int)ClassF[i]); return; }
+        Span<float> l = stackalloc float[Detections.LandmarkFloats];
+        for (int k = 0; k < Detections.LandmarkFloats; k += 2)
+        {
+            l[k] = Kps[i * Detections.LandmarkFloats + k] / p.ScaleX;
+            l[k + 1] = Kps[i * Detections.LandmarkFloats + k + 1] / p.ScaleY;
+        }
+        output.Add(BoxF.FromCorners(x1, y1, x2, y2), Score[i], (int)ClassF[i], l);
     }
 }

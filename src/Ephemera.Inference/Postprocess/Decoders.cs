@@ -89,25 +89,31 @@ internal sealed class YoloxDecoder : DecoderBase
 /// <summary>
 /// YuNet (OpenCV Zoo) decode: per stride s ∈ {8,16,32}, cells row-major over (H/s)×(W/s);
 /// score = sqrt(clip(cls)·clip(obj)); cx = (col + b0)·s, cy = (row + b1)·s, w = exp(b2)·s,
-/// h = exp(b3)·s; then NMS. Landmarks are not kept (Detections holds boxes only).
+/// h = exp(b3)·s; landmark n = ((col + k[2n])·s, (row + k[2n+1])·s) (right eye, left eye, nose tip,
+/// right and left mouth corner, as OpenCV's FaceDetectorYN); then NMS. Boxes and landmarks go to Detections.
 /// </summary>
 internal sealed class YuNetDecoder(int tensorW, int tensorH, DecodeOptions options) : DecoderBase(options, classAware: false)
 {
-    /// <summary>outputs: cls_8, cls_16, cls_32, obj_8, obj_16, obj_32, bbox_8, bbox_16, bbox_32 (in that order).</summary>
+    /// <summary>outputs: cls_8, cls_16, cls_32, obj_8, obj_16, obj_32, bbox_8, bbox_16, bbox_32, then kps_8, kps_16, kps_32 (empty: no landmarks).</summary>
     public void Decode(ReadOnlySpan<float> cls8, ReadOnlySpan<float> cls16, ReadOnlySpan<float> cls32,
         ReadOnlySpan<float> obj8, ReadOnlySpan<float> obj16, ReadOnlySpan<float> obj32,
-        ReadOnlySpan<float> bbox8, ReadOnlySpan<float> bbox16, ReadOnlySpan<float> bbox32, in TensorPlacement p, Detections output)
+        ReadOnlySpan<float> bbox8, ReadOnlySpan<float> bbox16, ReadOnlySpan<float> bbox32, in TensorPlacement p, Detections output,
+        ReadOnlySpan<float> kps8 = default, ReadOnlySpan<float> kps16 = default, ReadOnlySpan<float> kps32 = default)
     {
         Candidates.Clear();
-        Level(8, cls8, obj8, bbox8); Level(16, cls16, obj16, bbox16); Level(32, cls32, obj32, bbox32);
+        Level(8, cls8, obj8, bbox8, kps8); Level(16, cls16, obj16, bbox16, kps16); Level(32, cls32, obj32, bbox32, kps32);
         Finish(p, output);
     }
 
-    private void Level(int s, ReadOnlySpan<float> cls, ReadOnlySpan<float> obj, ReadOnlySpan<float> bbox)
+    private void Level(int s, ReadOnlySpan<float> cls, ReadOnlySpan<float> obj, ReadOnlySpan<float> bbox, ReadOnlySpan<float> kps)
     {
         int cols = tensorW / s, rows = tensorH / s;
         if (cls.Length < rows * cols || bbox.Length < rows * cols * 4)
             throw new EphemeraException($"YuNet stride {s}: outputs have {cls.Length} cells, expected {rows * cols}");
+        bool landmarks = !kps.IsEmpty;
+        if (landmarks && kps.Length < rows * cols * 10)
+            throw new EphemeraException($"YuNet stride {s}: landmark output has {kps.Length} values, expected {rows * cols * 10}");
+        Span<float> l = stackalloc float[10];
         for (int i = 0; i < rows * cols; i++)
         {
             float score = MathF.Sqrt(Math.Clamp(cls[i], 0, 1) * Math.Clamp(obj[i], 0, 1));
@@ -115,7 +121,13 @@ internal sealed class YuNetDecoder(int tensorW, int tensorH, DecodeOptions optio
             int row = i / cols, col = i % cols;
             float cx = (col + bbox[4 * i]) * s, cy = (row + bbox[4 * i + 1]) * s;
             float w = MathF.Exp(bbox[4 * i + 2]) * s, h = MathF.Exp(bbox[4 * i + 3]) * s;
-            Candidates.Add(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, score, 0);
+            if (!landmarks) { Candidates.Add(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, score, 0); continue; }
+            for (int n = 0; n < 5; n++)
+            {
+                l[2 * n] = (col + kps[10 * i + 2 * n]) * s;
+                l[2 * n + 1] = (row + kps[10 * i + 2 * n + 1]) * s;
+            }
+            Candidates.Add(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, score, 0, l);
         }
     }
 }

@@ -96,6 +96,13 @@ public sealed class FramePreprocessor
         return new TensorPlacement((float)_nw / frame.Width, (float)_nh / frame.Height, _nw, _nh, frame.Width, frame.Height);
     }
 
+    /// <summary>Zeroes the row scratch (it holds the last resampled row's pixel values): for crops of faces, which must not linger.</summary>
+    public void WipeScratch()
+    {
+        Array.Clear(_tmp0); Array.Clear(_tmp1); Array.Clear(_tmp2);
+        Array.Clear(_row0); Array.Clear(_row1); Array.Clear(_row2);
+    }
+
     /// <summary>Resized size for a source size under the contract's rule (YOLOX: int(w·r), int(h·r)).</summary>
     public (int Width, int Height) ResizedSize(int srcW, int srcH)
     {
