@@ -126,6 +126,9 @@ public sealed class HeatMapReleaseTests
         Assert.DoesNotContain(Release(m, Scene().Flush(3700)), r => r is HeatMapRecord || r.Class == DataClass.HeatMap);
         var e = Assert.ThrowsAny<EphemeraException>(() => ReleaseGate.HeatMap(m, DateTimeOffset.UnixEpoch, 1, 1, 1, [100], [100], _ => [0x89, (byte)'P', (byte)'N', (byte)'G', 0, 0, 0, 0, 0]));
         Assert.Contains("M2", e.Message);
+        // The risk report names the heat-map gate only where the class is declared.
+        Assert.Contains(RiskReport.Analyze(Manifest(ManifestText), DateTimeOffset.UtcNow).GatesApplied, g => g.Contains("heat-map", StringComparison.Ordinal));
+        Assert.DoesNotContain(RiskReport.Analyze(m, DateTimeOffset.UtcNow).GatesApplied, g => g.Contains("heat-map", StringComparison.Ordinal));
     }
 
     [Fact]
