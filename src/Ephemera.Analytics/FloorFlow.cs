@@ -134,6 +134,17 @@ public sealed class FloorFlowAnalyser : ITrackAnalyser
         public ulong Id;
         public readonly List<FloorSample> Points = new();
         public double LastSeen;
+        // The heat-map bin this visit last added to, and the cells it already counted there: a visit
+        // counts once per cell and bin towards the distinct-track count the release gate needs.
+        public long HeatBin = long.MinValue;
+        public readonly HashSet<int> HeatCells = new();
+    }
+
+    /// <summary>One time bin of the heat map: person-frames and distinct visits per grid cell.</summary>
+    private sealed class HeatBin(int cells)
+    {
+        public readonly long[] Frames = new long[cells];
+        public readonly int[] Tracks = new int[cells];
     }
 
     private readonly Dictionary<int, Visit> _visits = new();
@@ -145,6 +156,7 @@ public sealed class FloorFlowAnalyser : ITrackAnalyser
     private readonly TimeBinning _binning;
     private readonly SortedDictionary<long, Dictionary<(int From, int To), long>> _transitions = new();
     private readonly SortedDictionary<long, Dictionary<int, long[]>> _dwell = new();
+    private readonly SortedDictionary<long, HeatBin> _heatBins = new();
     private readonly List<Trajectory> _trajectories = new();
     private readonly List<int> _stale = new();
     private double _lastStaleScan = double.NegativeInfinity;
@@ -181,7 +193,7 @@ public sealed class FloorFlowAnalyser : ITrackAnalyser
             v!.LastSeen = timeSeconds;
             if (v.Points.Count < Options.MaxPointsPerVisit) v.Points.Add(new FloorSample(f.X, f.Y, timeSeconds));
             int cell = CellOf(f);
-            if (cell >= 0) _heat[cell]++;
+            if (cell >= 0) AddHeat(v, cell, timeSeconds);
         }
         if (timeSeconds - _lastStaleScan >= Options.StaleTrackSeconds * 0.25)
         {
@@ -192,10 +204,21 @@ public sealed class FloorFlowAnalyser : ITrackAnalyser
         }
     }
 
+    private void AddHeat(Visit v, int cell, double t)
+    {
+        _heat[cell]++;
+        long b = _binning.BinOf(t);
+        if (!_heatBins.TryGetValue(b, out var hb)) _heatBins[b] = hb = new HeatBin(_heat.Length); // once per bin, not per frame
+        if (v.HeatBin != b) { v.HeatBin = b; v.HeatCells.Clear(); }
+        hb.Frames[cell]++;
+        if (v.HeatCells.Add(cell)) hb.Tracks[cell]++;
+    }
+
     private Visit StartVisit()
     {
         var v = _pool.Count > 0 ? _pool.Pop() : new Visit();
         v.Points.Clear();
+        v.HeatBin = long.MinValue; v.HeatCells.Clear();
         v.Id = NewVisitId();
         return v;
     }
@@ -321,9 +344,19 @@ public sealed class FloorFlowAnalyser : ITrackAnalyser
             done.Add(bin);
         }
         if (remove) foreach (var b in done) _dwell.Remove(b);
+        done.Clear();
+        var heat = new List<FloorHeatMapBin>();
+        foreach (var (bin, hb) in _heatBins)
+        {
+            if (bin >= beforeBin) break;
+            heat.Add(new FloorHeatMapBin(_binning.StartOf(bin), _binning.StartOf(bin + 1),
+                new FloorHeatMap(_gridW, _gridH, Options.GridCellMetres, hb.Frames.ToArray(), Options.Plan), hb.Tracks.ToArray()));
+            done.Add(bin);
+        }
+        if (remove) foreach (var b in done) _heatBins.Remove(b);
         var traj = _trajectories.ToArray();
         if (remove) _trajectories.Clear();
-        return new FlowReport(matrices, dwell, Options.EmitTrajectories ? traj : null);
+        return new FlowReport(matrices, dwell, Options.EmitTrajectories ? traj : null, heat);
     }
 }
 
@@ -346,8 +379,19 @@ public sealed record Trajectory(string VisitId, IReadOnlyList<TrajectoryStay> St
     public DataClass DataClass => DataClass.Trajectory;
 }
 
-/// <summary>The flow outputs: transition matrices and dwell histograms per bin, and trajectories only when enabled.</summary>
-public sealed record FlowReport(IReadOnlyList<TransitionMatrix> Transitions, IReadOnlyList<DwellHistogram> Dwell, IReadOnlyList<Trajectory>? Trajectories)
+/// <summary>
+/// One time bin of the floor heat map, raw: person-frames per cell (<see cref="Map"/>) and how many
+/// distinct visits contributed to each cell (<see cref="Tracks"/>, row-major like the map), which
+/// the release gate needs for its k rule. Never released as is.
+/// </summary>
+public sealed record FloorHeatMapBin(double BinStartSeconds, double BinEndSeconds, FloorHeatMap Map, IReadOnlyList<int> Tracks)
+{
+    public DataClass DataClass => DataClass.HeatMap;
+}
+
+/// <summary>The flow outputs: transition matrices and dwell histograms per bin, trajectories only when enabled, and the binned heat maps (raw, for the release gate; not in the JSON).</summary>
+public sealed record FlowReport(IReadOnlyList<TransitionMatrix> Transitions, IReadOnlyList<DwellHistogram> Dwell, IReadOnlyList<Trajectory>? Trajectories,
+    IReadOnlyList<FloorHeatMapBin>? HeatMaps = null)
 {
     public void WriteJson(Utf8JsonWriter w)
     {

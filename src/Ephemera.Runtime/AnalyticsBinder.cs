@@ -60,6 +60,7 @@ public static class AnalyticsBinder
                 produces.Add(DataClass.TransitionMatrix);
                 produces.Add(DataClass.DwellHistogram);
                 if (manifest.Privacy.StoreTrajectories) produces.Add(DataClass.Trajectory);
+                if (manifest.Declares(DataClass.HeatMap)) produces.Add(DataClass.HeatMap);
             }
             if (manifest.Kind == PurposeKind.Case5)
             {

@@ -9,7 +9,8 @@ namespace Ephemera.Runtime;
 /// The first half of the one publishing path: a camera's purpose results become raw bin tables,
 /// and each goes through <see cref="ReleaseGate"/> (manifest check, k-suppression) into a released
 /// <see cref="DerivedRecord"/>: counts, dwell histograms and transition matrices as k-suppressed
-/// tables (complementary suppression), zone occupancy and crowd levels as binned records. The
+/// tables (complementary suppression), zone occupancy and crowd levels as binned records, floor heat
+/// maps with each cell gated on k distinct visits. The
 /// <see cref="RecordRouter"/> then hands the records to the store and the other sinks. Bins are
 /// the manifest's; bin starts are UTC.
 /// </summary>
@@ -55,6 +56,14 @@ public static class OutputPublisher
                 if (set != null) records.Add(set);
                 else refusedTrajectories?.Invoke(gate.Reason);
             }
+        }
+
+        if (r.Flow?.HeatMaps is { Count: > 0 } heat && m.Declares(DataClass.HeatMap) && m.DataClasses[DataClass.HeatMap].Storage != StorageKind.Memory)
+        {
+            // Each bin's grid goes through the gate (k distinct visits per cell); the PNG is drawn from what the gate released.
+            foreach (var h in heat)
+                records.Add(ReleaseGate.HeatMap(m, epochUtc.AddSeconds(h.BinStartSeconds), h.Map.CellsX, h.Map.CellsY, h.Map.CellMetres,
+                    h.Map.PersonFrames, h.Tracks, gated => (h.Map with { PersonFrames = gated }).RenderPng()));
         }
 
         if (r.Crowd is { } crowd && m.Declares(DataClass.CrowdLevel))

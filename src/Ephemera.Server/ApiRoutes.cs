@@ -60,6 +60,21 @@ internal static class ApiRoutes
             catch (AccessDeniedException e) { return Problems.Make(403, "Forbidden", e.Message, "id"); }
         }).Needs(ApiRole.Viewer);
 
+        app.MapGet("/api/cameras/{id}/heatmap.png", (string id, HttpContext ctx, ServedEngine engine, ConcurrentDictionary<string, KnownCamera> cameras) =>
+        {
+            // The latest released bin's map, as the gate drew it (cells below k distinct visits are background).
+            if (!cameras.ContainsKey(id)) return Problems.NotFound("id", $"no camera '{id}' is known to this server");
+            var role = ApiRoles.StoreRoleFor(ctx.Role(), DataClass.HeatMap);
+            if (role is null) return Problems.Make(403, "Forbidden", "no role of this key may read HeatMap", "id");
+            try
+            {
+                var row = engine.Query(role.Value).ReadNewest(id, DataClass.HeatMap);
+                return row?.Blob is null ? Problems.NotFound("id", $"camera '{id}' has no released heat map (yet): its manifest must declare HeatMap and a time bin must have closed")
+                    : Results.File(row.Blob, row.MediaType ?? "image/png", lastModified: row.BinStart + row.BinLength);
+            }
+            catch (AccessDeniedException e) { return Problems.Make(403, "Forbidden", e.Message, "id"); }
+        }).Needs(ApiRole.Viewer);
+
         app.MapGet("/api/records", ReadRecords).Needs(ApiRole.Viewer);
         app.MapGet("/api/export", Export).Needs(ApiRole.Analyst);
         app.MapGet("/api/events", Events).Needs(ApiRole.Viewer);

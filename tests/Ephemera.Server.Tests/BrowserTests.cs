@@ -104,6 +104,11 @@ public sealed class BrowserTests(ServerFixture f, BrowserFixture b) : IClassFixt
         Assert.True(after > before, $"the dashboard's count stayed at {before} for 100 s");
         await page.Locator("#counts-chart svg").WaitForAsync();
         await Until(() => page.Locator("#occupancy svg").CountAsync(), n => n > 0, TimeSpan.FromSeconds(10));
+        // A closed bin brings the flow camera's heat map (16 m × 20 m at 16 px a metre), fetched with the key as a blob: image.
+        var heat = page.Locator($"#heatmaps figure[data-camera='{ServerFixture.FlowCamera}'] img");
+        await heat.WaitForAsync(new LocatorWaitForOptions { Timeout = 20_000 });
+        Assert.Equal(256, await Until(() => heat.EvaluateAsync<int>("i => i.complete ? i.naturalWidth : 0"), w => w > 0, TimeSpan.FromSeconds(10)));
+        Assert.StartsWith("blob:", await heat.GetAttributeAsync("src"));
 
         await Shot(page, "dashboard.png");
         Assert.True(errors.Count == 0, "browser errors: " + string.Join(" | ", errors));

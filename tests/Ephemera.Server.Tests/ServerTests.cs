@@ -296,6 +296,47 @@ public sealed class ServerTests(ServerFixture f)
         Assert.Equal("from", JsonDocument.Parse(await bad.Content.ReadAsStringAsync()).RootElement.GetProperty("parameter").GetString());
     }
 
+    [Fact]
+    public async Task TheHeatMapPngIsTheLatestReleasedBinOfACameraThatDeclaresIt()
+    {
+        async Task<HttpResponseMessage> Get(string cam) => await f.Http.SendAsync(f.Request(HttpMethod.Get, $"/api/cameras/{cam}/heatmap.png", ApiRole.Viewer));
+        async Task ProblemOf(string cam, string says)
+        {
+            using var res = await Get(cam);
+            Assert.Equal(HttpStatusCode.NotFound, res.StatusCode);
+            Assert.Equal("application/problem+json", res.Content.Headers.ContentType?.MediaType);
+            Assert.Contains(says, await res.Content.ReadAsStringAsync());
+        }
+        // Listed in the OpenAPI document, so the route walk above checks its 401.
+        Assert.Contains("/api/cameras/{id}/heatmap.png", await f.Http.GetStringAsync("/openapi.json"));
+        await ProblemOf("no-such-camera", "no camera 'no-such-camera'");
+        await ProblemOf(ServerFixture.Camera, "no released heat map");   // case 3: its manifest does not declare HeatMap
+
+        // The flow camera's first 1-minute bin closes within a minute or so of the start.
+        byte[]? png = null;
+        for (var until = DateTime.UtcNow.AddSeconds(100); png is null && DateTime.UtcNow < until; await Task.Delay(1000))
+        {
+            using var res = await Get(ServerFixture.FlowCamera);
+            if (res.StatusCode == HttpStatusCode.NotFound) continue;
+            Assert.Equal(HttpStatusCode.OK, res.StatusCode);
+            Assert.Equal("image/png", res.Content.Headers.ContentType?.MediaType);
+            png = await res.Content.ReadAsByteArrayAsync();
+        }
+        Assert.True(png is not null, "no heat map released for the flow camera in 100 s");
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
+        // 16 m × 20 m floor, 1 m cells, 16 px a cell (IHDR width and height, big-endian).
+        Assert.Equal(16 * 16, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16, 4)));
+        Assert.Equal(20 * 16, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20, 4)));
+
+        // The same bin's gated numbers, readable as a record: k from the manifest, a grid of 16 × 20, the PNG's size.
+        var rows = (await f.GetJson($"/api/records?class=HeatMap&camera={ServerFixture.FlowCamera}", ApiRole.Viewer)).GetProperty("rows").EnumerateArray().ToList();
+        Assert.NotEmpty(rows);
+        var payload = rows[^1].GetProperty("payload");
+        Assert.Equal(10, payload.GetProperty("k").GetInt32());
+        Assert.Equal(16 * 20, payload.GetProperty("person_frames").GetArrayLength());
+        Assert.Contains(rows, r => r.GetProperty("payload").GetProperty("bytes").GetInt32() == png.Length);
+    }
+
     private static StringContent JsonContent(object o) =>
         new(JsonSerializer.Serialize(o), System.Text.Encoding.UTF8, "application/json");
 }

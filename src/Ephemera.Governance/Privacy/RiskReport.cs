@@ -30,6 +30,8 @@ public sealed class RiskReport
         gates.Add(m.Privacy.StoreTrajectories
             ? $"H2: per-trajectory storage opted in: trimmed by {Durations.Short(m.Privacy.TrajectoryTrim ?? TimeSpan.Zero)} at entry/exit, snapped to {m.Privacy.TrajectoryGridMetres} m cells and {Durations.Short(m.Privacy.TrajectoryTimeBin ?? TimeSpan.Zero)} bins, random per-visit ids, stored only while unicity (share made unique by 4 random points) < {m.Privacy.UnicityThreshold}"
             : "H2: no per-trajectory storage (privacy.store_trajectories is false); flows only as zone aggregates");
+        if (m.Declares(DataClass.HeatMap) && m.DataClasses[DataClass.HeatMap].Storage != StorageKind.Memory)
+            gates.Add($"H3: heat-map cells entered by fewer than k = {m.Privacy.MinCellCount} distinct visits in a bin are released as 0, in the numbers and in the image");
         if (m.Declares(DataClass.IconImage)) gates.Add("H3: icon images keep position and moving/still only, no ids; each new one overwrites the last");
         if (m.Declares(DataClass.AnonymisedImage)) gates.Add("H3: anonymised images: masks ~1.3× the detection, solid fill, recall-first detection with tracking, detectors re-run on the output before release");
         gates.Add(m.Recipients.Count == 0

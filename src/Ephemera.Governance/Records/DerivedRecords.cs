@@ -116,6 +116,50 @@ public sealed record IconImageRecord : DerivedRecord
 }
 
 /// <summary>
+/// The floor heat map of one camera and bin (case 2), gated: a grid cell's person-frames are released
+/// only when at least k distinct visits contributed to it in the bin; every other cell reads 0, the
+/// same as an empty one, so the map never tells where fewer than k people were. The PNG is rendered
+/// by <see cref="ReleaseGate.HeatMap"/> from the gated grid only.
+/// </summary>
+public sealed record HeatMapRecord : DerivedRecord
+{
+    internal HeatMapRecord(string cameraId, DateTimeOffset binStart, TimeSpan binLength, string manifestVersion,
+        int cellsX, int cellsY, double cellMetres, int k, long[] personFrames, int suppressedCells, byte[] png)
+        : base(cameraId, DataClass.HeatMap, binStart, binLength, manifestVersion)
+    {
+        CellsX = cellsX; CellsY = cellsY; CellMetres = cellMetres; K = k; _frames = personFrames; SuppressedCells = suppressedCells; _png = png;
+    }
+
+    private readonly long[] _frames;
+    private readonly byte[] _png;
+    /// <summary>Grid width in cells.</summary>
+    public int CellsX { get; }
+    /// <summary>Grid height in cells.</summary>
+    public int CellsY { get; }
+    /// <summary>Cell side in metres.</summary>
+    public double CellMetres { get; }
+    /// <summary>The minimum distinct visits per cell (the manifest's k).</summary>
+    public int K { get; }
+    /// <summary>Released person-frames per cell, row-major (0 where empty or below k).</summary>
+    public IReadOnlyList<long> PersonFrames => _frames;
+    /// <summary>Cells that someone entered but fewer than k distinct visits did, released as 0.</summary>
+    public int SuppressedCells { get; }
+    /// <summary>The PNG rendered from the gated grid (a copy-free read-only view).</summary>
+    public ReadOnlyMemory<byte> Png => _png;
+    /// <summary>Media type of <see cref="Png"/>.</summary>
+    public string MediaType => "image/png";
+    internal byte[] PngBytes => _png;
+
+    /// <inheritdoc />
+    public override string PayloadJson() => _json ??= JsonSerializer.Serialize(new
+    {
+        k = K, cells_x = CellsX, cells_y = CellsY, cell_m = CellMetres, person_frames = _frames,
+        suppressed_cells = SuppressedCells, media_type = MediaType, bytes = _png.Length,
+    }, CanonicalJson.Options);
+    private string? _json;
+}
+
+/// <summary>
 /// Coarsened per-visit flow lines of one bin (case 2), released only because the manifest opts in
 /// and the unicity test passed: places and time steps, each visit under a random id that links
 /// nothing across visits.

@@ -43,6 +43,32 @@ public static class ReleaseGate
     }
 
     /// <summary>
+    /// The floor heat map of one bin (H3): a cell keeps its person-frames only when at least k
+    /// distinct visits (<paramref name="tracksPerCell"/>) were in it; the others become 0 and are
+    /// counted. <paramref name="renderPng"/> receives the gated grid only, so the image cannot show
+    /// a cell the numbers withhold.
+    /// </summary>
+    public static HeatMapRecord HeatMap(CameraManifest m, DateTimeOffset binStart, int cellsX, int cellsY, double cellMetres,
+        IReadOnlyList<long> personFrames, IReadOnlyList<int> tracksPerCell, Func<IReadOnlyList<long>, byte[]> renderPng)
+    {
+        Check(m, DataClass.HeatMap, m.Privacy.TimeBin);
+        ArgumentNullException.ThrowIfNull(renderPng);
+        if (cellsX < 1 || cellsY < 1 || personFrames.Count != cellsX * cellsY || tracksPerCell.Count != personFrames.Count)
+            throw new ArgumentException($"heat map: {personFrames.Count} person-frame cells and {tracksPerCell.Count} track cells do not match a {cellsX}×{cellsY} grid");
+        int k = m.Privacy.MinCellCount, suppressed = 0;
+        var gated = new long[personFrames.Count];
+        for (int i = 0; i < gated.Length; i++)
+        {
+            if (tracksPerCell[i] >= k) gated[i] = personFrames[i];
+            else if (tracksPerCell[i] > 0 || personFrames[i] > 0) suppressed++;
+        }
+        byte[] png = renderPng(Array.AsReadOnly((long[])gated.Clone())); // the renderer gets a copy: it cannot alter what the record releases
+        if (png is not { Length: > 8 } || png[0] != 0x89 || png[1] != (byte)'P' || png[2] != (byte)'N' || png[3] != (byte)'G')
+            throw new EphemeraException($"heat map of camera {m.CameraId}: the renderer did not return a PNG");
+        return new HeatMapRecord(m.CameraId, binStart, m.Privacy.TimeBin, m.VersionHash, cellsX, cellsY, cellMetres, k, gated, suppressed, png);
+    }
+
+    /// <summary>
     /// Coarsened trajectories of one bin: released only when the manifest opts in (store_trajectories,
     /// a unicity threshold) and their unicity stays under it (H2/H3); otherwise null, with the gate's reason.
     /// </summary>

@@ -240,6 +240,9 @@ public sealed class EphemeraStore : IDisposable
                 foreach (var t in set.Visits)
                     WriteRow(set.CameraId, DataClass.Trajectory, set.BinStart, set.BinLength, TrajectoryJson(t), null, null, allowTrajectory: true, released: true);
                 break;
+            case Records.HeatMapRecord heat:
+                WriteRow(heat.CameraId, DataClass.HeatMap, heat.BinStart, heat.BinLength, heat.PayloadJson(), heat.PngBytes, heat.MediaType, allowTrajectory: false, released: true);
+                break;
             case Records.AnonymisedImageRecord image:
                 WriteRow(image.CameraId, DataClass.AnonymisedImage, image.BinStart, image.BinLength, image.PayloadJson(), image.JpegBytes, image.MediaType, allowTrajectory: false, released: true);
                 break;
@@ -595,6 +598,21 @@ public sealed class EphemeraStore : IDisposable
             }
         }
         return list;
+    }
+
+    /// <summary>The row of the camera and class with the latest bin (the last written among equals); null when none.</summary>
+    internal DerivedRow? ReadNewestRow(string cameraId, DataClass cls)
+    {
+        lock (_lock)
+        {
+            using var c = Cmd("SELECT bin_start_ms, bin_end_ms, payload, blob, media_type FROM derived WHERE camera_id = $c AND class = $k ORDER BY bin_start_ms DESC, id DESC LIMIT 1");
+            c.Parameters.AddWithValue("$c", cameraId); c.Parameters.AddWithValue("$k", cls.ToString());
+            using var rd = c.ExecuteReader();
+            if (!rd.Read()) return null;
+            long s = rd.GetInt64(0), e = rd.GetInt64(1);
+            return new DerivedRow(cameraId, cls, DateTimeOffset.FromUnixTimeMilliseconds(s), TimeSpan.FromMilliseconds(e - s), rd.GetString(2),
+                rd.IsDBNull(3) ? null : (byte[])rd[3], rd.IsDBNull(4) ? null : rd.GetString(4));
+        }
     }
 
     internal LatestItem? ReadLatestRow(string cameraId, DataClass cls)

@@ -25,6 +25,13 @@ public sealed class StoreQuery
         return _store.ReadRows(cameraId, cls, from, to);
     }
 
+    /// <summary>The stored row of the camera and class with the latest bin (e.g. the newest heat map); null when none.</summary>
+    public DerivedRow? ReadNewest(string cameraId, DataClass cls)
+    {
+        Demand(cls);
+        return _store.ReadNewestRow(cameraId, cls);
+    }
+
     public LatestItem? ReadLatest(string cameraId, DataClass cls)
     {
         Demand(cls);
