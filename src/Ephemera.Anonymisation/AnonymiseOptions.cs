@@ -56,18 +56,21 @@ public sealed record AnonymiseOptions
     /// <summary>JPEG quantiser scale, 2 (best) .. 31 (smallest).</summary>
     public int JpegQScale { get; init; } = 3;
     /// <summary>
-    /// Across frames: a face or plate masked on frame n stays masked (grown by <see cref="CarryMargin"/>)
-    /// on the frames up to n + this many, so a detector that misses it for a frame or two never leaks it.
-    /// Applies when frames come with their index, in order (0 = off).
+    /// Across frames: faces and plates are tracked (the engine's tracker on their boxes), and a track the
+    /// detectors miss stays masked at its predicted position (hull with its last sighting, grown by
+    /// <see cref="CarryMargin"/>) on the frames up to its last sighting + this many, so a detector that
+    /// misses it for a frame or two never leaks it. Applies when frames come with their index, in order (0 = off).
     /// </summary>
     public int CarryFrames { get; init; } = 5;
-    /// <summary>How much a carried box grows on each side per frame of age, as a share of its size (motion between frames).</summary>
+    /// <summary>How much a carried box grows on each side per frame of age, as a share of its size (motion the prediction misses).</summary>
     public float CarryMargin { get; init; } = 0.1f;
 
     /// <summary>Test hook: the face at this index (after merging) is not masked in the first pass (-1 = none).</summary>
     internal int SkipFaceIndex { get; init; } = -1;
     /// <summary>Test hook: <see cref="SkipFaceIndex"/> applies only to the frame with this index (a detector that misses a face once).</summary>
     internal long? SkipOnlyOnFrame { get; init; }
+    /// <summary>Test hook: instead of an index, the face whose box holds this point is the one not masked (a face that moves across frames).</summary>
+    internal (float X, float Y)? SkipFaceContaining { get; init; }
     /// <summary>Test hook: the skipped face stays unmasked in the output check's re-mask too.</summary>
     internal bool SkipFaceOnRemask { get; init; }
 

@@ -6,6 +6,7 @@ using Ephemera.Governance.Records;
 using Ephemera.Inference;
 using Ephemera.Inference.Postprocess;
 using Ephemera.Inference.Runtime;
+using Ephemera.Tracking;
 
 namespace Ephemera.Anonymisation;
 
@@ -45,7 +46,7 @@ public sealed class AnonymiseResult
     internal IReadOnlyList<(int X0, int Y0, int X1, int Y1)> MaskRects { get; }
     /// <summary>What the last output check still found outside the masks (empty unless withheld).</summary>
     internal IReadOnlyList<BoxF> SurvivorBoxes { get; }
-    /// <summary>Faces and plates of earlier frames masked again on this one (<see cref="AnonymiseOptions.CarryFrames"/>).</summary>
+    /// <summary>Face and plate tracks the detectors missed on this frame, masked at their predicted position (<see cref="AnonymiseOptions.CarryFrames"/>).</summary>
     public int Carried { get; internal init; }
 }
 
@@ -165,13 +166,15 @@ public sealed class StreetAnonymiser : IDisposable
             var rects = new List<(int, int, int, int)>();
             BoxF? skipped = null;
             int skipIndex = _o.SkipOnlyOnFrame is { } only && frameIndex != only ? -1 : _o.SkipFaceIndex;
+            if (skipIndex < 0 && _o.SkipFaceContaining is { } pt && !(_o.SkipOnlyOnFrame is { } on && frameIndex != on))
+                skipIndex = faces.FindIndex(f => Inside(f, pt.X, pt.Y));
             for (int i = 0; i < faces.Count; i++)
             {
                 if (i == skipIndex) { skipped = faces[i]; continue; }
                 MaskBox(img, faces[i], rects);
             }
             foreach (var b in plates) MaskBox(img, b, rects);
-            int carried = Carry(img, rects, frameIndex, faces.Where((_, i) => i != skipIndex).Concat(plates), w, h);
+            int carried = Track(img, rects, frameIndex, faces, skipIndex, plates);
             if (_o.MaskSmallText) foreach (var b in small) MaskBox(img, b, rects);
             if (_o.MaskLargeText) foreach (var b in large) MaskBox(img, b, rects);
             int headBands = 0;
@@ -230,29 +233,65 @@ public sealed class StreetAnonymiser : IDisposable
         }
     }
 
-    // Faces and plates masked on recent frames, with the frame they were seen on.
-    private readonly List<(BoxF Box, long Frame)> _recent = new();
+    // Across frames: one tracker over the faces (class 0) and plates (class 1) this anonymiser masked,
+    // and per track its last sighting (box, frame). See Track().
+    private const int FaceClass = 0, PlateClass = 1;
+    private MultiObjectTracker? _tracker;
+    private readonly Detections _trackInput = new(256);
+    private readonly Dictionary<int, (BoxF Box, long Frame)> _lastSeen = new();
+    private long? _lastTrackFrame;
 
     /// <summary>
-    /// Masks the faces and plates of the last <see cref="AnonymiseOptions.CarryFrames"/> frames again
-    /// (grown for motion), then remembers this frame's. A stream that jumped back (a loop, a reconnect)
-    /// starts afresh. Returns the boxes carried.
+    /// The tracker options for masks: every detection counts (recall first: they all score 1), a track
+    /// starts confirmed, lives <see cref="AnonymiseOptions.CarryFrames"/> frames after its last sighting,
+    /// and a loose IoU gate keeps small fast faces on their track.
     /// </summary>
-    private int Carry(Image img, List<(int, int, int, int)> rects, long? frameIndex, IEnumerable<BoxF> current, int w, int h)
+    internal static TrackerOptions MaskTracking(int carryFrames) => TrackerOptions.Default with
     {
-        if (frameIndex is not { } n || _o.CarryFrames == 0) { _recent.Clear(); return 0; }
-        _recent.RemoveAll(r => r.Frame > n || n - r.Frame > _o.CarryFrames);
+        AdaptiveScores = false, HighScore = 0.5f, NewTrackScore = 0.5f, MinHits = 1, MatchIouFirst = 0.1, MaxLostFrames = Math.Max(1, carryFrames),
+        ReportObservedBox = true,
+    };
+
+    /// <summary>
+    /// Feeds this frame's faces and plates to the mask tracker (the engine's ByteTrack/OC-SORT tracker on
+    /// their boxes) and masks every track the detectors missed on this frame, for up to
+    /// <see cref="AnonymiseOptions.CarryFrames"/> frames after its last sighting: the hull of its last
+    /// sighting and its Kalman-predicted box, grown by <see cref="AnonymiseOptions.CarryMargin"/> per frame
+    /// of age. The hull covers the path between the two whether the velocity estimate lags (a track seen
+    /// twice) or overshoots. Causal on purpose: a frame is never held back to interpolate from a later
+    /// one (that would lengthen every frame's pixel lifetime), so the prediction stands in for it.
+    /// A stream that jumped back (a loop, a reconnect) starts afresh. Returns the tracks masked.
+    /// </summary>
+    private int Track(Image img, List<(int, int, int, int)> rects, long? frameIndex, List<BoxF> faces, int skipIndex, List<BoxF> plates)
+    {
+        if (frameIndex is not { } n || _o.CarryFrames == 0) { ResetTracks(); return 0; }
+        if (_lastTrackFrame is { } last && n <= last) ResetTracks();
+        _lastTrackFrame = n;
+        _tracker ??= new MultiObjectTracker(MaskTracking(_o.CarryFrames));
+        _trackInput.Clear();
+        for (int i = 0; i < faces.Count; i++) if (i != skipIndex) _trackInput.Add(faces[i], 1f, FaceClass);
+        foreach (var p in plates) _trackInput.Add(p, 1f, PlateClass);
+        var tracks = _tracker.Update(_trackInput, n);
+        foreach (int id in _tracker.RemovedIds) _lastSeen.Remove(id);
         int carried = 0;
-        foreach (var (box, seen) in _recent)
+        foreach (var t in tracks)
         {
-            if (seen == n) continue;
-            float grow = _o.CarryMargin * (n - seen);
-            var g = new BoxF(box.X - box.W * grow, box.Y - box.H * grow, box.W * (1 + 2 * grow), box.H * (1 + 2 * grow));
-            MaskBox(img, g, rects);
+            if (t.Observed) { _lastSeen[t.TrackId] = (t.Box, n); continue; }
+            if (!_lastSeen.TryGetValue(t.TrackId, out var seen) || n - seen.Frame > _o.CarryFrames) continue;
+            var p = t.Box; var o = seen.Box;
+            var hull = BoxF.FromCorners(MathF.Min(p.X, o.X), MathF.Min(p.Y, o.Y), MathF.Max(p.Right, o.Right), MathF.Max(p.Bottom, o.Bottom));
+            float grow = _o.CarryMargin * (n - seen.Frame);
+            MaskBox(img, new BoxF(hull.X - o.W * grow, hull.Y - o.H * grow, hull.W + 2 * o.W * grow, hull.H + 2 * o.H * grow), rects);
             carried++;
         }
-        foreach (var b in current) _recent.Add((b, n));
         return carried;
+    }
+
+    private void ResetTracks()
+    {
+        _tracker?.Reset();
+        _lastSeen.Clear();
+        _lastTrackFrame = null;
     }
 
     private static void Lap(long[] t, int i, ref long t0)
