@@ -66,7 +66,8 @@ public sealed class StreetAnonymiser : IDisposable
     private readonly CameraManifest _manifest;
     private readonly AnonymiseOptions _o;
     private readonly ModelSession _yunetSession, _ultraSession, _textSession;
-    private readonly ObjectDetector _yunet, _ultra, _textCrop;
+    private readonly ObjectDetector _yunet, _ultra;
+    private readonly Dictionary<int, ObjectDetector> _textCrop = new();
     private readonly Dictionary<(int W, int H), ObjectDetector> _textWhole = new();
     private readonly object _lock = new();
     private readonly Detections _scratch = new(512);
@@ -92,14 +93,13 @@ public sealed class StreetAnonymiser : IDisposable
             _textSession = ModelSession.Open("ch_PP-OCRv4_det_infer", inference, dynamicBatch: false, modelsDirectory);
             _yunet = new ObjectDetector(_yunetSession, Opts(_o.FaceTileSize, _o.FaceTileSize, _o.YuNetScore, 0.3f, 1000));
             _ultra = new ObjectDetector(_ultraSession, Opts(0, 0, _o.UltraFaceScore, 0.3f, 500));
-            _textCrop = new ObjectDetector(_textSession, Opts(_o.VehicleCropSize, _o.VehicleCropSize, _o.TextScore, 0.3f, 200));
         }
         catch
         {
             Dispose();
             throw;
         }
-        _models = [_yunet.Model.Name, _ultra.Model.Name, _textCrop.Model.Name];
+        _models = [_yunet.Model.Name, _ultra.Model.Name, _textSession.Entry.Name];
     }
 
     private static DetectorOptions Opts(int w, int h, float score, float nms, int max) =>
@@ -152,6 +152,10 @@ public sealed class StreetAnonymiser : IDisposable
                 int c = objects.ClassIds[i]; float s = objects.Scores[i];
                 if (c == CocoClasses.Person && s >= _o.PersonScore) persons.Add(objects.Boxes[i]);
                 else if (c is CocoClasses.Car or CocoClasses.Motorcycle or CocoClasses.Bus or CocoClasses.Truck && s >= _o.VehicleScore) vehicles.Add(objects.Boxes[i]);
+                // YOLOX-Nano names cars seen from above cell phones or suitcases: search those too (recall first).
+                else if (_o.PlateSearchAnyObject && s >= _o.VehicleScore && !IsStreetFixture(c)
+                         && MathF.Min(objects.Boxes[i].W, objects.Boxes[i].H) >= _o.PlateSearchMinSide)
+                    vehicles.Add(objects.Boxes[i]);
             }
 
             // ---- detect ----
@@ -395,6 +399,9 @@ public sealed class StreetAnonymiser : IDisposable
         return small > 0 ? ix * iy / small : 0;
     }
 
+    /// <summary>Street furniture whose text is the map's purpose, never searched as a vehicle (COCO: traffic light, fire hydrant, stop sign, parking meter, bench).</summary>
+    private static bool IsStreetFixture(int c) => c is >= 9 and <= 13;
+
     private static bool Inside(in BoxF b, float x, float y) => x >= b.X && x <= b.Right && y >= b.Y && y <= b.Bottom;
 
     /// <summary>The vehicle's region where text is a plate: its box and a band below it.</summary>
@@ -410,7 +417,7 @@ public sealed class StreetAnonymiser : IDisposable
             int x1 = Math.Min(img.W, (int)MathF.Ceiling(r.Right)), y1 = Math.Min(img.H, (int)MathF.Ceiling(r.Bottom));
             int cw = (x1 - x0) & ~1, chh = (y1 - y0) & ~1;
             if (cw < 16 || chh < 16) continue;
-            _textCrop.Detect(img.View(x0, y0, cw, chh), _scratch);
+            TextCropFor(cw, chh).Detect(img.View(x0, y0, cw, chh), _scratch);
             Collect(_scratch, x0, y0, plates);
         }
         if (_o.WholeFrameText)
@@ -427,6 +434,19 @@ public sealed class StreetAnonymiser : IDisposable
             }
         }
         return (Merge(plates), Merge(small), Merge(large));
+    }
+
+    /// <summary>
+    /// The text detector for a vehicle crop: a square tensor about 3× the crop's long side (plates of
+    /// 20–30 px only separate from the car body when upscaled; measured on car-detection.mp4), in steps
+    /// of 64, at most <see cref="AnonymiseOptions.VehicleCropSize"/>.
+    /// </summary>
+    private ObjectDetector TextCropFor(int w, int h)
+    {
+        int side = Math.Clamp((3 * Math.Max(w, h) + 63) / 64 * 64, 128, _o.VehicleCropSize & ~63);
+        if (!_textCrop.TryGetValue(side, out var d))
+            _textCrop[side] = d = new ObjectDetector(_textSession, Opts(side, side, _o.TextScore, 0.3f, 200));
+        return d;
     }
 
     private ObjectDetector TextWholeFor(int w, int h)
@@ -476,7 +496,9 @@ public sealed class StreetAnonymiser : IDisposable
     {
         foreach (var d in _textWhole.Values) d.Dispose();
         _textWhole.Clear();
-        _yunet?.Dispose(); _ultra?.Dispose(); _textCrop?.Dispose();
+        foreach (var d in _textCrop.Values) d.Dispose();
+        _textCrop.Clear();
+        _yunet?.Dispose(); _ultra?.Dispose();
         _yunetSession?.Dispose(); _ultraSession?.Dispose(); _textSession?.Dispose();
     }
 }
