@@ -15,7 +15,7 @@ namespace Ephemera.Bench;
 /// The case-4 closing figures, reproducible: face recall by face height against a reference ensemble,
 /// hand-labelled plates, over-masking and kept signs, per-stage throughput at 720p and 1080p against
 /// the same detectors run whole-frame back to back, and the pixel ledger.
-/// <c>dotnet run -c Release --project bench/Ephemera.Bench -- anonymise-eval [--only faces|plates|throughput] [--adl-frames N] [--perf-frames N] [--json FILE]</c>
+/// <c>dotnet run -c Release --project bench/Ephemera.Bench -- anonymise-eval [--only faces|plates|throughput|textscale] [--adl-frames N] [--perf-frames N] [--json FILE]</c>
 /// (see docs/anonymisation.md for what each figure means and where it falls short).
 /// </summary>
 public static class AnonymiseEvaluation
@@ -44,14 +44,6 @@ public static class AnonymiseEvaluation
             if (only is null or "faces") Faces(anonymiser, context, reference, text, adlFrames);
             if (only is null or "plates") Plates(anonymiser, context, text);
             if (only == "textscale") TextScale();
-            if (only == "anyclass")
-                foreach (int crop in new[] { 640 })
-                {
-                    Console.WriteLine($"every YOLOX box taken as a vehicle, vehicle crop {crop}:");
-                    using var b = new StreetAnonymiser(manifest, AnonymiseOptions.FromManifest(manifest) with { VehicleCropSize = crop }, Cpu);
-                    s_anyClass = true;
-                    Plates(b, context, text);
-                }
             if (only is null or "throughput") Throughput(anonymiser, context, perfFrames);
         }
         GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
@@ -473,11 +465,9 @@ public static class AnonymiseEvaluation
         VideoSource.Open(path, new SourceOptions { Hardware = HardwareDecode.None, DecoderThreads = 1 });
 
     private static readonly Detections s_objects = new();
-    private static bool s_anyClass;
     private static Detections Context(ObjectDetector context, in FrameView f)
     {
         context.Detect(f, s_objects);
-        if (s_anyClass) for (int i = 0; i < s_objects.Count; i++) if (s_objects.ClassIds[i] != CocoClasses.Person) s_objects.ClassIds[i] = CocoClasses.Car;
         return s_objects;
     }
 

@@ -1,4 +1,5 @@
 using Ephemera.Core;
+using Ephemera.TestSupport;
 using Xunit.Abstractions;
 
 namespace Ephemera.Anonymisation.Tests;
@@ -70,4 +71,41 @@ public class TrackedMaskTests(ITestOutputHelper log)
             }
         }
     }
+}
+
+/// <summary>Plates on car-detection.mp4 (overhead car park): hand-labelled, on cars YOLOX-Nano calls cell phones.</summary>
+public class OverheadPlateTests(ITestOutputHelper log)
+{
+    private static readonly DateTimeOffset At = new(2026, 12, 1, 10, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void A_plate_on_a_car_yolox_misnames_is_still_searched_and_masked()
+    {
+        // Frame 210: the red car's rear plate, hand-labelled at full size; YOLOX-Nano boxes the car as a "cell phone".
+        var plate = new BoxF(391, 332, 29, 11);
+        var raw = RawFrame.Extract(TestPaths.Video("car-detection.mp4"), 210);
+        var objects = Inputs.Yolox(raw.View);
+        bool anyVehicle = false;
+        for (int i = 0; i < objects.Count; i++)
+            anyVehicle |= objects.ClassIds[i] is CocoClasses.Car or CocoClasses.Bus or CocoClasses.Truck or CocoClasses.Motorcycle
+                && Inside(objects.Boxes[i], plate.CenterX, plate.CenterY);
+        log.WriteLine($"YOLOX: {string.Join("; ", Enumerable.Range(0, objects.Count).Select(i => $"{CocoClasses.NameOf(objects.ClassIds[i])} {objects.Scores[i]:F2}"))}");
+        Assert.False(anyVehicle, "YOLOX now names this car a vehicle: the test no longer exercises the any-object plate search");
+
+        using (var a = new StreetAnonymiser(Inputs.Case4, null, Inputs.Cpu))
+        {
+            var r = a.Anonymise(raw.View, objects, At);
+            double share = Inputs.Covered(plate, r.MaskRects, raw.W, raw.H);
+            log.WriteLine($"plate masked share {share:F3}, plates {r.Masked.Plates}, check {r.OutputCheck}");
+            Assert.True(share >= 0.95, $"only {share:P0} of the plate is masked");
+        }
+        // Only vehicle classes searched: the plate is left readable (and the output check does not see it either).
+        using (var b = new StreetAnonymiser(Inputs.Case4, new AnonymiseOptions { PlateSearchAnyObject = false }, Inputs.Cpu))
+        {
+            var r = b.Anonymise(raw.View, objects, At);
+            Assert.True(Inputs.Covered(plate, r.MaskRects, raw.W, raw.H) < 0.5);
+        }
+    }
+
+    private static bool Inside(BoxF b, float x, float y) => x >= b.X && x <= b.Right && y >= b.Y && y <= b.Bottom * 1.15f;
 }
