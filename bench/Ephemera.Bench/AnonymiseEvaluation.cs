@@ -133,7 +133,12 @@ public static class AnonymiseEvaluation
                     int w = f.Width & ~1, h = f.Height & ~1;
                     var r = a.Anonymise(f, Context(context, f), At);
                     var refs = reference.Find(f);
-                    foreach (var b in refs) adl.Add(b, Covered(b, r.MaskRects, w, h));
+                    foreach (var b in refs)
+                    {
+                        double share = Covered(b, r.MaskRects, w, h);
+                        adl.Add(b, share);
+                        if (share < 0.95) Console.WriteLine($"  miss: frame {n} face {b.X:F0},{b.Y:F0} {b.W:F0}x{b.H:F0} masked {share:P0}{(r.Withheld ? " (frame withheld)" : "")}");
+                    }
                     // Heads of annotated pedestrians (fronts and backs): the top seventh of the box, its middle half.
                     foreach (var (fr, p) in gt)
                         if (fr == n && p.H >= 84) heads.Add(new BoxF(p.X + p.W * 0.25f, p.Y, p.W * 0.5f, p.H / 7), Covered(new BoxF(p.X + p.W * 0.25f, p.Y, p.W * 0.5f, p.H / 7), r.MaskRects, w, h));

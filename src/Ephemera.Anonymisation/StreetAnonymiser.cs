@@ -336,14 +336,19 @@ public sealed class StreetAnonymiser : IDisposable
     private List<BoxF> FindFaces(in Image img)
     {
         var found = new List<BoxF>();
-        int tile = _o.FaceTileSize, step = tile - _o.FaceTileOverlap;
-        foreach (int y0 in Starts(img.H, tile, step))
-            foreach (int x0 in Starts(img.W, tile, step))
-            {
-                int tw = Math.Min(tile, img.W - x0), th = Math.Min(tile, img.H - y0);
-                _yunet.Detect(img.View(x0, y0, tw, th), _scratch);
-                Collect(_scratch, x0, y0, found);
-            }
+        // Native-scale tiles, then (FaceSmallTiles) tiles of half the size that the detector's letterbox upscales 2×.
+        int tile = _o.FaceTileSize;
+        for (int up = 1; up <= (_o.FaceSmallTiles ? 2 : 1); up++)
+        {
+            int t = _o.FaceTileSize / up & ~1, step = t - _o.FaceTileOverlap;
+            foreach (int y0 in Starts(img.H, t, step))
+                foreach (int x0 in Starts(img.W, t, step))
+                {
+                    int tw = Math.Min(t, img.W - x0), th = Math.Min(t, img.H - y0);
+                    _yunet.Detect(img.View(x0, y0, tw, th), _scratch);
+                    Collect(_scratch, x0, y0, found);
+                }
+        }
         bool tiled = img.W > tile || img.H > tile;
         if (_o.FaceWholeFramePass && tiled)
         {
