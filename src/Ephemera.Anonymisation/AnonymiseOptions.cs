@@ -93,7 +93,7 @@ public sealed record AnonymiseOptions
 
     /// <summary>
     /// The options a manifest's <c>anonymise:</c> section sets (mask style, small text, large text, head
-    /// bands); everything else at its recall-first default. A manifest without the section gets the defaults.
+    /// bands, carry frames); everything else at its recall-first default. A manifest without the section gets the defaults.
     /// </summary>
     public static AnonymiseOptions FromManifest(Ephemera.Governance.CameraManifest manifest)
     {
@@ -105,6 +105,7 @@ public sealed record AnonymiseOptions
             MaskSmallText = s.MaskSmallText,
             MaskLargeText = s.MaskLargeText,
             MaskHeadBands = s.MaskHeadBands,
+            CarryFrames = s.CarryFrames,
         };
     }
 
