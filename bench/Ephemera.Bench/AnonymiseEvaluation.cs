@@ -99,7 +99,7 @@ public static class AnonymiseEvaluation
             Require(src.Read(out var lease) == ReadStatus.Frame, name);
             using (lease!)
             {
-                var f = lease.View;
+                var f = lease!.View;
                 var r = a.Anonymise(f, Context(context, f), At);
                 int w = f.Width & ~1, h = f.Height & ~1;
                 var refs = reference.Find(f);
@@ -129,7 +129,7 @@ public static class AnonymiseEvaluation
                 {
                     if (n % 40 != 0) continue;
                     taken++;
-                    var f = lease.View;
+                    var f = lease!.View;
                     int w = f.Width & ~1, h = f.Height & ~1;
                     var r = a.Anonymise(f, Context(context, f), At);
                     var refs = reference.Find(f);
@@ -191,7 +191,7 @@ public static class AnonymiseEvaluation
                 using (lease!)
                 {
                     if (!wanted.TryGetValue(n, out var plates)) continue;
-                    var f = lease.View;
+                    var f = lease!.View;
                     int w = f.Width & ~1, h = f.Height & ~1;
                     var objects = Context(context, f);
                     var seen = new List<string>();
@@ -232,7 +232,7 @@ public static class AnonymiseEvaluation
                         using (lease!)
                         {
                             if (n != frame) continue;
-                            var f = lease.View;
+                            var f = lease!.View;
                             int tw = (int)Math.Ceiling(f.Width * scale / 32) * 32, th = (int)Math.Ceiling(f.Height * scale / 32) * 32;
                             using var d = ObjectDetector.Open(new DetectorOptions { Model = "ch_PP-OCRv4_det_infer", Inference = Cpu, InputWidth = tw, InputHeight = th, MaxBatch = 1, Decode = new DecodeOptions(score, 0.3f, 500) });
                             var found = new Detections();
@@ -280,7 +280,7 @@ public static class AnonymiseEvaluation
                     Require(src.Read(out var back) == ReadStatus.Frame, tmp);
                     using (back!)
                     {
-                        var after = text.All(back.View);
+                        var after = text.All(back!.View);
                         found = signs.Count(s => after.Any(b => BoxF.IoU(s, b) >= 0.3f));
                     }
                 }
@@ -333,7 +333,7 @@ public static class AnonymiseEvaluation
                 if (st != ReadStatus.Frame) continue; // a frame dropped or skipped: its index passes
                 using (lease!)
                 {
-                    var f = lease.View;
+                    var f = lease!.View;
                     wf ??= new WholeFrame(f.Width, f.Height);
                     long t0 = Stopwatch.GetTimestamp();
                     var objects = Context(context, f);
