@@ -242,7 +242,7 @@ public sealed class StreetAnonymiser : IDisposable
     private const int FaceClass = 0, PlateClass = 1;
     private MultiObjectTracker? _tracker;
     private readonly Detections _trackInput = new(256);
-    private readonly Dictionary<int, (BoxF Box, long Frame)> _lastSeen = new();
+    private readonly Dictionary<int, (BoxF Box, long Frame, BoxF Previous, long PreviousFrame)> _lastSeen = new();
     private long? _lastTrackFrame;
 
     /// <summary>
@@ -260,9 +260,9 @@ public sealed class StreetAnonymiser : IDisposable
     /// Feeds this frame's faces and plates to the mask tracker (the engine's ByteTrack/OC-SORT tracker on
     /// their boxes) and masks every track the detectors missed on this frame, for up to
     /// <see cref="AnonymiseOptions.CarryFrames"/> frames after its last sighting: the hull of its last
-    /// sighting and its Kalman-predicted box, grown by <see cref="AnonymiseOptions.CarryMargin"/> per frame
-    /// of age. The hull covers the path between the two whether the velocity estimate lags (a track seen
-    /// twice) or overshoots. Causal on purpose: a frame is never held back to interpolate from a later
+    /// sighting, its Kalman-predicted box and its straight-line extrapolation from the last two sightings,
+    /// grown by <see cref="AnonymiseOptions.CarryMargin"/> per frame of age. The hull covers the path
+    /// whether the filter's velocity lags (a young track) or overshoots. Causal on purpose: a frame is never held back to interpolate from a later
     /// one (that would lengthen every frame's pixel lifetime), so the prediction stands in for it.
     /// A stream that jumped back (a loop, a reconnect) starts afresh. Returns the tracks masked.
     /// </summary>
@@ -280,10 +280,19 @@ public sealed class StreetAnonymiser : IDisposable
         int carried = 0;
         foreach (var t in tracks)
         {
-            if (t.Observed) { _lastSeen[t.TrackId] = (t.Box, n); continue; }
+            if (t.Observed)
+            {
+                _lastSeen[t.TrackId] = _lastSeen.TryGetValue(t.TrackId, out var before) ? (t.Box, n, before.Box, before.Frame) : (t.Box, n, t.Box, n);
+                continue;
+            }
             if (!_lastSeen.TryGetValue(t.TrackId, out var seen) || n - seen.Frame > _o.CarryFrames) continue;
+            // Three guesses of where it is now, hulled: the last sighting, the Kalman prediction (lags
+            // when a track is young), and the straight line through the last two sightings (does not).
             var p = t.Box; var o = seen.Box;
-            var hull = BoxF.FromCorners(MathF.Min(p.X, o.X), MathF.Min(p.Y, o.Y), MathF.Max(p.Right, o.Right), MathF.Max(p.Bottom, o.Bottom));
+            float k = seen.Frame > seen.PreviousFrame ? (float)(n - seen.Frame) / (seen.Frame - seen.PreviousFrame) : 0;
+            var l = new BoxF(o.X + k * (o.X - seen.Previous.X), o.Y + k * (o.Y - seen.Previous.Y), o.W, o.H);
+            var hull = BoxF.FromCorners(MathF.Min(MathF.Min(p.X, o.X), l.X), MathF.Min(MathF.Min(p.Y, o.Y), l.Y),
+                MathF.Max(MathF.Max(p.Right, o.Right), l.Right), MathF.Max(MathF.Max(p.Bottom, o.Bottom), l.Bottom));
             float grow = _o.CarryMargin * (n - seen.Frame);
             MaskBox(img, new BoxF(hull.X - o.W * grow, hull.Y - o.H * grow, hull.W + 2 * o.W * grow, hull.H + 2 * o.H * grow), rects);
             carried++;
