@@ -16,6 +16,11 @@ public static class Program
             PairedDetectorThroughput.Run(args.Length > 1 ? int.Parse(args[1]) : 40, args.Length > 2 ? int.Parse(args[2]) : 2, args is [_, _, _, "spin"]);
             return;
         }
+        if (args is ["anonymise-eval", ..])
+        {
+            AnonymiseEvaluation.Run(args[1..]);
+            return;
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }

@@ -14,6 +14,12 @@ public sealed record AnonymiseOptions
 
     /// <summary>YuNet tile size at native resolution (square, multiple of 32).</summary>
     public int FaceTileSize { get; init; } = 640;
+    /// <summary>
+    /// Also run YuNet on tiles of half the size upscaled 2× (default yes): finds faces of 10–20 px that it
+    /// misses at native scale (ADL-Rundle-6 1080p, 12–16 px: 7 of 9 masked without, 9 of 9 with; see
+    /// docs/anonymisation.md), at about five times the tiles.
+    /// </summary>
+    public bool FaceSmallTiles { get; init; } = true;
     /// <summary>Overlap between neighbouring tiles in pixels: at least the largest face a tile must catch whole.</summary>
     public int FaceTileOverlap { get; init; } = 96;
     /// <summary>Also run YuNet on the whole frame letterboxed into one tile (catches faces larger than the overlap).</summary>
@@ -29,8 +35,19 @@ public sealed record AnonymiseOptions
     public int TextMaxSide { get; init; } = 1280;
     /// <summary>Run the text detector on the whole frame (else only on vehicle crops).</summary>
     public bool WholeFrameText { get; init; } = true;
-    /// <summary>Tensor side of the text detector on each vehicle crop (multiple of 32).</summary>
-    public int VehicleCropSize { get; init; } = 320;
+    /// <summary>
+    /// Largest tensor side of the text detector on a vehicle crop (multiple of 64): a crop is searched at
+    /// about 3× its size up to this (320 found 1 of 6 hand-labelled plates on car-detection.mp4, 640 found 4).
+    /// </summary>
+    public int VehicleCropSize { get; init; } = 640;
+    /// <summary>
+    /// Search the plate region of every YOLOX box that is not a person or street furniture, not only cars,
+    /// buses, trucks and motorcycles: YOLOX-Nano calls cars seen from above cell phones or suitcases
+    /// (car-detection.mp4), and a plate on a missed vehicle is a leak (recall first; default yes).
+    /// </summary>
+    public bool PlateSearchAnyObject { get; init; } = true;
+    /// <summary>Smallest short side (px) of a non-vehicle box searched for plates (<see cref="PlateSearchAnyObject"/>).</summary>
+    public int PlateSearchMinSide { get; init; } = 48;
     /// <summary>The plate band below a vehicle box, as a fraction of its height ("under the vehicle").</summary>
     public float UnderVehicleFraction { get; init; } = 0.15f;
 
@@ -56,24 +73,27 @@ public sealed record AnonymiseOptions
     /// <summary>JPEG quantiser scale, 2 (best) .. 31 (smallest).</summary>
     public int JpegQScale { get; init; } = 3;
     /// <summary>
-    /// Across frames: a face or plate masked on frame n stays masked (grown by <see cref="CarryMargin"/>)
-    /// on the frames up to n + this many, so a detector that misses it for a frame or two never leaks it.
-    /// Applies when frames come with their index, in order (0 = off).
+    /// Across frames: faces and plates are tracked (the engine's tracker on their boxes), and a track the
+    /// detectors miss stays masked at its predicted position (hull with its last sighting, grown by
+    /// <see cref="CarryMargin"/>) on the frames up to its last sighting + this many, so a detector that
+    /// misses it for a frame or two never leaks it. Applies when frames come with their index, in order (0 = off).
     /// </summary>
     public int CarryFrames { get; init; } = 5;
-    /// <summary>How much a carried box grows on each side per frame of age, as a share of its size (motion between frames).</summary>
+    /// <summary>How much a carried box grows on each side per frame of age, as a share of its size (motion the prediction misses).</summary>
     public float CarryMargin { get; init; } = 0.1f;
 
     /// <summary>Test hook: the face at this index (after merging) is not masked in the first pass (-1 = none).</summary>
     internal int SkipFaceIndex { get; init; } = -1;
     /// <summary>Test hook: <see cref="SkipFaceIndex"/> applies only to the frame with this index (a detector that misses a face once).</summary>
     internal long? SkipOnlyOnFrame { get; init; }
+    /// <summary>Test hook: instead of an index, the face whose box holds this point is the one not masked (a face that moves across frames).</summary>
+    internal (float X, float Y)? SkipFaceContaining { get; init; }
     /// <summary>Test hook: the skipped face stays unmasked in the output check's re-mask too.</summary>
     internal bool SkipFaceOnRemask { get; init; }
 
     /// <summary>
     /// The options a manifest's <c>anonymise:</c> section sets (mask style, small text, large text, head
-    /// bands); everything else at its recall-first default. A manifest without the section gets the defaults.
+    /// bands, carry frames); everything else at its recall-first default. A manifest without the section gets the defaults.
     /// </summary>
     public static AnonymiseOptions FromManifest(Ephemera.Governance.CameraManifest manifest)
     {
@@ -85,6 +105,7 @@ public sealed record AnonymiseOptions
             MaskSmallText = s.MaskSmallText,
             MaskLargeText = s.MaskLargeText,
             MaskHeadBands = s.MaskHeadBands,
+            CarryFrames = s.CarryFrames,
         };
     }
 
@@ -93,11 +114,13 @@ public sealed record AnonymiseOptions
     {
         Mask.Validate();
         if (FaceTileSize < 128 || FaceTileSize % 32 != 0) throw new EphemeraException($"anonymise: face tile size must be a multiple of 32, at least 128; got {FaceTileSize}");
-        if (FaceTileOverlap < 32 || FaceTileOverlap > FaceTileSize / 2) throw new EphemeraException($"anonymise: face tile overlap must be 32..{FaceTileSize / 2} px (≥ the largest face a tile must catch); got {FaceTileOverlap}");
+        int smallest = FaceSmallTiles ? FaceTileSize / 2 : FaceTileSize;
+        if (FaceTileOverlap < 32 || FaceTileOverlap > smallest / 2) throw new EphemeraException($"anonymise: face tile overlap must be 32..{smallest / 2} px (≥ the largest face a tile must catch); got {FaceTileOverlap}");
         Unit(YuNetScore, nameof(YuNetScore)); Unit(UltraFaceScore, nameof(UltraFaceScore)); Unit(TextScore, nameof(TextScore));
         Unit(PersonScore, nameof(PersonScore)); Unit(VehicleScore, nameof(VehicleScore)); Unit(CoveredFraction, nameof(CoveredFraction));
         if (TextMaxSide < 320 || TextMaxSide % 32 != 0) throw new EphemeraException($"anonymise: text max side must be a multiple of 32, at least 320; got {TextMaxSide}");
-        if (VehicleCropSize < 96 || VehicleCropSize % 32 != 0) throw new EphemeraException($"anonymise: vehicle crop size must be a multiple of 32, at least 96; got {VehicleCropSize}");
+        if (VehicleCropSize < 128 || VehicleCropSize > 1280 || VehicleCropSize % 64 != 0) throw new EphemeraException($"anonymise: vehicle crop size must be a multiple of 64 in 128..1280; got {VehicleCropSize}");
+        if (PlateSearchMinSide is < 16 or > 1024) throw new EphemeraException($"anonymise: plate search min side must be 16..1024 px; got {PlateSearchMinSide}");
         if (UnderVehicleFraction is < 0 or > 0.5f) throw new EphemeraException($"anonymise: under-vehicle band must be 0..0.5 of the box; got {UnderVehicleFraction}");
         if (SmallTextMaxHeight is <= 0 or > 0.5f) throw new EphemeraException($"anonymise: small text height must be in (0, 0.5] of the frame; got {SmallTextMaxHeight}");
         if (HeadBandFraction is < 0.1f or > 0.5f) throw new EphemeraException($"anonymise: head band must be 0.1..0.5 of the person box; got {HeadBandFraction}");

@@ -14,15 +14,22 @@ public class ManifestSectionTests
     {
         var plain = Inputs.Case4;
         Assert.Null(plain.Anonymise);
-        var m = WithSection("anonymise: {mask: solid_fill, small_text: keep, large_text: mask, head_bands: keep, every: 5}");
-        Assert.Equal(new AnonymiseSettings("solid_fill", false, true, false, 5), m.Anonymise);
+        var m = WithSection("anonymise: {mask: solid_fill, small_text: keep, large_text: mask, head_bands: keep, every: 5, carry_frames: 12}");
+        Assert.Equal(new AnonymiseSettings("solid_fill", false, true, false, 5, 12), m.Anonymise);
         Assert.NotEqual(plain.VersionHash, m.VersionHash);
+        // carry_frames is hashed too (when set away from its default of 5, so older manifests keep their hash).
+        var m5 = WithSection("anonymise: {mask: solid_fill, small_text: keep, large_text: mask, head_bands: keep, every: 5, carry_frames: 5}");
+        var m5Implicit = WithSection("anonymise: {mask: solid_fill, small_text: keep, large_text: mask, head_bands: keep, every: 5}");
+        Assert.Equal(m5Implicit.VersionHash, m5.VersionHash);
+        Assert.NotEqual(m5.VersionHash, m.VersionHash);
         var o = AnonymiseOptions.FromManifest(m);
         Assert.Equal(MaskStyle.SolidFill, o.Mask.Style);
         Assert.False(o.MaskSmallText); Assert.True(o.MaskLargeText); Assert.False(o.MaskHeadBands);
+        Assert.Equal(12, o.CarryFrames);
         var d = AnonymiseOptions.FromManifest(plain);
         Assert.Equal(MaskStyle.Mosaic, d.Mask.Style);
         Assert.True(d.MaskSmallText); Assert.False(d.MaskLargeText); Assert.True(d.MaskHeadBands);
+        Assert.Equal(5, d.CarryFrames);
     }
 
     [Theory]
@@ -31,6 +38,8 @@ public class ManifestSectionTests
     [InlineData("anonymise: {plates: keep}", "always masked")]
     [InlineData("anonymise: {small_text: maybe}", "mask or keep")]
     [InlineData("anonymise: {every: 0}", "every must be")]
+    [InlineData("anonymise: {carry_frames: -1}", "carry_frames must be")]
+    [InlineData("anonymise: {carry_frames: 301}", "carry_frames must be")]
     [InlineData("anonymise: {colour: red}", "unknown field")]
     public void A_weakening_or_malformed_section_is_refused(string section, string expected)
     {

@@ -82,9 +82,11 @@ public sealed record PrivacySettings(
 /// What a case-4 camera's anonymised images keep and mask (the manifest's <c>anonymise:</c> section).
 /// Faces and number plates are always masked and cannot be switched off; the rest is the operator's
 /// notified choice. Defaults: mosaic masks, small text (nameplates, house numbers) masked, large
-/// text (signs) kept, head bands of persons without a face detection masked, every detected frame.
+/// text (signs) kept, head bands of persons without a face detection masked, every detected frame, and a
+/// face or plate track the detectors lose masked at its predicted position for 5 more frames (<c>carry_frames</c>).
 /// </summary>
-public sealed record AnonymiseSettings(string Mask = "mosaic", bool MaskSmallText = true, bool MaskLargeText = false, bool MaskHeadBands = true, int Every = 1)
+public sealed record AnonymiseSettings(string Mask = "mosaic", bool MaskSmallText = true, bool MaskLargeText = false, bool MaskHeadBands = true, int Every = 1,
+    int CarryFrames = 5)
 {
     /// <summary>The defaults, for a case-4 manifest without the section.</summary>
     public static AnonymiseSettings Default { get; } = new();
@@ -191,7 +193,10 @@ public sealed class CameraManifest
         string json = JsonSerializer.Serialize(notified, CanonicalJson.Options);
         // Appended only when present, so manifests without the section keep their hash.
         if (Anonymise is { } a)
-            json = json[..^1] + ",\"anonymise\":" + JsonSerializer.Serialize(new { a.Mask, small_text = a.MaskSmallText ? "mask" : "keep", large_text = a.MaskLargeText ? "mask" : "keep", head_bands = a.MaskHeadBands ? "mask" : "keep", a.Every }, CanonicalJson.Options) + "}";
+            // carry_frames joins the hash only when set away from its default, so existing manifests keep their hash.
+            json = json[..^1] + ",\"anonymise\":" + (a.CarryFrames == AnonymiseSettings.Default.CarryFrames
+                ? JsonSerializer.Serialize(new { a.Mask, small_text = a.MaskSmallText ? "mask" : "keep", large_text = a.MaskLargeText ? "mask" : "keep", head_bands = a.MaskHeadBands ? "mask" : "keep", a.Every }, CanonicalJson.Options)
+                : JsonSerializer.Serialize(new { a.Mask, small_text = a.MaskSmallText ? "mask" : "keep", large_text = a.MaskLargeText ? "mask" : "keep", head_bands = a.MaskHeadBands ? "mask" : "keep", a.Every, carry_frames = a.CarryFrames }, CanonicalJson.Options)) + "}";
         return json;
     }
 

@@ -433,7 +433,7 @@ public static partial class ManifestLoader
         }
 
         /// <summary>
-        /// Case 4's <c>anonymise:</c> section (H3): mask style, small text, large text, head bands, every.
+        /// Case 4's <c>anonymise:</c> section (H3): mask style, small text, large text, head bands, every, carry_frames.
         /// Faces and plates are always masked: a key that tries to keep them is refused.
         /// </summary>
         private AnonymiseSettings? ReadAnonymise(Section root, PurposeKind? kind)
@@ -465,9 +465,11 @@ public static partial class ManifestLoader
                     Error("H3", a.Sub(always), $"{always} are always masked; the manifest cannot change that", n);
             long every = Integer(a, "every", "H3", required: false) ?? d.Every;
             if (every is < 1 or > 10000) Error("H3", a.Sub("every"), $"every must be 1..10000 (anonymise every N-th detected frame), got {every}", a.Get("every"));
+            long carry = Integer(a, "carry_frames", "H3", required: false) ?? d.CarryFrames;
+            if (carry is < 0 or > 300) Error("H3", a.Sub("carry_frames"), $"carry_frames must be 0..300 (frames a lost face or plate track stays masked), got {carry}", a.Get("carry_frames"));
             UnknownKeys(a, "H3");
             if (small is null || large is null || heads is null || Problems.Count > 0) return null;
-            return new AnonymiseSettings(mask, small.Value, large.Value, heads.Value, (int)every);
+            return new AnonymiseSettings(mask, small.Value, large.Value, heads.Value, (int)every, (int)carry);
         }
 
         private static bool IsHttpUrl(string u) => u.StartsWith("https://", StringComparison.Ordinal) || u.StartsWith("http://", StringComparison.Ordinal);
