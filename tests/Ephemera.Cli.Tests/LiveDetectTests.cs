@@ -37,5 +37,6 @@ public class LiveDetectTests
         var r = ChildProcess.Cli("detect", "--input", TestPaths.Video("vtest.avi"), "--max-frames", "2", "--json");
         Assert.True(r.ExitCode == 0, r.StdErr);
         Assert.Equal(2, r.StdOut.Trim().Split('\n').Length);
+        Assert.Contains("at 416x416", r.StdErr); // a 768×576 source keeps the manifest's size (auto)
     }
 }
