@@ -23,7 +23,7 @@ public sealed class DetectVerb : IVerb
     public string Usage => """
         usage: ephemera detect --input VIDEO [--model NAME] [--every N] [--score S] [--nms IOU]
                                [--input-size S] [--provider cpu|cuda|tensorrt|directml|openvino]
-                               [--threads N] [--max-frames N] [--manifest FILE --camera ID [--db FILE]] --json
+                               [--threads N] [--max-frames N] [--tiles N] [--manifest FILE --camera ID [--db FILE]] --json
           For offline evaluation on recorded files (free). On a live camera (rtsp://, http(s)://)
           it prints per-person boxes, so it needs --manifest and --camera: a manifest in force that
           declares Track with storage other than memory; the run is audited in the store (--db).
@@ -35,6 +35,8 @@ public sealed class DetectVerb : IVerb
                         for sources whose longer side is ≥ 1600 px (1080p-class) when the model
                         can be resized and its own size is smaller, else the manifest's (416)
           --threads     ONNX Runtime intra-op threads (default 0 = one per core)
+          --tiles       detect on N side-by-side tiles (overlapping by 15% of the width) and merge
+                        them (default 1 = the whole frame); N times the cost, more small objects
           --max-frames  stop after this many decoded frames
           --json        one object per processed frame on stdout:
                         {"frame":i,"dets":[{"cls":c,"score":s,"box":[x,y,w,h]}]}
@@ -42,7 +44,7 @@ public sealed class DetectVerb : IVerb
 
     public int Run(string[] args)
     {
-        var a = new CliArgs(args, ["input", "model", "every", "score", "nms", "input-size", "provider", "threads", "max-frames", "manifest", "camera", "db"], ["json"]);
+        var a = new CliArgs(args, ["input", "model", "every", "score", "nms", "input-size", "provider", "threads", "max-frames", "tiles", "manifest", "camera", "db"], ["json"]);
         string input = a.Require("input");
         int every = a.GetInt("every", 1);
         if (every < 1) throw new UsageException($"--every must be >= 1, got {every}");
@@ -50,6 +52,8 @@ public sealed class DetectVerb : IVerb
         int size = sizeArg == "auto" ? -1 : a.GetInt("input-size", 0);
         if (size == 0 || size < -1) throw new UsageException($"--input-size must be a positive multiple of 32 or auto, got {sizeArg}");
         long maxFrames = a.GetInt("max-frames", int.MaxValue);
+        int tiles = a.GetInt("tiles", 1);
+        if (tiles is < 1 or > 4) throw new UsageException($"--tiles must be 1 to 4, got {tiles}");
         if (maxFrames < 1) throw new UsageException($"--max-frames must be >= 1, got {maxFrames}"); // 0 or less would do nothing and exit 0
         if (!File.Exists(input) && !input.Contains("://", StringComparison.Ordinal))
             throw new EphemeraException($"input video not found: {input}");
@@ -68,6 +72,7 @@ public sealed class DetectVerb : IVerb
         };
         using var detector = ObjectDetector.Open(options);
         var dets = new Detections();
+        var tiler = tiles > 1 ? new FrameTiler(tiles, (float)options.Decode.NmsIoU) : null;
         using var stdout = Console.OpenStandardOutput();
         using var json = new Utf8JsonWriter(stdout);
         long index = 0, processed = 0;
@@ -84,7 +89,8 @@ public sealed class DetectVerb : IVerb
             using (lease!)
             {
                 if (frame % every != 0) continue;
-                detector.Detect(lease!.View, dets);
+                if (tiler != null) tiler.Detect(detector, lease!.View, dets);
+                else detector.Detect(lease!.View, dets);
             }
             processed++;
             json.Reset(stdout);
