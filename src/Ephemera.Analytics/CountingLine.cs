@@ -34,10 +34,12 @@ public sealed class CountingLineOptions
     public bool UsePredicted { get; }
     /// <summary>Per-track state is dropped when a track has not been seen for this long, in case the tracker never reports its removal (default 30 s).</summary>
     public double StaleTrackSeconds { get; }
+    /// <summary>How detector classes map to the reported count categories (default <see cref="CountCategories.Coco"/>; the engine passes its detector's map from the model manifest).</summary>
+    public CountCategories Categories { get; }
 
     public CountingLineOptions(Point2 start, Point2 end, AnchorPoint anchor = AnchorPoint.BottomCenter,
         int minFramesAcross = 3, double minDistancePx = 4, double timeBinSeconds = 60, bool usePredicted = false,
-        double staleTrackSeconds = 30, string? name = null)
+        double staleTrackSeconds = 30, string? name = null, CountCategories? categories = null)
     {
         if (!double.IsFinite(start.X) || !double.IsFinite(start.Y) || !double.IsFinite(end.X) || !double.IsFinite(end.Y))
             throw new EphemeraException($"counting line: coordinates must be finite numbers, got {start} → {end}");
@@ -48,6 +50,7 @@ public sealed class CountingLineOptions
         if (!(staleTrackSeconds > 0)) throw new EphemeraException($"counting line: stale track seconds must be > 0, got {staleTrackSeconds}");
         Start = start; End = end; Anchor = anchor; MinFramesAcross = minFramesAcross; MinDistancePx = minDistancePx;
         TimeBinSeconds = timeBinSeconds; UsePredicted = usePredicted; StaleTrackSeconds = staleTrackSeconds;
+        Categories = categories ?? CountCategories.Coco;
         Name = name ?? FormattableString.Invariant($"{start.X},{start.Y},{end.X},{end.Y}");
     }
 
@@ -70,8 +73,16 @@ public sealed class CountingLineOptions
 /// first, nothing is counted (box flicker). Both hysteresis conditions must hold: set
 /// MinFramesAcross = 1 for a distance-only rule, MinDistancePx = 0 for a frames-only rule. Points exactly on the line belong to no side and change
 /// nothing. Each track is counted at most once per direction per line (in, then back out, gives
-/// in=1, out=1; further flips are ignored). The count goes to the class the track has when the
-/// crossing is confirmed and to the time bin of the frame where it crossed.</para>
+/// in=1, out=1; further flips are ignored). The count goes to the category
+/// (<see cref="CountingLineOptions.Categories"/>) of the class the track has when the crossing is
+/// confirmed and to the time bin of the frame where it crossed.</para>
+/// <para>Classes the detector confuses with vehicles (a COCO detector looking down on a road calls
+/// cars "airplane" or "boat") count as vehicles only with evidence that the track is a road user:
+/// it has moved at least <see cref="EvidenceMinTravelBoxes"/> of its box's longer side from where it
+/// was first seen, along a roughly straight path (net travel ≥ <see cref="EvidenceMinStraightness"/>
+/// of the path length), and, once this line has counted vehicles of a direct class, its box size is
+/// within a factor <see cref="EvidenceSizeFactor"/> of theirs (a running mean of log size) and, once
+/// it has counted people, no smaller than they are.</para>
 /// </summary>
 public sealed class LineCounter : ITrackAnalyser
 {
@@ -85,11 +96,22 @@ public sealed class LineCounter : ITrackAnalyser
         public double PendingMaxDistance;
         public double PendingTime;
         public double LastSeen;
+        public Point2 First;        // anchor when first seen, and the path length since: motion evidence
+        public double Path;
     }
+
+    /// <summary>Net travel, in box lengths, a track of an evidence-only class needs before it counts.</summary>
+    public const double EvidenceMinTravelBoxes = 0.5;
+    /// <summary>Net travel / path length a track of an evidence-only class needs (a jittering false box wanders).</summary>
+    public const double EvidenceMinStraightness = 0.6;
+    /// <summary>How far (as a factor either way) an evidence-only track's box size may be from the direct vehicles' mean.</summary>
+    public const double EvidenceSizeFactor = 2.5;
 
     private readonly Dictionary<int, TrackLineState> _tracks = new();
     private readonly SortedDictionary<long, int[]> _bins = new(); // bin → [slot*2 + (0 in | 1 out)]
-    private readonly int[] _totals = new int[CountedClasses.Ids.Length * 2];
+    private readonly int[] _totals = new int[CountCategories.Names.Length * 2];
+    private double _vehicleLogSize, _personLogSize; // running means of log(√area) of direct-class vehicles and of people counted here
+    private int _vehicleSizes, _personSizes;
     private readonly Point2 _a, _ab;
     private readonly double _abLength, _abLength2;
     private readonly TimeBinning _binning;
@@ -135,9 +157,10 @@ public sealed class LineCounter : ITrackAnalyser
         ref var st = ref CollectionsMarshal.GetValueRefOrAddDefault(_tracks, t.TrackId, out bool existed);
         if (!existed)
         {
-            st = new TrackLineState { Last = p, Side = s, LastSeen = time };
+            st = new TrackLineState { Last = p, Side = s, LastSeen = time, First = p };
             return;
         }
+        st.Path += Point2.Distance(st.Last, p);
         if (st.PendingSide != 0)
         {
             if (s == st.PendingSide)
@@ -161,7 +184,7 @@ public sealed class LineCounter : ITrackAnalyser
         }
         if (st.PendingSide != 0 && st.PendingFrames >= Options.MinFramesAcross && st.PendingMaxDistance >= Options.MinDistancePx)
         {
-            Count(ref st, t.ClassId);
+            Count(ref st, t);
             st.Side = st.PendingSide; st.PendingSide = 0;
         }
         st.Last = p; st.LastSeen = time;
@@ -178,20 +201,43 @@ public sealed class LineCounter : ITrackAnalyser
         return u >= 0 && u <= 1;
     }
 
-    private void Count(ref TrackLineState st, int classId)
+    private void Count(ref TrackLineState st, in TrackedObject t)
     {
         bool isIn = st.PendingSide > 0; // left (-1) → right (+1)
         byte bit = isIn ? (byte)1 : (byte)2;
         if ((st.CountedMask & bit) != 0) return;
+        var categories = Options.Categories;
+        int slot = categories.CategoryOf(t.ClassId);
+        if (slot < 0) { st.CountedMask |= bit; return; }
+        double logSize = 0.5 * Math.Log(Math.Max(1e-6, (double)t.Box.W * t.Box.H));
+        if (categories.NeedsEvidence(t.ClassId) && !HasRoadUserEvidence(st, Anchors.Of(t.Box, Options.Anchor), t.Box, logSize)) return; // may still count on a later crossing
         st.CountedMask |= bit;
-        int slot = CountedClasses.SlotOf(classId);
-        if (slot < 0) return;
+        // Bounded: running means that forget slowly once they have 32 samples.
+        if (categories.IsDirectVehicle(t.ClassId))
+        {
+            _vehicleSizes = Math.Min(_vehicleSizes + 1, 32);
+            _vehicleLogSize += (logSize - _vehicleLogSize) / _vehicleSizes;
+        }
+        else if (slot == 0)
+        {
+            _personSizes = Math.Min(_personSizes + 1, 32);
+            _personLogSize += (logSize - _personLogSize) / _personSizes;
+        }
         if (isIn) In++; else Out++;
         int k = slot * 2 + (isIn ? 0 : 1);
         _totals[k]++;
         long bin = _binning.BinOf(st.PendingTime);
         if (!_bins.TryGetValue(bin, out var cells)) _bins[bin] = cells = new int[_totals.Length]; // once per bin, not per frame
         cells[k]++;
+    }
+
+    private bool HasRoadUserEvidence(in TrackLineState st, Point2 now, in BoxF box, double logSize)
+    {
+        double travel = Point2.Distance(st.First, now);
+        if (travel < EvidenceMinTravelBoxes * Math.Max(box.W, box.H)) return false;
+        if (travel < EvidenceMinStraightness * st.Path) return false;
+        if (_personSizes > 0 && logSize < _personLogSize) return false; // smaller than the people here: not a road vehicle
+        return _vehicleSizes == 0 || Math.Abs(logSize - _vehicleLogSize) <= Math.Log(EvidenceSizeFactor);
     }
 
     private void EvictStale(double now)
@@ -216,18 +262,18 @@ public sealed class LineCounter : ITrackAnalyser
         foreach (var (bin, cells) in _bins)
         {
             if (bin >= beforeBin) break;
-            for (int slot = 0; slot < CountedClasses.Ids.Length; slot++)
+            for (int slot = 0; slot < CountCategories.Names.Length; slot++)
             {
                 int i = cells[slot * 2], o = cells[slot * 2 + 1];
                 if (i != 0 || o != 0)
-                    rows.Add(new LineCountBin(_binning.StartOf(bin), _binning.StartOf(bin + 1), CocoClasses.NameOf(CountedClasses.Ids[slot]), i, o));
+                    rows.Add(new LineCountBin(_binning.StartOf(bin), _binning.StartOf(bin + 1), CountCategories.Names[slot], i, o));
             }
             done?.Add(bin);
         }
         if (done != null) foreach (var b in done) _bins.Remove(b);
         var byClass = new Dictionary<string, DirectionCounts>();
-        for (int slot = 0; slot < CountedClasses.Ids.Length; slot++) // every counted class, zeros included
-                byClass[CocoClasses.NameOf(CountedClasses.Ids[slot])] = new DirectionCounts(_totals[slot * 2], _totals[slot * 2 + 1]);
+        for (int slot = 0; slot < CountCategories.Names.Length; slot++) // every category, zeros included
+            byClass[CountCategories.Names[slot]] = new DirectionCounts(_totals[slot * 2], _totals[slot * 2 + 1]);
         return new LineCounts(Options.Name, Options.Start, Options.End, In, Out, byClass, rows);
     }
 }

@@ -129,15 +129,3 @@ public readonly record struct TimeBinning(double WidthSeconds)
         if (!(width > 0) || !double.IsFinite(width)) throw new EphemeraException($"{name}: time bin width must be a positive number of seconds, got {width}");
     }
 }
-
-/// <summary>The classes the counting purposes report (guidebook case 3).</summary>
-public static class CountedClasses
-{
-    public static readonly int[] Ids = [CocoClasses.Person, CocoClasses.Bicycle, CocoClasses.Car, CocoClasses.Motorcycle, CocoClasses.Bus, CocoClasses.Truck];
-    /// <summary>Slot of a COCO class in <see cref="Ids"/>, or -1 when the class is not counted.</summary>
-    public static int SlotOf(int classId)
-    {
-        for (int i = 0; i < Ids.Length; i++) if (Ids[i] == classId) return i;
-        return -1;
-    }
-}

@@ -42,7 +42,7 @@ public static class MotChallenge
         return rows;
     }
 
-    /// <summary>Writes rows as <c>frame,id,x,y,w,h,conf,-1,-1,-1</c>.</summary>
+    /// <summary>Writes rows as <c>frame,id,x,y,w,h,conf,class,-1,-1</c> (class -1 when the row has none).</summary>
     public static void Write(string path, IEnumerable<MotRow> rows)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path));
@@ -52,7 +52,7 @@ public static class MotChallenge
     }
 
     public static string Format(in MotRow r) => string.Create(CultureInfo.InvariantCulture,
-        $"{r.Frame},{r.Id},{r.Box.X:0.##},{r.Box.Y:0.##},{r.Box.W:0.##},{r.Box.H:0.##},{r.Confidence:0.####},-1,-1,-1");
+        $"{r.Frame},{r.Id},{r.Box.X:0.##},{r.Box.Y:0.##},{r.Box.W:0.##},{r.Box.H:0.##},{r.Confidence:0.####},{(r.ClassId >= 0 ? r.ClassId : -1)},-1,-1");
 
     private static float Parse(string s) => float.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture);
 }

@@ -15,14 +15,15 @@ public static class AnalyticsBinder
     /// <param name="Anonymise">The camera's purpose is case 4: its frames go through the street anonymiser (a pixel stage).</param>
     public sealed record Binding(PurposeAnalyticsOptions Options, IReadOnlyList<DataClass> Produces, bool Anonymise = false);
 
-    public static Binding Bind(CameraConfig camera, CameraManifest manifest)
+    /// <param name="categories">How the detector's classes map to count categories (its model manifest's map; default COCO).</param>
+    public static Binding Bind(CameraConfig camera, CameraManifest manifest, CountCategories? categories = null)
     {
         var a = camera.Analytics;
         double bin = manifest.Privacy.TimeBin.TotalSeconds;
         var produces = new List<DataClass> { DataClass.RawFrame, DataClass.Track };
 
         var lines = a.Lines.Select(l => new CountingLineOptions(new Point2(l.X1, l.Y1), new Point2(l.X2, l.Y2),
-            timeBinSeconds: bin, name: l.Name)).ToList();
+            timeBinSeconds: bin, name: l.Name, categories: categories)).ToList();
         if (lines.Count > 0) produces.Add(DataClass.Count);
 
         var imageZones = a.Zones.Where(z => !z.FloorCoordinates)

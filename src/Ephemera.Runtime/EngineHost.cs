@@ -141,7 +141,7 @@ public sealed class EngineHost : IDisposable
             var manifest = (given ?? ManifestLoader.Load(cam.Manifest!)).ForCamera(cam.Id);
             var decision = Store.AuthorizeStart(manifest);
             if (!decision.Allowed) throw new EphemeraException(string.Join("; ", decision.Reasons));
-            var binding = AnalyticsBinder.Bind(cam, manifest);
+            var binding = AnalyticsBinder.Bind(cam, manifest, CountCategoriesOfDetector());
             foreach (var cls in binding.Produces) ManifestGate.EnsureDeclared(manifest, cls);
             v = new Validated(cam, manifest, binding, stages ?? []);
             return true;
@@ -160,6 +160,11 @@ public sealed class EngineHost : IDisposable
         Metrics.CameraUp.WithLabels(cam.Id).Set(0);
         _log.LogWarning("camera {Camera} refused: {Reason}", cam.Id, reason);
     }
+
+    private CountCategories? _countCategories;
+    /// <summary>The engine detector's count categories, from the model manifest (the COCO map when it gives none).</summary>
+    private CountCategories CountCategoriesOfDetector() =>
+        _countCategories ??= Inference.Models.ModelCatalog.Load().Get(_config.Engine.Model).CountCategories ?? CountCategories.Coco;
 
     private void EnsureDetector(IEnumerable<CameraConfig> cameras, int expectedCameras)
     {

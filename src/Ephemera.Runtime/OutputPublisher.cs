@@ -86,7 +86,7 @@ public static class OutputPublisher
         var lineBins = r.Lines.SelectMany(l => l.Bins.Select(b => (Line: l.Name, Bin: b))).GroupBy(x => x.Bin.BinStartSeconds);
         foreach (var g in lineBins.OrderBy(g => g.Key))
         {
-            var rows = r.Lines.SelectMany(l => CountedClasses.Ids.Select(c => $"{l.Name}:{CocoClasses.NameOf(c)}")).ToList();
+            var rows = r.Lines.SelectMany(l => CountCategories.Names.Select(c => $"{l.Name}:{c}")).ToList();
             var counts = new int[rows.Count, 2];
             foreach (var (line, b) in g)
             {

@@ -15,9 +15,15 @@ public sealed record MotTrackingResult(List<MotRow> Rows, int Frames, int Tracks
 /// </summary>
 public static class MotSequenceTracker
 {
-    public static MotTrackingResult Run(IReadOnlyList<MotRow> detections, TrackerOptions options, int sequenceLength = 0, int interpolateGap = 0)
+    /// <param name="imageWidth">When &gt; 0 (with <paramref name="imageHeight"/>), written boxes are clipped to the
+    /// image: the filtered estimate of someone leaving the frame overshoots its border, and a box
+    /// past the border puts its anchor beside a counting line drawn to the border (it was missed).</param>
+    public static MotTrackingResult Run(IReadOnlyList<MotRow> detections, TrackerOptions options, int sequenceLength = 0, int interpolateGap = 0,
+        int imageWidth = 0, int imageHeight = 0)
     {
         var normalizer = ScoreNormalizer.Fit(detections.Select(d => d.Confidence).ToArray());
+        // Files with a class column (≥ 0) get the track's class written back; MOT15's -1 stays -1.
+        bool hasClasses = detections.Any(d => d.ClassId >= 0);
         var byFrame = detections.GroupBy(d => d.Frame).ToDictionary(g => g.Key, g => g.ToList());
         int lastFrame = Math.Max(sequenceLength, byFrame.Count == 0 ? 0 : byFrame.Keys.Max());
         var tracker = new MultiObjectTracker(options);
@@ -34,7 +40,8 @@ public static class MotSequenceTracker
             foreach (var t in tracks)
             {
                 if (!t.Observed) continue;
-                var row = new MotRow(frame, t.TrackId, t.Box, t.Score);
+                var row = new MotRow(frame, t.TrackId, imageWidth > 0 && imageHeight > 0 ? Clip(t.Box, imageWidth, imageHeight) : t.Box, t.Score,
+                    hasClasses ? t.ClassId : -1);
                 if (t.State == TrackState.Tentative)
                 {
                     if (!pending.TryGetValue(t.TrackId, out var p)) pending[t.TrackId] = p = new List<MotRow>();
@@ -53,6 +60,14 @@ public static class MotSequenceTracker
         return new MotTrackingResult(rows, lastFrame, ids.Count, normalizer.Rescales);
     }
 
+    /// <summary>The part of <paramref name="b"/> inside a <paramref name="width"/> × <paramref name="height"/> image (kept at least 1 px).</summary>
+    public static BoxF Clip(in BoxF b, int width, int height)
+    {
+        float x1 = Math.Clamp(b.X, 0, width - 1), y1 = Math.Clamp(b.Y, 0, height - 1);
+        float x2 = Math.Clamp(b.Right, x1 + 1, width), y2 = Math.Clamp(b.Bottom, y1 + 1, height);
+        return BoxF.FromCorners(x1, y1, x2, y2);
+    }
+
     /// <summary>Fills gaps of at most <paramref name="maxGap"/> missing frames inside each track linearly.</summary>
     public static List<MotRow> Interpolate(List<MotRow> rows, int maxGap)
     {
@@ -69,7 +84,7 @@ public static class MotSequenceTracker
                 {
                     float t = (float)k / (gap + 1);
                     var box = new BoxF(a.X + t * (b.X - a.X), a.Y + t * (b.Y - a.Y), a.W + t * (b.W - a.W), a.H + t * (b.H - a.H));
-                    result.Add(new MotRow(seq[i - 1].Frame + k, track.Key, box, -1));
+                    result.Add(new MotRow(seq[i - 1].Frame + k, track.Key, box, -1, seq[i - 1].ClassId));
                 }
             }
         }

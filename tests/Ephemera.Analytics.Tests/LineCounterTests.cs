@@ -123,10 +123,10 @@ public class LineCounterTests
         Feed.Walk(c, 3, Feed.Ys(50, 90, 110, 120, 130), cls: 15 /* cat: not counted */, t0: 62);
         var s = c.Snapshot();
         Assert.Equal(2, s.In);
-        Assert.Equal(new DirectionCounts(1, 0), s.ByClass["car"]);
+        Assert.Equal(new DirectionCounts(1, 0), s.ByClass["vehicle"]);
         Assert.Equal(new DirectionCounts(1, 0), s.ByClass["bicycle"]);
         Assert.Equal(new DirectionCounts(0, 0), s.ByClass["person"]);
-        Assert.Equal([(0.0, "car"), (60.0, "bicycle")], s.Bins.Select(b => (b.BinStartSeconds, b.Class)).ToArray());
+        Assert.Equal([(0.0, "vehicle"), (60.0, "bicycle")], s.Bins.Select(b => (b.BinStartSeconds, b.Class)).ToArray());
         Assert.Equal(DataClass.Count, s.DataClass);
 
         var flushed = c.Flush(60);

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Ephemera.Core;
 using Ephemera.Decode;
 using Ephemera.Inference;
+using Ephemera.Inference.Models;
 using Ephemera.Inference.Postprocess;
 using Ephemera.Inference.Runtime;
 
@@ -22,7 +23,7 @@ public sealed class DetectVerb : IVerb
     public string Usage => """
         usage: ephemera detect --input VIDEO [--model NAME] [--every N] [--score S] [--nms IOU]
                                [--input-size S] [--provider cpu|cuda|tensorrt|directml|openvino]
-                               [--threads N] [--max-frames N] [--manifest FILE --camera ID [--db FILE]] --json
+                               [--threads N] [--max-frames N] [--tiles N] [--manifest FILE --camera ID [--db FILE]] --json
           For offline evaluation on recorded files (free). On a live camera (rtsp://, http(s)://)
           it prints per-person boxes, so it needs --manifest and --camera: a manifest in force that
           declares Track with storage other than memory; the run is audited in the store (--db).
@@ -30,8 +31,12 @@ public sealed class DetectVerb : IVerb
           --model       catalogue name (default yolox_nano_coco_416; see `ephemera models list`)
           --every       detect on frames 0, N, 2N, ... (default 1)
           --score       minimum score (default 0.3); --nms IoU for class-aware NMS (default 0.45)
-          --input-size  square tensor size for fully convolutional models (default: the manifest's, 416)
+          --input-size  square tensor size for fully convolutional models, or auto (default): 640
+                        for sources whose longer side is ≥ 1600 px (1080p-class) when the model
+                        can be resized and its own size is smaller, else the manifest's (416)
           --threads     ONNX Runtime intra-op threads (default 0 = one per core)
+          --tiles       detect on N side-by-side tiles (overlapping by 15% of the width) and merge
+                        them (default 1 = the whole frame); N times the cost, more small objects
           --max-frames  stop after this many decoded frames
           --json        one object per processed frame on stdout:
                         {"frame":i,"dets":[{"cls":c,"score":s,"box":[x,y,w,h]}]}
@@ -39,13 +44,23 @@ public sealed class DetectVerb : IVerb
 
     public int Run(string[] args)
     {
-        var a = new CliArgs(args, ["input", "model", "every", "score", "nms", "input-size", "provider", "threads", "max-frames", "manifest", "camera", "db"], ["json"]);
+        var a = new CliArgs(args, ["input", "model", "every", "score", "nms", "input-size", "provider", "threads", "max-frames", "tiles", "manifest", "camera", "db"], ["json"]);
         string input = a.Require("input");
         int every = a.GetInt("every", 1);
         if (every < 1) throw new UsageException($"--every must be >= 1, got {every}");
-        int size = a.GetInt("input-size", 0);
+        string sizeArg = a.Get("input-size") ?? "auto";
+        int size = sizeArg == "auto" ? -1 : a.GetInt("input-size", 0);
+        if (size == 0 || size < -1) throw new UsageException($"--input-size must be a positive multiple of 32 or auto, got {sizeArg}");
         long maxFrames = a.GetInt("max-frames", int.MaxValue);
+        int tiles = a.GetInt("tiles", 1);
+        if (tiles is < 1 or > 4) throw new UsageException($"--tiles must be 1 to 4, got {tiles}");
         if (maxFrames < 1) throw new UsageException($"--max-frames must be >= 1, got {maxFrames}"); // 0 or less would do nothing and exit 0
+        if (!File.Exists(input) && !input.Contains("://", StringComparison.Ordinal))
+            throw new EphemeraException($"input video not found: {input}");
+
+        using var gate = LiveSourceGate.Admit(Name, input, a.Get("manifest"), a.Get("camera"), a.Get("db"));
+        using var source = VideoSource.Open(input);
+        if (size < 0) size = AutoInputSize(a.Get("model"), source.Width, source.Height);
         var options = new DetectorOptions
         {
             Model = a.Get("model"),
@@ -55,13 +70,9 @@ public sealed class DetectVerb : IVerb
             InputWidth = size, InputHeight = size,
             Decode = new DecodeOptions((float)a.GetDouble("score", 0.3), (float)a.GetDouble("nms", 0.45)),
         };
-        if (!File.Exists(input) && !input.Contains("://", StringComparison.Ordinal))
-            throw new EphemeraException($"input video not found: {input}");
-
-        using var gate = LiveSourceGate.Admit(Name, input, a.Get("manifest"), a.Get("camera"), a.Get("db"));
         using var detector = ObjectDetector.Open(options);
-        using var source = VideoSource.Open(input);
         var dets = new Detections();
+        var tiler = tiles > 1 ? new FrameTiler(tiles, (float)options.Decode.NmsIoU) : null;
         using var stdout = Console.OpenStandardOutput();
         using var json = new Utf8JsonWriter(stdout);
         long index = 0, processed = 0;
@@ -78,7 +89,8 @@ public sealed class DetectVerb : IVerb
             using (lease!)
             {
                 if (frame % every != 0) continue;
-                detector.Detect(lease!.View, dets);
+                if (tiler != null) tiler.Detect(detector, lease!.View, dets);
+                else detector.Detect(lease!.View, dets);
             }
             processed++;
             json.Reset(stdout);
@@ -103,8 +115,25 @@ public sealed class DetectVerb : IVerb
             stdout.WriteByte((byte)'\n');
         }
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"ephemera detect: {processed} of {index} frames processed with {detector.Model.Name} in {started.Elapsed.TotalSeconds:F1} s"));
+            $"ephemera detect: {processed} of {index} frames processed with {detector.Model.Name} at {detector.InputWidth}x{detector.InputHeight} in {started.Elapsed.TotalSeconds:F1} s"));
         gate.Finished(processed);
         return 0;
+    }
+
+    /// <summary>
+    /// The <c>--input-size auto</c> rule. On ADL-Rundle-6's 1080p street YOLOX-Nano at 640 finds
+    /// more of the small, distant people than at its native 416 (recall .679 vs about .62; default
+    /// chain HOTA .393 vs .377) for about 1.8× the detection time, so 1080p-class sources get 640;
+    /// smaller sources gain little from upscaling and keep the manifest's size. 0 = the manifest's.
+    /// </summary>
+    internal static int AutoInputSize(string? model, int width, int height)
+    {
+        const int LargeSourceSide = 1600, LargeInput = 640;
+        if (Math.Max(width, height) < LargeSourceSide) return 0;
+        var catalog = ModelCatalog.Load();
+        var entry = catalog.Get(model ?? catalog.DefaultModel);
+        bool resizable = entry.Input.DynamicSize || entry.HasBatchVariant;
+        bool square = entry.Input.Width == entry.Input.Height;
+        return resizable && square && entry.Output.Decoder == DecoderKind.Yolox && entry.Input.Width is >= 320 and < LargeInput ? LargeInput : 0;
     }
 }

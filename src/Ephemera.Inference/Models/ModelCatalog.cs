@@ -34,6 +34,12 @@ public sealed record ModelEntry(
     public bool HasBatchVariant => Output.BatchReshapeChannels > 0;
     /// <summary>File name of the derived dynamic-batch graph beside the original.</summary>
     public string BatchVariantFile => Path.GetFileNameWithoutExtension(File) + ".dynbatch.onnx";
+    /// <summary>
+    /// How this detector's classes map to the case-3 count categories (<c>count_categories</c> and
+    /// <c>count_categories_with_evidence</c>); for a <c>coco80</c> model without them,
+    /// <see cref="CountCategories.Coco"/>; null for a model whose classes are not counted.
+    /// </summary>
+    public CountCategories? CountCategories { get; init; }
     /// <summary>Expected sha256 of the derived dynamic-batch graph (<c>output.batch_variant_sha256</c>): the derivation is deterministic, so a graph that differs was tampered with or derived by other code.</summary>
     public string? BatchVariantSha256 { get; init; }
 }
@@ -172,15 +178,24 @@ public sealed class ModelCatalog
             List<object> l when l.Count > 0 => l.Select(x => x.ToString()!).ToArray(),
             _ => throw new EphemeraException($"{source}: model '{name}': 'classes' must be coco80 or a list of names"),
         };
+        string where = $"{source}: model '{name}'";
+        CountCategories? categories = m.CountCategories is { Count: > 0 } cc
+            ? new CountCategories(classes, ToLists(cc), m.CountCategoriesWithEvidence is { } ev ? ToLists(ev) : null, where)
+            : m.CountCategoriesWithEvidence is { Count: > 0 } ? throw new EphemeraException($"{where}: count_categories_with_evidence needs count_categories")
+            : m.Classes is string ? CountCategories.Coco : null;
         return new ModelEntry(name, Req(m.File, "file"), Req(m.Url, "url"), m.ArchiveMember, sha, Req(m.Licence, "licence"),
             new InputContract(Req(i.Tensor, "input.tensor"), i.Width, i.Height, rgb, Three(i.Mean, "mean"), std, resize, i.Pad, i.DynamicSize),
             new OutputContract(decoder, o.Tensors?.ToArray() ?? [], o.BatchReshapeChannels), classes)
         {
+            CountCategories = categories,
             BatchVariantSha256 = o.BatchReshapeChannels <= 0 ? null
                 : o.BatchVariantSha256?.ToLowerInvariant() is { Length: 64 } v && v.All(Uri.IsHexDigit) ? v
                 : throw new EphemeraException($"{source}: model '{name}': output.batch_variant_sha256 must be the 64-hex sha256 of the derived dynamic-batch graph"),
         };
     }
+
+    private static Dictionary<string, IReadOnlyList<string>> ToLists(Dictionary<string, List<string>> m) =>
+        m.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)(kv.Value ?? []));
 
     // YAML shapes (mutable, for the deserializer only).
     private sealed class RawCatalog { public string? Default { get; set; } public List<RawModel>? Models { get; set; } public List<RawConverted>? Converted { get; set; } }
@@ -195,6 +210,8 @@ public sealed class ModelCatalog
         public string? Name { get; set; } public string? File { get; set; } public string? Url { get; set; }
         public string? ArchiveMember { get; set; } public string? Sha256 { get; set; } public string? Licence { get; set; }
         public RawInput? Input { get; set; } public RawOutput? Output { get; set; } public object? Classes { get; set; }
+        public Dictionary<string, List<string>>? CountCategories { get; set; }
+        public Dictionary<string, List<string>>? CountCategoriesWithEvidence { get; set; }
     }
     private sealed class RawInput
     {

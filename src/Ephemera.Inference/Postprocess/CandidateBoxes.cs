@@ -34,6 +34,10 @@ public sealed class CandidateBoxes
         Count++;
     }
 
+    /// <summary>Candidate <paramref name="i"/> as corners, score and class (as added).</summary>
+    public (float X1, float Y1, float X2, float Y2, float Score, int ClassId) Get(int i) =>
+        (uint)i < (uint)Count ? (X1[i], Y1[i], X2[i], Y2[i], Score[i], (int)ClassF[i]) : throw new ArgumentOutOfRangeException(nameof(i));
+
     internal void EnsureCapacity(int n) { if (X1.Length < n) Grow(n); }
 
     private void Grow(int n)
