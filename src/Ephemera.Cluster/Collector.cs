@@ -25,9 +25,11 @@ public sealed record CollectorOptions
 /// <c>ephemera collect</c>: takes record parts from the cluster's stream with a durable consumer,
 /// merges each bin's parts (<see cref="BinCollector"/>), and releases every bin once, whole, through
 /// the release gate into the central SQLite store. Parts are acknowledged only after they are
-/// checkpointed in the store's file (table <c>cluster_parts</c>), so a collector that crashes and
-/// restarts neither loses nor double-counts them; released bins are listed (<c>cluster_released</c>)
-/// so a part that comes after its bin's release is late, never a second release.
+/// checkpointed beside the store (<c>&lt;store&gt;.cluster</c>, table <c>cluster_parts</c>), so a
+/// collector that crashes and restarts neither loses nor double-counts them; released bins are listed
+/// there (<c>cluster_released</c>) so a part that comes after its bin's release is late, never a
+/// second release. (A crash between a bin's store write and its listing would release it again on
+/// restart: the one window left, one bin wide.)
 /// </summary>
 public sealed class Collector : IDisposable
 {
@@ -48,9 +50,10 @@ public sealed class Collector : IDisposable
         _options = options;
         _log = log ?? NullLogger.Instance;
         _store = EphemeraStore.Open(options.StorePath);
-        _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = options.StorePath, DefaultTimeout = 30 }.ToString());
+        // Its own file beside the store: the store's schema stays the single engine's.
+        _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = options.StorePath + ".cluster", Pooling = false }.ToString());
         _db.Open();
-        Exec("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=30000;" +
+        Exec("PRAGMA journal_mode=WAL;" +
              "CREATE TABLE IF NOT EXISTS cluster_parts(camera TEXT NOT NULL, class TEXT NOT NULL, bin_start TEXT NOT NULL, epoch INTEGER NOT NULL, json BLOB NOT NULL, PRIMARY KEY(camera, class, bin_start, epoch));" +
              "CREATE TABLE IF NOT EXISTS cluster_released(camera TEXT NOT NULL, class TEXT NOT NULL, bin_start TEXT NOT NULL, released_at TEXT NOT NULL, PRIMARY KEY(camera, class, bin_start));");
         _bins = new BinCollector(ManifestOf, options.Grace);
@@ -113,7 +116,7 @@ public sealed class Collector : IDisposable
             while (r.Read()) held.Add(BinPart.Parse((byte[])r.GetValue(0)));
         }
         foreach (var p in held) _bins.Add(p);
-        if (held.Count > 0) _log.LogInformation("collector: {Parts} held part(s) restored from {Store}", held.Count, _options.StorePath);
+        if (held.Count > 0) _log.LogInformation("collector: {Parts} held part(s) restored from {Store}.cluster", held.Count, _options.StorePath);
     }
 
     /// <summary>Consumes until <paramref name="ct"/> fires, then releases nothing early: held parts stay checkpointed for the next start.</summary>
