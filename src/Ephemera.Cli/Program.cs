@@ -53,7 +53,6 @@ public static class Program
         {
             // No stack trace reaches a user: a bug still exits 2 with a message that names it.
             Console.Error.WriteLine($"ephemera {verb.Name}: internal error ({e.GetType().Name}): {e.Message}; please report it with the command line");
-            if (Environment.GetEnvironmentVariable("EPHEMERA_DEBUG") == "1") Console.Error.WriteLine(e);
             return 2;
         }
     }
