@@ -12,6 +12,16 @@ public static class Program
             PairedDetectorThroughput.Run(args.Length > 1 ? int.Parse(args[1]) : 40, args.Length > 2 ? int.Parse(args[2]) : 2, args is [_, _, _, "spin"]);
             return;
         }
+        if (args is ["failover", ..])
+        {
+            FailoverLoad.Run(int.Parse(args[1]), args.Length > 2 ? double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 6, args.Length > 3 ? int.Parse(args[3]) : 3);
+            return;
+        }
+        if (args is ["collector-load", ..])
+        {
+            CollectorLoad.Run(int.Parse(args[1]), args.Length > 2 ? int.Parse(args[2]) : 6, args.Length > 3 ? int.Parse(args[3]) : 120);
+            return;
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }

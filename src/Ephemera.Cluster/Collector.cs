@@ -53,7 +53,7 @@ public sealed class Collector : IDisposable
         // Its own file beside the store: the store's schema stays the single engine's.
         _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = options.StorePath + ".cluster", Pooling = false }.ToString());
         _db.Open();
-        Exec("PRAGMA journal_mode=WAL;" +
+        Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + // as the store: a power cut may lose the last commits, never corrupt
              "CREATE TABLE IF NOT EXISTS cluster_parts(camera TEXT NOT NULL, class TEXT NOT NULL, bin_start TEXT NOT NULL, epoch INTEGER NOT NULL, json BLOB NOT NULL, PRIMARY KEY(camera, class, bin_start, epoch));" +
              "CREATE TABLE IF NOT EXISTS cluster_released(camera TEXT NOT NULL, class TEXT NOT NULL, bin_start TEXT NOT NULL, released_at TEXT NOT NULL, PRIMARY KEY(camera, class, bin_start));");
         _bins = new BinCollector(ManifestOf, options.Grace);
@@ -194,21 +194,21 @@ public sealed class Collector : IDisposable
     public int ReleaseDue(DateTimeOffset? now)
     {
         var records = _bins.ReleaseDue(now);
+        if (records.Count == 0) return 0;
+        foreach (var r in records) _store.Write(r);
+        // One transaction for the batch: listed as released, their parts gone.
+        using var tx = _db.BeginTransaction();
         foreach (var r in records)
         {
-            _store.Write(r);
-            using var tx = _db.BeginTransaction();
-            using (var c = _db.CreateCommand())
-            {
-                c.Transaction = tx;
-                c.CommandText = "INSERT OR IGNORE INTO cluster_released VALUES($c, $k, $b, $a); DELETE FROM cluster_parts WHERE camera = $c AND class = $k AND bin_start = $b";
-                c.Parameters.AddWithValue("$c", r.CameraId); c.Parameters.AddWithValue("$k", r.Class.ToString());
-                c.Parameters.AddWithValue("$b", r.BinStart.UtcDateTime.ToString("O")); c.Parameters.AddWithValue("$a", DateTime.UtcNow.ToString("O"));
-                c.ExecuteNonQuery();
-            }
-            tx.Commit();
-            BinsReleased++;
+            using var c = _db.CreateCommand();
+            c.Transaction = tx;
+            c.CommandText = "INSERT OR IGNORE INTO cluster_released VALUES($c, $k, $b, $a); DELETE FROM cluster_parts WHERE camera = $c AND class = $k AND bin_start = $b";
+            c.Parameters.AddWithValue("$c", r.CameraId); c.Parameters.AddWithValue("$k", r.Class.ToString());
+            c.Parameters.AddWithValue("$b", r.BinStart.UtcDateTime.ToString("O")); c.Parameters.AddWithValue("$a", DateTime.UtcNow.ToString("O"));
+            c.ExecuteNonQuery();
         }
+        tx.Commit();
+        BinsReleased += records.Count;
         return records.Count;
     }
 
