@@ -67,7 +67,9 @@ public sealed class ClusterConnection : IAsyncDisposable
         {
             Storage = StreamConfigStorage.File,
             DuplicateWindow = dedupeWindow,
-            // Parts are raw tables: kept no longer than the collector needs them (a day), never a second store.
+            // A work queue: a part is gone once the collector acknowledged it (it is checkpointed there);
+            // unacknowledged ones are kept at most a day. Raw tables never pile up in a second store.
+            Retention = StreamConfigRetention.Workqueue,
             MaxAge = TimeSpan.FromDays(1),
         };
         return await JetStream.CreateOrUpdateStreamAsync(cfg, ct).ConfigureAwait(false);

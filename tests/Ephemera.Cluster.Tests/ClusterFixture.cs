@@ -42,7 +42,7 @@ internal static class ClusterFixture
     {
         var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { ChildProcess.CliDll, "worker", "--nats", url, "--id", id, "--capacity", capacity.ToString(), "--lease", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                     "--detect-fps", detectFps.ToString(System.Globalization.CultureInfo.InvariantCulture), "--store", dir.File($"{id}.db"), "--spool", dir.File($"spool-{id}") })
+                     "--checkpoint", "2", "--detect-fps", detectFps.ToString(System.Globalization.CultureInfo.InvariantCulture), "--store", dir.File($"{id}.db"), "--spool", dir.File($"spool-{id}") })
             psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         var log = new System.Text.StringBuilder();

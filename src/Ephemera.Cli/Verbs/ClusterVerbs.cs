@@ -85,8 +85,9 @@ public sealed class WorkerVerb : IVerb
     public string Name => "worker";
     public string Summary => "run cameras of a NATS JetStream cluster: claim them with leases up to a capacity, send their parts";
     public string Usage => """
-        usage: ephemera worker --nats URL [--capacity N] [--id ID] [--lease S] [--detect-fps F]
-                               [--store FILE] [--spool DIR] [--spool-capacity N] [--max-seconds S]
+        usage: ephemera worker --nats URL [--capacity N] [--id ID] [--lease S] [--checkpoint S]
+                               [--detect-fps F] [--store FILE] [--spool DIR] [--spool-capacity N]
+                               [--max-seconds S]
 
         Claims desired cameras (ephemera cluster apply) with KV leases, up to N, and runs them: decode,
         detect, track, purpose analytics; pixels never leave the machine. Each camera's raw bins go,
@@ -100,6 +101,9 @@ public sealed class WorkerVerb : IVerb
                                 streams allowed × a margin)
           --id ID               worker id (default HOST-PID)
           --lease S             lease time in seconds (default 6)
+          --checkpoint S        seconds between the open bins' parts (default 5): the most of an open
+                                bin a kill -9 loses, against 1/S parts per second per camera and class
+                                for the collector
           --detect-fps F        detections per second per camera (default 5)
           --store FILE          the worker's local store: pixel audit, lifecycle (default var/worker-ID.db)
           --spool DIR           disconnection buffer (default var/spool-ID)
@@ -109,7 +113,7 @@ public sealed class WorkerVerb : IVerb
 
     public int Run(string[] args)
     {
-        var a = new CliArgs(args, ["nats", "capacity", "id", "lease", "detect-fps", "store", "spool", "spool-capacity", "max-seconds"], []);
+        var a = new CliArgs(args, ["nats", "capacity", "id", "lease", "checkpoint", "detect-fps", "store", "spool", "spool-capacity", "max-seconds"], []);
         if (a.Positional.Count > 0) throw new UsageException($"unexpected argument '{a.Positional[0]}'");
         string url = a.Require("nats");
         var o = new WorkerOptions();
@@ -124,10 +128,11 @@ public sealed class WorkerVerb : IVerb
             {
                 DetectFps = a.GetDouble("detect-fps", 5),
                 StorePath = a.Get("store") ?? Path.Combine(RepoPaths.Var, $"worker-{o.WorkerId}.db"),
-                AuditIntervalSeconds = 2, // also the checkpoint interval: the most a kill -9 can lose of an open bin
+                AuditIntervalSeconds = a.GetDouble("checkpoint", 5), // also the interval of the open bins' parts
             },
         };
         if (o.Engine.DetectFps is <= 0 or > 120) throw new UsageException("--detect-fps must be in 0..120");
+        if (o.Engine.AuditIntervalSeconds is < 0.5 or > 3600) throw new UsageException("--checkpoint must be in 0.5..3600 seconds");
         double? maxSeconds = a.Get("max-seconds") is null ? null : a.GetDouble("max-seconds", 0);
         if (maxSeconds is <= 0) throw new UsageException("--max-seconds must be positive");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(o.Engine.StorePath))!);
