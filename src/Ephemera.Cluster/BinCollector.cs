@@ -62,6 +62,9 @@ public sealed class BinCollector
         return PartOutcome.Accepted;
     }
 
+    /// <summary>Bins the gate refused (camera, class, bin, reason): nothing of them was released. The collector audits and clears them.</summary>
+    public List<(string Camera, DataClass Class, DateTimeOffset Bin, string Reason)> GateRefusals { get; } = new();
+
     /// <summary>The parts held now (for the collector's checkpoint).</summary>
     public IEnumerable<BinPart> Held => _open.Values.SelectMany(e => e.Values);
 
@@ -80,8 +83,16 @@ public sealed class BinCollector
             _open.Remove(key);
             _released.Add(key);
             var merged = parts.Select(p => p.ToTable()).Aggregate((a, b) => a.Merge(b));
-            var m = _manifest(key.Camera) ?? throw new EphemeraException($"camera {key.Camera}'s manifest went away");
-            records.Add(ReleaseGate.CountTable(m, merged.Class, merged.BinStart, merged.Rows, merged.Cols, merged.Counts));
+            try
+            {
+                var m = _manifest(key.Camera) ?? throw new EphemeraException($"camera {key.Camera}'s manifest went away");
+                records.Add(ReleaseGate.CountTable(m, merged.Class, merged.BinStart, merged.Rows, merged.Cols, merged.Counts));
+            }
+            catch (EphemeraException e)
+            {
+                // The gate refused the bin (M2, H3): nothing of it leaves; the others go on.
+                GateRefusals.Add((key.Camera, key.Class, key.Bin, e.Message));
+            }
         }
         return records;
     }

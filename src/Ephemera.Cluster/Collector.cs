@@ -194,6 +194,12 @@ public sealed class Collector : IDisposable
     public int ReleaseDue(DateTimeOffset? now)
     {
         var records = _bins.ReleaseDue(now);
+        foreach (var (camera, cls, bin, reason) in _bins.GateRefusals)
+        {
+            _log.LogWarning("camera {Camera}: {Class} bin {Bin:O} refused by the gate: {Reason}", camera, cls, bin, reason);
+            _store.Audit.Append(new ClusterAuditRecord(camera, "bin-refused", $"{cls} {bin:O}: {reason}", 1));
+        }
+        _bins.GateRefusals.Clear();
         if (records.Count == 0) return 0;
         foreach (var r in records) _store.Write(r);
         // One transaction for the batch: listed as released, their parts gone.

@@ -164,6 +164,19 @@ public sealed class Worker
             _log.LogInformation("worker {Id}: claimed camera {Camera} (epoch {Epoch})", _options.WorkerId, camera, epoch);
         }
 
+        // A camera whose source failed here (a file this machine lacks, a camera it cannot reach) goes back
+        // for another worker to try; one that ended (a file without loop) keeps its lease: it is done.
+        foreach (var c in host.Cameras.Where(c => c.State == CameraState.Failed).ToList())
+        {
+            Owned? o;
+            lock (_owned) o = _owned.GetValueOrDefault(c.Id);
+            if (o is null) continue;
+            _log.LogWarning("worker {Id}: camera {Camera} failed here ({Error}); giving it back", _options.WorkerId, c.Id, c.Error);
+            await statusKv.PutAsync(c.Id, new CameraStatus(c.Id, _options.WorkerId, "failed", o.Epoch, 0, 0, _publisher?.Published ?? 0, DateTimeOffset.UtcNow, c.Error).ToUtf8(), cancellationToken: ct).ConfigureAwait(false);
+            Remove(host, c.Id);
+            await leases.ReleaseAsync(c.Id, o.LeaseRevision, ct).ConfigureAwait(false);
+        }
+
         var secs = Math.Max(1e-3, host.Elapsed.TotalSeconds);
         foreach (var c in host.Cameras)
         {

@@ -66,5 +66,14 @@ public sealed class ClusterCliTests
         Assert.Equal(0, status.ExitCode);
         Assert.Contains("\"camera\":\"plaza-count-1\"", status.StdOut);
         Assert.Contains("\"state\":\"unclaimed\"", status.StdOut);
+
+        // --capacity auto measures the bench's ceilings at start and claims no more than that.
+        var auto = ChildProcess.Cli("worker", "--nats", nats.Url, "--capacity", "auto", "--probe", TestPaths.Video("vtest.avi"), "--max-seconds", "1",
+            "--store", dir.File("auto.db"), "--spool", dir.File("spool-auto"));
+        Assert.True(auto.ExitCode == 0, auto.StdErr);
+        var m = System.Text.RegularExpressions.Regex.Match(auto.StdErr, @"streams allowed at 5 detections/s; capacity (\d+)");
+        Assert.True(m.Success, auto.StdErr);
+        Assert.InRange(int.Parse(m.Groups[1].Value), 1, 256);
+        Assert.Contains($"capacity {m.Groups[1].Value} cameras", auto.StdErr);
     }
 }

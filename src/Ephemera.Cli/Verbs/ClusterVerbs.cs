@@ -85,7 +85,7 @@ public sealed class WorkerVerb : IVerb
     public string Name => "worker";
     public string Summary => "run cameras of a NATS JetStream cluster: claim them with leases up to a capacity, send their parts";
     public string Usage => """
-        usage: ephemera worker --nats URL [--capacity N] [--id ID] [--lease S] [--checkpoint S]
+        usage: ephemera worker --nats URL [--capacity N | --capacity auto --probe FILE] [--id ID] [--lease S] [--checkpoint S]
                                [--detect-fps F] [--store FILE] [--spool DIR] [--spool-capacity N]
                                [--max-seconds S]
 
@@ -97,8 +97,10 @@ public sealed class WorkerVerb : IVerb
         removed (last bins out), buffer flushed, leases given back.
 
           --nats URL            the cluster's NATS server with JetStream (nats://HOST:PORT)
-          --capacity N          most cameras to claim (default 4; take ephemera bench --find-max's
-                                streams allowed × a margin)
+          --capacity N          most cameras to claim (default 4); or auto: measured at start with the
+                                bench's ceilings (decode fps of --probe, detector images/s) as
+                                streams allowed × 0.8 at --detect-fps
+          --probe FILE          a clip like the cameras' streams, for --capacity auto
           --id ID               worker id (default HOST-PID)
           --lease S             lease time in seconds (default 6)
           --checkpoint S        seconds between the open bins' parts (default 5): the most of an open
@@ -113,14 +115,14 @@ public sealed class WorkerVerb : IVerb
 
     public int Run(string[] args)
     {
-        var a = new CliArgs(args, ["nats", "capacity", "id", "lease", "checkpoint", "detect-fps", "store", "spool", "spool-capacity", "max-seconds"], []);
+        var a = new CliArgs(args, ["nats", "capacity", "probe", "id", "lease", "checkpoint", "detect-fps", "store", "spool", "spool-capacity", "max-seconds"], []);
         if (a.Positional.Count > 0) throw new UsageException($"unexpected argument '{a.Positional[0]}'");
         string url = a.Require("nats");
         var o = new WorkerOptions();
         if (a.Get("id") is { } id) o = o with { WorkerId = id };
         o = o with
         {
-            Capacity = a.GetInt("capacity", o.Capacity),
+            Capacity = a.Get("capacity") == "auto" ? o.Capacity : a.GetInt("capacity", o.Capacity),
             LeaseTime = TimeSpan.FromSeconds(a.GetDouble("lease", o.LeaseTime.TotalSeconds)),
             SpoolCapacity = a.GetInt("spool-capacity", o.SpoolCapacity),
             SpoolDirectory = a.Get("spool") ?? Path.Combine(RepoPaths.Var, $"spool-{o.WorkerId}"),
@@ -135,6 +137,8 @@ public sealed class WorkerVerb : IVerb
         if (o.Engine.AuditIntervalSeconds is < 0.5 or > 3600) throw new UsageException("--checkpoint must be in 0.5..3600 seconds");
         double? maxSeconds = a.Get("max-seconds") is null ? null : a.GetDouble("max-seconds", 0);
         if (maxSeconds is <= 0) throw new UsageException("--max-seconds must be positive");
+        if (a.Get("capacity") == "auto") o = o with { Capacity = MeasureCapacity(a.Get("probe") ?? throw new UsageException("--capacity auto needs --probe FILE (a clip like the cameras' streams)"), o.Engine.DetectFps) };
+        else if (a.Get("probe") != null) throw new UsageException("--probe goes with --capacity auto");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(o.Engine.StorePath))!);
 
         using var cts = new CancellationTokenSource();
@@ -144,6 +148,20 @@ public sealed class WorkerVerb : IVerb
         ClusterCli.WithCluster(url, $"ephemera-worker-{o.WorkerId}", async c => { await worker.RunAsync(c, cts.Token); return 0; });
         Console.Out.WriteLine(JsonSerializer.Serialize(new { worker = o.WorkerId, stopped = true }));
         return 0;
+    }
+
+    /// <summary>The bench's ceilings on this machine (a few seconds each): streams allowed at <paramref name="detectFps"/> × 0.8, at least 1.</summary>
+    private static int MeasureCapacity(string probe, double detectFps)
+    {
+        var o = new Bench.BenchOptions { Source = probe, DetectFps = detectFps, CeilingSeconds = 3 };
+        o.Validate();
+        var ceilings = Bench.BenchRunner.MeasureCeilings(o);
+        double sourceFps;
+        using (var v = Decode.VideoSource.Open(probe)) sourceFps = v.FrameRate > 0 ? v.FrameRate : 25;
+        double allowed = Bench.BenchRunner.StreamsAllowed(ceilings, sourceFps, detectFps);
+        int capacity = Math.Clamp((int)Math.Floor(allowed * 0.8), 1, 256);
+        Console.Error.WriteLine($"ephemera worker: measured decode {ceilings.DecodeFps} fps, detector {ceilings.DetectIps} images/s: {allowed:0.0} streams allowed at {detectFps} detections/s; capacity {capacity}");
+        return capacity;
     }
 }
 
