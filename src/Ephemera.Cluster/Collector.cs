@@ -122,8 +122,9 @@ public sealed class Collector : IDisposable
     /// <summary>Consumes until <paramref name="ct"/> fires, then releases nothing early: held parts stay checkpointed for the next start.</summary>
     public async Task RunAsync(ClusterConnection cluster, CancellationToken ct)
     {
-        _desired = await cluster.BucketAsync(ClusterNames.DesiredBucket, ct: ct).ConfigureAwait(false);
-        await cluster.EnsureRecordStreamAsync(TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+        // Setup is short and not cancelled half-way: a stop that comes now ends the loop below at once.
+        _desired = await cluster.BucketAsync(ClusterNames.DesiredBucket).ConfigureAwait(false);
+        await cluster.EnsureRecordStreamAsync(TimeSpan.FromMinutes(10)).ConfigureAwait(false);
         var consumer = await cluster.JetStream.CreateOrUpdateConsumerAsync(ClusterNames.RecordStream, new ConsumerConfig(ClusterNames.CollectorConsumer)
         {
             DurableName = ClusterNames.CollectorConsumer,
@@ -131,7 +132,7 @@ public sealed class Collector : IDisposable
             AckWait = TimeSpan.FromSeconds(60),
             MaxAckPending = Math.Max(10_000, _options.Batch * 4),
             DeliverPolicy = ConsumerConfigDeliverPolicy.All,
-        }, ct).ConfigureAwait(false);
+        }).ConfigureAwait(false);
         Restore();
         _store.Audit.Append(new ClusterAuditRecord("", "collector-start", $"stream {ClusterNames.RecordStream} on {cluster.Url}, grace {_options.Grace.TotalSeconds} s", _bins.OpenBins));
         var nextRetention = DateTime.UtcNow;

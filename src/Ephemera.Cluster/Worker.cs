@@ -62,10 +62,11 @@ public sealed class Worker
     /// <summary>Runs until <paramref name="ct"/> fires, then stops gracefully.</summary>
     public async Task RunAsync(ClusterConnection cluster, CancellationToken ct)
     {
-        var leaseKv = await cluster.BucketAsync(ClusterNames.LeaseBucket, _options.LeaseTime, ct).ConfigureAwait(false);
-        var desiredKv = await cluster.BucketAsync(ClusterNames.DesiredBucket, ct: ct).ConfigureAwait(false);
-        var statusKv = await cluster.BucketAsync(ClusterNames.StatusBucket, ct: ct).ConfigureAwait(false);
-        await cluster.EnsureRecordStreamAsync(TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+        // Setup is short and not cancelled half-way: a stop that comes now ends the loop below at once.
+        var leaseKv = await cluster.BucketAsync(ClusterNames.LeaseBucket, _options.LeaseTime).ConfigureAwait(false);
+        var desiredKv = await cluster.BucketAsync(ClusterNames.DesiredBucket).ConfigureAwait(false);
+        var statusKv = await cluster.BucketAsync(ClusterNames.StatusBucket).ConfigureAwait(false);
+        await cluster.EnsureRecordStreamAsync(TimeSpan.FromMinutes(10)).ConfigureAwait(false);
         var leases = new Leases(leaseKv, _options.WorkerId);
 
         using var host = new EngineHost(new EngineConfig("(worker)", _options.Engine, []), new EngineRunOptions

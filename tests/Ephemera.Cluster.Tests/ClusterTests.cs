@@ -108,7 +108,13 @@ public sealed class ClusterTests(ITestOutputHelper output)
                 while ((await OwnersAsync(c)).Count < 2 && sw.Elapsed < TimeSpan.FromSeconds(90)) await Task.Delay(250);
                 Assert.True((await OwnersAsync(c)).Count == 2, ClusterFixture.Logs["w1"].ToString());
             }
-            await Task.Delay(TimeSpan.FromSeconds(6));
+            // Parts flow before the outage (a bin has a table once something crossed a line).
+            await using (var c = await ConnectAsync(nats))
+            {
+                var sw = Stopwatch.StartNew();
+                while (sw.Elapsed < TimeSpan.FromSeconds(90) && (await c.JetStream.GetStreamAsync(ClusterNames.RecordStream)).Info.State.Messages == 0) await Task.Delay(250);
+                Assert.True((await c.JetStream.GetStreamAsync(ClusterNames.RecordStream)).Info.State.Messages > 0, ClusterFixture.Logs["w1"].ToString());
+            }
             nats.Stop();
             await Task.Delay(TimeSpan.FromSeconds(15)); // the worker keeps processing; its parts wait in the spool
             Assert.False(worker.HasExited, ClusterFixture.Logs["w1"].ToString());

@@ -31,7 +31,7 @@ public sealed class MqttSinkTests
 
     private static string Config(TempDir dir, string broker, string clientId) => $"""
         engine:
-          detect_fps: 4
+          detect_fps: 5
           store: {dir.File("engine.db")}
           audit_interval_seconds: 2
         cameras:
@@ -117,7 +117,7 @@ public sealed class MqttSinkTests
         File.WriteAllText(dir.File("run.yaml"), Config(dir, broker.Url, "engine-a"));
 
         // A clean run: records at the stop (the open bins), the retained state, online then offline.
-        var run = ChildProcess.Cli("run", "--config", dir.File("run.yaml"), "--max-seconds", "8");
+        var run = ChildProcess.Cli("run", "--config", dir.File("run.yaml"), "--max-seconds", "12");
         Assert.True(run.ExitCode == 0, run.StdErr);
         Assert.Contains("PN7/AC7", run.StdErr); // plaza-count-2's contract is refused, logged; the camera still ran
         var record = await sub.WaitForAsync(m => m.Topic == "ephemera/plaza-count-1/count", TimeSpan.FromSeconds(10));
