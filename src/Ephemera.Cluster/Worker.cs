@@ -48,6 +48,7 @@ public sealed class Worker
     private readonly ConcurrentDictionary<string, long> _seq = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Owned> _owned = new(StringComparer.Ordinal);
     private PartPublisher? _publisher;
+    private readonly Dictionary<(string Broker, string ClientId), Mqtt.MqttSink> _mqtt = new();
 
     private sealed record Owned(ulong Epoch, ulong LeaseRevision, ulong DesiredRevision);
 
@@ -113,6 +114,7 @@ public sealed class Worker
         }
         lock (_owned) _owned.Clear();
         host.Stop();
+        foreach (var sink in _mqtt.Values) await sink.DisposeAsync().ConfigureAwait(false); // queued records out, then "offline"
     }
 
     /// <summary>One round: renew, drop what is lost or no longer desired, claim up to capacity, report.</summary>
@@ -144,7 +146,7 @@ public sealed class Worker
         {
             lock (_owned) if (_owned.Count >= _options.Capacity || _owned.ContainsKey(camera)) continue;
             if (await leases.TryClaimAsync(camera, ct).ConfigureAwait(false) is not { } epoch) continue;
-            CameraManifest m;
+            CameraManifest? m = null;
             CameraAdmission a;
             try
             {
@@ -162,6 +164,7 @@ public sealed class Worker
                 continue;
             }
             lock (_owned) _owned[camera] = new Owned(epoch, epoch, desiredRev);
+            if (want.Camera.Mqtt is { } q && m is not null) AttachMqtt(host, camera, m, q);
             _log.LogInformation("worker {Id}: claimed camera {Camera} (epoch {Epoch})", _options.WorkerId, camera, epoch);
         }
 
@@ -188,6 +191,28 @@ public sealed class Worker
                 Math.Round(c.FramesDecoded / secs, 2), Math.Round(c.DetectionsDone / secs, 2), _publisher?.Published ?? 0, DateTimeOffset.UtcNow, c.Error).ToUtf8(),
                 cancellationToken: ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The camera's <c>mqtt:</c> section at the edge: its records, as this worker's engine releases them
+    /// (per worker: a bin split by a failover reaches the broker as two suppressed halves, each gated),
+    /// go to its broker under its manifest's contract; a contract the manifest does not name is refused (PN7/AC7).
+    /// </summary>
+    private void AttachMqtt(EngineHost host, string camera, CameraManifest m, MqttCameraConfig q)
+    {
+        try
+        {
+            Mqtt.MqttSink.RequireContract(m, q.Contract);
+            var options = Mqtt.MqttSinkOptions.FromBroker(q.Broker);
+            options = options with { ClientId = q.ClientId ?? $"ephemera-{_options.WorkerId}" };
+            if (!_mqtt.TryGetValue((q.Broker, options.ClientId), out var sink))
+            {
+                _mqtt[(q.Broker, options.ClientId)] = sink = new Mqtt.MqttSink(options, _log);
+                host.Records.AddSink(sink);
+            }
+            sink.AddCamera(m, q.Contract);
+        }
+        catch (EphemeraException e) { _log.LogError("worker {Id}: camera {Camera}: {Reason}", _options.WorkerId, camera, e.Message); }
     }
 
     private void Remove(EngineHost host, string camera)

@@ -12,12 +12,13 @@ internal static class ClusterFixture
     public static string Manifest(TempDir dir)
     {
         var path = dir.File("case3-1m.yaml");
-        File.WriteAllText(path, File.ReadAllText(Path.Combine(RepoPaths.Root, "configs", "manifests", "case3-outdoor-counts.yaml")).Replace("time_bin: 15m", "time_bin: 1m"));
+        File.WriteAllText(path, File.ReadAllText(Path.Combine(RepoPaths.Root, "configs", "manifests", "case3-outdoor-counts.yaml")).Replace("time_bin: 15m", "time_bin: 1m").Replace("granularity_floor: 1h", "granularity_floor: 1m"));
         return path;
     }
 
-    public static string Config(TempDir dir, int cameras)
+    public static string Config(TempDir dir, int cameras, string? mqttBroker = null)
     {
+        string mqtt = mqttBroker is null ? "" : $"\n    mqtt:\n      broker: \"{mqttBroker}\"\n      contract: MINATO-2026-031\n      client_id: edge-w1";
         var m = Manifest(dir);
         var text = "engine:\n  detect_fps: 1\ncameras:\n" + string.Concat(Enumerable.Range(1, cameras).Select(i => $"""
               - id: plaza-count-{i}
@@ -29,7 +30,7 @@ internal static class ClusterFixture
                     - name: mid
                       points: [0, 350, 768, 350]
                     - name: west
-                      points: [300, 0, 300, 576]
+                      points: [300, 0, 300, 576]{mqtt}
 
             """));
         var path = dir.File("cluster.yaml");

@@ -95,8 +95,10 @@ public sealed class ClusterTests(ITestOutputHelper output)
     public async Task A_worker_keeps_running_through_a_15_s_server_outage_and_no_record_is_lost()
     {
         using var nats = BrokerProcess.Nats();
+        using var mosquitto = BrokerProcess.Mosquitto(); // the edge: the worker also sends its cameras' records there
         using var dir = new TempDir();
-        var cameras = DesiredCamera.FromConfig(ClusterFixture.Config(dir, 2));
+        await using var edge = await MqttSinkTests.Subscriber.ConnectAsync(mosquitto.Port);
+        var cameras = DesiredCamera.FromConfig(ClusterFixture.Config(dir, 2, mosquitto.Url));
         await using (var c = await ConnectAsync(nats)) await DesiredState.ApplyAsync(c, cameras);
 
         var worker = ClusterFixture.StartWorker(dir, nats.Url, "w1", 2, 4, detectFps: 4);
@@ -150,6 +152,12 @@ public sealed class ClusterTests(ITestOutputHelper output)
             ClusterFixture.AssertNoCellBelowK(payloads[0], 5);
         }
         Assert.True(collector.Store.Audit.Verify().Intact);
+
+        // The edge broker got the worker's own releases of the same bins (MQTT keeps going while NATS is away).
+        await edge.WaitForAsync(m => m.Topic == "ephemera/engine/edge-w1/availability" && m.Payload == "offline", TimeSpan.FromSeconds(10));
+        var sent = edge.Messages.Where(m => m.Topic.StartsWith("ephemera/plaza-count-", StringComparison.Ordinal) && m.Topic.EndsWith("/count", StringComparison.Ordinal))
+            .Select(m => System.Text.Json.JsonDocument.Parse(m.Payload).RootElement).Select(r => (r.GetProperty("camera").GetString()!, r.GetProperty("payload").GetRawText())).ToList();
+        Assert.Equal(local.Count, sent.Count);
     }
 
     [Fact]

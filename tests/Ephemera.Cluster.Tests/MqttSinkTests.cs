@@ -61,7 +61,7 @@ public sealed class MqttSinkTests
               client_id: {clientId}
         """;
 
-    private sealed class Subscriber : IAsyncDisposable
+    internal sealed class Subscriber : IAsyncDisposable
     {
         public readonly ConcurrentQueue<(string Topic, string Payload, bool Retained)> Messages = new();
         private readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
