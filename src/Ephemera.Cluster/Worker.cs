@@ -73,6 +73,7 @@ public sealed class Worker
         using var host = new EngineHost(new EngineConfig("(worker)", _options.Engine, []), new EngineRunOptions
         {
             Loggers = _loggers, MaxCameras = _options.Capacity, StopWhenCamerasEnd = false, RawBinTap = Tap,
+            StoreReleasedRecords = false, // the collector's store is the cluster's one store
         });
         await using var publisher = _publisher = new PartPublisher(cluster, _options.SpoolDirectory, _options.SpoolCapacity, _options.SpoolRetention,
             (camera, what, n) =>

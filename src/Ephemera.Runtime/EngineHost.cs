@@ -38,6 +38,12 @@ public sealed record EngineRunOptions
     /// collector): the tables are counts, never pixels, but they are not k-suppressed.
     /// </summary>
     public Action<string, CameraManifest, IReadOnlyList<RawBinTable>, bool>? RawBinTap { get; init; }
+    /// <summary>
+    /// False for a cluster worker: its store keeps the pixel audit and lifecycle, not released records
+    /// (the collector's store is the one store of the cluster; a worker's own releases of a bin that a
+    /// failover split would sit beside the merged bin, and their difference could be below k).
+    /// </summary>
+    public bool StoreReleasedRecords { get; init; } = true;
 }
 
 /// <summary>The answer to admitting a camera: admitted, or refused with the requirement id (BP-a, G2, H3, …) and the reason.</summary>
@@ -120,7 +126,7 @@ public sealed class EngineHost : IDisposable
             KeyPath = e.AuditKeyPath,
             Witnesses = e.AuditWitnessPath is { } w ? [new FileWitness(w)] : [],
         });
-        Records.AddSink(new StoreSink(this));
+        if (_run.StoreReleasedRecords) Records.AddSink(new StoreSink(this));
         var nowUtc = _run.Clock.Now.ToUniversalTime();
         _epochUtc = new DateTimeOffset(nowUtc.Date, TimeSpan.Zero); // analytics seconds count from UTC midnight: bins align to wall clock
         _epochSeconds = (nowUtc - _epochUtc).TotalSeconds;

@@ -18,7 +18,8 @@ internal static class ClusterFixture
 
     public static string Config(TempDir dir, int cameras, string? mqttBroker = null)
     {
-        string mqtt = mqttBroker is null ? "" : $"\n    mqtt:\n      broker: \"{mqttBroker}\"\n      contract: MINATO-2026-031\n      client_id: edge-w1";
+        // No client_id: each worker connects as ephemera-<worker id>.
+        string mqtt = mqttBroker is null ? "" : $"\n    mqtt:\n      broker: \"{mqttBroker}\"\n      contract: MINATO-2026-031";
         var m = Manifest(dir);
         var text = "engine:\n  detect_fps: 1\ncameras:\n" + string.Concat(Enumerable.Range(1, cameras).Select(i => $"""
               - id: plaza-count-{i}
@@ -81,6 +82,24 @@ internal static class ClusterFixture
         }
         return rows;
     }
+
+    /// <summary>Count records an MQTT subscriber received: (camera, bin start ms) → payloads (a worker's own releases).</summary>
+    public static Dictionary<(string Camera, long Bin), List<string>> EdgeCountRows(IEnumerable<(string Topic, string Payload, bool Retained)> messages)
+    {
+        var rows = new Dictionary<(string, long), List<string>>();
+        foreach (var m in messages.Where(m => m.Topic.StartsWith("ephemera/plaza-count-", StringComparison.Ordinal) && m.Topic.EndsWith("/count", StringComparison.Ordinal)))
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(m.Payload);
+            var r = doc.RootElement;
+            var key = (r.GetProperty("camera").GetString()!, new DateTimeOffset(r.GetProperty("bin_start").GetDateTime(), TimeSpan.Zero).ToUnixTimeMilliseconds());
+            if (!rows.TryGetValue(key, out var l)) rows[key] = l = new List<string>();
+            l.Add(r.GetProperty("payload").GetRawText());
+        }
+        return rows;
+    }
+
+    /// <summary>Two payloads as JSON values (formatting aside).</summary>
+    public static bool SameJson(string a, string b) => System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(a), System.Text.Json.Nodes.JsonNode.Parse(b));
 
     /// <summary>Every released cell and total of a count payload: null (suppressed), or a value that is 0 or at least k.</summary>
     public static void AssertNoCellBelowK(string payload, int k)
