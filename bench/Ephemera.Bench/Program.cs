@@ -21,6 +21,16 @@ public static class Program
             AnonymiseEvaluation.Run(args[1..]);
             return;
         }
+        if (args is ["failover", ..])
+        {
+            FailoverLoad.Run(int.Parse(args[1]), args.Length > 2 ? double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 6, args.Length > 3 ? int.Parse(args[3]) : 3);
+            return;
+        }
+        if (args is ["collector-load", ..])
+        {
+            CollectorLoad.Run(int.Parse(args[1]), args.Length > 2 ? int.Parse(args[2]) : 6, args.Length > 3 ? int.Parse(args[3]) : 120);
+            return;
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }

@@ -127,7 +127,7 @@ public static class ConfigLoader
     private static CameraConfig ParseCamera(Ctx ctx, YamlNode node, string at)
     {
         var m = ctx.Map(node, at);
-        ctx.OnlyKeys(m, at, "id", "source", "manifest", "loop", "paced", "detect_fps", "priority", "analytics");
+        ctx.OnlyKeys(m, at, "id", "source", "manifest", "loop", "paced", "detect_fps", "priority", "analytics", "mqtt");
         string id = ctx.Str(m, at, "id") ?? throw ctx.Error(m, at + ".id", "missing (every camera needs an id)");
         if (id.Length == 0 || id.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
             throw ctx.Error(m, at + ".id", $"'{id}' must be letters, digits, '-', '_' or '.'");
@@ -143,7 +143,17 @@ public static class ConfigLoader
             DetectFps = ctx.Num(m, at, "detect_fps", 0, 1000),
             Priority = (int)(ctx.Num(m, at, "priority", 0, 100) ?? 1),
             Analytics = m.Children.TryGetValue(new YamlScalarNode("analytics"), out var a) ? ParseAnalytics(ctx, a, at + ".analytics") : new AnalyticsConfig(),
+            Mqtt = m.Children.TryGetValue(new YamlScalarNode("mqtt"), out var q) ? ParseMqtt(ctx, q, at + ".mqtt") : null,
         };
+    }
+
+    private static MqttCameraConfig ParseMqtt(Ctx ctx, YamlNode node, string at)
+    {
+        var m = ctx.Map(node, at);
+        ctx.OnlyKeys(m, at, "broker", "contract", "client_id");
+        string broker = ctx.Str(m, at, "broker") ?? throw ctx.Error(m, at + ".broker", "missing: HOST:PORT of the MQTT broker");
+        string contract = ctx.Str(m, at, "contract") ?? throw ctx.Error(m, at + ".contract", "missing: the contract_id of the manifest recipient the broker serves (PN7/AC7)");
+        return new MqttCameraConfig(broker, contract, ctx.Str(m, at, "client_id"));
     }
 
     private static AnalyticsConfig ParseAnalytics(Ctx ctx, YamlNode node, string at)

@@ -90,7 +90,12 @@ public sealed record CameraConfig
     public int Priority { get; init; } = 1;
     /// <summary>Purpose analytics settings (lines, zones, floor calibration), bound by the analytics layer.</summary>
     public AnalyticsConfig Analytics { get; init; } = new();
+    /// <summary>Released records of this camera to an MQTT broker under one of its manifest's export contracts (null = none).</summary>
+    public MqttCameraConfig? Mqtt { get; init; }
 }
+
+/// <summary>A camera's <c>mqtt:</c> section: the broker (HOST:PORT), the manifest export contract it receives under, and the client id.</summary>
+public sealed record MqttCameraConfig(string Broker, string Contract, string? ClientId);
 
 /// <summary>Purpose analytics settings as written in the config; validated when the pipeline is built.</summary>
 public sealed record AnalyticsConfig

@@ -30,6 +30,20 @@ public sealed record EngineRunOptions
     public bool StopWhenCamerasEnd { get; init; } = true;
     /// <summary>Frames each camera's pixel stages may hold at once (their own bounded pool; a frame that finds it full skips the stages, counted).</summary>
     public int PixelStageSlots { get; init; } = 2;
+    /// <summary>
+    /// The cluster transport's tap (null = none): each camera's raw, not yet suppressed count tables
+    /// of its open bins at every checkpoint (<c>closed</c> false) and of the bins it closes
+    /// (<c>closed</c> true; at a stop or removal, its partial bins). Only for a transport that merges
+    /// the parts of a bin and releases it through <see cref="ReleaseGate"/> (Ephemera.Cluster's
+    /// collector): the tables are counts, never pixels, but they are not k-suppressed.
+    /// </summary>
+    public Action<string, CameraManifest, IReadOnlyList<RawBinTable>, bool>? RawBinTap { get; init; }
+    /// <summary>
+    /// False for a cluster worker: its store keeps the pixel audit and lifecycle, not released records
+    /// (the collector's store is the one store of the cluster; a worker's own releases of a bin that a
+    /// failover split would sit beside the merged bin, and their difference could be below k).
+    /// </summary>
+    public bool StoreReleasedRecords { get; init; } = true;
 }
 
 /// <summary>The answer to admitting a camera: admitted, or refused with the requirement id (BP-a, G2, H3, …) and the reason.</summary>
@@ -112,7 +126,7 @@ public sealed class EngineHost : IDisposable
             KeyPath = e.AuditKeyPath,
             Witnesses = e.AuditWitnessPath is { } w ? [new FileWitness(w)] : [],
         });
-        Records.AddSink(new StoreSink(this));
+        if (_run.StoreReleasedRecords) Records.AddSink(new StoreSink(this));
         var nowUtc = _run.Clock.Now.ToUniversalTime();
         _epochUtc = new DateTimeOffset(nowUtc.Date, TimeSpan.Zero); // analytics seconds count from UTC midnight: bins align to wall clock
         _epochSeconds = (nowUtc - _epochUtc).TotalSeconds;
@@ -462,6 +476,7 @@ public sealed class EngineHost : IDisposable
                 if (final) a.Attributes?.EndAll(); // case 1: visitors still in view are counted, their estimates wiped
                 return final ? a.Snapshot() : a.Flush(c.NowSeconds());
             });
+            if (_run.RawBinTap is { } tap) Tap(tap, c.Id, c.Manifest, OutputPublisher.Tables(c.Manifest, results, _epochUtc), closed: true);
             var records = OutputPublisher.Release(c.Manifest, results, _epochUtc, _carry,
                 why => _log.LogInformation("camera {Camera}: trajectories not stored: {Reason}", c.Id, why));
             // Recovered bins this run will not produce again (they ended while the engine was down).
@@ -479,6 +494,13 @@ public sealed class EngineHost : IDisposable
             Stages.Add(Stage.Publish, Stopwatch.GetTimestamp() - t0);
             Stages.AddCpu(Stage.Publish, ThreadCpuClock.NowNs() - cpu0);
         }
+    }
+
+    private void Tap(Action<string, CameraManifest, IReadOnlyList<RawBinTable>, bool> tap, string camera, CameraManifest m, List<RawBinTable> tables, bool closed)
+    {
+        if (tables.Count == 0) return;
+        try { tap(camera, m, tables, closed); }
+        catch (Exception ex) { _log.LogWarning("camera {Camera}: raw bin tap failed: {Error}", camera, ex.Message); }
     }
 
     /// <summary>A released record to the sinks and readers, and into the camera's tally (the summary shows only what went out).</summary>
@@ -558,6 +580,7 @@ public sealed class EngineHost : IDisposable
         {
             if (c.Manifest is null || c.Analytics is null) continue;
             var open = OutputPublisher.Tables(c.Manifest, c.WithAnalytics(a => a.Snapshot()), _epochUtc).Select(t => _carry.Peek(c.Id, t)).ToList();
+            if (_run.RawBinTap is { } tap) Tap(tap, c.Id, c.Manifest, open, closed: false);
             var seen = open.Select(t => (t.Class, t.BinStart)).ToHashSet();
             open.AddRange(_carry.Pending(c.Id).Where(t => !seen.Contains((t.Class, t.BinStart))));
             bins.AddRange(open.Select(t => new EphemeraStore.OpenBin(c.Id, t.Class, t.BinStart, t.ToJson())));

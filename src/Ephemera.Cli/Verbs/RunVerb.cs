@@ -1,6 +1,7 @@
 using Ephemera.Config;
 using Ephemera.Core;
 using Ephemera.Runtime;
+using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
 namespace Ephemera.Cli.Verbs;
@@ -50,7 +51,11 @@ public sealed class RunVerb : IVerb
         err.MarkupLine($"[bold]ephemera run[/]: {config.Cameras.Count} cameras from {Markup.Escape(config.SourcePath)}");
         using var host = new EngineHost(config, options);
         if (config.Engine.MetricsPort > 0) host.Metrics.StartServer(config.Engine.MetricsPort);
+        // Cameras with an mqtt: section also go to their broker, after the store, under their manifest's contract.
+        var mqtt = Mqtt.MqttSinks.FromConfig(config, StderrLoggerFactory.Instance.CreateLogger("Ephemera.Mqtt"));
+        foreach (var sink in mqtt) host.Records.AddSink(sink);
         host.Run(cts.Token);
+        foreach (var sink in mqtt) sink.Dispose(); // sends what is queued, then "offline"
         var summary = RunSummary.From(host);
         err.Write(StatusTable(host));
         err.MarkupLine($"[bold]done[/]: {summary.FramesDecoded} frames decoded, {summary.FramesDestroyed} destroyed, " +

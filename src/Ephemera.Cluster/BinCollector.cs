@@ -1,0 +1,99 @@
+using Ephemera.Core;
+using Ephemera.Governance;
+using Ephemera.Governance.Records;
+using Ephemera.Runtime;
+
+namespace Ephemera.Cluster;
+
+/// <summary>What <see cref="BinCollector.Add"/> did with a part.</summary>
+public enum PartOutcome
+{
+    /// <summary>Kept (new, or a newer part of the same worker epoch replacing an older one).</summary>
+    Accepted,
+    /// <summary>An older or equal part of an epoch already held: nothing changes.</summary>
+    Stale,
+    /// <summary>The bin was already released: the part is not released on its own (it would be a sub-k difference), counted and audited.</summary>
+    Late,
+    /// <summary>No manifest for the camera, a different manifest version, or a class the manifest does not release.</summary>
+    Refused,
+}
+
+/// <summary>
+/// Where a bin split between workers is merged: the collector holds, per camera, class and bin, the
+/// latest part of each worker epoch (parts are cumulative within an epoch), and releases the bin
+/// once, whole (the epochs added up), through <see cref="ReleaseGate.CountTable"/> (k-suppression
+/// with complementary suppression) once the bin has ended and a grace for late parts has passed. A
+/// part arriving after that is never released. So every released cell is one merged, suppressed
+/// bin: no half of a split bin, and no difference of two releases, is ever out.
+/// </summary>
+/// <remarks>Not thread-safe: the collector's one loop calls it.</remarks>
+public sealed class BinCollector
+{
+    private readonly Func<string, CameraManifest?> _manifest;
+    private readonly Dictionary<(string Camera, DataClass Class, DateTimeOffset Bin), Dictionary<ulong, BinPart>> _open = new();
+    private readonly HashSet<(string Camera, DataClass Class, DateTimeOffset Bin)> _released = new();
+
+    /// <param name="manifest">The manifest each camera's bins are released under (null = unknown camera).</param>
+    /// <param name="grace">How long after a bin's end parts may still arrive (lease time + checkpoint interval + transport).</param>
+    public BinCollector(Func<string, CameraManifest?> manifest, TimeSpan grace)
+    {
+        _manifest = manifest; Grace = grace;
+    }
+
+    /// <summary>How long after a bin's end it waits for parts.</summary>
+    public TimeSpan Grace { get; }
+    /// <summary>Bins waiting for their end and grace.</summary>
+    public int OpenBins => _open.Count;
+
+    /// <summary>Marks a bin released before (the collector's persistent list), so a part for it is late.</summary>
+    public void MarkReleased(string camera, DataClass cls, DateTimeOffset bin) => _released.Add((camera, cls, bin));
+
+    /// <summary>Takes a part.</summary>
+    public PartOutcome Add(BinPart p)
+    {
+        var m = _manifest(p.CameraId);
+        if (m is null || m.VersionHash != p.ManifestVersion || !m.Declares(p.Class) || !EphemeraStore.IsCountTable(p.Class))
+            return PartOutcome.Refused;
+        var key = (p.CameraId, p.Class, p.BinStart);
+        if (_released.Contains(key)) return PartOutcome.Late;
+        if (!_open.TryGetValue(key, out var epochs)) _open[key] = epochs = new Dictionary<ulong, BinPart>();
+        if (epochs.TryGetValue(p.Epoch, out var have) && have.Seq >= p.Seq) return PartOutcome.Stale;
+        epochs[p.Epoch] = p;
+        return PartOutcome.Accepted;
+    }
+
+    /// <summary>Bins the gate refused (camera, class, bin, reason): nothing of them was released. The collector audits and clears them.</summary>
+    public List<(string Camera, DataClass Class, DateTimeOffset Bin, string Reason)> GateRefusals { get; } = new();
+
+    /// <summary>The parts held now (for the collector's checkpoint).</summary>
+    public IEnumerable<BinPart> Held => _open.Values.SelectMany(e => e.Values);
+
+    /// <summary>
+    /// Releases every bin whose end plus <see cref="Grace"/> is at or before <paramref name="now"/>
+    /// (all of them with null): the epochs merged, then the gate. Each bin is released once.
+    /// </summary>
+    public List<CountTableRecord> ReleaseDue(DateTimeOffset? now)
+    {
+        var due = _open.Where(kv => now is null || kv.Value.Values.First().BinStart + TimeSpan.FromSeconds(kv.Value.Values.First().BinSeconds) + Grace <= now)
+            .Select(kv => kv.Key).OrderBy(k => k.Bin).ToList();
+        var records = new List<CountTableRecord>();
+        foreach (var key in due)
+        {
+            var parts = _open[key].Values.OrderBy(p => p.Epoch).ToList();
+            _open.Remove(key);
+            _released.Add(key);
+            var merged = parts.Select(p => p.ToTable()).Aggregate((a, b) => a.Merge(b));
+            try
+            {
+                var m = _manifest(key.Camera) ?? throw new EphemeraException($"camera {key.Camera}'s manifest went away");
+                records.Add(ReleaseGate.CountTable(m, merged.Class, merged.BinStart, merged.Rows, merged.Cols, merged.Counts));
+            }
+            catch (EphemeraException e)
+            {
+                // The gate refused the bin (M2, H3): nothing of it leaves; the others go on.
+                GateRefusals.Add((key.Camera, key.Class, key.Bin, e.Message));
+            }
+        }
+        return records;
+    }
+}

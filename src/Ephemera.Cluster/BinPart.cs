@@ -1,0 +1,63 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Ephemera.Core;
+using Ephemera.Runtime;
+
+namespace Ephemera.Cluster;
+
+/// <summary>
+/// One worker's raw count table of one bin of one camera, as it travels on the cluster's own
+/// stream: cumulative for the worker's ownership of the camera (its lease <see cref="Epoch"/>), so a
+/// later part of the same epoch replaces an earlier one and parts of different epochs add up. Not
+/// yet k-suppressed: only the collector releases a bin, whole, through the release gate.
+/// </summary>
+public sealed record BinPart(
+    [property: JsonPropertyName("camera")] string CameraId,
+    [property: JsonPropertyName("class")] DataClass Class,
+    [property: JsonPropertyName("bin_start")] DateTimeOffset BinStart,
+    [property: JsonPropertyName("bin_seconds")] double BinSeconds,
+    [property: JsonPropertyName("manifest")] string ManifestVersion,
+    [property: JsonPropertyName("epoch")] ulong Epoch,
+    [property: JsonPropertyName("seq")] long Seq,
+    [property: JsonPropertyName("closed")] bool Closed,
+    [property: JsonPropertyName("rows")] IReadOnlyList<string> Rows,
+    [property: JsonPropertyName("cols")] IReadOnlyList<string> Cols,
+    [property: JsonPropertyName("counts")] int[][] Counts)
+{
+    private static readonly JsonSerializerOptions s_json = new() { Converters = { new JsonStringEnumConverter() } };
+
+    /// <summary>
+    /// The de-duplicating message id (<c>Nats-Msg-Id</c>): camera, class, bin, manifest version, epoch and
+    /// sequence. A part sent again (a retry, a replay from the disconnection buffer) is a no-op on the server.
+    /// </summary>
+    public string MessageId => $"{CameraId}/{Class}/{BinStart.ToUnixTimeSeconds()}/{ManifestVersion[..Math.Min(16, ManifestVersion.Length)]}/{Epoch}/{Seq}";
+
+    /// <summary>The table as the runtime's raw table (for merging).</summary>
+    public RawBinTable ToTable()
+    {
+        var counts = new int[Rows.Count, Cols.Count];
+        for (int r = 0; r < Rows.Count; r++)
+            for (int c = 0; c < Cols.Count; c++) counts[r, c] = Counts[r][c];
+        return new RawBinTable(Class, BinStart, Rows, Cols, counts);
+    }
+
+    /// <summary>A part from a runtime raw table.</summary>
+    public static BinPart From(string camera, TimeSpan bin, string manifestVersion, ulong epoch, long seq, bool closed, RawBinTable t) =>
+        new(camera, t.Class, t.BinStart, bin.TotalSeconds, manifestVersion, epoch, seq, closed, t.Rows, t.Cols,
+            Enumerable.Range(0, t.Rows.Count).Select(r => Enumerable.Range(0, t.Cols.Count).Select(c => t.Counts[r, c]).ToArray()).ToArray());
+
+    /// <summary>UTF-8 JSON.</summary>
+    public byte[] ToUtf8() => JsonSerializer.SerializeToUtf8Bytes(this, s_json);
+
+    /// <summary>Parses a part; <see cref="EphemeraException"/> naming the problem when it is not one.</summary>
+    public static BinPart Parse(ReadOnlySpan<byte> utf8)
+    {
+        BinPart? p;
+        try { p = JsonSerializer.Deserialize<BinPart>(utf8, s_json); }
+        catch (JsonException e) { throw new EphemeraException($"not a bin part: {e.Message}"); }
+        if (p is null || string.IsNullOrEmpty(p.CameraId) || p.Rows is null || p.Cols is null || p.Counts is null
+            || p.Counts.Length != p.Rows.Count || p.Counts.Any(r => r is null || r.Length != p.Cols.Count) || p.Counts.Any(r => r.Any(v => v < 0)))
+            throw new EphemeraException("not a bin part: camera, rows, cols and a rows×cols table of non-negative counts are required");
+        return p;
+    }
+}

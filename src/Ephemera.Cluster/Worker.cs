@@ -1,0 +1,233 @@
+using System.Collections.Concurrent;
+using Ephemera.Config;
+using Ephemera.Core;
+using Ephemera.Governance;
+using Ephemera.Runtime;
+using Microsoft.Extensions.Logging;
+using NATS.Client.Core;
+
+namespace Ephemera.Cluster;
+
+/// <summary>Worker settings, validated when set.</summary>
+public sealed record WorkerOptions
+{
+    /// <summary>This worker's id (lease values, status, spool names).</summary>
+    public string WorkerId
+    {
+        get;
+        init => field = !string.IsNullOrEmpty(value) && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')
+            ? value : throw new EphemeraException($"--id: '{value}' must be letters, digits, '-' or '_'");
+    } = $"{Environment.MachineName.ToLowerInvariant()}-{Environment.ProcessId}";
+    /// <summary>Most cameras this worker claims (set it from <c>ephemera bench --find-max</c>'s streams allowed × a margin).</summary>
+    public int Capacity { get; init => field = value is < 1 or > 256 ? throw new EphemeraException($"--capacity: {value} is outside 1..256") : value; } = 4;
+    /// <summary>Lease time: a dead worker's cameras are claimed again this long after its last renewal (renewed every third of it).</summary>
+    public TimeSpan LeaseTime { get; init => field = value < TimeSpan.FromSeconds(1) || value > TimeSpan.FromMinutes(10) ? throw new EphemeraException($"--lease: {value.TotalSeconds} s is outside 1..600") : value; } = TimeSpan.FromSeconds(6);
+    /// <summary>The engine's options (detector, detect fps, the worker's local store).</summary>
+    public EngineOptions Engine { get; init; } = new();
+    /// <summary>The disconnection buffer's directory.</summary>
+    public string SpoolDirectory { get; init => field = string.IsNullOrWhiteSpace(value) ? throw new EphemeraException("--spool: must not be empty") : value; } = "spool";
+    /// <summary>Most parts the disconnection buffer holds before it drops the oldest (audited).</summary>
+    public int SpoolCapacity { get; init => field = value is < 1 or > 10_000_000 ? throw new EphemeraException($"--spool-capacity: {value} is outside 1..10000000") : value; } = 100_000;
+    /// <summary>Oldest a buffered part may get before it is dropped (audited).</summary>
+    public TimeSpan SpoolRetention { get; init; } = TimeSpan.FromDays(1);
+}
+
+/// <summary>
+/// <c>ephemera worker</c>: claims desired cameras with leases, up to its capacity, runs them in its
+/// engine, and sends each camera's raw bin parts (cumulative per ownership epoch) through the
+/// disconnection buffer to the record stream; the collector releases them. A lost lease removes
+/// the camera; a graceful stop removes every camera (the last parts out), flushes the buffer and
+/// gives the leases back so others take them at once.
+/// </summary>
+public sealed class Worker
+{
+    private readonly WorkerOptions _options;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _log;
+    private readonly ConcurrentDictionary<string, ulong> _epochs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _seq = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Owned> _owned = new(StringComparer.Ordinal);
+    private PartPublisher? _publisher;
+    private readonly Dictionary<(string Broker, string ClientId), Mqtt.MqttSink> _mqtt = new();
+
+    private sealed record Owned(ulong Epoch, ulong LeaseRevision, ulong DesiredRevision);
+
+    public Worker(WorkerOptions options, ILoggerFactory loggers)
+    {
+        _options = options; _loggers = loggers; _log = loggers.CreateLogger("Ephemera.Cluster.Worker");
+    }
+
+    /// <summary>Cameras this worker runs now.</summary>
+    public IReadOnlyCollection<string> Cameras { get { lock (_owned) return _owned.Keys.ToList(); } }
+
+    /// <summary>Runs until <paramref name="ct"/> fires, then stops gracefully.</summary>
+    public async Task RunAsync(ClusterConnection cluster, CancellationToken ct)
+    {
+        // Setup is short and not cancelled half-way: a stop that comes now ends the loop below at once.
+        var leaseKv = await cluster.BucketAsync(ClusterNames.LeaseBucket, _options.LeaseTime).ConfigureAwait(false);
+        var desiredKv = await cluster.BucketAsync(ClusterNames.DesiredBucket).ConfigureAwait(false);
+        var statusKv = await cluster.BucketAsync(ClusterNames.StatusBucket).ConfigureAwait(false);
+        await cluster.EnsureRecordStreamAsync(TimeSpan.FromMinutes(10)).ConfigureAwait(false);
+        var leases = new Leases(leaseKv, _options.WorkerId);
+
+        using var host = new EngineHost(new EngineConfig("(worker)", _options.Engine, []), new EngineRunOptions
+        {
+            Loggers = _loggers, MaxCameras = _options.Capacity, StopWhenCamerasEnd = false, RawBinTap = Tap,
+            StoreReleasedRecords = false, // the collector's store is the cluster's one store
+        });
+        await using var publisher = _publisher = new PartPublisher(cluster, _options.SpoolDirectory, _options.SpoolCapacity, _options.SpoolRetention,
+            (camera, what, n) =>
+            {
+                try { host.Store.Audit.Append(new ClusterAuditRecord(camera, what, "disconnection buffer", n)); }
+                catch (Exception e) when (e is System.Data.Common.DbException or IOException) { _log.LogError("worker audit failed: {Error}", e.Message); }
+            },
+            _log);
+        host.Start();
+        _log.LogInformation("worker {Id}: capacity {Capacity} cameras, lease {Lease} s, server {Url}", _options.WorkerId, _options.Capacity, _options.LeaseTime.TotalSeconds, cluster.Url);
+        var renewEvery = _options.LeaseTime / 3;
+        while (!ct.IsCancellationRequested)
+        {
+            try { await StepAsync(host, leases, desiredKv, statusKv, ct).ConfigureAwait(false); }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { break; }
+            catch (Exception e) when (e is NatsException or TimeoutException or OperationCanceledException)
+            {
+                // The server is away: cameras keep running and parts wait in the spool.
+                _log.LogDebug("worker {Id}: server away: {Error}", _options.WorkerId, e.Message);
+            }
+            try { await Task.Delay(renewEvery, ct).ConfigureAwait(false); } catch (OperationCanceledException) { break; }
+        }
+
+        // Graceful: every camera removed (its last parts out), the spool flushed, the leases given back.
+        List<KeyValuePair<string, Owned>> owned;
+        lock (_owned) owned = _owned.ToList();
+        foreach (var (camera, _) in owned) host.RemoveCamera(camera, TimeSpan.FromSeconds(10));
+        bool flushed = await publisher.FlushAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+        if (!flushed) _log.LogWarning("worker {Id}: {Parts} part(s) still in the spool {Dir}; they go out at the next start", _options.WorkerId, publisher.Spooled, _options.SpoolDirectory);
+        using var giveBack = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        foreach (var (camera, o) in owned)
+        {
+            try
+            {
+                await leases.ReleaseAsync(camera, o.LeaseRevision, giveBack.Token).ConfigureAwait(false);
+                await statusKv.PutAsync(camera, new CameraStatus(camera, _options.WorkerId, "released", o.Epoch, 0, 0, publisher.Published, DateTimeOffset.UtcNow).ToUtf8(), cancellationToken: giveBack.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is NatsException or OperationCanceledException) { }
+        }
+        lock (_owned) _owned.Clear();
+        host.Stop();
+        foreach (var sink in _mqtt.Values) await sink.DisposeAsync().ConfigureAwait(false); // queued records out, then "offline"
+    }
+
+    /// <summary>One round: renew, drop what is lost or no longer desired, claim up to capacity, report.</summary>
+    private async Task StepAsync(EngineHost host, Leases leases, NATS.Client.KeyValueStore.INatsKVStore desiredKv, NATS.Client.KeyValueStore.INatsKVStore statusKv, CancellationToken ct)
+    {
+        List<KeyValuePair<string, Owned>> owned;
+        lock (_owned) owned = _owned.ToList();
+        foreach (var (camera, o) in owned)
+        {
+            var rev = await leases.RenewAsync(camera, o.LeaseRevision, ct).ConfigureAwait(false);
+            // Expired while the server was away and nobody else took it: claimed again, same epoch (the counts go on).
+            rev ??= await leases.TryClaimAsync(camera, ct).ConfigureAwait(false);
+            if (rev is { } r) { lock (_owned) _owned[camera] = o with { LeaseRevision = r }; continue; }
+            _log.LogWarning("worker {Id}: lease of camera {Camera} lost to another worker; removing it", _options.WorkerId, camera);
+            Remove(host, camera);
+        }
+
+        var desired = await DesiredState.ListAsync(desiredKv, ct).ConfigureAwait(false);
+        lock (_owned) owned = _owned.ToList();
+        foreach (var (camera, o) in owned)
+        {
+            if (desired.TryGetValue(camera, out var d) && d.Revision == o.DesiredRevision) continue;
+            _log.LogInformation("worker {Id}: camera {Camera} {Change}; removing it", _options.WorkerId, camera, d.Camera is null ? "is no longer desired" : "changed");
+            Remove(host, camera);
+            await leases.ReleaseAsync(camera, o.LeaseRevision, ct).ConfigureAwait(false);
+        }
+
+        foreach (var (camera, (want, desiredRev)) in desired.OrderBy(_ => Random.Shared.Next()))
+        {
+            lock (_owned) if (_owned.Count >= _options.Capacity || _owned.ContainsKey(camera)) continue;
+            if (await leases.TryClaimAsync(camera, ct).ConfigureAwait(false) is not { } epoch) continue;
+            CameraManifest? m = null;
+            CameraAdmission a;
+            try
+            {
+                m = want.LoadManifest();
+                _epochs[camera] = epoch;
+                a = host.Admit(want.Camera, m);
+            }
+            catch (EphemeraException e) { a = CameraAdmission.Refused(camera, e.Message); }
+            if (!a.Admitted)
+            {
+                _log.LogError("worker {Id}: camera {Camera} refused: {Reason}", _options.WorkerId, camera, a.Reason);
+                _epochs.TryRemove(camera, out _);
+                await statusKv.PutAsync(camera, new CameraStatus(camera, _options.WorkerId, "refused", epoch, 0, 0, 0, DateTimeOffset.UtcNow, a.Reason).ToUtf8(), cancellationToken: ct).ConfigureAwait(false);
+                await leases.ReleaseAsync(camera, epoch, ct).ConfigureAwait(false);
+                continue;
+            }
+            lock (_owned) _owned[camera] = new Owned(epoch, epoch, desiredRev);
+            if (want.Camera.Mqtt is { } q && m is not null) AttachMqtt(host, camera, m, q);
+            _log.LogInformation("worker {Id}: claimed camera {Camera} (epoch {Epoch})", _options.WorkerId, camera, epoch);
+        }
+
+        // A camera whose source failed here (a file this machine lacks, a camera it cannot reach) goes back
+        // for another worker to try; one that ended (a file without loop) keeps its lease: it is done.
+        foreach (var c in host.Cameras.Where(c => c.State == CameraState.Failed).ToList())
+        {
+            Owned? o;
+            lock (_owned) o = _owned.GetValueOrDefault(c.Id);
+            if (o is null) continue;
+            _log.LogWarning("worker {Id}: camera {Camera} failed here ({Error}); giving it back", _options.WorkerId, c.Id, c.Error);
+            await statusKv.PutAsync(c.Id, new CameraStatus(c.Id, _options.WorkerId, "failed", o.Epoch, 0, 0, _publisher?.Published ?? 0, DateTimeOffset.UtcNow, c.Error).ToUtf8(), cancellationToken: ct).ConfigureAwait(false);
+            Remove(host, c.Id);
+            await leases.ReleaseAsync(c.Id, o.LeaseRevision, ct).ConfigureAwait(false);
+        }
+
+        var secs = Math.Max(1e-3, host.Elapsed.TotalSeconds);
+        foreach (var c in host.Cameras)
+        {
+            Owned? o;
+            lock (_owned) o = _owned.GetValueOrDefault(c.Id);
+            if (o is null) continue;
+            await statusKv.PutAsync(c.Id, new CameraStatus(c.Id, _options.WorkerId, c.State.ToString().ToLowerInvariant(), o.Epoch,
+                Math.Round(c.FramesDecoded / secs, 2), Math.Round(c.DetectionsDone / secs, 2), _publisher?.Published ?? 0, DateTimeOffset.UtcNow, c.Error).ToUtf8(),
+                cancellationToken: ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The camera's <c>mqtt:</c> section at the edge: its records, as this worker's engine releases them
+    /// (per worker: a bin split by a failover reaches the broker as two suppressed halves, each gated),
+    /// go to its broker under its manifest's contract; a contract the manifest does not name is refused (PN7/AC7).
+    /// </summary>
+    private void AttachMqtt(EngineHost host, string camera, CameraManifest m, MqttCameraConfig q)
+    {
+        try
+        {
+            Mqtt.MqttSink.RequireContract(m, q.Contract);
+            var options = Mqtt.MqttSinkOptions.FromBroker(q.Broker);
+            options = options with { ClientId = q.ClientId ?? $"ephemera-{_options.WorkerId}" };
+            if (!_mqtt.TryGetValue((q.Broker, options.ClientId), out var sink))
+            {
+                _mqtt[(q.Broker, options.ClientId)] = sink = new Mqtt.MqttSink(options, _log);
+                host.Records.AddSink(sink);
+            }
+            sink.AddCamera(m, q.Contract);
+        }
+        catch (EphemeraException e) { _log.LogError("worker {Id}: camera {Camera}: {Reason}", _options.WorkerId, camera, e.Message); }
+    }
+
+    private void Remove(EngineHost host, string camera)
+    {
+        host.RemoveCamera(camera, TimeSpan.FromSeconds(10)); // its open bins go out as closed parts of its epoch
+        lock (_owned) _owned.Remove(camera);
+        _epochs.TryRemove(camera, out _);
+    }
+
+    /// <summary>The engine's raw-bin tap: each table becomes a part of the camera's current epoch.</summary>
+    private void Tap(string camera, CameraManifest m, IReadOnlyList<RawBinTable> tables, bool closed)
+    {
+        if (_publisher is null || !_epochs.TryGetValue(camera, out var epoch)) return;
+        foreach (var t in tables)
+            _publisher.Enqueue(BinPart.From(camera, m.Privacy.TimeBin, m.VersionHash, epoch, _seq.AddOrUpdate(camera, 1, (_, s) => s + 1), closed, t));
+    }
+}

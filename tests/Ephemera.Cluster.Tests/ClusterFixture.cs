@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using Ephemera.Core;
+using Ephemera.TestSupport;
+using Microsoft.Data.Sqlite;
+
+namespace Ephemera.Cluster.Tests;
+
+/// <summary>Helpers of the cluster tests: a config of N paced file cameras under case 3 with 1-minute bins, worker processes, store rows.</summary>
+internal static class ClusterFixture
+{
+    /// <summary>Case 3 with a 1-minute bin (the shortest H3 allows), so a test sees bins close.</summary>
+    public static string Manifest(TempDir dir)
+    {
+        var path = dir.File("case3-1m.yaml");
+        File.WriteAllText(path, File.ReadAllText(Path.Combine(RepoPaths.Root, "configs", "manifests", "case3-outdoor-counts.yaml")).Replace("time_bin: 15m", "time_bin: 1m").Replace("granularity_floor: 1h", "granularity_floor: 1m"));
+        return path;
+    }
+
+    public static string Config(TempDir dir, int cameras, string? mqttBroker = null)
+    {
+        // No client_id: each worker connects as ephemera-<worker id>.
+        string mqtt = mqttBroker is null ? "" : $"\n    mqtt:\n      broker: \"{mqttBroker}\"\n      contract: MINATO-2026-031";
+        var m = Manifest(dir);
+        var text = "engine:\n  detect_fps: 1\ncameras:\n" + string.Concat(Enumerable.Range(1, cameras).Select(i => $"""
+              - id: plaza-count-{i}
+                source: {TestPaths.Video("vtest.avi")}
+                manifest: {m}
+                loop: true
+                analytics:
+                  lines:
+                    - name: mid
+                      points: [0, 350, 768, 350]
+                    - name: west
+                      points: [300, 0, 300, 576]{mqtt}
+
+            """));
+        var path = dir.File("cluster.yaml");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    /// <summary>An <c>ephemera worker</c> child process (its output drained).</summary>
+    public static Process StartWorker(TempDir dir, string url, string id, int capacity, double leaseSeconds, double detectFps = 1)
+    {
+        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { ChildProcess.CliDll, "worker", "--nats", url, "--id", id, "--capacity", capacity.ToString(), "--lease", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                     "--checkpoint", "2", "--detect-fps", detectFps.ToString(System.Globalization.CultureInfo.InvariantCulture), "--store", dir.File($"{id}.db"), "--spool", dir.File($"spool-{id}") })
+            psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        var log = new System.Text.StringBuilder();
+        p.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+        p.BeginOutputReadLine(); p.BeginErrorReadLine();
+        Logs[id] = log;
+        return p;
+    }
+
+    public static readonly System.Collections.Concurrent.ConcurrentDictionary<string, System.Text.StringBuilder> Logs = new();
+
+    /// <summary>SIGTERM (a graceful stop), then wait.</summary>
+    public static void Terminate(Process p, TimeSpan wait)
+    {
+        if (p.HasExited) return;
+        using (var k = Process.Start("kill", ["-TERM", p.Id.ToString()])) k!.WaitForExit();
+        if (!p.WaitForExit(wait)) p.Kill(entireProcessTree: true);
+    }
+
+    /// <summary>Released count rows of a store: (camera, bin start ms) → payload.</summary>
+    public static Dictionary<(string Camera, long Bin), List<string>> CountRows(string db)
+    {
+        var rows = new Dictionary<(string, long), List<string>>();
+        using var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = db, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT camera_id, bin_start_ms, payload FROM derived WHERE class = 'Count'";
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            var key = (r.GetString(0), r.GetInt64(1));
+            if (!rows.TryGetValue(key, out var l)) rows[key] = l = new List<string>();
+            l.Add(r.GetString(2));
+        }
+        return rows;
+    }
+
+    /// <summary>Count records an MQTT subscriber received: (camera, bin start ms) → payloads (a worker's own releases).</summary>
+    public static Dictionary<(string Camera, long Bin), List<string>> EdgeCountRows(IEnumerable<(string Topic, string Payload, bool Retained)> messages)
+    {
+        var rows = new Dictionary<(string, long), List<string>>();
+        foreach (var m in messages.Where(m => m.Topic.StartsWith("ephemera/plaza-count-", StringComparison.Ordinal) && m.Topic.EndsWith("/count", StringComparison.Ordinal)))
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(m.Payload);
+            var r = doc.RootElement;
+            var key = (r.GetProperty("camera").GetString()!, new DateTimeOffset(r.GetProperty("bin_start").GetDateTime(), TimeSpan.Zero).ToUnixTimeMilliseconds());
+            if (!rows.TryGetValue(key, out var l)) rows[key] = l = new List<string>();
+            l.Add(r.GetProperty("payload").GetRawText());
+        }
+        return rows;
+    }
+
+    /// <summary>Two payloads as JSON values (formatting aside).</summary>
+    public static bool SameJson(string a, string b) => System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(a), System.Text.Json.Nodes.JsonNode.Parse(b));
+
+    /// <summary>Every released cell and total of a count payload: null (suppressed), or a value that is 0 or at least k.</summary>
+    public static void AssertNoCellBelowK(string payload, int k)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(payload);
+        var root = doc.RootElement;
+        IEnumerable<System.Text.Json.JsonElement> Values()
+        {
+            foreach (var row in root.GetProperty("cells").EnumerateArray()) foreach (var v in row.EnumerateArray()) yield return v;
+            foreach (var v in root.GetProperty("row_totals").EnumerateArray()) yield return v;
+            foreach (var v in root.GetProperty("col_totals").EnumerateArray()) yield return v;
+            yield return root.GetProperty("total");
+        }
+        foreach (var v in Values())
+            Assert.True(v.ValueKind == System.Text.Json.JsonValueKind.Null || v.GetInt32() == 0 || v.GetInt32() >= k, $"released value {v} is below k = {k}: {payload}");
+    }
+}
