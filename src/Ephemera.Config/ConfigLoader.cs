@@ -127,7 +127,7 @@ public static class ConfigLoader
     private static CameraConfig ParseCamera(Ctx ctx, YamlNode node, string at)
     {
         var m = ctx.Map(node, at);
-        ctx.OnlyKeys(m, at, "id", "source", "manifest", "loop", "paced", "detect_fps", "priority", "analytics");
+        ctx.OnlyKeys(m, at, "id", "source", "manifest", "loop", "paced", "detect_fps", "priority", "analytics", "forecast");
         string id = ctx.Str(m, at, "id") ?? throw ctx.Error(m, at + ".id", "missing (every camera needs an id)");
         if (id.Length == 0 || id.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
             throw ctx.Error(m, at + ".id", $"'{id}' must be letters, digits, '-', '_' or '.'");
@@ -143,7 +143,18 @@ public static class ConfigLoader
             DetectFps = ctx.Num(m, at, "detect_fps", 0, 1000),
             Priority = (int)(ctx.Num(m, at, "priority", 0, 100) ?? 1),
             Analytics = m.Children.TryGetValue(new YamlScalarNode("analytics"), out var a) ? ParseAnalytics(ctx, a, at + ".analytics") : new AnalyticsConfig(),
+            Forecast = m.Children.TryGetValue(new YamlScalarNode("forecast"), out var f) ? ParseForecast(ctx, f, at + ".forecast") : null,
         };
+    }
+
+    private static ForecastConfig ParseForecast(Ctx ctx, YamlNode node, string at)
+    {
+        var m = ctx.Map(node, at);
+        ctx.OnlyKeys(m, at, "service_rate", "target_wait_minutes", "checkout_share", "max_tills");
+        double rate = ctx.Num(m, at, "service_rate", 0.01, 10_000) ?? throw ctx.Error(m, at + ".service_rate", "missing: customers one till serves per hour");
+        double share = ctx.Num(m, at, "checkout_share", 0, 1) ?? 1;
+        if (share <= 0) throw ctx.Error(m, at + ".checkout_share", "must be above 0 (the share of visitors who go to a till)");
+        return new ForecastConfig(rate, ctx.Num(m, at, "target_wait_minutes", 0.01, 1440) ?? 2, share, (int)(ctx.Num(m, at, "max_tills", 1, 1000) ?? 20));
     }
 
     private static AnalyticsConfig ParseAnalytics(Ctx ctx, YamlNode node, string at)

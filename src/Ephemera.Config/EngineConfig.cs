@@ -90,7 +90,16 @@ public sealed record CameraConfig
     public int Priority { get; init; } = 1;
     /// <summary>Purpose analytics settings (lines, zones, floor calibration), bound by the analytics layer.</summary>
     public AnalyticsConfig Analytics { get; init; } = new();
+    /// <summary>Case 1's checkout-queue forecast defaults for the server's forecast route and dashboard (null = none; the caller gives the service rate).</summary>
+    public ForecastConfig? Forecast { get; init; }
 }
+
+/// <summary>The checkout queue of a case-1 camera's store (ranges checked by the loader).</summary>
+/// <param name="ServiceRatePerHour">Customers one till serves per hour (μ).</param>
+/// <param name="TargetWaitMinutes">The expected queue wait the tills are sized for.</param>
+/// <param name="CheckoutShare">Share of visitors who go to a till (0..1].</param>
+/// <param name="MaxTills">Tills the store has.</param>
+public sealed record ForecastConfig(double ServiceRatePerHour, double TargetWaitMinutes = 2, double CheckoutShare = 1, int MaxTills = 20);
 
 /// <summary>Purpose analytics settings as written in the config; validated when the pipeline is built.</summary>
 public sealed record AnalyticsConfig
