@@ -42,7 +42,7 @@ internal static class ApiRoutes
         app.MapGet("/metrics", async (ServedEngine engine) =>
             Results.Text(await engine.ScrapeMetricsAsync(), "text/plain; version=0.0.4; charset=utf-8")).Needs(ApiRole.Operator);
 
-        app.MapGet("/api/cameras", (ServedEngine engine) => Results.Json(CamerasView(engine))).Needs(ApiRole.Viewer);
+        app.MapGet("/api/cameras", (ServedEngine engine, ConcurrentDictionary<string, KnownCamera> cameras) => Results.Json(CamerasView(engine, cameras))).Needs(ApiRole.Viewer);
         app.MapPost("/api/cameras", AddCamera).Needs(ApiRole.Admin);
         app.MapDelete("/api/cameras/{id}", async (string id, ServedEngine engine, ConcurrentDictionary<string, KnownCamera> cameras) =>
         {
@@ -95,7 +95,7 @@ internal static class ApiRoutes
             .OrderBy(x => x.camera, StringComparer.Ordinal).ThenBy(x => x.category, StringComparer.Ordinal))).Needs(ApiRole.Operator);
     }
 
-    private static object CamerasView(ServedEngine s)
+    private static object CamerasView(ServedEngine s, ConcurrentDictionary<string, KnownCamera> known)
     {
         double secs = Math.Max(1e-3, s.Uptime.TotalSeconds);
         var l = ServedEngine.Ledger();
@@ -108,6 +108,8 @@ internal static class ApiRoutes
                 id = c.Id, state = c.State.ToString().ToLowerInvariant(), error = c.Error,
                 // What leaves the engine for this camera (its manifest's classes that are not memory-only), so a client asks only for those.
                 outputs = c.Manifest?.Outputs.Where(o => o.Storage != StorageKind.Memory).Select(o => o.Class.ToString()).ToList() ?? [],
+                // A case-1 camera whose config sizes the tills: /api/cameras/{id}/forecast answers without query parameters.
+                forecast = known.TryGetValue(c.Id, out var k) && k.Manifest?.Kind == PurposeKind.Case1 && k.Forecast != null,
                 rates = new { decoded_fps = Math.Round(c.FramesDecoded / secs, 2), detections_per_second = Math.Round(c.DetectionsDone / secs, 3), recent_detect_rate = Math.Round(c.RecentDetectRate, 3) },
                 lateness = new { late_frames = c.LateFrames, max_lateness_ms = Math.Round(c.MaxLatenessMs, 1) },
                 latency_ms = new { p50 = Math.Round(c.Latency.Quantile(0.5), 2), p99 = Math.Round(c.Latency.Quantile(0.99), 2) },

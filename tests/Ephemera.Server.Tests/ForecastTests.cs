@@ -6,6 +6,7 @@ using Ephemera.Core;
 using Ephemera.Governance;
 using Ephemera.Server;
 using Ephemera.TestSupport;
+using Microsoft.Playwright;
 
 namespace Ephemera.Server.Tests;
 
@@ -22,6 +23,8 @@ public sealed class ForecastFixture : IAsyncLifetime
     private EphemeraServer _server = null!;
     private HttpClient _http = null!;
     private string _case1 = null!, _case3 = null!;
+    public string Base => _server.Addresses.First();
+    public string ViewerKey => _viewer;
     public string Case1 => _case1;
     public string Case3 => _case3;
     public static readonly DateTimeOffset s_from = new(2026, 11, 30, 9, 0, 0, TimeSpan.FromHours(9)); // a Monday, JST
@@ -123,6 +126,15 @@ public sealed class ForecastTests(ForecastFixture f) : IClassFixture<ForecastFix
         Assert.True(Ephemera.Analytics.Forecast.CheckoutForecast.MMc(39, 15, tills - 1).WaitHours * 60 > 0.5);
     }
 
+    [Fact]
+    public async Task CamerasListsWhichCameraHasAConfiguredForecast()
+    {
+        var (_, root) = await Get("/api/cameras");
+        var flags = root.GetProperty("cameras").EnumerateArray().ToDictionary(c => c.GetProperty("id").GetString()!, c => c.GetProperty("forecast").GetBoolean());
+        Assert.True(flags[f.Case1]);
+        Assert.False(flags[f.Case3]);
+    }
+
     [Theory]
     [InlineData("hours=0", "hours")]
     [InlineData("hours=x", "hours")]
@@ -153,5 +165,32 @@ public sealed class ForecastTests(ForecastFixture f) : IClassFixture<ForecastFix
         // Before any history: 404 (the dashboard then shows no panel).
         var (sNone, _) = await Get($"/api/cameras/{f.Case1}/forecast?from={Uri.EscapeDataString(s_from.AddDays(-30).ToString("o"))}");
         Assert.Equal(HttpStatusCode.NotFound, sNone);
+    }
+}
+
+/// <summary>The dashboard's checkout-forecast panel, in Debian's chromium, for the case-1 camera of <see cref="ForecastFixture"/>.</summary>
+public sealed class ForecastDashboardTests(ForecastFixture f, BrowserFixture b) : IClassFixture<ForecastFixture>, IClassFixture<BrowserFixture>
+{
+    [Fact]
+    public async Task TheDashboardShowsTheForecastPanelWithArrivalsAndTillsPerHour()
+    {
+        var ctx = await b.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = f.Base, ViewportSize = new ViewportSize { Width = 1440, Height = 900 } });
+        try
+        {
+            var page = await ctx.NewPageAsync();
+            page.SetDefaultTimeout(30_000);
+            var errors = new List<string>();
+            page.PageError += (_, e) => errors.Add(e);
+            await page.GotoAsync($"/#key={f.ViewerKey}");
+            var panel = page.Locator("#forecast-section");
+            await panel.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible });
+            Assert.Equal(8, await page.Locator("#forecast svg text.tills").CountAsync());   // 8 coming hours, each with its tills
+            Assert.Matches(@"^\d+ tills?$", await page.Locator("#forecast svg text.tills").First.TextContentAsync() ?? "");
+            Assert.Contains("336 released hours", await page.Locator("#forecast .sub").TextContentAsync());
+            Assert.Contains("1 below k left out", await page.Locator("#forecast .sub").TextContentAsync());
+            Assert.Empty(errors);
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(BrowserFixture.Screenshots, "dashboard-forecast.png"), FullPage = true });
+        }
+        finally { await ctx.CloseAsync(); }
     }
 }
