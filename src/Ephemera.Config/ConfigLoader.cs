@@ -151,10 +151,10 @@ public static class ConfigLoader
     {
         var m = ctx.Map(node, at);
         ctx.OnlyKeys(m, at, "service_rate", "target_wait_minutes", "checkout_share", "max_tills");
-        double rate = ctx.Num(m, at, "service_rate", 0.01, 10_000) ?? throw ctx.Error(m, at + ".service_rate", "missing: customers one till serves per hour");
+        double rate = ctx.Num(m, at, "service_rate", ForecastConfig.MinServiceRate, ForecastConfig.MaxServiceRate) ?? throw ctx.Error(m, at + ".service_rate", "missing: customers one till serves per hour");
         double share = ctx.Num(m, at, "checkout_share", 0, 1) ?? 1;
         if (share <= 0) throw ctx.Error(m, at + ".checkout_share", "must be above 0 (the share of visitors who go to a till)");
-        return new ForecastConfig(rate, ctx.Num(m, at, "target_wait_minutes", 0.01, 1440) ?? 2, share, (int)(ctx.Num(m, at, "max_tills", 1, 1000) ?? 20));
+        return new ForecastConfig(rate, ctx.Num(m, at, "target_wait_minutes", ForecastConfig.MinTargetWaitMinutes, ForecastConfig.MaxTargetWaitMinutes) ?? 2, share, (int)(ctx.Num(m, at, "max_tills", 1, ForecastConfig.MaxTillsLimit) ?? 20));
     }
 
     private static AnalyticsConfig ParseAnalytics(Ctx ctx, YamlNode node, string at)

@@ -99,7 +99,12 @@ public sealed record CameraConfig
 /// <param name="TargetWaitMinutes">The expected queue wait the tills are sized for.</param>
 /// <param name="CheckoutShare">Share of visitors who go to a till (0..1].</param>
 /// <param name="MaxTills">Tills the store has.</param>
-public sealed record ForecastConfig(double ServiceRatePerHour, double TargetWaitMinutes = 2, double CheckoutShare = 1, int MaxTills = 20);
+public sealed record ForecastConfig(double ServiceRatePerHour, double TargetWaitMinutes = 2, double CheckoutShare = 1, int MaxTills = 20)
+{
+    // The accepted ranges, shared by the config loader and the server's forecast query parameters.
+    public const double MinServiceRate = 0.01, MaxServiceRate = 10_000, MinTargetWaitMinutes = 0.01, MaxTargetWaitMinutes = 1440;
+    public const int MaxTillsLimit = 1000;
+}
 
 /// <summary>Purpose analytics settings as written in the config; validated when the pipeline is built.</summary>
 public sealed record AnalyticsConfig

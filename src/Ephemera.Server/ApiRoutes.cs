@@ -272,17 +272,17 @@ internal static class ApiRoutes
         int h = 8;
         if (hours != null && (!int.TryParse(hours, NumberStyles.None, CultureInfo.InvariantCulture, out h) || h is < 1 or > StoredCheckoutForecast.MaxHours))
             return Problems.BadParameter("hours", $"'{hours}' is not a whole number in 1..{StoredCheckoutForecast.MaxHours}");
-        if (!TryNumber(service_rate, cfg?.ServiceRatePerHour, 0.01, 10_000, out double rate))
+        if (!TryNumber(service_rate, cfg?.ServiceRatePerHour, ForecastConfig.MinServiceRate, ForecastConfig.MaxServiceRate, out double rate))
             return Problems.BadParameter("service_rate", service_rate is null
                 ? "missing: customers one till serves per hour (or a forecast.service_rate in the camera's config)"
-                : $"'{service_rate}' is not a number in 0.01..10000 (customers per till per hour)");
-        if (!TryNumber(target_wait_minutes, cfg?.TargetWaitMinutes ?? 2, 0.01, 1440, out double wait))
-            return Problems.BadParameter("target_wait_minutes", $"'{target_wait_minutes}' is not a number in 0.01..1440");
+                : string.Create(CultureInfo.InvariantCulture, $"'{service_rate}' is not a number in {ForecastConfig.MinServiceRate}..{ForecastConfig.MaxServiceRate} (customers per till per hour)"));
+        if (!TryNumber(target_wait_minutes, cfg?.TargetWaitMinutes ?? 2, ForecastConfig.MinTargetWaitMinutes, ForecastConfig.MaxTargetWaitMinutes, out double wait))
+            return Problems.BadParameter("target_wait_minutes", string.Create(CultureInfo.InvariantCulture, $"'{target_wait_minutes}' is not a number in {ForecastConfig.MinTargetWaitMinutes}..{ForecastConfig.MaxTargetWaitMinutes}"));
         if (!TryNumber(checkout_share, cfg?.CheckoutShare ?? 1, 1e-6, 1, out double share))
             return Problems.BadParameter("checkout_share", $"'{checkout_share}' is not a share in (0, 1]");
         int tills = cfg?.MaxTills ?? 20;
-        if (max_tills != null && (!int.TryParse(max_tills, NumberStyles.None, CultureInfo.InvariantCulture, out tills) || tills is < 1 or > 1000))
-            return Problems.BadParameter("max_tills", $"'{max_tills}' is not a whole number in 1..1000");
+        if (max_tills != null && (!int.TryParse(max_tills, NumberStyles.None, CultureInfo.InvariantCulture, out tills) || tills is < 1 or > ForecastConfig.MaxTillsLimit))
+            return Problems.BadParameter("max_tills", $"'{max_tills}' is not a whole number in 1..{ForecastConfig.MaxTillsLimit}");
         // The first hour: the next full hour in the server's local time, or 'from' (its offset is the store's local time for weekday×hour).
         var start = DateTimeOffset.Now.AddHours(1);
         if (from != null && (!DateTimeOffset.TryParse(from, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out start) || start.Year is < 2000 or > 9000))
