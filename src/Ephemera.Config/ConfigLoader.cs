@@ -127,7 +127,7 @@ public static class ConfigLoader
     private static CameraConfig ParseCamera(Ctx ctx, YamlNode node, string at)
     {
         var m = ctx.Map(node, at);
-        ctx.OnlyKeys(m, at, "id", "source", "manifest", "loop", "paced", "detect_fps", "priority", "analytics", "mqtt");
+        ctx.OnlyKeys(m, at, "id", "source", "manifest", "loop", "paced", "detect_fps", "priority", "analytics", "mqtt", "forecast");
         string id = ctx.Str(m, at, "id") ?? throw ctx.Error(m, at + ".id", "missing (every camera needs an id)");
         if (id.Length == 0 || id.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
             throw ctx.Error(m, at + ".id", $"'{id}' must be letters, digits, '-', '_' or '.'");
@@ -144,6 +144,7 @@ public static class ConfigLoader
             Priority = (int)(ctx.Num(m, at, "priority", 0, 100) ?? 1),
             Analytics = m.Children.TryGetValue(new YamlScalarNode("analytics"), out var a) ? ParseAnalytics(ctx, a, at + ".analytics") : new AnalyticsConfig(),
             Mqtt = m.Children.TryGetValue(new YamlScalarNode("mqtt"), out var q) ? ParseMqtt(ctx, q, at + ".mqtt") : null,
+            Forecast = m.Children.TryGetValue(new YamlScalarNode("forecast"), out var f) ? ParseForecast(ctx, f, at + ".forecast") : null,
         };
     }
 
@@ -154,6 +155,16 @@ public static class ConfigLoader
         string broker = ctx.Str(m, at, "broker") ?? throw ctx.Error(m, at + ".broker", "missing: HOST:PORT of the MQTT broker");
         string contract = ctx.Str(m, at, "contract") ?? throw ctx.Error(m, at + ".contract", "missing: the contract_id of the manifest recipient the broker serves (PN7/AC7)");
         return new MqttCameraConfig(broker, contract, ctx.Str(m, at, "client_id"));
+    }
+
+    private static ForecastConfig ParseForecast(Ctx ctx, YamlNode node, string at)
+    {
+        var m = ctx.Map(node, at);
+        ctx.OnlyKeys(m, at, "service_rate", "target_wait_minutes", "checkout_share", "max_tills");
+        double rate = ctx.Num(m, at, "service_rate", ForecastConfig.MinServiceRate, ForecastConfig.MaxServiceRate) ?? throw ctx.Error(m, at + ".service_rate", "missing: customers one till serves per hour");
+        double share = ctx.Num(m, at, "checkout_share", 0, 1) ?? 1;
+        if (share <= 0) throw ctx.Error(m, at + ".checkout_share", "must be above 0 (the share of visitors who go to a till)");
+        return new ForecastConfig(rate, ctx.Num(m, at, "target_wait_minutes", ForecastConfig.MinTargetWaitMinutes, ForecastConfig.MaxTargetWaitMinutes) ?? 2, share, (int)(ctx.Num(m, at, "max_tills", 1, ForecastConfig.MaxTillsLimit) ?? 20));
     }
 
     private static AnalyticsConfig ParseAnalytics(Ctx ctx, YamlNode node, string at)

@@ -92,6 +92,20 @@ public sealed record CameraConfig
     public AnalyticsConfig Analytics { get; init; } = new();
     /// <summary>Released records of this camera to an MQTT broker under one of its manifest's export contracts (null = none).</summary>
     public MqttCameraConfig? Mqtt { get; init; }
+    /// <summary>Case 1's checkout-queue forecast defaults for the server's forecast route and dashboard (null = none; the caller gives the service rate).</summary>
+    public ForecastConfig? Forecast { get; init; }
+}
+
+/// <summary>The checkout queue of a case-1 camera's store (ranges checked by the loader).</summary>
+/// <param name="ServiceRatePerHour">Customers one till serves per hour (μ).</param>
+/// <param name="TargetWaitMinutes">The expected queue wait the tills are sized for.</param>
+/// <param name="CheckoutShare">Share of visitors who go to a till (0..1].</param>
+/// <param name="MaxTills">Tills the store has.</param>
+public sealed record ForecastConfig(double ServiceRatePerHour, double TargetWaitMinutes = 2, double CheckoutShare = 1, int MaxTills = 20)
+{
+    // The accepted ranges, shared by the config loader and the server's forecast query parameters.
+    public const double MinServiceRate = 0.01, MaxServiceRate = 10_000, MinTargetWaitMinutes = 0.01, MaxTargetWaitMinutes = 1440;
+    public const int MaxTillsLimit = 1000;
 }
 
 /// <summary>A camera's <c>mqtt:</c> section: the broker (HOST:PORT), the manifest export contract it receives under, and the client id.</summary>

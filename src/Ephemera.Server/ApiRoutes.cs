@@ -7,6 +7,8 @@ using Ephemera.Config;
 using Ephemera.Core;
 using Ephemera.Governance;
 using Ephemera.Decode;
+using Ephemera.Analytics.Forecast;
+using Ephemera.Runtime.Forecast;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -40,7 +42,7 @@ internal static class ApiRoutes
         app.MapGet("/metrics", async (ServedEngine engine) =>
             Results.Text(await engine.ScrapeMetricsAsync(), "text/plain; version=0.0.4; charset=utf-8")).Needs(ApiRole.Operator);
 
-        app.MapGet("/api/cameras", (ServedEngine engine) => Results.Json(CamerasView(engine))).Needs(ApiRole.Viewer);
+        app.MapGet("/api/cameras", (ServedEngine engine, ConcurrentDictionary<string, KnownCamera> cameras) => Results.Json(CamerasView(engine, cameras))).Needs(ApiRole.Viewer);
         app.MapPost("/api/cameras", AddCamera).Needs(ApiRole.Admin);
         app.MapDelete("/api/cameras/{id}", async (string id, ServedEngine engine, ConcurrentDictionary<string, KnownCamera> cameras) =>
         {
@@ -75,6 +77,8 @@ internal static class ApiRoutes
             catch (AccessDeniedException e) { return Problems.Make(403, "Forbidden", e.Message, "id"); }
         }).Needs(ApiRole.Viewer);
 
+        app.MapGet("/api/cameras/{id}/forecast", Forecast).Needs(ApiRole.Viewer);
+
         app.MapGet("/api/records", ReadRecords).Needs(ApiRole.Viewer);
         app.MapGet("/api/export", Export).Needs(ApiRole.Analyst);
         app.MapGet("/api/events", Events).Needs(ApiRole.Viewer);
@@ -91,7 +95,7 @@ internal static class ApiRoutes
             .OrderBy(x => x.camera, StringComparer.Ordinal).ThenBy(x => x.category, StringComparer.Ordinal))).Needs(ApiRole.Operator);
     }
 
-    private static object CamerasView(ServedEngine s)
+    private static object CamerasView(ServedEngine s, ConcurrentDictionary<string, KnownCamera> known)
     {
         double secs = Math.Max(1e-3, s.Uptime.TotalSeconds);
         var l = ServedEngine.Ledger();
@@ -104,6 +108,8 @@ internal static class ApiRoutes
                 id = c.Id, state = c.State.ToString().ToLowerInvariant(), error = c.Error,
                 // What leaves the engine for this camera (its manifest's classes that are not memory-only), so a client asks only for those.
                 outputs = c.Manifest?.Outputs.Where(o => o.Storage != StorageKind.Memory).Select(o => o.Class.ToString()).ToList() ?? [],
+                // A case-1 camera whose config sizes the tills: /api/cameras/{id}/forecast answers without query parameters.
+                forecast = known.TryGetValue(c.Id, out var k) && k.Manifest?.Kind == PurposeKind.Case1 && k.Forecast != null,
                 rates = new { decoded_fps = Math.Round(c.FramesDecoded / secs, 2), detections_per_second = Math.Round(c.DetectionsDone / secs, 3), recent_detect_rate = Math.Round(c.RecentDetectRate, 3) },
                 lateness = new { late_frames = c.LateFrames, max_lateness_ms = Math.Round(c.MaxLatenessMs, 1) },
                 latency_ms = new { p50 = Math.Round(c.Latency.Quantile(0.5), 2), p99 = Math.Round(c.Latency.Quantile(0.99), 2) },
@@ -249,6 +255,55 @@ internal static class ApiRoutes
             });
         }
         catch (AccessDeniedException e) { return Problems.Make(403, "Forbidden", e.Message, "class"); }
+    }
+
+    /// <summary>
+    /// Case 1's checkout-queue forecast from the camera's released AttributeAggregate totals (the same
+    /// computation as <c>ephemera forecast</c>): expected arrivals per coming hour and the tills an M/M/c
+    /// queue needs to meet the target wait. The queue settings default to the camera's <c>forecast:</c> config.
+    /// </summary>
+    private static IResult Forecast(string id, HttpContext ctx, ServedEngine engine, ConcurrentDictionary<string, KnownCamera> cameras,
+        string? hours, string? service_rate, string? target_wait_minutes, string? checkout_share, string? max_tills, string? from)
+    {
+        if (!cameras.TryGetValue(id, out var known)) return Problems.NotFound("id", $"no camera '{id}' is known to this server");
+        if (known.Manifest?.Kind != PurposeKind.Case1)
+            return Problems.Make(409, "Not a case-1 camera", $"camera '{id}' is {(known.Manifest is null ? "without a manifest" : known.Manifest.Kind.ToString())}: the checkout forecast needs a case-1 camera's visitor totals", "id");
+        var cfg = known.Forecast;
+        int h = 8;
+        if (hours != null && (!int.TryParse(hours, NumberStyles.None, CultureInfo.InvariantCulture, out h) || h is < 1 or > StoredCheckoutForecast.MaxHours))
+            return Problems.BadParameter("hours", $"'{hours}' is not a whole number in 1..{StoredCheckoutForecast.MaxHours}");
+        if (!TryNumber(service_rate, cfg?.ServiceRatePerHour, ForecastConfig.MinServiceRate, ForecastConfig.MaxServiceRate, out double rate))
+            return Problems.BadParameter("service_rate", service_rate is null
+                ? "missing: customers one till serves per hour (or a forecast.service_rate in the camera's config)"
+                : string.Create(CultureInfo.InvariantCulture, $"'{service_rate}' is not a number in {ForecastConfig.MinServiceRate}..{ForecastConfig.MaxServiceRate} (customers per till per hour)"));
+        if (!TryNumber(target_wait_minutes, cfg?.TargetWaitMinutes ?? 2, ForecastConfig.MinTargetWaitMinutes, ForecastConfig.MaxTargetWaitMinutes, out double wait))
+            return Problems.BadParameter("target_wait_minutes", string.Create(CultureInfo.InvariantCulture, $"'{target_wait_minutes}' is not a number in {ForecastConfig.MinTargetWaitMinutes}..{ForecastConfig.MaxTargetWaitMinutes}"));
+        if (!TryNumber(checkout_share, cfg?.CheckoutShare ?? 1, 1e-6, 1, out double share))
+            return Problems.BadParameter("checkout_share", $"'{checkout_share}' is not a share in (0, 1]");
+        int tills = cfg?.MaxTills ?? 20;
+        if (max_tills != null && (!int.TryParse(max_tills, NumberStyles.None, CultureInfo.InvariantCulture, out tills) || tills is < 1 or > ForecastConfig.MaxTillsLimit))
+            return Problems.BadParameter("max_tills", $"'{max_tills}' is not a whole number in 1..{ForecastConfig.MaxTillsLimit}");
+        // The first hour: the next full hour in the server's local time, or 'from' (its offset is the store's local time for weekday×hour).
+        var start = DateTimeOffset.Now.AddHours(1);
+        if (from != null && (!DateTimeOffset.TryParse(from, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out start) || start.Year is < 2000 or > 9000))
+            return Problems.BadParameter("from", $"'{from}' is not an ISO 8601 time (2000..9000)");
+        var role = ApiRoles.StoreRoleFor(ctx.Role(), DataClass.AttributeAggregate);
+        if (role is null) return Problems.Make(403, "Forbidden", "no role of this key may read AttributeAggregate", "id");
+        try
+        {
+            var queue = new CheckoutQueueOptions(rate, share, TimeSpan.FromMinutes(wait), tills);
+            var f = StoredCheckoutForecast.Compute(engine.Query(role.Value), id, start, h, queue);
+            return f.NoHistory
+                ? Problems.NotFound("id", $"camera '{id}' has no released AttributeAggregate totals before {start:o} (yet)")
+                : Results.Json(f.ToView());
+        }
+        catch (AccessDeniedException e) { return Problems.Make(403, "Forbidden", e.Message, "id"); }
+    }
+
+    private static bool TryNumber(string? s, double? fallback, double min, double max, out double v)
+    {
+        if (s is null) { v = fallback ?? double.NaN; return fallback.HasValue; }
+        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out v) && v >= min && v <= max;
     }
 
     /// <summary>

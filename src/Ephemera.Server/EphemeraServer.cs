@@ -38,8 +38,8 @@ public sealed record ServerOptions
     public string? SessionKey { get; init; }
 }
 
-/// <summary>A camera the server knows: the one it runs (from the config or POST /api/cameras) and its manifest for the notices.</summary>
-internal sealed record KnownCamera(string Id, CameraManifest? Manifest, string? ManifestError);
+/// <summary>A camera the server knows: the one it runs (from the config or POST /api/cameras), its manifest for the notices and its forecast settings.</summary>
+internal sealed record KnownCamera(string Id, CameraManifest? Manifest, string? ManifestError, ForecastConfig? Forecast = null);
 
 /// <summary>
 /// <c>ephemera serve</c>: an ASP.NET Core host of one <see cref="EphemeraEngine"/> (not a second engine).
@@ -80,7 +80,7 @@ public sealed class EphemeraServer : IAsyncDisposable
             foreach (var cam in config.Cameras)
             {
                 var (manifest, error) = LoadManifest(cam.Id, cam.Manifest);
-                cameras[cam.Id] = new KnownCamera(cam.Id, manifest, error);
+                cameras[cam.Id] = new KnownCamera(cam.Id, manifest, error, cam.Forecast);
                 // A manifest that did not load is left to the engine, which refuses the camera naming the file and rule.
                 admissions.Add(await engine.AddCameraAsync(cam, manifest).ConfigureAwait(false));
             }

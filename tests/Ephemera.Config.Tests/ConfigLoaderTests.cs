@@ -27,6 +27,15 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void AForecastSectionIsReadWithItsDefaults()
+    {
+        using var dir = new TempDir();
+        var cfg = ConfigLoader.Load(Write(dir, "cameras:\n  - id: a\n    source: x\n    forecast: {service_rate: 24, max_tills: 6}\n  - id: b\n    source: y\n"));
+        Assert.Equal(new ForecastConfig(24, TargetWaitMinutes: 2, CheckoutShare: 1, MaxTills: 6), cfg.Cameras[0].Forecast);
+        Assert.Null(cfg.Cameras[1].Forecast);
+    }
+
+    [Fact]
     public void RelativePathsResolveAgainstTheConfigDirectory()
     {
         using var dir = new TempDir();
@@ -67,6 +76,10 @@ public class ConfigLoaderTests
     [InlineData("engine:\n  parallel_runs: -1\ncameras:\n  - id: a\n    source: x\n", "engine.parallel_runs", "outside")]
     [InlineData("cameras:\n  - id: a\n    source: x\n    analytics:\n      lines:\n        - points: [1, 2, 3]\n", "lines[0].points", "expected 4 numbers")]
     [InlineData("cameras:\n  - id: a\n    source: x\n    analytics:\n      zones:\n        - polygon: [0, 0, 1, 1]\n", "zones[0].polygon", "at least 3 points")]
+    [InlineData("cameras:\n  - id: a\n    source: x\n    forecast:\n      target_wait_minutes: 2\n", "cameras[0].forecast.service_rate", "missing")]
+    [InlineData("cameras:\n  - id: a\n    source: x\n    forecast: {service_rate: 0}\n", "cameras[0].forecast.service_rate", "outside")]
+    [InlineData("cameras:\n  - id: a\n    source: x\n    forecast: {service_rate: 30, checkout_share: 0}\n", "cameras[0].forecast.checkout_share", "above 0")]
+    [InlineData("cameras:\n  - id: a\n    source: x\n    forecast: {service_rate: 30, tills: 4}\n", "cameras[0].forecast.tills", "unknown key")]
     [InlineData("cameras:\n  - id: a\n    source: x\n    analytics:\n      calibration:\n        - image: [0, 0]\n          floor: [0, 0]\n", "calibration", "at least 4")]
     public void ErrorsNameTheFileTheKeyAndTheProblem(string yaml, string key, string problem)
     {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Ephemera.Analytics.Forecast;
 using Ephemera.Core;
 using Ephemera.Governance;
+using Ephemera.Runtime.Forecast;
 
 namespace Ephemera.Cli.Verbs;
 
@@ -39,7 +40,7 @@ public sealed class ForecastVerb : IVerb
         string db = a.Get("db") ?? EphemeraStore.DefaultPath;
         if (!File.Exists(db)) throw new UsageException($"store not found: {db}");
         int hours = a.GetInt("hours", 8);
-        if (hours is < 1 or > 24 * 14) throw new UsageException($"--hours must be 1..336, got {hours}");
+        if (hours is < 1 or > StoredCheckoutForecast.MaxHours) throw new UsageException($"--hours must be 1..{StoredCheckoutForecast.MaxHours}, got {hours}");
         CheckoutQueueOptions q;
         try
         {
@@ -59,32 +60,10 @@ public sealed class ForecastVerb : IVerb
         from = from.ToOffset(offset);
 
         using var store = EphemeraStore.Open(db);
-        var rows = store.Query(Role.Analyst).Read(camera, DataClass.AttributeAggregate, DateTimeOffset.MinValue, from);
-        if (rows.Count == 0) throw new UsageException($"no AttributeAggregate rows for camera {camera} in {db}");
-        // Hourly arrivals from the released totals; a suppressed total (null) is left out, never guessed.
-        var history = new List<ArrivalBin>();
-        int suppressed = 0;
-        foreach (var r in rows)
-        {
-            using var doc = JsonDocument.Parse(r.PayloadJson);
-            if (doc.RootElement.GetProperty("total").ValueKind == JsonValueKind.Number)
-                history.Add(new ArrivalBin(r.BinStart, doc.RootElement.GetProperty("total").GetInt32()));
-            else suppressed++;
-        }
-        var bins = CheckoutForecast.Forecast(history, from, hours, q);
-        Console.Error.WriteLine($"forecast for {camera}: {history.Count} hourly totals ({suppressed} suppressed, left out), M/M/c at μ = {q.ServiceRatePerHour}/h per till");
-        Console.WriteLine(JsonSerializer.Serialize(new
-        {
-            camera, model = "M/M/c (Erlang C)", service_rate_per_hour = q.ServiceRatePerHour, checkout_share = q.CheckoutShare,
-            target_wait_minutes = q.TargetWait.TotalMinutes, history_bins = history.Count, suppressed_bins = suppressed,
-            bins = bins.Select(b => new
-            {
-                start = b.Start.ToString("o", CultureInfo.InvariantCulture), expected_arrivals = Math.Round(b.ExpectedArrivals, 2),
-                basis = b.Basis.ToString(), tills = b.TillsNeeded, utilisation = Math.Round(b.Utilisation, 3),
-                p_wait = Math.Round(b.ProbabilityOfWaiting, 3), queue_length = Math.Round(b.ExpectedQueueLength, 3),
-                wait_minutes = b.ExpectedWait == TimeSpan.MaxValue ? (double?)null : Math.Round(b.ExpectedWait.TotalMinutes, 2),
-            }),
-        }));
+        var result = StoredCheckoutForecast.Compute(store.Query(Role.Analyst), camera, from, hours, q);
+        if (result.NoHistory) throw new UsageException($"no AttributeAggregate rows for camera {camera} in {db}");
+        Console.Error.WriteLine($"forecast for {camera}: {result.HistoryBins} hourly totals ({result.SuppressedBins} suppressed, left out), M/M/c at μ = {q.ServiceRatePerHour}/h per till");
+        Console.WriteLine(JsonSerializer.Serialize(result.ToView()));
         return 0;
     }
 }
