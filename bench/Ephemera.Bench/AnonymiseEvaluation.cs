@@ -482,19 +482,8 @@ public static class AnonymiseEvaluation
             f.Plane1[(y0 / 2 * f.Stride1 + x0 / 2)..], f.Stride1,
             f.Plane2[(y0 / 2 * f.Stride2 + x0 / 2)..], f.Stride2, f.FullRange);
 
-    /// <summary>Fraction of <paramref name="b"/> (clipped to the frame) inside the union of the mask rectangles.</summary>
-    private static double Covered(BoxF b, IReadOnlyList<(int X0, int Y0, int X1, int Y1)> rects, int w, int h)
-    {
-        int x0 = Math.Clamp((int)MathF.Floor(b.X), 0, w), y0 = Math.Clamp((int)MathF.Floor(b.Y), 0, h);
-        int x1 = Math.Clamp((int)MathF.Ceiling(b.Right), 0, w), y1 = Math.Clamp((int)MathF.Ceiling(b.Bottom), 0, h);
-        if (x1 <= x0 || y1 <= y0) return 1;
-        long inside = 0;
-        for (int y = y0; y < y1; y++)
-            for (int x = x0; x < x1; x++)
-                foreach (var r in rects)
-                    if (x >= r.X0 && x < r.X1 && y >= r.Y0 && y < r.Y1) { inside++; break; }
-        return (double)inside / ((long)(x1 - x0) * (y1 - y0));
-    }
+    /// <summary>Fraction of <paramref name="b"/> inside the union of the mask rectangles (see <see cref="Ephemera.Anonymisation.MaskCoverage"/>).</summary>
+    private static double Covered(BoxF b, IReadOnlyList<(int X0, int Y0, int X1, int Y1)> rects, int w, int h) => Ephemera.Anonymisation.MaskCoverage.Fraction(b, rects, w, h);
 
     private static void Require(bool ok, string what)
     {
