@@ -88,6 +88,16 @@ public sealed class PurposeAnalytics : ITrackAnalyser
     /// <summary>Results of the time bins closed at <paramref name="now"/> (wall-clock time base).</summary>
     public PurposeResults Flush(DateTimeOffset now) => Flush(ToSeconds(now));
 
+    /// <summary>
+    /// The camera has stopped: analysers that count a track only when it ends (case 1's visitors)
+    /// end the tracks still in view, wiping their per-track state; then all results so far.
+    /// </summary>
+    public PurposeResults Final()
+    {
+        Attributes?.EndAll();
+        return Snapshot();
+    }
+
     /// <summary>All results so far; nothing is removed.</summary>
     public PurposeResults Snapshot() =>
         new(_lines.Select(l => l.Snapshot()).ToArray(), Zones?.Snapshot(), Flow?.Snapshot(), Flow?.HeatMap(), Crowd?.Latest, Attributes?.Snapshot());

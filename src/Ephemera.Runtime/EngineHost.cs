@@ -471,11 +471,7 @@ public sealed class EngineHost : IDisposable
         long t0 = Stopwatch.GetTimestamp(), cpu0 = ThreadCpuClock.NowNs();
         try
         {
-            var results = c.WithAnalytics(a =>
-            {
-                if (final) a.Attributes?.EndAll(); // case 1: visitors still in view are counted, their estimates wiped
-                return final ? a.Snapshot() : a.Flush(c.NowSeconds());
-            });
+            var results = c.WithAnalytics(a => final ? a.Final() : a.Flush(c.NowSeconds()));
             if (_run.RawBinTap is { } tap) Tap(tap, c.Id, c.Manifest, OutputPublisher.Tables(c.Manifest, results, _epochUtc), closed: true);
             var records = OutputPublisher.Release(c.Manifest, results, _epochUtc, _carry,
                 why => _log.LogInformation("camera {Camera}: trajectories not stored: {Reason}", c.Id, why));
