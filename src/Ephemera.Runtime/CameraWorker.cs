@@ -382,7 +382,7 @@ public sealed class CameraWorker : IDisposable
                         long p0 = Stopwatch.GetTimestamp();
                         try
                         {
-                            s = _batcher.Submit(frame.View, _request);
+                            s = _batcher!.Submit(frame.View, _request);
                         }
                         catch (EphemeraException e)
                         {

@@ -44,6 +44,9 @@ public sealed class DetectionScheduler : IDisposable
     private bool _lastWasFull = true;
     private double _asked;
 
+    /// <summary>A tracked box is grown by this share of its size on each side before its cells leave the motion measure (limbs, shadow, the prediction's drift).</summary>
+    public const float TrackedBoxGrowth = 0.25f;
+
     /// <summary>A counting line or zone edge, with the anchor point its analyser uses.</summary>
     public readonly record struct GuardSegment(Point2 A, Point2 B, AnchorPoint Anchor);
 
@@ -138,6 +141,10 @@ public sealed class DetectionScheduler : IDisposable
                 if (t.State is TrackState.Tentative or TrackState.Lost || (t.State == TrackState.Confirmed && !t.Observed)) { uncertain = true; break; }
             _uncertain = uncertain;
         }
+        // Confirmed tracks' own boxes are left out of the motion measure: the tracker follows them.
+        _motion.ClearIgnored();
+        foreach (ref readonly var t in tracks)
+            if (t.State == TrackState.Confirmed) _motion.Ignore(t.Box, TrackedBoxGrowth);
         bool near = false;
         if (_guards.Length > 0)
             foreach (ref readonly var t in tracks)

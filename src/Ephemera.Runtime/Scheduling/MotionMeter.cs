@@ -24,6 +24,7 @@ public sealed class MotionMeter : IDisposable
     public const double EdgeShare = 0.08;
 
     private byte[] _current = [], _reference = [];
+    private byte[] _ignored = [];   // 0xFF: a cell inside a confidently tracked object's box, whose own movement the tracker follows
     private int[] _sums = [];
     private bool _hasReference;
 
@@ -45,6 +46,23 @@ public sealed class MotionMeter : IDisposable
     public double EdgeChanged { get; private set; } = 1;
     /// <summary>False until <see cref="SetReference"/>, and again after a frame of another size.</summary>
     public bool HasReference => _hasReference;
+
+    /// <summary>Forgets the ignored boxes (<see cref="Ignore"/>).</summary>
+    public void ClearIgnored() => Array.Clear(_ignored);
+
+    /// <summary>
+    /// Leaves the cells under <paramref name="box"/> (image pixels), grown by <paramref name="grow"/> of
+    /// its size on every side, out of the next comparisons: a tracked person's own fidgeting is not
+    /// new motion; a move out of the box is. No effect before the first frame (the size is unknown).
+    /// </summary>
+    public void Ignore(in BoxF box, float grow)
+    {
+        if (Columns == 0) return;
+        int x0 = Math.Max(0, (int)Math.Floor((box.X - grow * box.W) / Scale)), x1 = Math.Min(Columns - 1, (int)Math.Floor((box.X + box.W * (1 + grow)) / Scale));
+        int y0 = Math.Max(0, (int)Math.Floor((box.Y - grow * box.H) / Scale)), y1 = Math.Min(Rows - 1, (int)Math.Floor((box.Y + box.H * (1 + grow)) / Scale));
+        for (int y = y0; y <= y1; y++)
+            if (x1 >= x0) _ignored.AsSpan(y * Columns + x0, x1 - x0 + 1).Fill(0xFF);
+    }
 
     /// <summary>Averages the frame's luma into cells and compares them with the reference.</summary>
     /// <returns>False for a frame without a luma plane (packed BGR) or smaller than one cell: treat as moving.</returns>
@@ -78,6 +96,7 @@ public sealed class MotionMeter : IDisposable
         _current = new byte[cols * rows];
         _reference = new byte[cols * rows];
         _sums = new int[cols];
+        _ignored = new byte[cols * rows];
         EdgeCells = Math.Max(1, (int)Math.Round(Math.Min(cols, rows) * EdgeShare));
         _hasReference = false;
     }
@@ -124,13 +143,15 @@ public sealed class MotionMeter : IDisposable
         {
             var cur = _current.AsSpan(r * cols, cols);
             var reference = _reference.AsSpan(r * cols, cols);
-            int n = CountChanged(cur, reference, PixelDelta);
+            var ignored = _ignored.AsSpan(r * cols, cols);
+            int n = CountChanged(cur, reference, ignored, PixelDelta);
             changed += n;
             if (r < band || r >= rows - band) edge += n;
             else
             {
                 int side = Math.Min(band, cols / 2);
-                edge += CountChanged(cur[..side], reference[..side], PixelDelta) + CountChanged(cur[^side..], reference[^side..], PixelDelta);
+                edge += CountChanged(cur[..side], reference[..side], ignored[..side], PixelDelta) +
+                        CountChanged(cur[^side..], reference[^side..], ignored[^side..], PixelDelta);
             }
         }
         long total = (long)cols * rows;
@@ -139,8 +160,8 @@ public sealed class MotionMeter : IDisposable
         EdgeChanged = total - inner > 0 ? (double)edge / (total - inner) : 0;
     }
 
-    /// <summary>Cells whose means differ by more than <paramref name="delta"/>; 16 at a time where the CPU has vectors.</summary>
-    internal static int CountChanged(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, int delta)
+    /// <summary>Cells not <paramref name="ignored"/> whose means differ by more than <paramref name="delta"/>; 16 at a time where the CPU has vectors.</summary>
+    internal static int CountChanged(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, ReadOnlySpan<byte> ignored, int delta)
     {
         int count = 0, i = 0;
         if (Vector128.IsHardwareAccelerated)
@@ -148,15 +169,17 @@ public sealed class MotionMeter : IDisposable
             var limit = Vector128.Create((byte)delta);
             ref byte ra = ref MemoryMarshal.GetReference(a);
             ref byte rb = ref MemoryMarshal.GetReference(b);
+            ref byte ri = ref MemoryMarshal.GetReference(ignored);
             for (; i + 16 <= a.Length; i += 16)
             {
                 var va = Vector128.LoadUnsafe(ref ra, (nuint)i);
                 var vb = Vector128.LoadUnsafe(ref rb, (nuint)i);
                 var diff = Vector128.Max(va, vb) - Vector128.Min(va, vb);
-                count += BitOperations.PopCount(Vector128.GreaterThan(diff, limit).ExtractMostSignificantBits());
+                var changed = Vector128.AndNot(Vector128.GreaterThan(diff, limit), Vector128.LoadUnsafe(ref ri, (nuint)i));
+                count += BitOperations.PopCount(changed.ExtractMostSignificantBits());
             }
         }
-        for (; i < a.Length; i++) if (Math.Abs(a[i] - b[i]) > delta) count++;
+        for (; i < a.Length; i++) if (ignored[i] == 0 && Math.Abs(a[i] - b[i]) > delta) count++;
         return count;
     }
 
