@@ -51,6 +51,8 @@ public sealed class CameraWorker : IDisposable
     private FrameLease? _heldForStages;              // the in-flight detection's frame, held for the pixel stages
     private readonly ManualResetEventSlim _resultReady = new(false); // the capacity-1 hand-off from the batcher thread
     private readonly DetectionScheduler? _scheduler;                  // null: every due detection runs (schedule: full)
+    private int[] _removedWhilePredicting = [];                       // track ids the tracker removed on skipped detections, for the next analytics update
+    private int _removedWhilePredictingCount;
 
     // Counters, read by other threads (status, summary, audit): updated with Interlocked or volatile.
     private long _framesDecoded, _framesDestroyed, _framesDroppedPool, _framesNotDecoded, _detectionsDone, _detectionsSkipped, _detectionsFailed, _gaps;
@@ -449,18 +451,36 @@ public sealed class CameraWorker : IDisposable
         return _scheduler.Decide(frame.View, (double)now / Stopwatch.Frequency) != ScheduleTrigger.None;
     }
 
-    /// <summary>A skipped due detection: tracks move by their motion model, analytics see the predicted boxes.</summary>
+    /// <summary>
+    /// A skipped due detection: tracks move by their motion model (the scheduler's guard band and
+    /// motion mask follow them). Analytics see only detected frames, as at full rate — a predicted
+    /// frame would count as a frame with nobody in a zone — so the tracks removed meanwhile are kept
+    /// for the next detected frame's update.
+    /// </summary>
     private void PredictOnly(long frameIndex)
     {
         TakeResult();
         if (_request!.Status == DetectionStatus.Pending || _resultReady.IsSet) return; // a result for an earlier frame is still to come
-        double nowSeconds = NowSeconds();
-        lock (_analyticsLock)
-        {
-            var tracks = _tracker!.Predict(frameIndex);
-            Analytics!.Update(tracks, _tracker.RemovedIds, nowSeconds);
-            _scheduler!.ObserveTracks(tracks, detected: false);
-        }
+        var tracks = _tracker!.Predict(frameIndex);
+        var removed = _tracker.RemovedIds;
+        if (_removedWhilePredicting.Length < _removedWhilePredictingCount + removed.Length)
+            Array.Resize(ref _removedWhilePredicting, Math.Max(16, 2 * (_removedWhilePredictingCount + removed.Length)));
+        removed.CopyTo(_removedWhilePredicting.AsSpan(_removedWhilePredictingCount));
+        _removedWhilePredictingCount += removed.Length;
+        _scheduler!.ObserveTracks(tracks, detected: false);
+    }
+
+    /// <summary>The tracker's removals at this update plus those made while predicting since the last one.</summary>
+    private ReadOnlySpan<int> RemovedSinceLastUpdate()
+    {
+        var now = _tracker!.RemovedIds;
+        if (_removedWhilePredictingCount == 0) return now;
+        if (_removedWhilePredicting.Length < _removedWhilePredictingCount + now.Length)
+            Array.Resize(ref _removedWhilePredicting, 2 * (_removedWhilePredictingCount + now.Length));
+        now.CopyTo(_removedWhilePredicting.AsSpan(_removedWhilePredictingCount));
+        var all = _removedWhilePredicting.AsSpan(0, _removedWhilePredictingCount + now.Length);
+        _removedWhilePredictingCount = 0;
+        return all;
     }
 
     /// <summary>Batcher thread: only marks the result ready (the capacity-1 hand-off); the camera's thread does the rest.</summary>
@@ -494,7 +514,7 @@ public sealed class CameraWorker : IDisposable
             long cpu1 = ThreadCpuClock.NowNs();
             _stages.Add(Stage.Track, t1 - t0);
             _stages.AddCpu(Stage.Track, cpu1 - cpu0);
-            Analytics!.Update(tracks, _tracker.RemovedIds, nowSeconds);
+            Analytics!.Update(tracks, RemovedSinceLastUpdate(), nowSeconds);
             _scheduler?.ObserveTracks(tracks, detected: true);
             _stages.Add(Stage.Analytics, Stopwatch.GetTimestamp() - t1);
             _stages.AddCpu(Stage.Analytics, ThreadCpuClock.NowNs() - cpu1);

@@ -14,7 +14,7 @@ namespace Ephemera.Runtime.Tests;
 /// The by-need schedule against the full rate on real clips: every frame decoded, the detector run
 /// on every due frame (5 per second, as the demo), and two pipelines fed from it — full rate gets
 /// every detection; by need gets only those its <see cref="DetectionScheduler"/> asks for, and the
-/// tracker predicts through the rest, as a camera does. Both count the same line. One detector run
+/// tracker predicts through the rest, as a camera does (analytics see the detected frames only). Both count the same line. One detector run
 /// serves both, so the test costs one full-rate pass.
 /// </summary>
 [Collection("engine")]
@@ -91,8 +91,9 @@ public sealed class ScheduleByNeedTests(ITestOutputHelper output)
             }
             else
             {
+                // As a camera does: the tracker predicts, analytics see only detected frames (and removals).
                 var tracks = needTracker.Predict(index);
-                needCounter.Update(tracks, needTracker.RemovedIds, t);
+                if (needTracker.RemovedIds.Length > 0) needCounter.Update([], needTracker.RemovedIds, t);
                 scheduler.ObserveTracks(tracks, detected: false);
             }
         }

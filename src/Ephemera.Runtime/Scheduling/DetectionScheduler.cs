@@ -62,9 +62,15 @@ public sealed class DetectionScheduler : IDisposable
         _guards = [.. guards];
     }
 
-    /// <summary>The schedule for a camera's purpose analytics: its counting lines and image zones are guarded.</summary>
+    /// <summary>
+    /// The schedule for a camera's purpose analytics: its counting lines and image zones are guarded.
+    /// With zones, the floor keeps at least two detections per zone exit grace, so a person standing
+    /// still inside a zone is one visit, not a visit per floor interval.
+    /// </summary>
     public static DetectionScheduler For(ScheduleOptions options, double detectFps, PurposeAnalytics analytics)
     {
+        if (analytics.Zones is { } z && options.FloorFps < 2 / z.Options.ExitGraceSeconds)
+            options = options with { FloorFps = 2 / z.Options.ExitGraceSeconds };
         var guards = new List<GuardSegment>();
         foreach (var line in analytics.Lines) guards.Add(new GuardSegment(line.Options.Start, line.Options.End, line.Options.Anchor));
         if (analytics.Zones is { } zones)
