@@ -34,7 +34,7 @@ public sealed record BenchOptions
     public string StorePath { get; init; } = Path.Combine(RepoPaths.Var, "bench", "bench.db");
     /// <summary>Which due detections run: every one (full) or by need (<see cref="ScheduleOptions"/>).</summary>
     public ScheduleOptions Schedule { get; init; } = new();
-    /// <summary>Run (or take from the cache) a full-rate pass of the same clip and compare each camera's line counts with it.</summary>
+    /// <summary>Run (or take from the cache) a full-rate replay of the same frames and compare each camera's line counts with it.</summary>
     public bool CompareWithFullRate { get; init; } = true;
     /// <summary>Manifest the bench cameras run under (covers bench-*).</summary>
     public string Manifest { get; init; } = Path.Combine(RepoPaths.Root, "configs", "manifests", "case3-outdoor-counts.yaml");
@@ -125,8 +125,8 @@ public sealed record CpuCost(
 }
 
 /// <summary>
-/// The cameras' outputs against a full-rate pass of the same clip for the same seconds (one
-/// stream, schedule full, cached per clip): line crossings (in + out, every line).
+/// The cameras' outputs against a full-rate replay of the frames they played (every due frame
+/// detected, unpaced, cached per clip): line crossings (in + out, every line).
 /// </summary>
 public sealed record CountDifference(
     [property: JsonPropertyName("reference_crossings")] int ReferenceCrossings,
@@ -200,7 +200,7 @@ public sealed record BenchResult(
 /// getting at least 95% of the detections its schedule asked for (detect_fps × seconds at full
 /// rate; by need, detect_fps while it asked for full rate and the floor rate while still), p99
 /// capture→result latency under max(500 ms, two detection intervals), and the outputs right: line
-/// counts within 2% of a full-rate pass of the same clip. The ceilings give the streams the machine allows:
+/// counts within 2% of a full-rate replay of the same frames. The ceilings give the streams the machine allows:
 /// 1 / (source_fps / decode_fps + detect_fps / detect_ips) — decode and detection share the cores.
 /// </summary>
 public static class BenchRunner

@@ -39,8 +39,8 @@ public sealed class BenchVerb : IVerb
         --rule changes what counts as sustained; every result carries the rule it was judged by.
         --schedule by_need detects a still camera less often (down to --floor-fps, default 1): each
         camera is then judged on the detections its own schedule asked for. Every trial's line counts
-        are compared with a full-rate pass of the same clip (one stream, the same seconds; run once
-        and cached in var/bench/reference/): count_difference; --no-reference skips it.
+        are compared with a full-rate replay of the same frames (every due frame detected, unpaced;
+        run once and cached in var/bench/reference/): count_difference; --no-reference skips it.
         """;
 
     /// <summary>Upper bound of --streams: beyond this a bench only measures memory exhaustion.</summary>
