@@ -70,5 +70,15 @@ public sealed class BenchVerbTests : IDisposable
         Assert.Contains("unknown key 'speed'", r.StdErr);
     }
 
+    [Theory]
+    [InlineData("--schedule", "sometimes", "--schedule must be full or by_need")]
+    [InlineData("--floor-fps", "0", "--floor-fps must be")]
+    public void ABadScheduleIsAUsageError(string option, string value, string message)
+    {
+        var r = ChildProcess.Cli("bench", "--source", TestPaths.Video("vtest.avi"), option, value, "--json", _dir.File("x.json"));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.StdErr);
+    }
+
     public void Dispose() => _dir.Dispose();
 }
