@@ -78,7 +78,7 @@ def main():
                 rows.append((fr, t.track_id, x, y, w, h))
     elif a.tracker == 'ocsort':
         from ocsort import OCSort
-        tr = OCSort(det_thresh=a.track_thresh, iou_threshold=a.iou, use_byte=a.use_byte, min_hits=a.min_hits, max_age=int(30 * fps / 30))
+        tr = OCSort(det_thresh=a.track_thresh, iou_threshold=a.iou, use_byte=a.use_byte, min_hits=a.min_hits)
         for fr in range(1, length + 1):
             d = np.array(dets.get(fr, []), dtype=np.float64).reshape(-1, 5)
             for t in tr.update(d, img, img):
