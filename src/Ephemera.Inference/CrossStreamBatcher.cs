@@ -161,8 +161,6 @@ public sealed class CrossStreamBatcher : IDisposable
     public BatcherOptions Options { get; }
     /// <summary>Worker threads, i.e. batches that may run at once.</summary>
     public int Workers => _workers.Length;
-    /// <summary>The manifest entry of the detector behind this batcher.</summary>
-    public Models.ModelEntry Model => _detector.Model;
 
     public CrossStreamBatcher(ObjectDetector detector, BatcherOptions? options = null)
     {

@@ -116,9 +116,8 @@ public sealed class CameraWorker : IDisposable
         _epochSeconds = epochSeconds;
         Analytics = new PurposeAnalytics(analytics);
         // The adaptive default: its thresholds follow the detector's score scale (YOLOX-Nano at 416 on
-        // ADL-Rundle-6: HOTA .377 vs .350 with the fixed Live thresholds); the detector's manifest
-        // entry says how much its boxes jitter (YOLOX-Nano at 640, no gap filling: HOTA .393 → .401).
-        _tracker = new MultiObjectTracker(TrackerOptions.Default.ForDetector(batcher?.Model.Tracking));
+        // ADL-Rundle-6: HOTA .377 vs .350 with the fixed Live thresholds).
+        _tracker = new MultiObjectTracker(TrackerOptions.Default);
         _log = log ?? NullLogger.Instance;
         if (pixelStages is { Count: > 0 }) _pixelStages = new PixelStageRunner(config.Id, pixelStages, pixelStageSlots, stages, _log);
         _request = new DetectionRequest(OnDetections) { Priority = Math.Max(1, config.Priority) };
