@@ -59,7 +59,7 @@ public sealed class DetectVerb : IVerb
         long maxFrames = a.GetInt("max-frames", int.MaxValue);
         string tilesArg = a.Get("tiles") ?? "auto";
         int tiles = tilesArg == "auto" ? -1 : a.GetInt("tiles", 1);
-        if (tiles is < -1 or 0 or > 4) throw new UsageException($"--tiles must be 1 to 4 or auto, got {tilesArg}");
+        if (tilesArg != "auto" && tiles is < 1 or > 4) throw new UsageException($"--tiles must be 1 to 4 or auto, got {tilesArg}");
         string? motPath = a.Get("mot");
         bool writeJson = a.Flag("json") || motPath == null;
         if (maxFrames < 1) throw new UsageException($"--max-frames must be >= 1, got {maxFrames}"); // 0 or less would do nothing and exit 0
