@@ -40,6 +40,8 @@ public sealed record ModelEntry(
     /// <see cref="CountCategories.Coco"/>; null for a model whose classes are not counted.
     /// </summary>
     public CountCategories? CountCategories { get; init; }
+    /// <summary>How a tracker should treat this detector's boxes (<c>tracking:</c>); null = the tracker's defaults.</summary>
+    public DetectorTrackingProfile? Tracking { get; init; }
     /// <summary>Expected sha256 of the derived dynamic-batch graph (<c>output.batch_variant_sha256</c>): the derivation is deterministic, so a graph that differs was tampered with or derived by other code.</summary>
     public string? BatchVariantSha256 { get; init; }
 }
@@ -188,11 +190,17 @@ public sealed class ModelCatalog
             new OutputContract(decoder, o.Tensors?.ToArray() ?? [], o.BatchReshapeChannels), classes)
         {
             CountCategories = categories,
+            Tracking = m.Tracking is null ? null : new DetectorTrackingProfile(
+                Noise(m.Tracking.MeasurementNoise, "tracking.measurement_noise", where), Noise(m.Tracking.SizeVelocityNoise, "tracking.size_velocity_noise", where)),
             BatchVariantSha256 = o.BatchReshapeChannels <= 0 ? null
                 : o.BatchVariantSha256?.ToLowerInvariant() is { Length: 64 } v && v.All(Uri.IsHexDigit) ? v
                 : throw new EphemeraException($"{source}: model '{name}': output.batch_variant_sha256 must be the 64-hex sha256 of the derived dynamic-batch graph"),
         };
     }
+
+    /// <summary>A tracking noise std (per unit of box size): absent, or in (0, 10) as TrackerOptions requires.</summary>
+    private static double? Noise(double? v, string key, string where) => v is null or (> 0 and < 10) ? v
+        : throw new EphemeraException($"{where}: {key} must be in (0, 10), got {v}");
 
     private static Dictionary<string, IReadOnlyList<string>> ToLists(Dictionary<string, List<string>> m) =>
         m.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)(kv.Value ?? []));
@@ -212,7 +220,9 @@ public sealed class ModelCatalog
         public RawInput? Input { get; set; } public RawOutput? Output { get; set; } public object? Classes { get; set; }
         public Dictionary<string, List<string>>? CountCategories { get; set; }
         public Dictionary<string, List<string>>? CountCategoriesWithEvidence { get; set; }
+        public RawTracking? Tracking { get; set; }
     }
+    private sealed class RawTracking { public double? MeasurementNoise { get; set; } public double? SizeVelocityNoise { get; set; } }
     private sealed class RawInput
     {
         public string? Tensor { get; set; } public string? Layout { get; set; } public int Width { get; set; } public int Height { get; set; }
