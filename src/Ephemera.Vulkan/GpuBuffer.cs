@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using Silk.NET.Vulkan;
+using VkBuffer = Silk.NET.Vulkan.Buffer;
+
+namespace Ephemera.Vulkan;
+
+/// <summary>
+/// One storage buffer with host-visible, coherent memory mapped for its whole life (the host writes
+/// frames in and reads tensors out through <see cref="Pointer"/>), or host memory imported without a
+/// copy (<see cref="Imported"/>: the decode pool's pages; the pool owns and wipes those).
+/// A buffer that held pixels is zeroed by <c>vkCmdFillBuffer</c> before reuse or release and counted
+/// in <see cref="GpuLedger"/>: <see cref="OnPixelsWritten"/> when pixels enter, <see cref="OnWiped"/> after the fill.
+/// </summary>
+public sealed unsafe class GpuBuffer : IDisposable
+{
+    private readonly VulkanDevice _device;
+    private DeviceMemory _memory;
+    private long _pixelsSince = -1;
+
+    internal VkBuffer Handle { get; private set; }
+    /// <summary>Host address of the buffer's first byte (mapped memory, or the imported host pointer).</summary>
+    public byte* Pointer { get; }
+    public ulong Size { get; }
+    /// <summary>True for imported host memory (not allocated, never wiped or counted here: its owner does that).</summary>
+    public bool Imported { get; }
+    /// <summary>Whether pixels were written since the last wipe.</summary>
+    public bool HoldsPixels => _pixelsSince >= 0;
+
+    private GpuBuffer(VulkanDevice device, VkBuffer handle, DeviceMemory memory, byte* pointer, ulong size, bool imported)
+    {
+        _device = device; Handle = handle; _memory = memory; Pointer = pointer; Size = size; Imported = imported;
+    }
+
+    /// <summary>A new host-visible storage buffer of <paramref name="bytes"/> (the pool zeroes it before first use).</summary>
+    internal static GpuBuffer Allocate(VulkanDevice device, ulong bytes)
+    {
+        var vk = device.Vk;
+        var bci = new BufferCreateInfo
+        {
+            SType = StructureType.BufferCreateInfo, Size = bytes, SharingMode = SharingMode.Exclusive,
+            Usage = BufferUsageFlags.StorageBufferBit | BufferUsageFlags.TransferDstBit | BufferUsageFlags.TransferSrcBit,
+        };
+        VkBuffer buffer;
+        VulkanDevice.Check(vk.CreateBuffer(device.Device, &bci, null, &buffer), "vkCreateBuffer");
+        vk.GetBufferMemoryRequirements(device.Device, buffer, out var req);
+        // Host-visible and coherent (no flushes); cached when the device offers it, for fast read-back.
+        uint type = device.MemoryType(req.MemoryTypeBits, MemoryPropertyFlags.HostVisibleBit | MemoryPropertyFlags.HostCoherentBit, MemoryPropertyFlags.HostCachedBit);
+        var mai = new MemoryAllocateInfo { SType = StructureType.MemoryAllocateInfo, AllocationSize = req.Size, MemoryTypeIndex = type };
+        DeviceMemory memory;
+        var r = vk.AllocateMemory(device.Device, &mai, null, &memory);
+        if (r != Result.Success) { vk.DestroyBuffer(device.Device, buffer, null); VulkanDevice.Check(r, "vkAllocateMemory"); }
+        VulkanDevice.Check(vk.BindBufferMemory(device.Device, buffer, memory, 0), "vkBindBufferMemory");
+        void* p;
+        VulkanDevice.Check(vk.MapMemory(device.Device, memory, 0, Vk.WholeSize, 0, &p), "vkMapMemory");
+        return new GpuBuffer(device, buffer, memory, (byte*)p, bytes, imported: false);
+    }
+
+    /// <summary>
+    /// Wraps host memory [pointer, pointer + bytes) as a buffer without copying it. Both must be
+    /// multiples of <see cref="VulkanDevice.ImportAlignment"/>. Null when the device refuses this memory.
+    /// </summary>
+    internal static GpuBuffer? Import(VulkanDevice device, byte* pointer, ulong bytes)
+    {
+        uint types = device.HostPointerMemoryTypes(pointer);
+        if (types == 0) return null;
+        var vk = device.Vk;
+        var ext = new ExternalMemoryBufferCreateInfo { SType = StructureType.ExternalMemoryBufferCreateInfo, HandleTypes = ExternalMemoryHandleTypeFlags.HostAllocationBitExt };
+        var bci = new BufferCreateInfo
+        {
+            SType = StructureType.BufferCreateInfo, PNext = &ext, Size = bytes, SharingMode = SharingMode.Exclusive,
+            Usage = BufferUsageFlags.StorageBufferBit | BufferUsageFlags.TransferDstBit | BufferUsageFlags.TransferSrcBit,
+        };
+        VkBuffer buffer;
+        if (vk.CreateBuffer(device.Device, &bci, null, &buffer) != Result.Success) return null;
+        vk.GetBufferMemoryRequirements(device.Device, buffer, out var req);
+        uint allowed = types & req.MemoryTypeBits;
+        if (allowed == 0 || req.Size > bytes) { vk.DestroyBuffer(device.Device, buffer, null); return null; }
+        var import = new ImportMemoryHostPointerInfoEXT { SType = StructureType.ImportMemoryHostPointerInfoExt, HandleType = ExternalMemoryHandleTypeFlags.HostAllocationBitExt, PHostPointer = pointer };
+        var mai = new MemoryAllocateInfo { SType = StructureType.MemoryAllocateInfo, PNext = &import, AllocationSize = bytes, MemoryTypeIndex = device.MemoryType(allowed, MemoryPropertyFlags.HostVisibleBit) };
+        DeviceMemory memory;
+        if (vk.AllocateMemory(device.Device, &mai, null, &memory) != Result.Success) { vk.DestroyBuffer(device.Device, buffer, null); return null; }
+        if (vk.BindBufferMemory(device.Device, buffer, memory, 0) != Result.Success)
+        {
+            vk.FreeMemory(device.Device, memory, null); vk.DestroyBuffer(device.Device, buffer, null); return null;
+        }
+        return new GpuBuffer(device, buffer, memory, pointer, bytes, imported: true);
+    }
+
+    /// <summary>Pixels entered this buffer: counted as one allocated pixel buffer until the next wipe.</summary>
+    internal void OnPixelsWritten()
+    {
+        if (Imported || _pixelsSince >= 0) return;
+        _pixelsSince = Stopwatch.GetTimestamp();
+        GpuLedger.OnAllocated();
+    }
+
+    /// <summary>A recorded <c>vkCmdFillBuffer</c> of this buffer has completed: counted as wiped.</summary>
+    internal void OnWiped()
+    {
+        if (_pixelsSince < 0) return;
+        var lifetime = Stopwatch.GetElapsedTime(_pixelsSince);
+        _pixelsSince = -1;
+        GpuLedger.OnWiped(lifetime);
+    }
+
+    /// <summary>Frees the buffer. Pool buffers are wiped by their pool first; see <see cref="GpuBufferPool"/>.</summary>
+    public void Dispose()
+    {
+        if (Handle.Handle == 0) return;
+        var vk = _device.Vk;
+        if (!Imported) vk.UnmapMemory(_device.Device, _memory);
+        vk.DestroyBuffer(_device.Device, Handle, null);
+        vk.FreeMemory(_device.Device, _memory, null);
+        Handle = default; _memory = default;
+    }
+}
