@@ -86,6 +86,29 @@ public sealed unsafe class GpuBuffer : IDisposable
         return new GpuBuffer(device, buffer, memory, pointer, bytes, imported: true);
     }
 
+    /// <summary>
+    /// Imports the pages under up to three planes (pointer, bytes; bytes 0 = unused) as one buffer and
+    /// gives each plane's byte offset inside it. Null (stage instead) when import is off, the device
+    /// refuses the memory, or the planes lie far apart (separate allocations: unrelated memory between).
+    /// The caller keeps the planes pinned and alive until the GPU is done, then disposes the buffer.
+    /// </summary>
+    internal static GpuBuffer? ImportCovering(VulkanDevice device, nuint p0, long n0, nuint p1, long n1, nuint p2, long n2, out uint off0, out uint off1, out uint off2)
+    {
+        off0 = off1 = off2 = 0;
+        if (!device.CanImportHostMemory) return null;
+        if (n2 == 0) p2 = p0;
+        if (n1 == 0) p1 = p0;
+        nuint lo = Math.Min(p0, Math.Min(p1, p2));
+        nuint hi = Math.Max(p0 + (nuint)n0, Math.Max(p1 + (nuint)n1, p2 + (nuint)n2));
+        nuint align = (nuint)device.ImportAlignment;
+        nuint start = lo & ~(align - 1), end = (hi + align - 1) & ~(align - 1);
+        if (end - start > (nuint)(2 * (n0 + n1 + n2)) + 2 * align || end - start > uint.MaxValue) return null;
+        var b = Import(device, (byte*)start, end - start);
+        if (b == null) return null;
+        off0 = (uint)(p0 - start); off1 = (uint)(p1 - start); off2 = (uint)(p2 - start);
+        return b;
+    }
+
     /// <summary>Pixels entered this buffer: counted as one allocated pixel buffer until the next wipe.</summary>
     internal void OnPixelsWritten()
     {

@@ -38,6 +38,9 @@ public sealed unsafe class VulkanPreprocessor : IFramePreprocessor
     public int SlotLength => 3 * TensorWidth * TensorHeight;
     /// <summary>How the last frame reached the GPU.</summary>
     public FramePath LastPath { get; private set; }
+    /// <summary>For the wipe tests: the buffers that held pixels.</summary>
+    internal GpuBuffer OutputBuffer => _out;
+    internal GpuBuffer? StagingBuffer => _staging;
 
     // The frame geometry the recorded command buffers and the parameter block are for.
     private readonly record struct Shape(int W, int H, PixelFormat Format, int S0, int S1, int S2, bool FullRange, long Need0, long Need1, long Need2);
@@ -87,16 +90,20 @@ public sealed unsafe class VulkanPreprocessor : IFramePreprocessor
         var (nw, nh) = _simd.ResizedSize(frame.Width, frame.Height);
         Prepare(frame, nw, nh);
 
-        try
+        // Pinned for the whole run: managed planes must not move while the GPU reads them in place.
+        fixed (byte* pin0 = frame.Plane0, pin1 = frame.Plane1, pin2 = frame.Plane2)
         {
-            _out.OnPixelsWritten();
-            if (!(_k.ZeroCopy && TryRunImported(frame))) RunStaged(frame);
-            new ReadOnlySpan<float>(_out.Pointer, SlotLength).CopyTo(slot);
-        }
-        finally
-        {
-            _d.Submit(_wipeOutCmd, _fence);
-            _out.OnWiped();
+            try
+            {
+                _out.OnPixelsWritten();
+                if (!(_k.ZeroCopy && TryRunImported(frame))) RunStaged(frame);
+                new ReadOnlySpan<float>(_out.Pointer, SlotLength).CopyTo(slot);
+            }
+            finally
+            {
+                _d.Submit(_wipeOutCmd, _fence);
+                _out.OnWiped();
+            }
         }
         return new TensorPlacement((float)nw / frame.Width, (float)nh / frame.Height, nw, nh, frame.Width, frame.Height);
     }
@@ -118,23 +125,16 @@ public sealed unsafe class VulkanPreprocessor : IFramePreprocessor
     private bool TryRunImported(in FrameView f)
     {
         var s = _shape;
-        nuint p0 = Address(f.Plane0), p1 = Address(f.Plane1), p2 = s.Need2 > 0 ? Address(f.Plane2) : p0;
-        nuint lo = Math.Min(p0, Math.Min(p1, p2));
-        nuint hi = Math.Max(p0 + (nuint)s.Need0, Math.Max(p1 + (nuint)s.Need1, p2 + (nuint)s.Need2));
-        nuint align = (nuint)_d.ImportAlignment;
-        nuint start = lo & ~(align - 1), end = (hi + align - 1) & ~(align - 1);
-        // Planes far apart (separate allocations) would import unrelated memory: stage instead.
-        if (end - start > (nuint)(2 * (s.Need0 + s.Need1 + s.Need2)) + 2 * align) return false;
-        var imported = GpuBuffer.Import(_d, (byte*)start, end - start);
+        var imported = GpuBuffer.ImportCovering(_d, Address(f.Plane0), s.Need0, Address(f.Plane1), s.Need1, s.Need2 > 0 ? Address(f.Plane2) : 0, s.Need2,
+            out uint off0, out uint off1, out uint off2);
         if (imported == null) return false;
         DescriptorSet set = default;
         try
         {
             set = _k.Preprocess.CreateSet([imported, _out, _params]);
-            var offsets = new Offsets { Off0 = (uint)(p0 - start), Off1 = (uint)(p1 - start), Off2 = (uint)(p2 - start) };
             _d.Vk.ResetCommandBuffer(_importCmd, 0);
             _d.Begin(_importCmd);
-            RecordKernel(_importCmd, set, offsets);
+            RecordKernel(_importCmd, set, new Offsets { Off0 = off0, Off1 = off1, Off2 = off2 });
             _d.End(_importCmd);
             _d.Submit(_importCmd, _fence);
         }
