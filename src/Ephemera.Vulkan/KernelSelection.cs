@@ -10,7 +10,7 @@ namespace Ephemera.Vulkan;
 /// Turns the engine option <c>kernels: simd | vulkan | auto</c> into the detector's preprocess
 /// kernels, once at start, with one log line saying what runs and why:
 /// <list type="bullet">
-/// <item><description>simd: the CPU kernels (null is returned: the detector's default).</description></item>
+/// <item><description>simd: the CPU kernels (null is returned: the detector's default; no log line).</description></item>
 /// <item><description>vulkan: the best Vulkan device, whatever it is (lavapipe included: for
 /// correctness checks); no loader, driver, device or compute queue → the cause and SIMD.</description></item>
 /// <item><description>auto: Vulkan only on a discrete or integrated GPU that ran the 1080p preprocess
@@ -22,7 +22,7 @@ public static class KernelSelection
 {
     public static IPreprocessKernels? Select(KernelChoice choice, Action<string> log)
     {
-        if (choice == KernelChoice.Simd) { log("kernels: simd"); return null; }
+        if (choice == KernelChoice.Simd) return null; // the default: nothing to say
         VulkanKernels kernels;
         try { kernels = VulkanKernels.Open(); }
         catch (VulkanUnavailableException e)

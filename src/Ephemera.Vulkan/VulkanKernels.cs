@@ -54,10 +54,38 @@ public sealed class VulkanKernels : IPreprocessKernels, IDisposable
 
     public string Describe() => $"vulkan on {Device.Name} ({Device.Kind}, frames by {(ZeroCopy ? "zero copy (VK_EXT_external_memory_host)" : "staging buffer")})";
 
-    public IFramePreprocessor Create(InputContract contract, int tensorWidth, int tensorHeight) => new VulkanPreprocessor(this, contract, tensorWidth, tensorHeight);
+    public IFramePreprocessor Create(InputContract contract, int tensorWidth, int tensorHeight) => Track(new VulkanPreprocessor(this, contract, tensorWidth, tensorHeight));
+
+    // Preprocessors and maskers made on this device: disposed (their buffers wiped) before the device
+    // goes, whoever still holds them (a camera's detection request may outlive the detector).
+    private readonly HashSet<IDisposable> _users = new();
+    private bool _disposed;
+
+    internal T Track<T>(T user) where T : IDisposable
+    {
+        lock (_users)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _users.Add(user);
+        }
+        return user;
+    }
+
+    internal void Untrack(IDisposable user)
+    {
+        lock (_users) _users.Remove(user);
+    }
 
     public void Dispose()
     {
+        IDisposable[] users;
+        lock (_users)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            users = _users.ToArray();
+        }
+        foreach (var u in users) u.Dispose();
         Mask.Dispose();
         Preprocess.Dispose();
         Pool.Dispose();

@@ -40,6 +40,7 @@ public sealed unsafe class VulkanMasker : IDisposable
         _cmd = _d.AllocateCommandBuffer(_commandPool);
         _wipeCmd = _d.AllocateCommandBuffer(_commandPool);
         _fence = _d.CreateFence();
+        kernels.Track(this);
     }
 
     /// <summary>Masks every box in order; returns the luma pixels written (as <see cref="Masker.Apply"/> summed).</summary>
@@ -151,6 +152,7 @@ public sealed unsafe class VulkanMasker : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        _k.Untrack(this);
         if (_stagingSet.Handle != 0) _k.Mask.FreeSet(_stagingSet);
         if (_staging != null) _k.Pool.Return(_staging);
         _d.Vk.DestroyFence(_d.Device, _fence, null);

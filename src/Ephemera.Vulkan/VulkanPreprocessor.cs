@@ -212,6 +212,7 @@ public sealed unsafe class VulkanPreprocessor : IFramePreprocessor
     {
         if (_disposed) return;
         _disposed = true;
+        _k.Untrack(this);
         _simd.WipeScratch();
         if (_stagingSet.Handle != 0) _k.Preprocess.FreeSet(_stagingSet);
         if (_staging != null) _k.Pool.Return(_staging);

@@ -30,8 +30,7 @@ public class FallbackTests
     {
         var logs = new List<string>();
         Assert.Null(KernelSelection.Select(Config.KernelChoice.Simd, logs.Add));
-        Assert.Equal("kernels: simd", Assert.Single(logs));
-        logs.Clear();
+        Assert.Empty(logs);
         var auto = KernelSelection.Select(Config.KernelChoice.Auto, logs.Add);
         using (auto as IDisposable)
         {
