@@ -30,8 +30,9 @@ public sealed class VulkanKernels : IPreprocessKernels, IDisposable
     public bool ZeroCopy { get; }
 
     /// <param name="zeroCopy">Import frames in place where the device allows it; false = always staging.</param>
-    /// <param name="poolCap">Cap on GPU buffers (each preprocessor holds 2–3, each masker 1).</param>
-    public VulkanKernels(VulkanDevice device, bool zeroCopy = true, int poolCap = 64)
+    /// <param name="poolCap">Cap on GPU buffers: each preprocessor (one per camera) holds 3, each masker 1;
+    /// 256 serves about 80 cameras (about 4.5 MB each at 1080p).</param>
+    public VulkanKernels(VulkanDevice device, bool zeroCopy = true, int poolCap = 256)
     {
         Device = device;
         ZeroCopy = zeroCopy && device.CanImportHostMemory && device.ImportAlignment <= (ulong)Environment.SystemPageSize;
@@ -54,7 +55,23 @@ public sealed class VulkanKernels : IPreprocessKernels, IDisposable
 
     public string Describe() => $"vulkan on {Device.Name} ({Device.Kind}, frames by {(ZeroCopy ? "zero copy (VK_EXT_external_memory_host)" : "staging buffer")})";
 
-    public IFramePreprocessor Create(InputContract contract, int tensorWidth, int tensorHeight) => Track(new VulkanPreprocessor(this, contract, tensorWidth, tensorHeight));
+    /// <summary>
+    /// A GPU preprocessor; when the buffer pool is at its cap (more cameras than it serves), the SIMD
+    /// one, counted in <see cref="SimdFallbacks"/>: a camera keeps detecting rather than failing.
+    /// </summary>
+    public IFramePreprocessor Create(InputContract contract, int tensorWidth, int tensorHeight)
+    {
+        try { return Track(new VulkanPreprocessor(this, contract, tensorWidth, tensorHeight)); }
+        catch (GpuPoolExhaustedException)
+        {
+            Interlocked.Increment(ref _simdFallbacks);
+            return new FramePreprocessor(contract, tensorWidth, tensorHeight);
+        }
+    }
+
+    private int _simdFallbacks;
+    /// <summary>Preprocessors handed out as SIMD because the GPU buffer pool was at its cap.</summary>
+    public int SimdFallbacks => Volatile.Read(ref _simdFallbacks);
 
     // Preprocessors and maskers made on this device: disposed (their buffers wiped) before the device
     // goes, whoever still holds them (a camera's detection request may outlive the detector).

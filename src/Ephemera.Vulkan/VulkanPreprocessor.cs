@@ -69,8 +69,18 @@ public sealed unsafe class VulkanPreprocessor : IFramePreprocessor
         _importCmd = _d.AllocateCommandBuffer(_commandPool);
         _wipeOutCmd = _d.AllocateCommandBuffer(_commandPool);
         _fence = _d.CreateFence();
-        _out = kernels.Pool.Rent((ulong)SlotLength * sizeof(float));
-        _params = kernels.Pool.Rent((ulong)sizeof(Params));
+        try
+        {
+            _out = kernels.Pool.Rent((ulong)SlotLength * sizeof(float));
+            _params = kernels.Pool.Rent((ulong)sizeof(Params));
+        }
+        catch
+        {
+            if (_out != null) kernels.Pool.Return(_out);
+            _d.Vk.DestroyFence(_d.Device, _fence, null);
+            _d.Vk.DestroyCommandPool(_d.Device, _commandPool, null);
+            throw;
+        }
         _d.Begin(_wipeOutCmd);
         _d.CmdWipe(_wipeOutCmd, _out.Handle);
         _d.Barrier(_wipeOutCmd);
@@ -88,7 +98,13 @@ public sealed unsafe class VulkanPreprocessor : IFramePreprocessor
         if (slot.Length < SlotLength) throw new ArgumentException($"tensor slot has {slot.Length} floats, needs {SlotLength}");
         FramePreprocessor.CheckPlanes(frame);
         var (nw, nh) = _simd.ResizedSize(frame.Width, frame.Height);
-        Prepare(frame, nw, nh);
+        try { Prepare(frame, nw, nh); }
+        catch (GpuPoolExhaustedException)
+        {
+            // No staging buffer to be had (the pool is at its cap): this frame runs SIMD.
+            LastPath = FramePath.Simd;
+            return _simd.Run(frame, slot);
+        }
 
         // Pinned for the whole run: managed planes must not move while the GPU reads them in place.
         fixed (byte* pin0 = frame.Plane0, pin1 = frame.Plane1, pin2 = frame.Plane2)

@@ -32,6 +32,23 @@ public sealed unsafe class WipeAndLedgerTests : IDisposable
     }
 
     [VulkanFact]
+    public void PastThePoolCapACameraGetsTheSimdPreprocessorInsteadOfAnError()
+    {
+        using var kernels = new VulkanKernels(VulkanDevice.Open(allowHostImport: false), zeroCopy: false, poolCap: 3);
+        using var frame = SyntheticFrame.Create(640, 480, seed: 2);
+        using var first = kernels.Create(Inputs.Yolox, 416, 320);
+        var slot = new float[first.SlotLength];
+        first.Run(frame.View, slot); // output, parameters and staging: the pool's three buffers
+        Assert.IsType<VulkanPreprocessor>(first);
+        using var second = kernels.Create(Inputs.Yolox, 416, 320);
+        Assert.IsType<Inference.Preprocess.FramePreprocessor>(second);
+        Assert.Equal(1, kernels.SimdFallbacks);
+        var expected = new float[slot.Length];
+        second.Run(frame.View, expected);
+        Assert.True(PreprocessParityTests.MaxLsb(expected, slot, Inputs.Yolox, 416 * 320) <= 1.0);
+    }
+
+    [VulkanFact]
     public void PreprocessAndMaskBuffersAreZeroAfterEveryFrame()
     {
         using var frame = SyntheticFrame.Create(1920, 1080, seed: 9);
