@@ -79,12 +79,12 @@ internal sealed unsafe class ComputeKernel : IDisposable
     }
 
     /// <summary>A descriptor set binding <paramref name="buffers"/> to bindings 0..n-1.</summary>
-    public DescriptorSet CreateSet(ReadOnlySpan<GpuBuffer> buffers)
+    public DescriptorSet CreateSet(ReadOnlySpan<VkBuffer> buffers)
     {
         lock (_poolLock) return CreateSetLocked(buffers);
     }
 
-    private DescriptorSet CreateSetLocked(ReadOnlySpan<GpuBuffer> buffers)
+    private DescriptorSet CreateSetLocked(ReadOnlySpan<VkBuffer> buffers)
     {
         var vk = _device.Vk;
         var layout = _setLayout;
@@ -95,7 +95,7 @@ internal sealed unsafe class ComputeKernel : IDisposable
         var writes = stackalloc WriteDescriptorSet[buffers.Length];
         for (int i = 0; i < buffers.Length; i++)
         {
-            infos[i] = new DescriptorBufferInfo { Buffer = buffers[i].Handle, Offset = 0, Range = Vk.WholeSize };
+            infos[i] = new DescriptorBufferInfo { Buffer = buffers[i], Offset = 0, Range = Vk.WholeSize };
             writes[i] = new WriteDescriptorSet { SType = StructureType.WriteDescriptorSet, DstSet = set, DstBinding = (uint)i, DescriptorCount = 1, DescriptorType = DescriptorType.StorageBuffer, PBufferInfo = &infos[i] };
         }
         vk.UpdateDescriptorSets(_device.Device, (uint)buffers.Length, writes, 0, null);

@@ -6,8 +6,8 @@ namespace Ephemera.Vulkan;
 
 /// <summary>
 /// One storage buffer with host-visible, coherent memory mapped for its whole life (the host writes
-/// frames in and reads tensors out through <see cref="Pointer"/>), or host memory imported without a
-/// copy (<see cref="Imported"/>: the decode pool's pages; the pool owns and wipes those).
+/// frames in and reads tensors out through <see cref="Pointer"/>). Host memory imported without a copy
+/// (the decode pool's pages, which that pool owns and wipes) is a <see cref="HostImport"/> instead.
 /// A buffer that held pixels is zeroed by <c>vkCmdFillBuffer</c> before reuse or release and counted
 /// in <see cref="GpuLedger"/>: <see cref="OnPixelsWritten"/> when pixels enter, <see cref="OnWiped"/> after the fill.
 /// </summary>
@@ -18,17 +18,15 @@ public sealed unsafe class GpuBuffer : IDisposable
     private long _pixelsSince = -1;
 
     internal VkBuffer Handle { get; private set; }
-    /// <summary>Host address of the buffer's first byte (mapped memory, or the imported host pointer).</summary>
+    /// <summary>Host address of the buffer's first byte (its mapped memory).</summary>
     public byte* Pointer { get; }
     public ulong Size { get; }
-    /// <summary>True for imported host memory (not allocated, never wiped or counted here: its owner does that).</summary>
-    public bool Imported { get; }
     /// <summary>Whether pixels were written since the last wipe.</summary>
     public bool HoldsPixels => _pixelsSince >= 0;
 
-    private GpuBuffer(VulkanDevice device, VkBuffer handle, DeviceMemory memory, byte* pointer, ulong size, bool imported)
+    private GpuBuffer(VulkanDevice device, VkBuffer handle, DeviceMemory memory, byte* pointer, ulong size)
     {
-        _device = device; Handle = handle; _memory = memory; Pointer = pointer; Size = size; Imported = imported;
+        _device = device; Handle = handle; _memory = memory; Pointer = pointer; Size = size;
     }
 
     /// <summary>A new host-visible storage buffer of <paramref name="bytes"/> (the pool zeroes it before first use).</summary>
@@ -52,17 +50,17 @@ public sealed unsafe class GpuBuffer : IDisposable
         VulkanDevice.Check(vk.BindBufferMemory(device.Device, buffer, memory, 0), "vkBindBufferMemory");
         void* p;
         VulkanDevice.Check(vk.MapMemory(device.Device, memory, 0, Vk.WholeSize, 0, &p), "vkMapMemory");
-        return new GpuBuffer(device, buffer, memory, (byte*)p, bytes, imported: false);
+        return new GpuBuffer(device, buffer, memory, (byte*)p, bytes);
     }
 
     /// <summary>
     /// Wraps host memory [pointer, pointer + bytes) as a buffer without copying it. Both must be
-    /// multiples of <see cref="VulkanDevice.ImportAlignment"/>. Null when the device refuses this memory.
+    /// multiples of <see cref="VulkanDevice.ImportAlignment"/>. Invalid (default) when the device refuses this memory.
     /// </summary>
-    internal static GpuBuffer? Import(VulkanDevice device, byte* pointer, ulong bytes)
+    internal static HostImport Import(VulkanDevice device, byte* pointer, ulong bytes)
     {
         uint types = device.HostPointerMemoryTypes(pointer);
-        if (types == 0) return null;
+        if (types == 0) return default;
         var vk = device.Vk;
         var ext = new ExternalMemoryBufferCreateInfo { SType = StructureType.ExternalMemoryBufferCreateInfo, HandleTypes = ExternalMemoryHandleTypeFlags.HostAllocationBitExt };
         var bci = new BufferCreateInfo
@@ -71,40 +69,40 @@ public sealed unsafe class GpuBuffer : IDisposable
             Usage = BufferUsageFlags.StorageBufferBit | BufferUsageFlags.TransferDstBit | BufferUsageFlags.TransferSrcBit,
         };
         VkBuffer buffer;
-        if (vk.CreateBuffer(device.Device, &bci, null, &buffer) != Result.Success) return null;
+        if (vk.CreateBuffer(device.Device, &bci, null, &buffer) != Result.Success) return default;
         vk.GetBufferMemoryRequirements(device.Device, buffer, out var req);
         uint allowed = types & req.MemoryTypeBits;
-        if (allowed == 0 || req.Size > bytes) { vk.DestroyBuffer(device.Device, buffer, null); return null; }
+        if (allowed == 0 || req.Size > bytes) { vk.DestroyBuffer(device.Device, buffer, null); return default; }
         var import = new ImportMemoryHostPointerInfoEXT { SType = StructureType.ImportMemoryHostPointerInfoExt, HandleType = ExternalMemoryHandleTypeFlags.HostAllocationBitExt, PHostPointer = pointer };
         var mai = new MemoryAllocateInfo { SType = StructureType.MemoryAllocateInfo, PNext = &import, AllocationSize = bytes, MemoryTypeIndex = device.MemoryType(allowed, MemoryPropertyFlags.HostVisibleBit) };
         DeviceMemory memory;
-        if (vk.AllocateMemory(device.Device, &mai, null, &memory) != Result.Success) { vk.DestroyBuffer(device.Device, buffer, null); return null; }
+        if (vk.AllocateMemory(device.Device, &mai, null, &memory) != Result.Success) { vk.DestroyBuffer(device.Device, buffer, null); return default; }
         if (vk.BindBufferMemory(device.Device, buffer, memory, 0) != Result.Success)
         {
-            vk.FreeMemory(device.Device, memory, null); vk.DestroyBuffer(device.Device, buffer, null); return null;
+            vk.FreeMemory(device.Device, memory, null); vk.DestroyBuffer(device.Device, buffer, null); return default;
         }
-        return new GpuBuffer(device, buffer, memory, pointer, bytes, imported: true);
+        return new HostImport(device, buffer, memory);
     }
 
     /// <summary>
     /// Imports the pages under up to three planes (pointer, bytes; bytes 0 = unused) as one buffer and
-    /// gives each plane's byte offset inside it. Null (stage instead) when import is off, the device
+    /// gives each plane's byte offset inside it. Invalid (stage instead) when import is off, the device
     /// refuses the memory, or the planes lie far apart (separate allocations: unrelated memory between).
     /// The caller keeps the planes pinned and alive until the GPU is done, then disposes the buffer.
     /// </summary>
-    internal static GpuBuffer? ImportCovering(VulkanDevice device, nuint p0, long n0, nuint p1, long n1, nuint p2, long n2, out uint off0, out uint off1, out uint off2)
+    internal static HostImport ImportCovering(VulkanDevice device, nuint p0, long n0, nuint p1, long n1, nuint p2, long n2, out uint off0, out uint off1, out uint off2)
     {
         off0 = off1 = off2 = 0;
-        if (!device.CanImportHostMemory) return null;
+        if (!device.CanImportHostMemory) return default;
         if (n2 == 0) p2 = p0;
         if (n1 == 0) p1 = p0;
         nuint lo = Math.Min(p0, Math.Min(p1, p2));
         nuint hi = Math.Max(p0 + (nuint)n0, Math.Max(p1 + (nuint)n1, p2 + (nuint)n2));
         nuint align = (nuint)device.ImportAlignment;
         nuint start = lo & ~(align - 1), end = (hi + align - 1) & ~(align - 1);
-        if (end - start > (nuint)(2 * (n0 + n1 + n2)) + 2 * align || end - start > uint.MaxValue) return null;
+        if (end - start > (nuint)(2 * (n0 + n1 + n2)) + 2 * align || end - start > uint.MaxValue) return default;
         var b = Import(device, (byte*)start, end - start);
-        if (b == null) return null;
+        if (!b.IsValid) return default;
         off0 = (uint)(p0 - start); off1 = (uint)(p1 - start); off2 = (uint)(p2 - start);
         return b;
     }
@@ -112,7 +110,7 @@ public sealed unsafe class GpuBuffer : IDisposable
     /// <summary>Pixels entered this buffer: counted as one allocated pixel buffer until the next wipe.</summary>
     internal void OnPixelsWritten()
     {
-        if (Imported || _pixelsSince >= 0) return;
+        if (_pixelsSince >= 0) return;
         _pixelsSince = Stopwatch.GetTimestamp();
         GpuLedger.OnAllocated();
     }
@@ -131,9 +129,27 @@ public sealed unsafe class GpuBuffer : IDisposable
     {
         if (Handle.Handle == 0) return;
         var vk = _device.Vk;
-        if (!Imported) vk.UnmapMemory(_device.Device, _memory);
+        vk.UnmapMemory(_device.Device, _memory);
         vk.DestroyBuffer(_device.Device, Handle, null);
         vk.FreeMemory(_device.Device, _memory, null);
         Handle = default; _memory = default;
+    }
+}
+
+/// <summary>
+/// Host memory imported as a buffer without a copy (VK_EXT_external_memory_host): the decode pool's
+/// pages under a frame. A struct, so the per-frame import allocates nothing managed. Never wiped or
+/// counted here: the pool owning the pages wipes them. Dispose once the GPU is done with it.
+/// </summary>
+internal readonly unsafe struct HostImport(VulkanDevice device, VkBuffer handle, DeviceMemory memory) : IDisposable
+{
+    public VkBuffer Handle { get; } = handle;
+    public bool IsValid => Handle.Handle != 0;
+
+    public void Dispose()
+    {
+        if (!IsValid) return;
+        device.Vk.DestroyBuffer(device.Device, Handle, null);
+        device.Vk.FreeMemory(device.Device, memory, null);
     }
 }

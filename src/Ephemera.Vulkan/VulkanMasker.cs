@@ -61,12 +61,12 @@ public sealed unsafe class VulkanMasker : IDisposable
         fixed (byte* y = p.Y, u = p.U, v = p.V) // pinned: the GPU may work on these pages in place
         {
             uint iy = 0, iu = 0, iv = 0;
-            GpuBuffer? imported = _k.ZeroCopy
+            var imported = _k.ZeroCopy
                 ? GpuBuffer.ImportCovering(_d, (nuint)y, needY, (nuint)u, needC, (nuint)v, needC, out iy, out iu, out iv)
-                : null;
-            if (imported != null)
+                : default;
+            if (imported.IsValid)
             {
-                var set = _k.Mask.CreateSet([imported]);
+                var set = _k.Mask.CreateSet([imported.Handle]);
                 try { written = Record(set, iy, iu, iv, p, boxes, options); _d.Submit(_cmd, _fence); }
                 finally { _k.Mask.FreeSet(set); imported.Dispose(); }
                 LastPath = FramePath.ZeroCopy;
@@ -138,7 +138,7 @@ public sealed unsafe class VulkanMasker : IDisposable
         if (_staging != null) _k.Pool.Return(_staging);
         _staging = null;
         _staging = _k.Pool.Rent(bytes);
-        _stagingSet = _k.Mask.CreateSet([_staging]);
+        _stagingSet = _k.Mask.CreateSet([_staging.Handle]);
         _d.Vk.ResetCommandBuffer(_wipeCmd, 0);
         _d.Begin(_wipeCmd);
         _d.CmdWipe(_wipeCmd, _staging.Handle);

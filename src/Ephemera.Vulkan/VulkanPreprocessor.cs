@@ -143,11 +143,11 @@ public sealed unsafe class VulkanPreprocessor : IFramePreprocessor
         var s = _shape;
         var imported = GpuBuffer.ImportCovering(_d, Address(f.Plane0), s.Need0, Address(f.Plane1), s.Need1, s.Need2 > 0 ? Address(f.Plane2) : 0, s.Need2,
             out uint off0, out uint off1, out uint off2);
-        if (imported == null) return false;
+        if (!imported.IsValid) return false;
         DescriptorSet set = default;
         try
         {
-            set = _k.Preprocess.CreateSet([imported, _out, _params]);
+            set = _k.Preprocess.CreateSet([imported.Handle, _out.Handle, _params.Handle]);
             _d.Vk.ResetCommandBuffer(_importCmd, 0);
             _d.Begin(_importCmd);
             RecordKernel(_importCmd, set, new Offsets { Off0 = off0, Off1 = off1, Off2 = off2 });
@@ -210,7 +210,7 @@ public sealed unsafe class VulkanPreprocessor : IFramePreprocessor
             if (_staging != null) _k.Pool.Return(_staging);
             _staging = null;
             _staging = _k.Pool.Rent(stagingBytes);
-            _stagingSet = _k.Preprocess.CreateSet([_staging, _out, _params]);
+            _stagingSet = _k.Preprocess.CreateSet([_staging.Handle, _out.Handle, _params.Handle]);
         }
         var offsets = new Offsets { Off0 = 0, Off1 = (uint)Align4(need0), Off2 = (uint)(Align4(need0) + Align4(need1)) };
         _d.Vk.ResetCommandBuffer(_runCmd, 0);
