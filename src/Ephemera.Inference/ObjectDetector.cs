@@ -20,6 +20,8 @@ public sealed record DetectorOptions
     public int InputWidth { get; init; }
     public int InputHeight { get; init; }
     public DecodeOptions Decode { get; init; } = new();
+    /// <summary>Preprocess kernels (engine option <c>kernels:</c>); null = SIMD.</summary>
+    public IPreprocessKernels? Kernels { get; init; }
     /// <summary>Where fetched model weights live (null = <see cref="Core.RepoPaths.Models"/>).</summary>
     public string? ModelsDirectory { get; init; }
 }
@@ -35,7 +37,7 @@ public sealed class ObjectDetector : IDisposable
     private readonly bool _ownsSession;
     private readonly object _detectLock = new();
     private readonly List<TensorBank> _banks = new();
-    private readonly FramePreprocessor _ownPreprocessor;
+    private readonly IFramePreprocessor _ownPreprocessor;
     private readonly TensorBank _ownBank;
     private readonly TensorPlacement[] _onePlacement = new TensorPlacement[1];
     private readonly Detections?[] _oneOutput = new Detections?[1];
@@ -78,12 +80,16 @@ public sealed class ObjectDetector : IDisposable
         int requested = options.MaxBatch > 0 ? options.MaxBatch : options.Inference.DefaultMaxBatch;
         MaxBatch = session.DynamicBatch ? requested : 1;
 
-        _ownPreprocessor = CreatePreprocessor();
+        _ownPreprocessor = CreateKernelPreprocessor();
         _ownBank = CreateBank();
     }
 
     /// <summary>A preprocessor for this detector's input contract and size (one per thread).</summary>
     public FramePreprocessor CreatePreprocessor() => new(_session.Entry.Input, InputWidth, InputHeight);
+
+    /// <summary>A preprocessor from the configured kernels (<see cref="DetectorOptions.Kernels"/>; SIMD when none), one per thread.</summary>
+    public IFramePreprocessor CreateKernelPreprocessor() =>
+        Options.Kernels?.Create(_session.Entry.Input, InputWidth, InputHeight) ?? CreatePreprocessor();
 
     /// <summary>
     /// Detects objects in one frame; <paramref name="output"/> is cleared and filled with boxes in
@@ -167,6 +173,7 @@ public sealed class ObjectDetector : IDisposable
     public void Dispose()
     {
         lock (_banks) { foreach (var b in _banks) b.Dispose(); _banks.Clear(); }
+        _ownPreprocessor.Dispose();
         if (_ownsSession) _session.Dispose();
     }
 }

@@ -185,8 +185,10 @@ public sealed class EngineHost : IDisposable
         if (_batcher != null) return;
         var e = _config.Engine;
         DetectorInput = ChooseDetectorInput(e, cameras);
+        _kernels ??= Vulkan.KernelSelection.Select(e.Kernels, line => _log.LogInformation("{Kernels}", line));
         _detector = ObjectDetector.Open(new DetectorOptions
         {
+            Kernels = _kernels,
             Model = e.Model,
             Inference = new InferenceOptions(e.Provider, e.IntraOpThreads, parallelRuns: e.ParallelRuns),
             MaxBatch = e.MaxBatch,
@@ -621,6 +623,8 @@ public sealed class EngineHost : IDisposable
         _audited[c.Id] = (d, w);
     }
 
+    private Inference.Preprocess.IPreprocessKernels? _kernels; // engine option kernels:, chosen with the detector
+
     private void ReleaseDetector()
     {
         if (_batcher is { } b && b.Counters.Frames is > 0 and var frames)
@@ -630,6 +634,7 @@ public sealed class EngineHost : IDisposable
         }
         _batcher?.Dispose(); _batcher = null;
         _detector?.Dispose(); _detector = null;
+        (_kernels as IDisposable)?.Dispose(); _kernels = null; // wipes what its preprocessors still hold
     }
 
     public void Dispose()
