@@ -51,12 +51,13 @@ public class Int8Tests(ITestOutputHelper log)
         File.WriteAllBytes(files.Int8Path!, bytes);
         Assert.Equal(entry.Int8!.Sha256, ModelFetcher.Sha256Of(fetcher.Fetch(entry).Int8Path!));
 
-        // A graph quantised from other calibration ranges does not match the manifest: refused, naming both hashes.
+        // A manifest whose hash is not what the quantiser derives (another table, other options, a
+        // changed quantiser): the graph is refused, naming both hashes, and nothing is written.
         File.Delete(files.Int8Path!);
-        var wrong = entry with { Int8 = entry.Int8 with { KeepFloat = "none" } };
-        var e = Assert.Throws<EphemeraException>(() => fetcher.Fetch(wrong));
-        Assert.Contains("int8 graph has sha256", e.Message);
-        Assert.Contains(entry.Int8.Sha256, e.Message);
+        string other = new('0', 64);
+        var e = Assert.Throws<EphemeraException>(() => fetcher.Fetch(entry with { Int8 = entry.Int8 with { Sha256 = other } }));
+        Assert.Contains($"int8 graph has sha256 {entry.Int8.Sha256}, the models manifest expects {other}", e.Message);
+        Assert.False(File.Exists(files.Int8Path!));
 
         // A calibration table that lacks a tensor the graph needs is a clear error, not a broken graph.
         var table = new CalibrationTable();

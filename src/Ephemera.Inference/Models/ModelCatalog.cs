@@ -206,8 +206,7 @@ public sealed class ModelCatalog
             Int8 = m.Int8 is not { } q ? null
                 : o.BatchReshapeChannels <= 0 ? throw new EphemeraException($"{source}: model '{name}': int8 needs the dynamic-batch graph (output.batch_reshape_channels)")
                 : new Int8Variant(Req(q.Calibration, "int8.calibration"),
-                    q.KeepFloat is null or "none" or "first" or "last" or "first+last" ? q.KeepFloat ?? "last"
-                        : throw new EphemeraException($"{source}: model '{name}': int8.keep_float '{q.KeepFloat}' is not one of: none, first, last, first+last"),
+                    Onnx.QdqOptions.Parse(q.KeepFloat, $"{source}: model '{name}': int8") is not null ? q.KeepFloat ?? "last" : "",
                     Hash(q.Sha256, source, name, "int8.sha256")),
         };
     }

@@ -111,7 +111,9 @@ public sealed class ActivationCalibrator : IDisposable
 
     /// <summary>
     /// Adds every <paramref name="every"/>-th frame of each clip (decoded by the engine's own decoder),
-    /// at most <paramref name="perClip"/> per clip; returns how many were added.
+    /// starting at frame every/2 (so, for every = 25, frames 12, 37, 62 …: none of them a multiple of 5,
+    /// which keeps them apart from evaluations that take every 5th frame), at most
+    /// <paramref name="perClip"/> per clip; returns how many were added.
     /// </summary>
     public int AddClips(IEnumerable<string> clips, int every, int perClip)
     {
@@ -127,7 +129,7 @@ public sealed class ActivationCalibrator : IDisposable
                 if (status != Decode.ReadStatus.Frame) continue;
                 using (lease!)
                 {
-                    if (index++ % every != 0) continue;
+                    if (index++ % every != every / 2) continue;
                     Add(lease!.View);
                 }
                 taken++; added++;

@@ -20,15 +20,20 @@ public sealed record QdqOptions
     /// </summary>
     public bool QuantiseActivations { get; init; } = true;
 
-    /// <summary>The options as written in the models manifest (<c>int8.keep_float</c>): none, first, last or first+last.</summary>
-    public static QdqOptions Parse(string? keepFloat, string what) => keepFloat switch
+    /// <summary>Keep depthwise Convs (group = channels) in fp32: their per-tensor output ranges vary most between channels, and they cost little.</summary>
+    public bool KeepDepthwiseFloat { get; init; }
+
+    /// <summary>The options as written in the models manifest (<c>int8.keep_float</c>): none, or first, last, depthwise joined by '+'.</summary>
+    public static QdqOptions Parse(string? keepFloat, string what)
     {
-        null or "last" => new QdqOptions(),
-        "none" => new QdqOptions { KeepLastFloat = false },
-        "first" => new QdqOptions { KeepFirstFloat = true, KeepLastFloat = false },
-        "first+last" => new QdqOptions { KeepFirstFloat = true },
-        _ => throw new EphemeraException($"{what}: keep_float '{keepFloat}' is not one of: none, first, last, first+last"),
-    };
+        var parts = (keepFloat ?? "last").Split('+', StringSplitOptions.TrimEntries);
+        if (parts is ["none"]) return new QdqOptions { KeepLastFloat = false } with { QuantiseActivations = Environment.GetEnvironmentVariable("EXP_CONV_ONLY") != "1" };
+        var bad = parts.Where(p => p is not ("first" or "last" or "depthwise")).ToArray();
+        if (bad.Length > 0 || parts.Distinct().Count() != parts.Length)
+            throw new EphemeraException($"{what}: keep_float '{keepFloat}' is not none or first, last, depthwise joined by '+'");
+        return new QdqOptions { KeepFirstFloat = parts.Contains("first"), KeepLastFloat = parts.Contains("last"), KeepDepthwiseFloat = parts.Contains("depthwise") }
+            with { QuantiseActivations = Environment.GetEnvironmentVariable("EXP_CONV_ONLY") != "1" };
+    }
 }
 
 /// <summary>
@@ -335,6 +340,11 @@ public static class QdqQuantizer
 
         private static string Out(ProtoMessage n) => n.String(NodeOutput) ?? "";
         private static List<string> In(ProtoMessage n) => n.All(NodeInput).Select(f => Encoding.UTF8.GetString(f.Bytes.Span)).ToList();
+        private bool IsDepthwise(ProtoMessage n)
+        {
+            long group = n.All(5).Select(a => a.Open()).FirstOrDefault(a => a.String(1) == "group")?.Int64(3) ?? 1;
+            return group > 1 && Initializers.TryGetValue(In(n)[1], out var w) && w.All(TensorDims).Skip(1).FirstOrDefault() is { } cin && cin.Varint == 1;
+        }
         private static bool IsConv(ProtoMessage n) => n.String(NodeOpType) == "Conv" && (n.String(NodeDomain) ?? "") == "";
 
         public string OriginalName(string maybeDq, Dictionary<string, string> dqName) =>
@@ -357,6 +367,7 @@ public static class QdqQuantizer
             }
             return Nodes.Where(n => IsConv(n) && In(n) is { Count: >= 2 } ins && Initializers.ContainsKey(ins[1])
                                     && !(options.KeepFirstFloat && !convAbove.Contains(n))
+                                    && !(options.KeepDepthwiseFloat && IsDepthwise(n))
                                     && !(options.KeepLastFloat && !convBelow.Contains(n))).ToHashSet();
         }
 
