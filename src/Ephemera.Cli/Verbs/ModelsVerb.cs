@@ -25,8 +25,8 @@ public sealed class ModelsVerb : IVerb
           list    the catalogue (models/models.yaml) as JSON on stdout
           calibrate  (developers) run the fp32 dynamic-batch graph of NAME (default: the default model)
                   over every Nth frame from N/2 on (default 25: frames 12, 37, …, at most --per-clip,
-                  default 12) of the shared clips (vtest.avi, traffic, car, one-by-one, and the one
-                  1080p clip, ADL-Rundle-6, on frames the every-5th parity test never sees), write the activation ranges (min/max, or
+                  default 12) of the shared clips (vtest.avi, traffic, car, one-by-one; not
+                  ADL-Rundle-6, which the int8 parity test judges), write the activation ranges (min/max, or
                   --percentile P) to models/calibration/NAME.int8.tsv (or --out), quantise, and print
                   the int8 graph's sha256 for int8.sha256 in models/models.yaml
         """;
@@ -79,7 +79,7 @@ public sealed class ModelsVerb : IVerb
     }
 
     private static readonly string[] CalibrationClips =
-        ["video/vtest.avi", "video/traffic_640x360.mp4", "video/car-detection.mp4", "video/one-by-one-person-detection.mp4", "mot15/ADL-Rundle-6/video.mp4"];
+        ["video/vtest.avi", "video/traffic_640x360.mp4", "video/car-detection.mp4", "video/one-by-one-person-detection.mp4"];
 
     private static int Calibrate(ModelEntry entry, CliArgs a)
     {

@@ -23,16 +23,22 @@ public sealed record QdqOptions
     /// <summary>Keep depthwise Convs (group = channels) in fp32: their per-tensor output ranges vary most between channels, and they cost little.</summary>
     public bool KeepDepthwiseFloat { get; init; }
 
-    /// <summary>The options as written in the models manifest (<c>int8.keep_float</c>): none, or first, last, depthwise joined by '+'.</summary>
+    /// <summary>
+    /// The options as written in the models manifest (<c>int8.keep_float</c>): none, or any of first,
+    /// last, depthwise, silu joined by '+' (silu: SiLU and residual Adds stay fp32, only Convs are quantised).
+    /// </summary>
     public static QdqOptions Parse(string? keepFloat, string what)
     {
         var parts = (keepFloat ?? "last").Split('+', StringSplitOptions.TrimEntries);
-        if (parts is ["none"]) return new QdqOptions { KeepLastFloat = false } with { QuantiseActivations = Environment.GetEnvironmentVariable("EXP_CONV_ONLY") != "1" };
-        var bad = parts.Where(p => p is not ("first" or "last" or "depthwise")).ToArray();
+        if (parts is ["none"]) return new QdqOptions { KeepLastFloat = false };
+        var bad = parts.Where(p => p is not ("first" or "last" or "depthwise" or "silu")).ToArray();
         if (bad.Length > 0 || parts.Distinct().Count() != parts.Length)
-            throw new EphemeraException($"{what}: keep_float '{keepFloat}' is not none or first, last, depthwise joined by '+'");
-        return new QdqOptions { KeepFirstFloat = parts.Contains("first"), KeepLastFloat = parts.Contains("last"), KeepDepthwiseFloat = parts.Contains("depthwise") }
-            with { QuantiseActivations = Environment.GetEnvironmentVariable("EXP_CONV_ONLY") != "1" };
+            throw new EphemeraException($"{what}: keep_float '{keepFloat}' is not none or first, last, depthwise, silu joined by '+'");
+        return new QdqOptions
+        {
+            KeepFirstFloat = parts.Contains("first"), KeepLastFloat = parts.Contains("last"),
+            KeepDepthwiseFloat = parts.Contains("depthwise"), QuantiseActivations = !parts.Contains("silu"),
+        };
     }
 }
 
