@@ -24,8 +24,8 @@ public sealed class ModelsVerb : IVerb
                   (--quiet: nothing on stdout; the launcher runs this before every verb)
           list    the catalogue (models/models.yaml) as JSON on stdout
           calibrate  (developers) run the fp32 dynamic-batch graph of NAME (default: the default model)
-                  over every Nth frame from N/2 on (default 25: frames 12, 37, …, at most --per-clip,
-                  default 12) of the shared clips (vtest.avi, traffic, car, one-by-one; not
+                  over every Nth frame from N/2 on (default 10: frames 5, 15, …, at most --per-clip,
+                  default 30) of the shared clips (vtest.avi, traffic, car, one-by-one; not
                   ADL-Rundle-6, which the int8 parity test judges), write the activation ranges (min/max, or
                   --percentile P) to models/calibration/NAME.int8.tsv (or --out), quantise, and print
                   the int8 graph's sha256 for int8.sha256 in models/models.yaml
@@ -83,7 +83,7 @@ public sealed class ModelsVerb : IVerb
 
     private static int Calibrate(ModelEntry entry, CliArgs a)
     {
-        int every = a.GetInt("every", 25), perClip = a.GetInt("per-clip", 12);
+        int every = a.GetInt("every", 10), perClip = a.GetInt("per-clip", 30);
         double percentile = a.GetDouble("percentile", 100);
         if (every < 1 || perClip < 1) throw new UsageException("--every and --per-clip must be >= 1");
         if (!(percentile > 50 && percentile <= 100)) throw new UsageException($"--percentile must be in (50, 100], got {percentile}");

@@ -111,8 +111,7 @@ public sealed class ActivationCalibrator : IDisposable
 
     /// <summary>
     /// Adds every <paramref name="every"/>-th frame of each clip (decoded by the engine's own decoder),
-    /// starting at frame every/2 (so, for every = 25, frames 12, 37, 62 …: none of them a multiple of 5,
-    /// which keeps them apart from evaluations that take every 5th frame), at most
+    /// starting at frame every/2 (mid-interval: for every = 10, frames 5, 15, 25 …), at most
     /// <paramref name="perClip"/> per clip; returns how many were added.
     /// </summary>
     public int AddClips(IEnumerable<string> clips, int every, int perClip)
