@@ -206,9 +206,16 @@ public sealed class ModelCatalog
             Int8 = m.Int8 is not { } q ? null
                 : o.BatchReshapeChannels <= 0 ? throw new EphemeraException($"{source}: model '{name}': int8 needs the dynamic-batch graph (output.batch_reshape_channels)")
                 : new Int8Variant(Req(q.Calibration, "int8.calibration"),
-                    Onnx.QdqOptions.Parse(q.KeepFloat, $"{source}: model '{name}': int8") is not null ? q.KeepFloat ?? "last" : "",
+                    ValidKeepFloat(q.KeepFloat ?? "last", $"{source}: model '{name}': int8"),
                     Hash(q.Sha256, source, name, "int8.sha256")),
         };
+    }
+
+    /// <summary>int8.keep_float as written, once the quantiser's own parser accepts it (one place decides what is valid).</summary>
+    private static string ValidKeepFloat(string keepFloat, string what)
+    {
+        Onnx.QdqOptions.Parse(keepFloat, what);
+        return keepFloat;
     }
 
     private static Dictionary<string, IReadOnlyList<string>> ToLists(Dictionary<string, List<string>> m) =>
