@@ -53,6 +53,12 @@ public sealed record EngineOptions
     /// GPU that measured faster than SIMD at start; a CPU driver such as lavapipe → SIMD).
     /// </summary>
     public KernelChoice Kernels { get; init; } = KernelChoice.Simd;
+    /// <summary>
+    /// Detector precision: fp32, int8 (the project's QDQ graph of the model, models.yaml <c>int8:</c>),
+    /// or auto — at start the engine times both at its input size and takes int8 only when it is at
+    /// least 1.1× faster (VNNI CPUs); AVX2-only CPUs measure int8 slower and stay fp32.
+    /// </summary>
+    public DetectorPrecision Precision { get; init; } = DetectorPrecision.Fp32;
     /// <summary>ONNX Runtime execution provider: cpu, cuda, tensorrt, directml, openvino.</summary>
     public string Provider { get; init; } = "cpu";
     /// <summary>Intra-op threads per detector run (0 = auto: on CPU the cores shared among the parallel runs).</summary>
