@@ -15,7 +15,7 @@ namespace Ephemera.Bench;
 /// The case-4 closing figures, reproducible: face recall by face height against a reference ensemble,
 /// hand-labelled plates, over-masking and kept signs, per-stage throughput at 720p and 1080p against
 /// the same detectors run whole-frame back to back, and the pixel ledger.
-/// <c>dotnet run -c Release --project bench/Ephemera.Bench -- anonymise-eval [--only faces|plates|throughput|textscale] [--adl-frames N] [--perf-frames N] [--json FILE]</c>
+/// <c>dotnet run -c Release --project bench/Ephemera.Bench -- anonymise-eval [--only faces|plates|throughput|textscale] [--default-only] [--dump DIR] [--adl-frames N] [--perf-frames N] [--json FILE]</c>
 /// (see docs/anonymisation.md for what each figure means and where it falls short).
 /// </summary>
 public static class AnonymiseEvaluation
@@ -32,6 +32,7 @@ public static class AnonymiseEvaluation
     {
         int adlFrames = Arg(args, "--adl-frames", 12), perfFrames = Arg(args, "--perf-frames", 6);
         string? json = args.SkipWhile(a => a != "--json").Skip(1).FirstOrDefault();
+        s_dump = args.SkipWhile(a => a != "--dump").Skip(1).FirstOrDefault(); // released plate frames as JPEGs, to look at
         string? only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault(); // faces | plates | throughput
         var manifest = ManifestLoader.Load(Path.Combine(RepoPaths.Root, "configs", "manifests", "case4-vehicle-streetscape.yaml"));
         GC.Collect(); GC.WaitForPendingFinalizers();
@@ -42,7 +43,22 @@ public static class AnonymiseEvaluation
         using (var text = new TextCheck(anonymiser.Options))
         {
             if (only is null or "faces") Faces(anonymiser, context, reference, text, adlFrames);
-            if (only is null or "plates") Plates(anonymiser, context, text);
+            if (only is null or "plates")
+            {
+                // Each step of the plate search on its own, then the default (all on).
+                var o = AnonymiseOptions.FromManifest(manifest);
+                var variants = new List<object>();
+                foreach (var (name, options) in new[]
+                {
+                    ("DB on vehicle crops only (before)", o with { PlateContrastSearch = false, PlateZoneFallback = false }),
+                    ("+ contrast-normalised crops", o with { PlateZoneFallback = false }),
+                    ("+ plate-zone fallback only", o with { PlateContrastSearch = false }),
+                }.Where(_ => !args.Contains("--default-only")))
+                    using (var v = new StreetAnonymiser(manifest, options, Cpu))
+                        variants.Add(new { variant = name, result = Plates(v, context, text, name) });
+                variants.Add(new { variant = "default (contrast + fallback)", result = Plates(anonymiser, context, text, "default (contrast + fallback)") });
+                Report["plates"] = variants;
+            }
             if (only == "textscale") TextScale();
             if (only is null or "throughput") Throughput(anonymiser, context, perfFrames);
         }
@@ -56,6 +72,8 @@ public static class AnonymiseEvaluation
         Console.WriteLine($"ledger: allocated +{after.Allocated - before.Allocated}, wiped +{after.Wiped - before.Wiped}, in use {before.InUse} → {after.InUse}, leaked +{after.Leaked - before.Leaked}");
         if (json != null) File.WriteAllText(json, JsonSerializer.Serialize(Report, new JsonSerializerOptions { WriteIndented = true }));
     }
+
+    private static string? s_dump;
 
     private static int Arg(string[] args, string name, int fallback)
     {
@@ -172,7 +190,7 @@ public static class AnonymiseEvaluation
         ("images/opencv4nodejs_cars.jpeg", 0, []),
     ];
 
-    private static void Plates(StreetAnonymiser a, ObjectDetector context, TextCheck text)
+    private static object Plates(StreetAnonymiser a, ObjectDetector context, TextCheck text, string variant)
     {
         int labelled = 0, masked = 0;
         var rows = new List<object>();
@@ -198,21 +216,23 @@ public static class AnonymiseEvaluation
                     for (int i = 0; i < objects.Count; i++) seen.Add($"{CocoClasses.NameOf(objects.ClassIds[i])} {objects.Scores[i]:F2} {objects.Boxes[i].W:F0}x{objects.Boxes[i].H:F0}");
                     Console.WriteLine($"  {group.Key}#{n} YOLOX: {string.Join("; ", seen)}");
                     var r = a.Anonymise(f, objects, At);
+                    if (s_dump != null && r.Record is { } released)
+                        File.WriteAllBytes(Path.Combine(s_dump, $"{new string(variant.Where(char.IsLetterOrDigit).ToArray())}-{Path.GetFileNameWithoutExtension(group.Key)}-{n}.jpg"), released.Jpeg.ToArray());
+                    Console.WriteLine($"    masks: {string.Join(" ", r.MaskRects.Select(m => $"{m.X0},{m.Y0}-{m.X1},{m.Y1}"))}; survivors: {string.Join(" ", r.SurvivorBoxes)}");
                     foreach (var p in plates)
                     {
                         double share = Covered(p, r.MaskRects, w, h);
                         labelled++;
                         if (share >= 0.95) masked++;
                         rows.Add(new { source = group.Key, frame = n, plate = $"{p.X},{p.Y},{p.W},{p.H}", share = Math.Round(share, 3) });
-                        Console.WriteLine($"plate {group.Key}#{n} {p.W}x{p.H} at {p.X},{p.Y}: masked share {share:F3} (anonymiser: {r.Masked.Plates} plates, {r.OutputCheck})");
+                        Console.WriteLine($"plate {group.Key}#{n} {p.W}x{p.H} at {p.X},{p.Y}: masked share {share:F3} (anonymiser: {r.Masked.Plates} plates incl. {r.PlateZones} fallback zones, {r.OutputCheck})");
                     }
                     areas.Add(Area($"{Path.GetFileName(group.Key)}#{n}", r, w, h, text, f));
                 }
             }
         }
-        Console.WriteLine($"plates: {masked} of {labelled} hand-labelled plates ≥95% masked");
-        Report["plates"] = new { labelled, masked, rows };
-        Report["area_plates"] = areas;
+        Console.WriteLine($"plates, {variant}: {masked} of {labelled} hand-labelled plates ≥95% masked");
+        return new { labelled, masked, rows, areas };
     }
 
     /// <summary>Experiment: does the whole-frame text detector find the labelled plates at 1×, 1.5×, 2×?</summary>

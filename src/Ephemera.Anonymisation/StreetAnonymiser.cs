@@ -48,6 +48,8 @@ public sealed class AnonymiseResult
     internal IReadOnlyList<BoxF> SurvivorBoxes { get; }
     /// <summary>Face and plate tracks the detectors missed on this frame, masked at their predicted position (<see cref="AnonymiseOptions.CarryFrames"/>).</summary>
     public int Carried { get; internal init; }
+    /// <summary>Plate zones masked by the fallback: readable-sized vehicles where no plate candidate was found (<see cref="AnonymiseOptions.PlateZoneFallback"/>).</summary>
+    public int PlateZones { get; internal init; }
 }
 
 /// <summary>
@@ -178,6 +180,14 @@ public sealed class StreetAnonymiser : IDisposable
                 MaskBox(img, faces[i], rects);
             }
             foreach (var b in plates) MaskBox(img, b, rects);
+            int zones = 0;
+            if (_o.PlateZoneFallback)
+                foreach (var v in vehicles)
+                    if (PlateSearch.Readable(v, _o) && !HasPlateCandidate(v, plates))
+                    {
+                        MaskBox(img, PlateSearch.Zone(v, _o), rects);
+                        zones++;
+                    }
             int carried = Track(img, rects, frameIndex, faces, skipIndex, plates);
             if (_o.MaskSmallText) foreach (var b in small) MaskBox(img, b, rects);
             if (_o.MaskLargeText) foreach (var b in large) MaskBox(img, b, rects);
@@ -217,7 +227,7 @@ public sealed class StreetAnonymiser : IDisposable
             }
             Lap(t, 4, ref t0);
 
-            var counts = new AnonymisedCounts(faces.Count - (skipped != null ? 1 : 0), plates.Count, _o.MaskSmallText ? small.Count : 0, headBands,
+            var counts = new AnonymisedCounts(faces.Count - (skipped != null ? 1 : 0), plates.Count + zones, _o.MaskSmallText ? small.Count : 0, headBands,
                 _o.MaskLargeText ? 0 : large.Count, remasked);
             AnonymisedImageRecord? record = null;
             if (check == "withheld") Interlocked.Increment(ref _withheld);
@@ -233,6 +243,7 @@ public sealed class StreetAnonymiser : IDisposable
             return new AnonymiseResult(record, counts, check, survivors, new AnonymiseTimings(t[0] * f, t[1] * f, t[2] * f, t[3] * f, t[4] * f, t[5] * f), rects, survivorBoxes)
             {
                 Carried = carried,
+                PlateZones = zones,
             };
         }
     }
@@ -421,7 +432,7 @@ public sealed class StreetAnonymiser : IDisposable
     /// <summary>The vehicle's region where text is a plate: its box and a band below it.</summary>
     private BoxF PlateRegion(in BoxF v) => new(v.X, v.Y, v.W, v.H * (1 + _o.UnderVehicleFraction));
 
-    private (List<BoxF> Plates, List<BoxF> Small, List<BoxF> Large) FindText(in Image img, List<BoxF> vehicles)
+    private (List<BoxF> Plates, List<BoxF> Small, List<BoxF> Large) FindText(in Image img, List<BoxF> vehicles, bool onOutput = false)
     {
         var plates = new List<BoxF>(); var small = new List<BoxF>(); var large = new List<BoxF>();
         foreach (var v in vehicles)
@@ -431,8 +442,11 @@ public sealed class StreetAnonymiser : IDisposable
             int x1 = Math.Min(img.W, (int)MathF.Ceiling(r.Right)), y1 = Math.Min(img.H, (int)MathF.Ceiling(r.Bottom));
             int cw = (x1 - x0) & ~1, chh = (y1 - y0) & ~1;
             if (cw < 16 || chh < 16) continue;
+            int first = plates.Count;
             TextCropFor(cw, chh).Detect(img.View(x0, y0, cw, chh), _scratch);
             Collect(_scratch, x0, y0, plates);
+            if (_o.PlateContrastSearch) ContrastSearch(img, x0, y0, cw, chh, plates, onOutput);
+            for (int i = first; i < plates.Count; i++) plates[i] = PlateSearch.AtLeastPlateSize(plates[i], v);
         }
         if (_o.WholeFrameText)
         {
@@ -448,6 +462,37 @@ public sealed class StreetAnonymiser : IDisposable
             }
         }
         return (Merge(plates), Merge(small), Merge(large));
+    }
+
+    /// <summary>
+    /// The text detector on a locally contrast-normalised grey copy of the vehicle crop (<see cref="AnonymiseOptions.PlateContrastSearch"/>).
+    /// The copy is a pixel buffer: counted and wiped when the search returns. On the output, masked pixels are left out (<see cref="PlateSearch.Normalise"/>).
+    /// </summary>
+    private void ContrastSearch(in Image img, int x0, int y0, int w, int h, List<BoxF> plates, bool onOutput)
+    {
+        using var scratch = PixelBuffer.Rent((nuint)PlateSearch.ScratchBytes(w, h));
+        var s = scratch.DangerousGetSpan();
+        int radius = Math.Max(2, (int)(Math.Min(w, h) * _o.PlateContrastRadius));
+        PlateSearch.Normalise(img.Planes().Y, img.W, x0, y0, w, h, radius, MinContrastSpread, s, onOutput ? _coverage.AsSpan(0, img.W * img.H) : default);
+        int ySize = w * h, cSize = ySize / 4;
+        var view = new FrameView(w, h, PixelFormat.Yuv420P, s[..ySize], w, s.Slice(ySize, cSize), w / 2, s.Slice(ySize + cSize, cSize), w / 2, img.FullRange);
+        TextCropFor(w, h).Detect(view, _scratch);
+        Collect(_scratch, x0, y0, plates);
+    }
+
+    /// <summary>Grey levels of spread below which a neighbourhood counts as flat paint (sensor noise is not amplified into text).</summary>
+    private const float MinContrastSpread = 6f;
+
+    /// <summary>
+    /// Whether a plate-shaped candidate (wider than tall, 0.05–0.6 of the vehicle's width) has its centre in
+    /// the vehicle's plate zone. Anything else there (a headlight, the whole bumper) does not stand in for the plate.
+    /// </summary>
+    private bool HasPlateCandidate(in BoxF v, List<BoxF> plates)
+    {
+        var zone = PlateSearch.Zone(v, _o);
+        foreach (var p in plates)
+            if (Inside(zone, p.CenterX, p.CenterY) && p.W >= p.H && p.W >= 0.05f * v.W && p.W <= 0.6f * v.W) return true;
+        return false;
     }
 
     /// <summary>
@@ -499,7 +544,7 @@ public sealed class StreetAnonymiser : IDisposable
     {
         var left = new List<BoxF>();
         foreach (var f in FindFaces(img)) if (Covered(img, f) < _o.CoveredFraction) left.Add(f);
-        var (plates, small, large) = FindText(img, vehicles);
+        var (plates, small, large) = FindText(img, vehicles, onOutput: true);
         foreach (var b in plates) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
         if (_o.MaskSmallText) foreach (var b in small) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
         if (_o.MaskLargeText) foreach (var b in large) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
