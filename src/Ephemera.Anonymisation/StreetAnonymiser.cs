@@ -447,6 +447,12 @@ public sealed class StreetAnonymiser : IDisposable
             Collect(_scratch, x0, y0, plates);
             if (_o.PlateContrastSearch) ContrastSearch(img, x0, y0, cw, chh, plates, onOutput);
             for (int i = first; i < plates.Count; i++) plates[i] = PlateSearch.AtLeastPlateSize(plates[i], v);
+            // On the output only plate-sized text is a plate that survived: a region wider than
+            // MaxPlateShare of the vehicle is its body read as text (masked in the first pass anyway when
+            // found there), and re-masking it would black out the car and the street around it.
+            if (onOutput)
+                for (int i = plates.Count - 1; i >= first; i--)
+                    if (plates[i].W > MaxPlateShare * v.W) plates.RemoveAt(i);
         }
         if (_o.WholeFrameText)
         {
@@ -456,7 +462,11 @@ public sealed class StreetAnonymiser : IDisposable
             float smallMax = _o.SmallTextMaxHeight * img.H;
             foreach (var b in whole)
             {
-                if (vehicles.Any(v => Inside(PlateRegion(v), b.CenterX, b.CenterY))) plates.Add(b);
+                if (vehicles.Any(v => Inside(PlateRegion(v), b.CenterX, b.CenterY)))
+                {
+                    // On the output, as on the crops: only plate-sized text is a plate that survived.
+                    if (!onOutput || vehicles.Any(v => Inside(PlateRegion(v), b.CenterX, b.CenterY) && b.W <= MaxPlateShare * v.W)) plates.Add(b);
+                }
                 else if (b.H <= smallMax) small.Add(b);
                 else large.Add(b);
             }
@@ -480,6 +490,9 @@ public sealed class StreetAnonymiser : IDisposable
         Collect(_scratch, x0, y0, plates);
     }
 
+    /// <summary>Widest plate candidate, as a share of its vehicle's width (a plate is 0.17–0.2 of it; close-ups and skew double that).</summary>
+    private const float MaxPlateShare = 0.6f;
+
     /// <summary>Grey levels of spread below which a neighbourhood counts as flat paint (sensor noise is not amplified into text).</summary>
     private const float MinContrastSpread = 6f;
 
@@ -491,7 +504,7 @@ public sealed class StreetAnonymiser : IDisposable
     {
         var zone = PlateSearch.Zone(v, _o);
         foreach (var p in plates)
-            if (Inside(zone, p.CenterX, p.CenterY) && p.W >= p.H && p.W >= 0.05f * v.W && p.W <= 0.6f * v.W) return true;
+            if (Inside(zone, p.CenterX, p.CenterY) && p.W >= p.H && p.W >= 0.05f * v.W && p.W <= MaxPlateShare * v.W) return true;
         return false;
     }
 
