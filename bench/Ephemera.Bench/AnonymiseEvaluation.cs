@@ -60,7 +60,13 @@ public static class AnonymiseEvaluation
                 Report["plates"] = variants;
             }
             if (only == "textscale") TextScale();
-            if (only is null or "throughput") Throughput(anonymiser, context, perfFrames);
+            if (only is null or "throughput")
+            {
+                // The anonymiser as it was before the plate search and the changed-regions check, alternated frame by frame.
+                var o = AnonymiseOptions.FromManifest(manifest);
+                using var previous = new StreetAnonymiser(manifest, o with { PlateContrastSearch = false, PlateZoneFallback = false, CheckChangedRegionsOnly = false }, Cpu);
+                Throughput(anonymiser, previous, context, perfFrames);
+            }
         }
         GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
         var after = PixelLedger.Snapshot();
@@ -313,7 +319,7 @@ public static class AnonymiseEvaluation
 
     // ------------------------------------------------------------------ throughput
 
-    private static void Throughput(StreetAnonymiser a, ObjectDetector context, int frames)
+    private static void Throughput(StreetAnonymiser a, StreetAnonymiser before, ObjectDetector context, int frames)
     {
         string src1080 = RepoPaths.Data("mot15/ADL-Rundle-6/video.mp4");
         string src720 = Path.Combine(Path.GetTempPath(), $"ephemera-eval-720p-{Environment.ProcessId}.mp4");
@@ -325,7 +331,7 @@ public static class AnonymiseEvaluation
             var rows = new List<object>();
             PixelLedger.ResetLifetimeStats();
             foreach (var (label, path) in new[] { ("1280x720", src720), ("1920x1080", src1080) })
-                rows.Add(Stages(a, context, label, path, frames));
+                rows.Add(Stages(a, before, context, label, path, frames));
             var l = PixelLedger.Snapshot();
             Console.WriteLine($"engine-held lifetime of the anonymised frames (decode → YOLOX → anonymise → release): p50 {l.EngineHeldP50Ms:F0} ms, p99 {l.EngineHeldP99Ms:F0} ms, max {l.EngineHeldMaxMs:F0} ms over {l.EngineHeldCount} frames");
             Report["throughput"] = rows;
@@ -338,10 +344,10 @@ public static class AnonymiseEvaluation
     /// Per-stage milliseconds of the anonymiser on consecutive frames (tracks on), alternating with the
     /// same three detectors run once each on the whole frame at native resolution (no tiles, no check).
     /// </summary>
-    private static object Stages(StreetAnonymiser a, ObjectDetector context, string label, string path, int frames)
+    private static object Stages(StreetAnonymiser a, StreetAnonymiser before, ObjectDetector context, string label, string path, int frames)
     {
         using var src = Open(path);
-        var t = new List<AnonymiseTimings>(); var ctx = new List<double>(); var whole = new List<(double Yunet, double Ultra, double Text)>();
+        var t = new List<AnonymiseTimings>(); var tb = new List<AnonymiseTimings>(); var ctx = new List<double>(); var whole = new List<(double Yunet, double Ultra, double Text)>();
         WholeFrame? wf = null;
         try
         {
@@ -359,26 +365,32 @@ public static class AnonymiseEvaluation
                     var objects = Context(context, f);
                     double c = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                     var r = a.Anonymise(f, objects, At, frameIndex: n);
+                    var rb = before.Anonymise(f, objects, At, frameIndex: n);
                     var wt = wf.Time(f);
                     if (n == 0) continue; // warm-up: sessions sized, tensors allocated
-                    t.Add(r.Timings); ctx.Add(c); whole.Add(wt);
+                    t.Add(r.Timings); tb.Add(rb.Timings); ctx.Add(c); whole.Add(wt);
                 }
             }
         }
         finally { wf?.Dispose(); }
         double M(Func<AnonymiseTimings, double> s) => t.Select(s).Order().ElementAt(t.Count / 2);
+        double B(Func<AnonymiseTimings, double> s) => tb.Select(s).Order().ElementAt(tb.Count / 2);
         double copy = M(x => x.CopyMs), faces = M(x => x.FacesMs), text = M(x => x.TextMs), mask = M(x => x.MaskMs), check = M(x => x.CheckMs), enc = M(x => x.EncodeMs);
         double total = M(x => x.TotalMs), yolox = ctx.Order().ElementAt(ctx.Count / 2);
         double wy = whole.Select(x => x.Yunet).Order().ElementAt(whole.Count / 2), wu = whole.Select(x => x.Ultra).Order().ElementAt(whole.Count / 2),
             wtx = whole.Select(x => x.Text).Order().ElementAt(whole.Count / 2);
         Console.WriteLine($"{label}, median of {t.Count} frames, ms: copy {copy:F1}, faces (YuNet tiles + whole + UltraFace) {faces:F0}, text (frame + vehicle crops) {text:F0}, " +
             $"mask {mask:F1}, check {check:F0}, encode {enc:F1}, anonymiser total {total:F0} (+ YOLOX context {yolox:F0}) → {1000 / (total + yolox):F2} frames/s");
+        Console.WriteLine($"{label}, before (no plate search, check on the whole output), ms: faces {B(x => x.FacesMs):F0}, text {B(x => x.TextMs):F0}, check {B(x => x.CheckMs):F0}, " +
+            $"total {B(x => x.TotalMs):F0} → {1000 / (B(x => x.TotalMs) + yolox):F2} frames/s");
         Console.WriteLine($"{label}, same detectors whole-frame back to back, ms: YuNet native {wy:F0}, UltraFace {wu:F0}, text native {wtx:F0}, sum {wy + wu + wtx:F0} " +
             $"(+ YOLOX {yolox:F0}) → {1000 / (wy + wu + wtx + yolox):F2} frames/s detection only, no mask, no check");
         return new
         {
             size = label, frames = t.Count, copy_ms = copy, faces_ms = faces, text_ms = text, mask_ms = mask, check_ms = check, encode_ms = enc, total_ms = total, yolox_ms = yolox,
-            fps = 1000 / (total + yolox), whole_frame = new { yunet_ms = wy, ultraface_ms = wu, text_ms = wtx, fps = 1000 / (wy + wu + wtx + yolox) },
+            fps = 1000 / (total + yolox),
+            before = new { faces_ms = B(x => x.FacesMs), text_ms = B(x => x.TextMs), check_ms = B(x => x.CheckMs), total_ms = B(x => x.TotalMs), fps = 1000 / (B(x => x.TotalMs) + yolox) },
+            whole_frame = new { yunet_ms = wy, ultraface_ms = wu, text_ms = wtx, fps = 1000 / (wy + wu + wtx + yolox) },
         };
     }
 

@@ -93,6 +93,14 @@ public sealed record AnonymiseOptions
     public float CoveredFraction { get; init; } = 0.5f;
     /// <summary>Re-run the detectors on the masked image before release (always on in the engine; off only to measure).</summary>
     public bool OutputCheck { get; init; } = true;
+    /// <summary>
+    /// The output check re-runs the detectors only where the output differs from the input (the masks) or a
+    /// detection was left unmasked, with a margin (default yes). Elsewhere the pixels are the ones the first
+    /// pass already ruled on: face tiles and vehicle crops that touch no mask are byte-identical, so the same
+    /// detector finds the same (masked) faces and plates; the whole-frame text pass becomes windows around
+    /// the masks. Off = the detectors re-run on the whole output (about the first pass's cost again).
+    /// </summary>
+    public bool CheckChangedRegionsOnly { get; init; } = true;
     /// <summary>JPEG quantiser scale, 2 (best) .. 31 (smallest).</summary>
     public int JpegQScale { get; init; } = 3;
     /// <summary>

@@ -209,7 +209,9 @@ public sealed class StreetAnonymiser : IDisposable
             List<BoxF> survivorBoxes = [];
             if (_o.OutputCheck)
             {
-                var left = Survivors(img, vehicles);
+                // First-pass detections still unmasked (only a test's skipped face): the check must look there too.
+                var unmasked = faces.Where(f => Covered(img, f) < _o.CoveredFraction).ToList();
+                var left = Survivors(img, vehicles, rects, unmasked);
                 if (left.Count == 0) check = "passed";
                 else
                 {
@@ -219,7 +221,7 @@ public sealed class StreetAnonymiser : IDisposable
                         MaskBox(img, b, rects);
                         remasked++;
                     }
-                    left = Survivors(img, vehicles);
+                    left = Survivors(img, vehicles, rects, unmasked);
                     survivors = left.Count;
                     survivorBoxes = left;
                     check = survivors == 0 ? "passed-after-remask" : "withheld";
@@ -353,7 +355,10 @@ public sealed class StreetAnonymiser : IDisposable
 
     // ------------------------------ detection ------------------------------
 
-    private List<BoxF> FindFaces(in Image img)
+    /// <param name="changed">On the output check (<see cref="AnonymiseOptions.CheckChangedRegionsOnly"/>): the regions that differ
+    /// from the first pass's input, or hold a detection left unmasked. A tile touching none of them is the same bytes the first pass
+    /// saw, so the same detector gives the same faces, all already masked: it is not run again. Null = every tile.</param>
+    private List<BoxF> FindFaces(in Image img, List<(int X0, int Y0, int X1, int Y1)>? changed = null)
     {
         var found = new List<BoxF>();
         // Native-scale tiles, then (FaceSmallTiles) tiles of half the size that the detector's letterbox upscales 2×.
@@ -365,6 +370,7 @@ public sealed class StreetAnonymiser : IDisposable
                 foreach (int x0 in Starts(img.W, t, step))
                 {
                     int tw = Math.Min(t, img.W - x0), th = Math.Min(t, img.H - y0);
+                    if (changed != null && !Touches(changed, x0, y0, x0 + tw, y0 + th)) continue;
                     _yunet.Detect(img.View(x0, y0, tw, th), _scratch);
                     Collect(_scratch, x0, y0, found);
                 }
@@ -432,7 +438,7 @@ public sealed class StreetAnonymiser : IDisposable
     /// <summary>The vehicle's region where text is a plate: its box and a band below it.</summary>
     private BoxF PlateRegion(in BoxF v) => new(v.X, v.Y, v.W, v.H * (1 + _o.UnderVehicleFraction));
 
-    private (List<BoxF> Plates, List<BoxF> Small, List<BoxF> Large) FindText(in Image img, List<BoxF> vehicles, bool onOutput = false)
+    private (List<BoxF> Plates, List<BoxF> Small, List<BoxF> Large) FindText(in Image img, List<BoxF> vehicles, bool onOutput = false, List<(int X0, int Y0, int X1, int Y1)>? changed = null)
     {
         var plates = new List<BoxF>(); var small = new List<BoxF>(); var large = new List<BoxF>();
         foreach (var v in vehicles)
@@ -442,6 +448,8 @@ public sealed class StreetAnonymiser : IDisposable
             int x1 = Math.Min(img.W, (int)MathF.Ceiling(r.Right)), y1 = Math.Min(img.H, (int)MathF.Ceiling(r.Bottom));
             int cw = (x1 - x0) & ~1, chh = (y1 - y0) & ~1;
             if (cw < 16 || chh < 16) continue;
+            // An unchanged crop gives the first pass's candidates again, all masked (see FindFaces).
+            if (changed != null && !Touches(changed, x0, y0, x0 + cw, y0 + chh)) continue;
             int first = plates.Count;
             TextCropFor(cw, chh).Detect(img.View(x0, y0, cw, chh), _scratch);
             Collect(_scratch, x0, y0, plates);
@@ -456,9 +464,13 @@ public sealed class StreetAnonymiser : IDisposable
         }
         if (_o.WholeFrameText)
         {
-            TextWholeFor(img.W, img.H).Detect(img.View(0, 0, img.W, img.H), _scratch);
             var whole = new List<BoxF>();
-            Collect(_scratch, 0, 0, whole);
+            if (changed == null)
+            {
+                TextWholeFor(img.W, img.H).Detect(img.View(0, 0, img.W, img.H), _scratch);
+                Collect(_scratch, 0, 0, whole);
+            }
+            else TextAround(img, changed, whole);
             float smallMax = _o.SmallTextMaxHeight * img.H;
             foreach (var b in whole)
             {
@@ -473,6 +485,59 @@ public sealed class StreetAnonymiser : IDisposable
         }
         return (Merge(plates), Merge(small), Merge(large));
     }
+
+    /// <summary>Whether the region [x0, x1) × [y0, y1) overlaps any of <paramref name="rects"/>.</summary>
+    private static bool Touches(List<(int X0, int Y0, int X1, int Y1)> rects, int x0, int y0, int x1, int y1)
+    {
+        foreach (var r in rects)
+            if (r.X0 < x1 && r.X1 > x0 && r.Y0 < y1 && r.Y1 > y0) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// The whole-frame text pass of the output check, restricted to windows around the changed regions:
+    /// each grown by its own size (at least <see cref="CheckTextMargin"/> px) on every side, overlapping windows
+    /// merged, each searched at the whole-frame pass's scale. Away from the masks the output is the input,
+    /// whose text the first pass has already ruled on (masked, or kept as a sign by the rules); the margin
+    /// covers text a mask cuts through, and what the detector sees of its neighbourhood.
+    /// </summary>
+    private void TextAround(in Image img, List<(int X0, int Y0, int X1, int Y1)> changed, List<BoxF> into)
+    {
+        var windows = new List<(int X0, int Y0, int X1, int Y1)>(changed.Count);
+        foreach (var r in changed)
+        {
+            int m = Math.Max(CheckTextMargin, Math.Max(r.X1 - r.X0, r.Y1 - r.Y0));
+            windows.Add((Math.Max(0, r.X0 - m) & ~1, Math.Max(0, r.Y0 - m) & ~1, Math.Min(img.W, r.X1 + m) & ~1, Math.Min(img.H, r.Y1 + m) & ~1));
+        }
+        for (bool merged = true; merged;)
+        {
+            merged = false;
+            for (int i = 0; i < windows.Count && !merged; i++)
+                for (int j = i + 1; j < windows.Count && !merged; j++)
+                {
+                    var a = windows[i]; var b = windows[j];
+                    if (a.X0 >= b.X1 || b.X0 >= a.X1 || a.Y0 >= b.Y1 || b.Y0 >= a.Y1) continue;
+                    windows[i] = (Math.Min(a.X0, b.X0), Math.Min(a.Y0, b.Y0), Math.Max(a.X1, b.X1), Math.Max(a.Y1, b.Y1));
+                    windows.RemoveAt(j);
+                    merged = true;
+                }
+        }
+        float scale = MathF.Min(1f, (float)_o.TextMaxSide / Math.Max(img.W, img.H));
+        foreach (var (x0, y0, x1, y1) in windows)
+        {
+            int w = x1 - x0, h = y1 - y0;
+            if (w < 16 || h < 16) continue;
+            // Tensor sides in steps of 128 (a bounded set of detectors), at least the whole-frame pass's scale.
+            int tw = Math.Max(128, (int)MathF.Ceiling(w * scale / 128f) * 128), th = Math.Max(128, (int)MathF.Ceiling(h * scale / 128f) * 128);
+            if (!_textWhole.TryGetValue((tw, th), out var d))
+                _textWhole[(tw, th)] = d = new ObjectDetector(_textSession, Opts(tw, th, _o.TextScore, 0.3f, 500));
+            d.Detect(img.View(x0, y0, w, h), _scratch);
+            Collect(_scratch, x0, y0, into);
+        }
+    }
+
+    /// <summary>Smallest margin (px) around a changed region that the output check's text pass searches.</summary>
+    private const int CheckTextMargin = 48;
 
     /// <summary>
     /// The text detector on a locally contrast-normalised grey copy of the vehicle crop (<see cref="AnonymiseOptions.PlateContrastSearch"/>).
@@ -553,11 +618,19 @@ public sealed class StreetAnonymiser : IDisposable
     }
 
     /// <summary>Faces, plates and (by the rules) small text the detectors still find outside the masks.</summary>
-    private List<BoxF> Survivors(in Image img, List<BoxF> vehicles)
+    /// <param name="unmasked">First-pass detections left unmasked (a test's deliberately skipped face): they count as changed regions.</param>
+    private List<BoxF> Survivors(in Image img, List<BoxF> vehicles, List<(int X0, int Y0, int X1, int Y1)> rects, List<BoxF> unmasked)
     {
+        List<(int X0, int Y0, int X1, int Y1)>? changed = null;
+        if (_o.CheckChangedRegionsOnly)
+        {
+            changed = new List<(int, int, int, int)>(rects);
+            foreach (var b in unmasked)
+                changed.Add(((int)MathF.Floor(b.X), (int)MathF.Floor(b.Y), (int)MathF.Ceiling(b.Right), (int)MathF.Ceiling(b.Bottom)));
+        }
         var left = new List<BoxF>();
-        foreach (var f in FindFaces(img)) if (Covered(img, f) < _o.CoveredFraction) left.Add(f);
-        var (plates, small, large) = FindText(img, vehicles, onOutput: true);
+        foreach (var f in FindFaces(img, changed)) if (Covered(img, f) < _o.CoveredFraction) left.Add(f);
+        var (plates, small, large) = FindText(img, vehicles, onOutput: true, changed);
         foreach (var b in plates) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
         if (_o.MaskSmallText) foreach (var b in small) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
         if (_o.MaskLargeText) foreach (var b in large) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
