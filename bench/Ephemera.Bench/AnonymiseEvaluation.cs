@@ -192,6 +192,9 @@ public static class AnonymiseEvaluation
         ("video/car-detection.mp4", 210, [new(391, 332, 29, 11)]),
         ("video/car-detection.mp4", 220, [new(379, 180, 26, 12)]),
         ("video/car-detection.mp4", 330, [new(195, 290, 25, 12)]),
+        // Labelled after the plate search was built, as a check it was not fitted to the frames above.
+        ("video/car-detection.mp4", 195, [new(174, 164, 23, 8)]),
+        ("video/car-detection.mp4", 320, [new(225, 66, 21, 10)]),
         ("images/licenseplate_motion.jpg", 0, [new(228, 228, 130, 68)]),
         ("images/opencv4nodejs_cars.jpeg", 0, []),
     ];

@@ -119,6 +119,8 @@ public sealed record AnonymiseOptions
     internal long? SkipOnlyOnFrame { get; init; }
     /// <summary>Test hook: instead of an index, the face whose box holds this point is the one not masked (a face that moves across frames).</summary>
     internal (float X, float Y)? SkipFaceContaining { get; init; }
+    /// <summary>Test hook: the first pass masks no plates and no plate zones (a plate search that missed them all); the output check must catch them.</summary>
+    internal bool SkipPlatesInFirstPass { get; init; }
     /// <summary>Test hook: the skipped face stays unmasked in the output check's re-mask too.</summary>
     internal bool SkipFaceOnRemask { get; init; }
 

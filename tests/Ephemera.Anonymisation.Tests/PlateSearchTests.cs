@@ -72,3 +72,25 @@ public class PlateSearchTests(ITestOutputHelper log)
         Assert.Contains("plate contrast radius", e.Message);
     }
 }
+
+/// <summary>The output check runs the plate search on the output: a plate the first pass left unmasked is caught.</summary>
+public class PlateOutputCheckTests(ITestOutputHelper log)
+{
+    private static readonly DateTimeOffset At = new(2026, 12, 1, 10, 0, 0, TimeSpan.Zero);
+
+    [Theory]
+    [InlineData(200, 162, 242, 24, 8)]  // found by no text pass: only the zone rule on the output catches it
+    [InlineData(210, 391, 332, 29, 11)] // found by the text detector on the output's vehicle crop
+    public void A_plate_the_first_pass_left_unmasked_is_masked_by_the_output_check(int frame, float x, float y, float w, float h)
+    {
+        var plate = new BoxF(x, y, w, h);
+        var raw = RawFrame.Extract(TestPaths.Video("car-detection.mp4"), frame);
+        var objects = Inputs.Yolox(raw.View);
+        using var a = new StreetAnonymiser(Inputs.Case4, new AnonymiseOptions { SkipPlatesInFirstPass = true }, Inputs.Cpu);
+        var r = a.Anonymise(raw.View, objects, At);
+        double share = Inputs.Covered(plate, r.MaskRects, raw.W, raw.H);
+        log.WriteLine($"frame {frame}: {r.OutputCheck}, re-masked {r.Masked.Remasked}, plate masked {share:P0}");
+        Assert.Equal("passed-after-remask", r.OutputCheck);
+        Assert.True(share >= 0.95, $"only {share:P0} of the plate is masked");
+    }
+}
