@@ -210,8 +210,8 @@ public sealed class StreetAnonymiser : IDisposable
             List<BoxF> survivorBoxes = [];
             if (_o.OutputCheck)
             {
-                // First-pass detections still unmasked (only a test's skipped face): the check must look there too.
-                var unmasked = faces.Where(f => Covered(img, f) < _o.CoveredFraction).ToList();
+                // First-pass detections still unmasked (only a test hook's skipped face or plates): the check must look there too.
+                var unmasked = faces.Concat(plates).Where(d => Covered(img, d) < _o.CoveredFraction).ToList();
                 var left = Survivors(img, vehicles, rects, unmasked);
                 if (left.Count == 0) check = "passed";
                 else

@@ -73,7 +73,7 @@ public class PlateSearchTests(ITestOutputHelper log)
     }
 }
 
-/// <summary>The output check runs the plate search on the output: a plate the first pass left unmasked is caught.</summary>
+/// <summary>The output check runs the plate search on the output: a plate the first pass left unmasked is caught and re-masked.</summary>
 public class PlateOutputCheckTests(ITestOutputHelper log)
 {
     private static readonly DateTimeOffset At = new(2026, 12, 1, 10, 0, 0, TimeSpan.Zero);
@@ -90,7 +90,10 @@ public class PlateOutputCheckTests(ITestOutputHelper log)
         var r = a.Anonymise(raw.View, objects, At);
         double share = Inputs.Covered(plate, r.MaskRects, raw.W, raw.H);
         log.WriteLine($"frame {frame}: {r.OutputCheck}, re-masked {r.Masked.Remasked}, plate masked {share:P0}");
-        Assert.Equal("passed-after-remask", r.OutputCheck);
+        // The check had to act: it re-masked the plate (and released the frame, or withheld it when the
+        // re-masked output still showed candidates); either way the plate never leaves readable.
+        Assert.True(r.Masked.Remasked >= 1);
+        Assert.NotEqual("passed", r.OutputCheck);
         Assert.True(share >= 0.95, $"only {share:P0} of the plate is masked");
     }
 }
