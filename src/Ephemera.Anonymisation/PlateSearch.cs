@@ -13,7 +13,7 @@ internal static class PlateSearch
 {
     /// <summary>
     /// The plate zone of a vehicle box: where a plate sits for any camera above plate height (street,
-    /// dashcam, overhead car park): the lower part of the box, centred, plus the band under it.
+    /// dashcam, overhead car park): the lower part of the box, centred, plus a thin band under it.
     /// Front and rear both face down the image, so the visible plate is at the bottom whichever way
     /// the vehicle points.
     /// </summary>
@@ -30,7 +30,7 @@ internal static class PlateSearch
     /// A plate candidate on vehicle <paramref name="v"/> grown, about its centre, to at least the plate that
     /// vehicle would carry (<see cref="ExpectedPlateShare"/> of its width, half as tall): the text detector
     /// boxes the characters, and the plate around them carries them too (a 20 px plate whose characters
-    /// were boxed 14 px wide was 70 % masked).
+    /// were boxed about 11 px wide was 70 % masked under its × 1.3 mask).
     /// </summary>
     public static BoxF AtLeastPlateSize(in BoxF candidate, in BoxF v)
     {
