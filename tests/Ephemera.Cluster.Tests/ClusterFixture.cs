@@ -63,6 +63,7 @@ internal static class ClusterFixture
         if (p.HasExited) return;
         using (var k = Process.Start("kill", ["-TERM", p.Id.ToString()])) k!.WaitForExit();
         if (!p.WaitForExit(wait)) p.Kill(entireProcessTree: true);
+        p.WaitForExit(); // without a timeout it also waits for the redirected output to drain (the last stdout line)
     }
 
     /// <summary>Released count rows of a store: (camera, bin start ms) → payload.</summary>
