@@ -98,25 +98,21 @@ public sealed class Worker
         var watchdog = Task.Run(() => FenceWatchdogAsync(host, stopWatchdog.Token));
         _log.LogInformation("worker {Id}: capacity {Capacity} cameras, lease {Lease} s, server {Url}", _options.WorkerId, _options.Capacity, _options.LeaseTime.TotalSeconds, cluster.Url);
         var renewEvery = _options.LeaseTime / 3;
-        while (!ct.IsCancellationRequested)
-        {
-            try { await StepAsync(host, leases, desiredKv, statusKv, ct).ConfigureAwait(false); }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested) { break; }
-            catch (Exception e) when (e is NatsException or TimeoutException or OperationCanceledException)
-            {
-                // The server is away: cameras keep running and parts wait in the spool.
-                _log.LogDebug("worker {Id}: server away: {Error}", _options.WorkerId, e.Message);
-            }
-            try { await Task.Delay(renewEvery, ct).ConfigureAwait(false); } catch (OperationCanceledException) { break; }
-        }
+        // Renewals run in their own loop: admitting a camera (its source, its detector) can take seconds,
+        // and must not make the worker miss the renewal of the cameras it already runs.
+        var renewing = Task.Run(() => EveryAsync(renewEvery, () => RenewAsync(host, leases, statusKv, stopWatchdog.Token), stopWatchdog.Token));
+        await EveryAsync(renewEvery, () => StepAsync(host, leases, desiredKv, statusKv, ct), ct).ConfigureAwait(false);
 
-        stopWatchdog.Cancel();
-        await watchdog.ConfigureAwait(false);
         // Graceful: every camera removed (its last parts out; a fenced camera's held counts are dropped:
         // its lease is gone), the spool flushed, the leases given back.
         List<KeyValuePair<string, Owned>> owned;
         lock (_owned) owned = _owned.ToList();
         foreach (var (camera, _) in owned) host.RemoveCamera(camera, TimeSpan.FromSeconds(10));
+        // The leases were renewed (and the fence kept) while the cameras stopped; now the last revisions are given back.
+        stopWatchdog.Cancel();
+        await watchdog.ConfigureAwait(false);
+        await renewing.ConfigureAwait(false);
+        lock (_owned) owned = _owned.ToList();
         bool flushed = await publisher.FlushAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
         if (!flushed) _log.LogWarning("worker {Id}: {Parts} part(s) still in the spool {Dir}; they go out at the next start", _options.WorkerId, publisher.Spooled, _options.SpoolDirectory);
         using var giveBack = new CancellationTokenSource(TimeSpan.FromSeconds(5));
@@ -136,9 +132,9 @@ public sealed class Worker
     /// <summary>
     /// The self-fence: a camera whose lease was not renewed within <see cref="TrustedFor"/> of the last
     /// renewal sent may belong to another worker by now (this one lost the server, or was paused). It
-    /// keeps running, but its counts are held (<see cref="CameraOutput.Fence"/>) until the step loop
+    /// keeps running, but its counts are held (<see cref="CameraOutput.Fence"/>) until the renewal loop
     /// learns whether the lease is still, or again, this worker's. Checked every 100 ms, apart from the
-    /// step loop, which a lost server can block for seconds.
+    /// renewal loop, which a lost server can block for seconds.
     /// </summary>
     private async Task FenceWatchdogAsync(EngineHost host, CancellationToken ct)
     {
@@ -162,8 +158,24 @@ public sealed class Worker
         }
     }
 
-    /// <summary>One round: renew, drop what is lost or no longer desired, claim up to capacity, report.</summary>
-    private async Task StepAsync(EngineHost host, Leases leases, NATS.Client.KeyValueStore.INatsKVStore desiredKv, NATS.Client.KeyValueStore.INatsKVStore statusKv, CancellationToken ct)
+    /// <summary>Runs <paramref name="round"/> every <paramref name="every"/> until <paramref name="ct"/> fires; a round the server's absence fails is logged at debug and retried.</summary>
+    private async Task EveryAsync(TimeSpan every, Func<Task> round, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try { await round().ConfigureAwait(false); }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { break; }
+            catch (Exception e) when (e is NatsException or TimeoutException or OperationCanceledException)
+            {
+                // The server is away: cameras keep running (fenced past their leases) and parts wait in the spool.
+                _log.LogDebug("worker {Id}: server away: {Error}", _options.WorkerId, e.Message);
+            }
+            try { await Task.Delay(every, ct).ConfigureAwait(false); } catch (OperationCanceledException) { break; }
+        }
+    }
+
+    /// <summary>One renewal round: each lease renewed; a fenced camera resumed, or dropped when another worker has it.</summary>
+    private async Task RenewAsync(EngineHost host, Leases leases, NATS.Client.KeyValueStore.INatsKVStore statusKv, CancellationToken ct)
     {
         List<KeyValuePair<string, Owned>> owned;
         lock (_owned) owned = _owned.ToList();
@@ -191,7 +203,9 @@ public sealed class Worker
                 sent = Stopwatch.GetTimestamp();
                 if (await leases.TryClaimAsync(camera, ct).ConfigureAwait(false) is { } epoch)
                 {
-                    if (await LastStatusIsOursAsync(statusKv, camera, o.Epoch, ct).ConfigureAwait(false))
+                    bool stillOwned;
+                    lock (_owned) stillOwned = _owned.ContainsKey(camera);
+                    if (stillOwned && await LastStatusIsOursAsync(statusKv, camera, o.Epoch, ct).ConfigureAwait(false))
                     {
                         lock (_owned) _owned[camera] = o with { Epoch = epoch, LeaseRevision = epoch, RenewedAt = sent };
                         Send(output.Resume(epoch, epochStart, _binOf[camera], _versionOf[camera]));
@@ -204,10 +218,18 @@ public sealed class Worker
                 Remove(host, camera);
                 continue;
             }
+            bool owns;
+            lock (_owned) owns = _owned.ContainsKey(camera);
+            if (!owns) continue; // removed meanwhile (no longer desired): its lease was given back
             _log.LogWarning("worker {Id}: lease of camera {Camera} lost to another worker; removing it", _options.WorkerId, camera);
             Remove(host, camera);
         }
+    }
 
+    /// <summary>One round: drop what is no longer desired, claim up to capacity, report.</summary>
+    private async Task StepAsync(EngineHost host, Leases leases, NATS.Client.KeyValueStore.INatsKVStore desiredKv, NATS.Client.KeyValueStore.INatsKVStore statusKv, CancellationToken ct)
+    {
+        List<KeyValuePair<string, Owned>> owned;
         var desired = await DesiredState.ListAsync(desiredKv, ct).ConfigureAwait(false);
         lock (_owned) owned = _owned.ToList();
         foreach (var (camera, o) in owned)
