@@ -253,18 +253,27 @@ public sealed class Worker
                 m = want.LoadManifest();
                 _outputs[camera] = new CameraOutput(camera, epoch, epochStart);
                 _binOf[camera] = m.Privacy.TimeBin; _versionOf[camera] = m.VersionHash;
+                // Owned before it is admitted: admitting can take seconds, and the renewal loop keeps the lease meanwhile.
+                lock (_owned) _owned[camera] = new Owned(epoch, epoch, desiredRev, sent);
                 a = host.Admit(want.Camera, m);
             }
             catch (EphemeraException e) { a = CameraAdmission.Refused(camera, e.Message); }
+            Owned? now;
+            lock (_owned) now = _owned.GetValueOrDefault(camera);
             if (!a.Admitted)
             {
                 _log.LogError("worker {Id}: camera {Camera} refused: {Reason}", _options.WorkerId, camera, a.Reason);
+                lock (_owned) _owned.Remove(camera);
                 _outputs.TryRemove(camera, out _);
                 await statusKv.PutAsync(camera, new CameraStatus(camera, _options.WorkerId, "refused", epoch, 0, 0, 0, DateTimeOffset.UtcNow, a.Reason).ToUtf8(), cancellationToken: ct).ConfigureAwait(false);
-                await leases.ReleaseAsync(camera, epoch, ct).ConfigureAwait(false);
+                await leases.ReleaseAsync(camera, now?.LeaseRevision ?? epoch, ct).ConfigureAwait(false);
                 continue;
             }
-            lock (_owned) _owned[camera] = new Owned(epoch, epoch, desiredRev, sent);
+            if (now is null)
+            {
+                Remove(host, camera); // the lease was lost while it was being admitted
+                continue;
+            }
             _log.LogInformation("worker {Id}: claimed camera {Camera} (epoch {Epoch})", _options.WorkerId, camera, epoch);
         }
 
