@@ -165,6 +165,7 @@ public sealed class Collector : IDisposable
         }).ConfigureAwait(false);
         Restore();
         _store.Audit.Append(new ClusterAuditRecord("", "collector-start", $"stream {ClusterNames.RecordStream} on {cluster.Url}, grace {_options.Grace.TotalSeconds} s", _bins.OpenBins));
+        var images = await ImageObjects.OpenAsync(cluster).ConfigureAwait(false);
         var nextRetention = DateTime.UtcNow;
         while (!ct.IsCancellationRequested)
         {
@@ -183,8 +184,26 @@ public sealed class Collector : IDisposable
                 foreach (var m in batch) await m.AckAsync(cancellationToken: CancellationToken.None).ConfigureAwait(false);
             }
             ReleaseDue(DateTimeOffset.UtcNow);
-            if (DateTime.UtcNow >= nextRetention) { _store.ApplyRetention(); nextRetention = DateTime.UtcNow.AddMinutes(10); }
+            if (DateTime.UtcNow >= nextRetention)
+            {
+                _store.ApplyRetention();
+                try { await SweepImagesAsync(images, DateTimeOffset.UtcNow, ct).ConfigureAwait(false); }
+                catch (Exception e) when (e is NATS.Client.Core.NatsException or OperationCanceledException) { _log.LogWarning("collector: image sweep failed ({Error}); next round", e.Message); }
+                nextRetention = DateTime.UtcNow.AddMinutes(10);
+            }
         }
+    }
+
+    /// <summary>
+    /// Retention of case-4 images in the object store: each image past its expiry (bin start plus its
+    /// manifest's retention) is deleted, and the deletions are audited per camera. Returns how many.
+    /// </summary>
+    public async Task<int> SweepImagesAsync(ImageObjects images, DateTimeOffset now, CancellationToken ct = default)
+    {
+        var gone = await images.SweepAsync(now, ct).ConfigureAwait(false);
+        foreach (var g in gone.GroupBy(g => g.Camera))
+            _store.Audit.Append(new ClusterAuditRecord(g.Key, "image-expired", $"{ClusterNames.ImageBucket}: {string.Join(", ", g.Select(x => x.Name))}", g.Count()));
+        return gone.Count;
     }
 
     /// <summary>Takes a batch of parts: merged in memory and checkpointed in one transaction (acknowledge after this returns).</summary>

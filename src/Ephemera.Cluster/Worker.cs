@@ -93,7 +93,11 @@ public sealed class Worker
                 catch (Exception e) when (e is System.Data.Common.DbException or IOException) { _log.LogError("worker audit failed: {Error}", e.Message); }
             },
             _log);
+        var images = await ImageObjects.OpenAsync(cluster).ConfigureAwait(false);
+        host.Records.AddSink(new ImageSink(this));
         host.Start();
+        using var stopImages = new CancellationTokenSource();
+        var uploading = Task.Run(() => UploadImagesAsync(images, host, stopImages.Token));
         using var stopWatchdog = new CancellationTokenSource();
         var watchdog = Task.Run(() => FenceWatchdogAsync(host, stopWatchdog.Token));
         _log.LogInformation("worker {Id}: capacity {Capacity} cameras, lease {Lease} s, server {Url}", _options.WorkerId, _options.Capacity, _options.LeaseTime.TotalSeconds, cluster.Url);
@@ -127,6 +131,59 @@ public sealed class Worker
         }
         lock (_owned) _owned.Clear();
         host.Stop();
+        _images.Writer.TryComplete();
+        stopImages.CancelAfter(TimeSpan.FromSeconds(10)); // the last images out while the server answers
+        await uploading.ConfigureAwait(false);
+    }
+
+    // Case-4 images on their way to the object store: bounded (an image is large), the oldest dropped and counted.
+    private readonly System.Threading.Channels.Channel<Governance.Records.AnonymisedImageRecord> _images =
+        System.Threading.Channels.Channel.CreateBounded<Governance.Records.AnonymisedImageRecord>(
+            new System.Threading.Channels.BoundedChannelOptions(32) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropOldest });
+    private readonly ConcurrentDictionary<string, CameraManifest> _manifestOf = new(StringComparer.Ordinal);
+    private long _imagesStored, _imagesFenced;
+    /// <summary>Case-4 images put into the object store.</summary>
+    public long ImagesStored => Interlocked.Read(ref _imagesStored);
+
+    /// <summary>The engine's released records, for the one class a worker sends whole: case-4 anonymised images.</summary>
+    private sealed class ImageSink(Worker w) : Governance.Records.IOutputSink
+    {
+        public void Write(Governance.Records.DerivedRecord record)
+        {
+            if (record is not Governance.Records.AnonymisedImageRecord image) return;
+            // Fenced (or no longer ours): another worker may run the camera now; its image is not sent.
+            if (!w._outputs.TryGetValue(image.CameraId, out var o) || o.Fenced) { Interlocked.Increment(ref w._imagesFenced); return; }
+            w._images.Writer.TryWrite(image);
+        }
+    }
+
+    /// <summary>Puts the images into the object store; while the server is away an image waits and is tried again.</summary>
+    private async Task UploadImagesAsync(ImageObjects store, EngineHost host, CancellationToken ct)
+    {
+        try
+        {
+            await foreach (var image in _images.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                if (!_manifestOf.TryGetValue(image.CameraId, out var m)) continue;
+                while (true)
+                {
+                    try
+                    {
+                        string name = await store.PutAsync(image, m, ct).ConfigureAwait(false);
+                        Interlocked.Increment(ref _imagesStored);
+                        try { host.Store.Audit.Append(new ClusterAuditRecord(image.CameraId, "image-stored", $"{ClusterNames.ImageBucket}/{name}", 1)); }
+                        catch (Exception e) when (e is System.Data.Common.DbException or IOException) { _log.LogError("worker audit failed: {Error}", e.Message); }
+                        break;
+                    }
+                    catch (Exception e) when (e is NatsException or TimeoutException or (OperationCanceledException and not OperationCanceledException { CancellationToken.IsCancellationRequested: true }))
+                    {
+                        await Task.Delay(1000, ct).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+        if (_images.Reader.Count > 0) _log.LogWarning("worker {Id}: {Images} image(s) not stored at the stop", _options.WorkerId, _images.Reader.Count);
     }
 
     /// <summary>
@@ -252,7 +309,7 @@ public sealed class Worker
             {
                 m = want.LoadManifest();
                 _outputs[camera] = new CameraOutput(camera, epoch, epochStart);
-                _binOf[camera] = m.Privacy.TimeBin; _versionOf[camera] = m.VersionHash;
+                _binOf[camera] = m.Privacy.TimeBin; _versionOf[camera] = m.VersionHash; _manifestOf[camera] = m;
                 // Owned before it is admitted: admitting can take seconds, and the renewal loop keeps the lease meanwhile.
                 lock (_owned) _owned[camera] = new Owned(epoch, epoch, desiredRev, sent);
                 a = host.Admit(want.Camera, m);
