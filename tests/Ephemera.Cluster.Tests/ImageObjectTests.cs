@@ -58,4 +58,46 @@ public sealed class ImageObjectTests
         var other = ManifestLoader.Load(ClusterFixture.Manifest(dir)).ForCamera("plaza-count-1");
         await Assert.ThrowsAsync<EphemeraException>(() => images.PutAsync(record, other));
     }
+
+    [Fact]
+    public async Task A_worker_running_the_case_4_camera_puts_its_anonymised_images_into_the_object_store()
+    {
+        using var nats = BrokerProcess.Nats();
+        using var dir = new TempDir();
+        // The demo's case-4 camera on a short 640×360 clip (the anonymiser takes seconds per 1080p frame).
+        var config = dir.File("case4.yaml");
+        File.WriteAllText(config, $"""
+            engine:
+              detect_fps: 2
+            cameras:
+              - id: case4-taxi-dashcam
+                source: {TestPaths.Video("traffic_640x360.mp4")}
+                manifest: {Path.Combine(RepoPaths.Root, "configs", "manifests", "case4-vehicle-streetscape.yaml")}
+                loop: true
+            """);
+        await using var c = await ClusterConnection.ConnectAsync(nats.Url, "test");
+        await DesiredState.ApplyAsync(c, DesiredCamera.FromConfig(config));
+        var images = await ImageObjects.OpenAsync(c);
+        var worker = ClusterFixture.StartWorker(dir, nats.Url, "i1", 1, 6, detectFps: 2);
+        try
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            while ((await images.ListAsync()).Count == 0 && sw.Elapsed < TimeSpan.FromSeconds(90)) await Task.Delay(500);
+        }
+        finally { ClusterFixture.Terminate(worker, TimeSpan.FromSeconds(60)); }
+        var listed = await images.ListAsync();
+        Assert.True(listed.Count > 0, ClusterFixture.Logs["i1"].ToString());
+        var m = ManifestLoader.Load(Path.Combine(RepoPaths.Root, "configs", "manifests", "case4-vehicle-streetscape.yaml")).ForCamera("case4-taxi-dashcam");
+        var retention = m.DataClasses[DataClass.AnonymisedImage].Retention;
+        foreach (var (name, camera, expires) in listed)
+        {
+            Assert.Equal("case4-taxi-dashcam", camera);
+            Assert.InRange(expires, DateTimeOffset.UtcNow + retention - TimeSpan.FromMinutes(10), DateTimeOffset.UtcNow + retention);
+            var jpeg = await images.GetAsync(name);
+            Assert.True(jpeg.Length > 1000 && jpeg[0] == 0xFF && jpeg[1] == 0xD8, name);
+        }
+        using var local = EphemeraStore.Open(dir.File("i1.db"));
+        Assert.True(local.Audit.Read().Count(e => e.Kind == "cluster" && e.BodyJson.Contains("image-stored", StringComparison.Ordinal)) >= listed.Count);
+        Assert.Empty(ClusterFixture.CountRows(dir.File("i1.db"))); // nothing released into the worker's own store
+    }
 }
