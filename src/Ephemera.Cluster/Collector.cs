@@ -187,7 +187,10 @@ public sealed class Collector : IDisposable
             if (DateTime.UtcNow >= nextRetention)
             {
                 _store.ApplyRetention();
-                try { await SweepImagesAsync(images, DateTimeOffset.UtcNow, ct).ConfigureAwait(false); }
+                // Bounded: a sweep must never hold up the parts.
+                using var sweepTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                sweepTimeout.CancelAfter(TimeSpan.FromSeconds(30));
+                try { await SweepImagesAsync(images, DateTimeOffset.UtcNow, sweepTimeout.Token).ConfigureAwait(false); }
                 catch (Exception e) when (e is NATS.Client.Core.NatsException or OperationCanceledException) { _log.LogWarning("collector: image sweep failed ({Error}); next round", e.Message); }
                 nextRetention = DateTime.UtcNow.AddMinutes(10);
             }

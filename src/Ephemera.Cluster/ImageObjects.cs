@@ -69,6 +69,9 @@ public sealed class ImageObjects
     public async Task<List<(string Name, string Camera, DateTimeOffset Expires)>> ListAsync(CancellationToken ct = default)
     {
         var list = new List<(string, string, DateTimeOffset)>();
+        // Listing an empty bucket waits for a first entry that never comes: ask the stream first.
+        var status = await _store.GetStatusAsync(ct).ConfigureAwait(false);
+        if (status.Info.State.Messages == 0) return list;
         try
         {
             await foreach (var o in _store.ListAsync(cancellationToken: ct).ConfigureAwait(false))
