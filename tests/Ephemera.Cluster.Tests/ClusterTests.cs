@@ -101,7 +101,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
         var cameras = DesiredCamera.FromConfig(ClusterFixture.Config(dir, 2, mosquitto.Url));
         await using (var c = await ConnectAsync(nats)) await DesiredState.ApplyAsync(c, cameras);
 
-        var worker = ClusterFixture.StartWorker(dir, nats.Url, "w1", 2, 4, detectFps: 4);
+        var worker = ClusterFixture.StartWorker(dir, nats.Url, "w1", 2, 10, detectFps: 4); // lease 10 s: parts spool for ~9 s of the 15 s outage, then the cameras are fenced
         try
         {
             await using (var c = await ConnectAsync(nats))
@@ -122,7 +122,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
             Assert.False(worker.HasExited, ClusterFixture.Logs["w1"].ToString());
             Assert.True(Directory.GetFiles(dir.File("spool-w1"), "*.part").Length > 0, ClusterFixture.Logs["w1"].ToString());
             nats.Start();
-            // Past its 4 s lease the worker fenced both cameras (they ran on, their counts held); back
+            // Past its 10 s lease the worker fenced both cameras (they ran on, their counts held); back
             // on the server, it claimed them again and, nobody else having run them, sent the held counts.
             var back = Stopwatch.StartNew();
             while (back.Elapsed < TimeSpan.FromSeconds(30) && ClusterFixture.Count(ClusterFixture.Logs["w1"], "claimed again") < 2) await Task.Delay(250);
