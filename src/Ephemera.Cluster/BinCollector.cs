@@ -14,6 +14,8 @@ public enum PartOutcome
     Stale,
     /// <summary>The bin was already released: the part is not released on its own (it would be a sub-k difference), counted and audited.</summary>
     Late,
+    /// <summary>A part of an epoch taken after a newer epoch of the camera began (its worker ran on past its lease): ignored, counted and audited.</summary>
+    StaleEpoch,
     /// <summary>No manifest for the camera, a different manifest version, or a class the manifest does not release.</summary>
     Refused,
 }
@@ -32,6 +34,7 @@ public sealed class BinCollector
     private readonly Func<string, CameraManifest?> _manifest;
     private readonly Dictionary<(string Camera, DataClass Class, DateTimeOffset Bin), Dictionary<ulong, BinPart>> _open = new();
     private readonly HashSet<(string Camera, DataClass Class, DateTimeOffset Bin)> _released = new();
+    private readonly Dictionary<string, SortedList<ulong, DateTimeOffset>> _epochStarts = new(StringComparer.Ordinal);
 
     /// <param name="manifest">The manifest each camera's bins are released under (null = unknown camera).</param>
     /// <param name="grace">How long after a bin's end parts may still arrive (lease time + checkpoint interval + transport).</param>
@@ -54,12 +57,32 @@ public sealed class BinCollector
         var m = _manifest(p.CameraId);
         if (m is null || m.VersionHash != p.ManifestVersion || !m.Declares(p.Class) || !EphemeraStore.IsCountTable(p.Class))
             return PartOutcome.Refused;
+        if (IsStale(p)) return PartOutcome.StaleEpoch;
         var key = (p.CameraId, p.Class, p.BinStart);
         if (_released.Contains(key)) return PartOutcome.Late;
+        if (p.EpochStart != default)
+        {
+            if (!_epochStarts.TryGetValue(p.CameraId, out var starts)) _epochStarts[p.CameraId] = starts = new SortedList<ulong, DateTimeOffset>();
+            starts[p.Epoch] = p.EpochStart;
+        }
         if (!_open.TryGetValue(key, out var epochs)) _open[key] = epochs = new Dictionary<ulong, BinPart>();
         if (epochs.TryGetValue(p.Epoch, out var have) && have.Seq >= p.Seq) return PartOutcome.Stale;
         epochs[p.Epoch] = p;
         return PartOutcome.Accepted;
+    }
+
+    /// <summary>
+    /// The fence at the collector: a part taken (<see cref="BinPart.AsOf"/>) after a newer epoch of its
+    /// camera began was counted while another worker had the camera; it is not taken. (The worker fences
+    /// itself first; this covers a worker that did not. The newer epoch is known once one of its parts
+    /// came: a stale part that comes before it is taken; workers' clocks must agree within a checkpoint.)
+    /// </summary>
+    private bool IsStale(BinPart p)
+    {
+        if (p.AsOf == default || !_epochStarts.TryGetValue(p.CameraId, out var starts)) return false;
+        for (int i = starts.Count - 1; i >= 0 && starts.Keys[i] > p.Epoch; i--)
+            if (starts.Values[i] < p.AsOf) return true;
+        return false;
     }
 
     /// <summary>Bins the gate refused (camera, class, bin, reason): nothing of them was released. The collector audits and clears them.</summary>

@@ -10,6 +10,9 @@ namespace Ephemera.Cluster;
 /// stream: cumulative for the worker's ownership of the camera (its lease <see cref="Epoch"/>), so a
 /// later part of the same epoch replaces an earlier one and parts of different epochs add up. Not
 /// yet k-suppressed: only the collector releases a bin, whole, through the release gate.
+/// <see cref="AsOf"/> (when the worker took the table) and <see cref="EpochStart"/> (when it claimed the
+/// lease; both UTC, default when unknown) let the collector ignore a part of an epoch taken after a
+/// newer epoch of the camera began (a worker that ran on past its lease).
 /// </summary>
 public sealed record BinPart(
     [property: JsonPropertyName("camera")] string CameraId,
@@ -22,7 +25,9 @@ public sealed record BinPart(
     [property: JsonPropertyName("closed")] bool Closed,
     [property: JsonPropertyName("rows")] IReadOnlyList<string> Rows,
     [property: JsonPropertyName("cols")] IReadOnlyList<string> Cols,
-    [property: JsonPropertyName("counts")] int[][] Counts)
+    [property: JsonPropertyName("counts")] int[][] Counts,
+    [property: JsonPropertyName("as_of")] DateTimeOffset AsOf = default,
+    [property: JsonPropertyName("epoch_start")] DateTimeOffset EpochStart = default)
 {
     private static readonly JsonSerializerOptions s_json = new() { Converters = { new JsonStringEnumConverter() } };
 

@@ -13,6 +13,8 @@ public static class ClusterNames
     public const string LeaseBucket = "ephemera_leases";
     /// <summary>KV bucket: each camera's last reported state and rates (key = camera id).</summary>
     public const string StatusBucket = "ephemera_status";
+    /// <summary>Object store bucket: case-4 anonymised images (the only image output), each with its expiry.</summary>
+    public const string ImageBucket = "ephemera_images";
     /// <summary>The collector's durable consumer.</summary>
     public const string CollectorConsumer = "collector";
 

@@ -39,10 +39,14 @@ public sealed class Collector : IDisposable
     private readonly SqliteConnection _db;
     private readonly BinCollector _bins;
     private readonly Dictionary<string, CameraManifest?> _manifests = new(StringComparer.Ordinal);
+    // The cameras' mqtt: sections are served here, from the released output: a worker sees only its
+    // share of a bin that a failover split, and a sub-k difference between two halves must never leave.
+    private readonly Dictionary<(string Broker, string ClientId), Mqtt.MqttSink> _mqtt = new();
+    private readonly Dictionary<string, Mqtt.MqttSink> _mqttOf = new(StringComparer.Ordinal);
     private INatsKVStore? _desired;
 
-    /// <summary>Parts accepted, stale (superseded or repeated), late, refused; bins released.</summary>
-    public long Accepted, Stale, Late, Refused, BinsReleased;
+    /// <summary>Parts accepted, stale (superseded or repeated), late, refused, of a stale epoch (fenced out); bins released.</summary>
+    public long Accepted, Stale, Late, Refused, StaleEpoch, BinsReleased;
 
     /// <summary>Opens the store (creating it when missing) and the collector's checkpoint of held parts.</summary>
     public Collector(CollectorOptions options, ILogger? log = null)
@@ -81,8 +85,10 @@ public sealed class Collector : IDisposable
                 var e = kv.GetEntryAsync<byte[]>(camera).AsTask().GetAwaiter().GetResult();
                 if (e.Value is { } v)
                 {
-                    m = DesiredCamera.Parse(v).LoadManifest();
+                    var desired = DesiredCamera.Parse(v);
+                    m = desired.LoadManifest();
                     _store.RegisterManifest(m); // M4: versions only grow; the store keeps what each row was released under
+                    if (desired.Camera.Mqtt is { } q) AttachMqtt(m, q);
                 }
             }
             catch (NatsKVKeyNotFoundException) { }
@@ -90,6 +96,30 @@ public sealed class Collector : IDisposable
         }
         _manifests[camera] = m;
         return m;
+    }
+
+    /// <summary>
+    /// The camera's <c>mqtt:</c> section: its released bins go to that broker under the manifest's
+    /// contract (one sink per broker and client id; default client id <c>ephemera-collector</c>). A
+    /// contract the manifest does not name is refused (PN7/AC7), logged and audited; the store still gets the bins.
+    /// </summary>
+    private void AttachMqtt(CameraManifest m, Config.MqttCameraConfig q)
+    {
+        try
+        {
+            Mqtt.MqttSink.RequireContract(m, q.Contract); // before a connection is opened for it
+            var options = Mqtt.MqttSinkOptions.FromBroker(q.Broker) with { ClientId = q.ClientId ?? "ephemera-collector" };
+            if (!_mqtt.TryGetValue((q.Broker, options.ClientId), out var sink))
+                _mqtt[(q.Broker, options.ClientId)] = sink = new Mqtt.MqttSink(options, _log);
+            sink.AddCamera(m, q.Contract);
+            _mqttOf[m.CameraId] = sink;
+            _log.LogInformation("camera {Camera}: released bins to mqtt://{Broker} under contract {Contract}", m.CameraId, q.Broker, q.Contract);
+        }
+        catch (EphemeraException e)
+        {
+            _log.LogError("camera {Camera}: {Reason}", m.CameraId, e.Message);
+            _store.Audit.Append(new ClusterAuditRecord(m.CameraId, "mqtt-refused", e.Message, 1));
+        }
     }
 
     /// <summary>Registers a manifest directly (an embedding host without a desired-state bucket).</summary>
@@ -115,7 +145,7 @@ public sealed class Collector : IDisposable
             using var r = c.ExecuteReader();
             while (r.Read()) held.Add(BinPart.Parse((byte[])r.GetValue(0)));
         }
-        foreach (var p in held) _bins.Add(p);
+        foreach (var p in held.OrderByDescending(p => p.Epoch)) _bins.Add(p); // newest epochs first: their starts fence older parts
         if (held.Count > 0) _log.LogInformation("collector: {Parts} held part(s) restored from {Store}.cluster", held.Count, _options.StorePath);
     }
 
@@ -135,6 +165,7 @@ public sealed class Collector : IDisposable
         }).ConfigureAwait(false);
         Restore();
         _store.Audit.Append(new ClusterAuditRecord("", "collector-start", $"stream {ClusterNames.RecordStream} on {cluster.Url}, grace {_options.Grace.TotalSeconds} s", _bins.OpenBins));
+        var images = await ImageObjects.OpenAsync(cluster).ConfigureAwait(false);
         var nextRetention = DateTime.UtcNow;
         while (!ct.IsCancellationRequested)
         {
@@ -153,8 +184,29 @@ public sealed class Collector : IDisposable
                 foreach (var m in batch) await m.AckAsync(cancellationToken: CancellationToken.None).ConfigureAwait(false);
             }
             ReleaseDue(DateTimeOffset.UtcNow);
-            if (DateTime.UtcNow >= nextRetention) { _store.ApplyRetention(); nextRetention = DateTime.UtcNow.AddMinutes(10); }
+            if (DateTime.UtcNow >= nextRetention)
+            {
+                _store.ApplyRetention();
+                // Bounded: a sweep must never hold up the parts.
+                using var sweepTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                sweepTimeout.CancelAfter(TimeSpan.FromSeconds(30));
+                try { await SweepImagesAsync(images, DateTimeOffset.UtcNow, sweepTimeout.Token).ConfigureAwait(false); }
+                catch (Exception e) when (e is NATS.Client.Core.NatsException or OperationCanceledException) { _log.LogWarning("collector: image sweep failed ({Error}); next round", e.Message); }
+                nextRetention = DateTime.UtcNow.AddMinutes(10);
+            }
         }
+    }
+
+    /// <summary>
+    /// Retention of case-4 images in the object store: each image past its expiry (bin start plus its
+    /// manifest's retention) is deleted, and the deletions are audited per camera. Returns how many.
+    /// </summary>
+    public async Task<int> SweepImagesAsync(ImageObjects images, DateTimeOffset now, CancellationToken ct = default)
+    {
+        var gone = await images.SweepAsync(now, ct).ConfigureAwait(false);
+        foreach (var g in gone.GroupBy(g => g.Camera))
+            _store.Audit.Append(new ClusterAuditRecord(g.Key, "image-expired", $"{ClusterNames.ImageBucket}: {string.Join(", ", g.Select(x => x.Name))}", g.Count()));
+        return gone.Count;
     }
 
     /// <summary>Takes a batch of parts: merged in memory and checkpointed in one transaction (acknowledge after this returns).</summary>
@@ -162,6 +214,7 @@ public sealed class Collector : IDisposable
     {
         using var tx = _db.BeginTransaction();
         var late = new Dictionary<string, long>();
+        var fenced = new Dictionary<string, long>();
         foreach (var data in parts)
         {
             BinPart p;
@@ -183,12 +236,15 @@ public sealed class Collector : IDisposable
                     break;
                 case PartOutcome.Stale: Stale++; break;
                 case PartOutcome.Late: Late++; late[p.CameraId] = late.GetValueOrDefault(p.CameraId) + 1; break;
+                case PartOutcome.StaleEpoch: StaleEpoch++; fenced[p.CameraId] = fenced.GetValueOrDefault(p.CameraId) + 1; break;
                 default: Refused++; break;
             }
         }
         tx.Commit();
         foreach (var (camera, n) in late)
             _store.Audit.Append(new ClusterAuditRecord(camera, "late-parts", "parts of bins already released: not released on their own (a sub-k difference)", n));
+        foreach (var (camera, n) in fenced)
+            _store.Audit.Append(new ClusterAuditRecord(camera, "stale-epoch-parts", "parts taken after a newer epoch of the camera began (a worker past its lease): ignored", n));
     }
 
     /// <summary>Releases the bins that are due (all with null) into the store; returns how many.</summary>
@@ -215,6 +271,9 @@ public sealed class Collector : IDisposable
             c.ExecuteNonQuery();
         }
         tx.Commit();
+        // Only now, released once and listed: the same records to the cameras' MQTT brokers (the sink only queues).
+        foreach (var r in records)
+            if (_mqttOf.TryGetValue(r.CameraId, out var sink)) sink.Write(r);
         BinsReleased += records.Count;
         return records.Count;
     }
@@ -222,6 +281,7 @@ public sealed class Collector : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        foreach (var sink in _mqtt.Values) sink.Dispose(); // queued records out, then "offline"
         _db.Dispose();
         _store.Dispose();
     }

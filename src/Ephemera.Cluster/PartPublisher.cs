@@ -47,7 +47,7 @@ public sealed class PartPublisher : IAsyncDisposable
     public int Capacity { get; }
     /// <summary>Oldest a spooled part may get.</summary>
     public TimeSpan Retention { get; }
-    /// <summary>Parts the server acknowledged.</summary>
+    /// <summary>Parts the server acknowledged and stored (a repeat it de-duplicated is not counted again).</summary>
     public long Published => Interlocked.Read(ref _published);
     /// <summary>Parts dropped from a full (or expired) spool.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -113,6 +113,7 @@ public sealed class PartPublisher : IAsyncDisposable
                 {
                     if (ct.IsCancellationRequested) break;
                     BinPart part;
+                    bool duplicate = false;
                     try { part = BinPart.Parse(await File.ReadAllBytesAsync(f.FullName, CancellationToken.None).ConfigureAwait(false)); }
                     catch (Exception e) when (e is Core.EphemeraException or IOException) { Wipe(f.FullName); continue; }
                     try
@@ -122,6 +123,7 @@ public sealed class PartPublisher : IAsyncDisposable
                         var ack = await _cluster.JetStream.PublishAsync(ClusterNames.RecordSubject(part.CameraId, part.Class), part.ToUtf8(),
                             opts: new NatsJSPubOpts { MsgId = part.MessageId }, cancellationToken: timeout.Token).ConfigureAwait(false);
                         ack.EnsureSuccess();
+                        duplicate = ack.Duplicate;
                     }
                     catch (Exception e) when (e is NatsException or OperationCanceledException or TimeoutException)
                     {
@@ -137,7 +139,7 @@ public sealed class PartPublisher : IAsyncDisposable
                         if (BinPart.Parse(await File.ReadAllBytesAsync(f.FullName, CancellationToken.None).ConfigureAwait(false)).Seq == part.Seq) Wipe(f.FullName);
                     }
                     catch (FileNotFoundException) { }
-                    Interlocked.Increment(ref _published);
+                    if (!duplicate) Interlocked.Increment(ref _published); // a repeat the server dropped (a lost ack) counts once
                     progress = true;
                     if (away) { _log.LogInformation("cluster server back: spooled parts going out"); away = false; }
                 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Ephemera.Config;
 using Ephemera.Core;
 using Ephemera.Governance;
@@ -44,13 +45,12 @@ public sealed class Worker
     private readonly WorkerOptions _options;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _log;
-    private readonly ConcurrentDictionary<string, ulong> _epochs = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, long> _seq = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CameraOutput> _outputs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Owned> _owned = new(StringComparer.Ordinal);
     private PartPublisher? _publisher;
-    private readonly Dictionary<(string Broker, string ClientId), Mqtt.MqttSink> _mqtt = new();
 
-    private sealed record Owned(ulong Epoch, ulong LeaseRevision, ulong DesiredRevision);
+    /// <param name="RenewedAt">Stopwatch time at which the last successful claim or renewal was <em>sent</em>: the server's expiry is later than this plus the lease.</param>
+    private sealed record Owned(ulong Epoch, ulong LeaseRevision, ulong DesiredRevision, long RenewedAt);
 
     public Worker(WorkerOptions options, ILoggerFactory loggers)
     {
@@ -59,6 +59,17 @@ public sealed class Worker
 
     /// <summary>Cameras this worker runs now.</summary>
     public IReadOnlyCollection<string> Cameras { get { lock (_owned) return _owned.Keys.ToList(); } }
+    /// <summary>Parts the server acknowledged (first copies; a repeat the server de-duplicated is not counted).</summary>
+    public long PartsPublished => _publisher?.Published ?? 0;
+    /// <summary>Times a camera was fenced (its lease not renewed in time).</summary>
+    public long Fences => Interlocked.Read(ref _fences);
+    private long _fences;
+
+    /// <summary>
+    /// How long after sending a renewal the worker still trusts its lease: the lease time less a
+    /// margin for clock rates (the server starts the expiry later, when it stores the write).
+    /// </summary>
+    private TimeSpan TrustedFor => _options.LeaseTime - TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, _options.LeaseTime.Ticks / 10));
 
     /// <summary>Runs until <paramref name="ct"/> fires, then stops gracefully.</summary>
     public async Task RunAsync(ClusterConnection cluster, CancellationToken ct)
@@ -82,25 +93,30 @@ public sealed class Worker
                 catch (Exception e) when (e is System.Data.Common.DbException or IOException) { _log.LogError("worker audit failed: {Error}", e.Message); }
             },
             _log);
+        var images = await ImageObjects.OpenAsync(cluster).ConfigureAwait(false);
+        host.Records.AddSink(new ImageSink(this));
         host.Start();
+        using var stopImages = new CancellationTokenSource();
+        var uploading = Task.Run(() => UploadImagesAsync(images, host, stopImages.Token));
+        using var stopWatchdog = new CancellationTokenSource();
+        var watchdog = Task.Run(() => FenceWatchdogAsync(host, stopWatchdog.Token));
         _log.LogInformation("worker {Id}: capacity {Capacity} cameras, lease {Lease} s, server {Url}", _options.WorkerId, _options.Capacity, _options.LeaseTime.TotalSeconds, cluster.Url);
         var renewEvery = _options.LeaseTime / 3;
-        while (!ct.IsCancellationRequested)
-        {
-            try { await StepAsync(host, leases, desiredKv, statusKv, ct).ConfigureAwait(false); }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested) { break; }
-            catch (Exception e) when (e is NatsException or TimeoutException or OperationCanceledException)
-            {
-                // The server is away: cameras keep running and parts wait in the spool.
-                _log.LogDebug("worker {Id}: server away: {Error}", _options.WorkerId, e.Message);
-            }
-            try { await Task.Delay(renewEvery, ct).ConfigureAwait(false); } catch (OperationCanceledException) { break; }
-        }
+        // Renewals run in their own loop: admitting a camera (its source, its detector) can take seconds,
+        // and must not make the worker miss the renewal of the cameras it already runs.
+        var renewing = Task.Run(() => EveryAsync(renewEvery, () => RenewAsync(host, leases, statusKv, stopWatchdog.Token), stopWatchdog.Token));
+        await EveryAsync(renewEvery, () => StepAsync(host, leases, desiredKv, statusKv, ct), ct).ConfigureAwait(false);
 
-        // Graceful: every camera removed (its last parts out), the spool flushed, the leases given back.
+        // Graceful: every camera removed (its last parts out; a fenced camera's held counts are dropped:
+        // its lease is gone), the spool flushed, the leases given back.
         List<KeyValuePair<string, Owned>> owned;
         lock (_owned) owned = _owned.ToList();
         foreach (var (camera, _) in owned) host.RemoveCamera(camera, TimeSpan.FromSeconds(10));
+        // The leases were renewed (and the fence kept) while the cameras stopped; now the last revisions are given back.
+        stopWatchdog.Cancel();
+        await watchdog.ConfigureAwait(false);
+        await renewing.ConfigureAwait(false);
+        lock (_owned) owned = _owned.ToList();
         bool flushed = await publisher.FlushAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
         if (!flushed) _log.LogWarning("worker {Id}: {Parts} part(s) still in the spool {Dir}; they go out at the next start", _options.WorkerId, publisher.Spooled, _options.SpoolDirectory);
         using var giveBack = new CancellationTokenSource(TimeSpan.FromSeconds(5));
@@ -115,24 +131,162 @@ public sealed class Worker
         }
         lock (_owned) _owned.Clear();
         host.Stop();
-        foreach (var sink in _mqtt.Values) await sink.DisposeAsync().ConfigureAwait(false); // queued records out, then "offline"
+        _images.Writer.TryComplete();
+        stopImages.CancelAfter(TimeSpan.FromSeconds(10)); // the last images out while the server answers
+        await uploading.ConfigureAwait(false);
     }
 
-    /// <summary>One round: renew, drop what is lost or no longer desired, claim up to capacity, report.</summary>
-    private async Task StepAsync(EngineHost host, Leases leases, NATS.Client.KeyValueStore.INatsKVStore desiredKv, NATS.Client.KeyValueStore.INatsKVStore statusKv, CancellationToken ct)
+    // Case-4 images on their way to the object store: bounded (an image is large), the oldest dropped and counted.
+    private readonly System.Threading.Channels.Channel<Governance.Records.AnonymisedImageRecord> _images =
+        System.Threading.Channels.Channel.CreateBounded<Governance.Records.AnonymisedImageRecord>(
+            new System.Threading.Channels.BoundedChannelOptions(32) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropOldest });
+    private readonly ConcurrentDictionary<string, CameraManifest> _manifestOf = new(StringComparer.Ordinal);
+    private long _imagesStored, _imagesFenced;
+    /// <summary>Case-4 images put into the object store.</summary>
+    public long ImagesStored => Interlocked.Read(ref _imagesStored);
+
+    /// <summary>The engine's released records, for the one class a worker sends whole: case-4 anonymised images.</summary>
+    private sealed class ImageSink(Worker w) : Governance.Records.IOutputSink
+    {
+        public void Write(Governance.Records.DerivedRecord record)
+        {
+            if (record is not Governance.Records.AnonymisedImageRecord image) return;
+            // Fenced (or no longer ours): another worker may run the camera now; its image is not sent.
+            if (!w._outputs.TryGetValue(image.CameraId, out var o) || o.Fenced) { Interlocked.Increment(ref w._imagesFenced); return; }
+            w._images.Writer.TryWrite(image);
+        }
+    }
+
+    /// <summary>Puts the images into the object store; while the server is away an image waits and is tried again.</summary>
+    private async Task UploadImagesAsync(ImageObjects store, EngineHost host, CancellationToken ct)
+    {
+        try
+        {
+            await foreach (var image in _images.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                if (!_manifestOf.TryGetValue(image.CameraId, out var m)) continue;
+                while (true)
+                {
+                    try
+                    {
+                        string name = await store.PutAsync(image, m, ct).ConfigureAwait(false);
+                        Interlocked.Increment(ref _imagesStored);
+                        try { host.Store.Audit.Append(new ClusterAuditRecord(image.CameraId, "image-stored", $"{ClusterNames.ImageBucket}/{name}", 1)); }
+                        catch (Exception e) when (e is System.Data.Common.DbException or IOException) { _log.LogError("worker audit failed: {Error}", e.Message); }
+                        break;
+                    }
+                    catch (Exception e) when (e is NatsException or TimeoutException or (OperationCanceledException and not OperationCanceledException { CancellationToken.IsCancellationRequested: true }))
+                    {
+                        await Task.Delay(1000, ct).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+        if (_images.Reader.Count > 0) _log.LogWarning("worker {Id}: {Images} image(s) not stored at the stop", _options.WorkerId, _images.Reader.Count);
+    }
+
+    /// <summary>
+    /// The self-fence: a camera whose lease was not renewed within <see cref="TrustedFor"/> of the last
+    /// renewal sent may belong to another worker by now (this one lost the server, or was paused). It
+    /// keeps running, but its counts are held (<see cref="CameraOutput.Fence"/>) until the renewal loop
+    /// learns whether the lease is still, or again, this worker's. Checked every 100 ms, apart from the
+    /// renewal loop, which a lost server can block for seconds.
+    /// </summary>
+    private async Task FenceWatchdogAsync(EngineHost host, CancellationToken ct)
+    {
+        long trusted = (long)(TrustedFor.TotalSeconds * Stopwatch.Frequency);
+        while (!ct.IsCancellationRequested)
+        {
+            List<KeyValuePair<string, Owned>> owned;
+            lock (_owned) owned = _owned.ToList();
+            long now = Stopwatch.GetTimestamp();
+            foreach (var (camera, o) in owned)
+            {
+                if (now - o.RenewedAt < trusted || !_outputs.TryGetValue(camera, out var output) || output.Fenced) continue;
+                output.Fence();
+                Interlocked.Increment(ref _fences);
+                _log.LogWarning("worker {Id}: camera {Camera} fenced: its lease (epoch {Epoch}) was not renewed in time; its counts are held until the lease is this worker's again",
+                    _options.WorkerId, camera, o.Epoch);
+                try { host.Store.Audit.Append(new ClusterAuditRecord(camera, "fenced", $"lease of epoch {o.Epoch} not renewed within {TrustedFor.TotalSeconds:0.#} s: counts held, none sent under it", 1)); }
+                catch (Exception e) when (e is System.Data.Common.DbException or IOException) { _log.LogError("worker audit failed: {Error}", e.Message); }
+            }
+            try { await Task.Delay(100, ct).ConfigureAwait(false); } catch (OperationCanceledException) { break; }
+        }
+    }
+
+    /// <summary>Runs <paramref name="round"/> every <paramref name="every"/> until <paramref name="ct"/> fires; a round the server's absence fails is logged at debug and retried.</summary>
+    private async Task EveryAsync(TimeSpan every, Func<Task> round, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try { await round().ConfigureAwait(false); }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { break; }
+            catch (Exception e) when (e is NatsException or TimeoutException or OperationCanceledException)
+            {
+                // The server is away: cameras keep running (fenced past their leases) and parts wait in the spool.
+                _log.LogDebug("worker {Id}: server away: {Error}", _options.WorkerId, e.Message);
+            }
+            try { await Task.Delay(every, ct).ConfigureAwait(false); } catch (OperationCanceledException) { break; }
+        }
+    }
+
+    /// <summary>One renewal round: each lease renewed; a fenced camera resumed, or dropped when another worker has it.</summary>
+    private async Task RenewAsync(EngineHost host, Leases leases, NATS.Client.KeyValueStore.INatsKVStore statusKv, CancellationToken ct)
     {
         List<KeyValuePair<string, Owned>> owned;
         lock (_owned) owned = _owned.ToList();
         foreach (var (camera, o) in owned)
         {
+            long sent = Stopwatch.GetTimestamp();
             var rev = await leases.RenewAsync(camera, o.LeaseRevision, ct).ConfigureAwait(false);
-            // Expired while the server was away and nobody else took it: claimed again, same epoch (the counts go on).
-            rev ??= await leases.TryClaimAsync(camera, ct).ConfigureAwait(false);
-            if (rev is { } r) { lock (_owned) _owned[camera] = o with { LeaseRevision = r }; continue; }
+            _outputs.TryGetValue(camera, out var output);
+            if (rev is { } r)
+            {
+                lock (_owned) if (_owned.ContainsKey(camera)) _owned[camera] = o with { LeaseRevision = r, RenewedAt = sent };
+                if (output is { Fenced: true })
+                {
+                    // Renewed after all (the server's expiry comes later than the fence): nothing was lost, the held counts go out.
+                    Send(output.Resume(output.Epoch, DateTimeOffset.UtcNow, _binOf[camera], _versionOf[camera]));
+                    _log.LogInformation("worker {Id}: camera {Camera}: lease renewed after all; fence lifted", _options.WorkerId, camera);
+                }
+                continue;
+            }
+            if (output is { Fenced: true })
+            {
+                // The lease expired. Claimed again, and nobody else reported the camera since this worker's
+                // last status (same owner, same epoch): the held counts go out under the new epoch.
+                var epochStart = DateTimeOffset.UtcNow;
+                sent = Stopwatch.GetTimestamp();
+                if (await leases.TryClaimAsync(camera, ct).ConfigureAwait(false) is { } epoch)
+                {
+                    bool stillOwned;
+                    lock (_owned) stillOwned = _owned.ContainsKey(camera);
+                    if (stillOwned && await LastStatusIsOursAsync(statusKv, camera, o.Epoch, ct).ConfigureAwait(false))
+                    {
+                        lock (_owned) _owned[camera] = o with { Epoch = epoch, LeaseRevision = epoch, RenewedAt = sent };
+                        Send(output.Resume(epoch, epochStart, _binOf[camera], _versionOf[camera]));
+                        _log.LogInformation("worker {Id}: camera {Camera} claimed again (epoch {Epoch}); its held counts go out under it", _options.WorkerId, camera, epoch);
+                        continue;
+                    }
+                    await leases.ReleaseAsync(camera, epoch, ct).ConfigureAwait(false);
+                }
+                _log.LogWarning("worker {Id}: camera {Camera} ran on another worker meanwhile; its held counts are dropped and the camera removed", _options.WorkerId, camera);
+                Remove(host, camera);
+                continue;
+            }
+            bool owns;
+            lock (_owned) owns = _owned.ContainsKey(camera);
+            if (!owns) continue; // removed meanwhile (no longer desired): its lease was given back
             _log.LogWarning("worker {Id}: lease of camera {Camera} lost to another worker; removing it", _options.WorkerId, camera);
             Remove(host, camera);
         }
+    }
 
+    /// <summary>One round: drop what is no longer desired, claim up to capacity, report.</summary>
+    private async Task StepAsync(EngineHost host, Leases leases, NATS.Client.KeyValueStore.INatsKVStore desiredKv, NATS.Client.KeyValueStore.INatsKVStore statusKv, CancellationToken ct)
+    {
+        List<KeyValuePair<string, Owned>> owned;
         var desired = await DesiredState.ListAsync(desiredKv, ct).ConfigureAwait(false);
         lock (_owned) owned = _owned.ToList();
         foreach (var (camera, o) in owned)
@@ -146,26 +300,37 @@ public sealed class Worker
         foreach (var (camera, (want, desiredRev)) in desired.OrderBy(_ => Random.Shared.Next()))
         {
             lock (_owned) if (_owned.Count >= _options.Capacity || _owned.ContainsKey(camera)) continue;
+            var epochStart = DateTimeOffset.UtcNow;
+            long sent = Stopwatch.GetTimestamp();
             if (await leases.TryClaimAsync(camera, ct).ConfigureAwait(false) is not { } epoch) continue;
             CameraManifest? m = null;
             CameraAdmission a;
             try
             {
                 m = want.LoadManifest();
-                _epochs[camera] = epoch;
+                _outputs[camera] = new CameraOutput(camera, epoch, epochStart);
+                _binOf[camera] = m.Privacy.TimeBin; _versionOf[camera] = m.VersionHash; _manifestOf[camera] = m;
+                // Owned before it is admitted: admitting can take seconds, and the renewal loop keeps the lease meanwhile.
+                lock (_owned) _owned[camera] = new Owned(epoch, epoch, desiredRev, sent);
                 a = host.Admit(want.Camera, m);
             }
             catch (EphemeraException e) { a = CameraAdmission.Refused(camera, e.Message); }
+            Owned? now;
+            lock (_owned) now = _owned.GetValueOrDefault(camera);
             if (!a.Admitted)
             {
                 _log.LogError("worker {Id}: camera {Camera} refused: {Reason}", _options.WorkerId, camera, a.Reason);
-                _epochs.TryRemove(camera, out _);
+                lock (_owned) _owned.Remove(camera);
+                _outputs.TryRemove(camera, out _);
                 await statusKv.PutAsync(camera, new CameraStatus(camera, _options.WorkerId, "refused", epoch, 0, 0, 0, DateTimeOffset.UtcNow, a.Reason).ToUtf8(), cancellationToken: ct).ConfigureAwait(false);
-                await leases.ReleaseAsync(camera, epoch, ct).ConfigureAwait(false);
+                await leases.ReleaseAsync(camera, now?.LeaseRevision ?? epoch, ct).ConfigureAwait(false);
                 continue;
             }
-            lock (_owned) _owned[camera] = new Owned(epoch, epoch, desiredRev);
-            if (want.Camera.Mqtt is { } q && m is not null) AttachMqtt(host, camera, m, q);
+            if (now is null)
+            {
+                Remove(host, camera); // the lease was lost while it was being admitted
+                continue;
+            }
             _log.LogInformation("worker {Id}: claimed camera {Camera} (epoch {Epoch})", _options.WorkerId, camera, epoch);
         }
 
@@ -188,46 +353,44 @@ public sealed class Worker
             Owned? o;
             lock (_owned) o = _owned.GetValueOrDefault(c.Id);
             if (o is null) continue;
-            await statusKv.PutAsync(c.Id, new CameraStatus(c.Id, _options.WorkerId, c.State.ToString().ToLowerInvariant(), o.Epoch,
+            string state = _outputs.TryGetValue(c.Id, out var output) && output.Fenced ? "fenced" : c.State.ToString().ToLowerInvariant();
+            await statusKv.PutAsync(c.Id, new CameraStatus(c.Id, _options.WorkerId, state, o.Epoch,
                 Math.Round(c.FramesDecoded / secs, 2), Math.Round(c.DetectionsDone / secs, 2), _publisher?.Published ?? 0, DateTimeOffset.UtcNow, c.Error).ToUtf8(),
                 cancellationToken: ct).ConfigureAwait(false);
         }
-    }
-
-    /// <summary>
-    /// The camera's <c>mqtt:</c> section at the edge: its records, as this worker's engine releases them
-    /// (per worker: a bin split by a failover reaches the broker as two suppressed halves, each gated),
-    /// go to its broker under its manifest's contract; a contract the manifest does not name is refused (PN7/AC7).
-    /// </summary>
-    private void AttachMqtt(EngineHost host, string camera, CameraManifest m, MqttCameraConfig q)
-    {
-        try
-        {
-            Mqtt.MqttSink.RequireContract(m, q.Contract);
-            var options = Mqtt.MqttSinkOptions.FromBroker(q.Broker);
-            options = options with { ClientId = q.ClientId ?? $"ephemera-{_options.WorkerId}" };
-            if (!_mqtt.TryGetValue((q.Broker, options.ClientId), out var sink))
-            {
-                _mqtt[(q.Broker, options.ClientId)] = sink = new Mqtt.MqttSink(options, _log);
-                host.Records.AddSink(sink);
-            }
-            sink.AddCamera(m, q.Contract);
-        }
-        catch (EphemeraException e) { _log.LogError("worker {Id}: camera {Camera}: {Reason}", _options.WorkerId, camera, e.Message); }
     }
 
     private void Remove(EngineHost host, string camera)
     {
         host.RemoveCamera(camera, TimeSpan.FromSeconds(10)); // its open bins go out as closed parts of its epoch
         lock (_owned) _owned.Remove(camera);
-        _epochs.TryRemove(camera, out _);
+        _outputs.TryRemove(camera, out _);
     }
 
-    /// <summary>The engine's raw-bin tap: each table becomes a part of the camera's current epoch.</summary>
+    // Bin length and manifest version of each camera's parts (for the held counts sent at a resume).
+    private readonly ConcurrentDictionary<string, TimeSpan> _binOf = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _versionOf = new(StringComparer.Ordinal);
+
+    private void Send(IEnumerable<BinPart> parts)
+    {
+        if (_publisher is null) return;
+        foreach (var p in parts) _publisher.Enqueue(p);
+    }
+
+    /// <summary>True when the camera's last status is this worker's under <paramref name="epoch"/>: nobody else ran it since.</summary>
+    private async Task<bool> LastStatusIsOursAsync(NATS.Client.KeyValueStore.INatsKVStore statusKv, string camera, ulong epoch, CancellationToken ct)
+    {
+        try
+        {
+            var e = await statusKv.GetEntryAsync<byte[]>(camera, cancellationToken: ct).ConfigureAwait(false);
+            return e.Value is { } v && CameraStatus.Parse(v) is { } s && s.Owner == _options.WorkerId && s.Epoch == epoch;
+        }
+        catch (Exception e) when (e is NATS.Client.KeyValueStore.NatsKVKeyNotFoundException or NATS.Client.KeyValueStore.NatsKVKeyDeletedException) { return false; }
+    }
+
+    /// <summary>The engine's raw-bin tap: each table becomes a part of the camera's current epoch (held while the camera is fenced).</summary>
     private void Tap(string camera, CameraManifest m, IReadOnlyList<RawBinTable> tables, bool closed)
     {
-        if (_publisher is null || !_epochs.TryGetValue(camera, out var epoch)) return;
-        foreach (var t in tables)
-            _publisher.Enqueue(BinPart.From(camera, m.Privacy.TimeBin, m.VersionHash, epoch, _seq.AddOrUpdate(camera, 1, (_, s) => s + 1), closed, t));
+        if (_outputs.TryGetValue(camera, out var output)) Send(output.Tap(m.Privacy.TimeBin, m.VersionHash, tables, closed));
     }
 }

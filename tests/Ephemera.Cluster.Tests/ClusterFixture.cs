@@ -63,6 +63,7 @@ internal static class ClusterFixture
         if (p.HasExited) return;
         using (var k = Process.Start("kill", ["-TERM", p.Id.ToString()])) k!.WaitForExit();
         if (!p.WaitForExit(wait)) p.Kill(entireProcessTree: true);
+        p.WaitForExit(); // without a timeout it also waits for the redirected output to drain (the last stdout line)
     }
 
     /// <summary>Released count rows of a store: (camera, bin start ms) → payload.</summary>
@@ -83,7 +84,7 @@ internal static class ClusterFixture
         return rows;
     }
 
-    /// <summary>Count records an MQTT subscriber received: (camera, bin start ms) → payloads (a worker's own releases).</summary>
+    /// <summary>Count records an MQTT subscriber received: (camera, bin start ms) → payloads.</summary>
     public static Dictionary<(string Camera, long Bin), List<string>> EdgeCountRows(IEnumerable<(string Topic, string Payload, bool Retained)> messages)
     {
         var rows = new Dictionary<(string, long), List<string>>();
@@ -96,6 +97,41 @@ internal static class ClusterFixture
             l.Add(r.GetProperty("payload").GetRawText());
         }
         return rows;
+    }
+
+    /// <summary>How often <paramref name="text"/> occurs in a worker's log.</summary>
+    public static int Count(System.Text.StringBuilder log, string text)
+    {
+        string s;
+        lock (log) s = log.ToString();
+        int n = 0;
+        for (int i = s.IndexOf(text, StringComparison.Ordinal); i >= 0; i = s.IndexOf(text, i + text.Length, StringComparison.Ordinal)) n++;
+        return n;
+    }
+
+    /// <summary>The parts_published of a worker's last stdout line (written at a graceful stop).</summary>
+    public static long PartsPublished(System.Text.StringBuilder log)
+    {
+        string s;
+        lock (log) s = log.ToString();
+        var m = System.Text.RegularExpressions.Regex.Match(s, "\"parts_published\":(\\d+)");
+        Assert.True(m.Success, "no parts_published in the worker's output: " + s);
+        return long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// The MQTT records of the cameras (sent by the collector, from its released output) are exactly the
+    /// central store's count bins: the same keys, each once, the same payloads.
+    /// </summary>
+    public static async Task AssertMqttCarriesTheCentralBinsAsync(MqttSinkTests.Subscriber edge, Dictionary<(string Camera, long Bin), List<string>> central)
+    {
+        var sw = Stopwatch.StartNew();
+        Dictionary<(string Camera, long Bin), List<string>> sent;
+        while ((sent = EdgeCountRows(edge.Messages)).Count < central.Count && sw.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(100);
+        Assert.Equal(central.Keys.OrderBy(x => x).ToList(), sent.Keys.OrderBy(x => x).ToList());
+        foreach (var (key, payloads) in central)
+            Assert.True(SameJson(Assert.Single(sent[key]), payloads[0]), $"bin {key}: central {payloads[0]} vs mqtt {string.Join(" | ", sent[key])}");
+        Assert.DoesNotContain(edge.Messages, m => m.Topic.StartsWith("ephemera/engine/ephemera-w", StringComparison.Ordinal)); // workers send nothing to the edge
     }
 
     /// <summary>Two payloads as JSON values (formatting aside).</summary>

@@ -52,6 +52,11 @@ public class ConfigLoaderTests
         Assert.Equal((InputFit.Auto, 0), (defaults.Engine.InputFit, defaults.Engine.ParallelRuns));
         var set = ConfigLoader.Load(Write(dir, "engine:\n  input_fit: square\n  parallel_runs: 3\ncameras:\n  - id: a\n    source: x\n"));
         Assert.Equal((InputFit.Square, 3), (set.Engine.InputFit, set.Engine.ParallelRuns));
+        Assert.Equal(KernelChoice.Simd, defaults.Engine.Kernels);
+        Assert.Equal(KernelChoice.Vulkan, ConfigLoader.Load(Write(dir, "engine:\n  kernels: vulkan\ncameras:\n  - id: a\n    source: x\n")).Engine.Kernels);
+        Assert.Equal(DetectorPrecision.Fp32, defaults.Engine.Precision);
+        Assert.Equal(DetectorPrecision.Auto, ConfigLoader.Load(Write(dir, "engine:\n  precision: auto\ncameras:\n  - id: a\n    source: x\n")).Engine.Precision);
+        Assert.Equal(DetectorPrecision.Int8, ConfigLoader.Load(Write(dir, "engine:\n  precision: int8\ncameras:\n  - id: a\n    source: x\n")).Engine.Precision);
     }
 
     [Fact]
@@ -86,6 +91,8 @@ public class ConfigLoaderTests
     [InlineData("engine:\n  schedule: { mode: sometimes }\ncameras:\n  - id: a\n    source: x\n", "engine.schedule.mode", "'sometimes' is not one of: full, by_need")]
     [InlineData("engine:\n  schedule: { floor_fps: 0 }\ncameras:\n  - id: a\n    source: x\n", "engine.schedule.floor_fps", "outside")]
     [InlineData("engine:\n  schedule: { guard_band: 3 }\ncameras:\n  - id: a\n    source: x\n", "engine.schedule.guard_band", "unknown key")]
+    [InlineData("engine:\n  kernels: cuda\ncameras:\n  - id: a\n    source: x\n", "engine.kernels", "'cuda' is not one of: simd, vulkan, auto")]
+    [InlineData("engine:\n  precision: fp16\ncameras:\n  - id: a\n    source: x\n", "engine.precision", "'fp16' is not one of: auto, fp32, int8")]
     [InlineData("engine:\n  parallel_runs: -1\ncameras:\n  - id: a\n    source: x\n", "engine.parallel_runs", "outside")]
     [InlineData("cameras:\n  - id: a\n    source: x\n    analytics:\n      lines:\n        - points: [1, 2, 3]\n", "lines[0].points", "expected 4 numbers")]
     [InlineData("cameras:\n  - id: a\n    source: x\n    analytics:\n      zones:\n        - polygon: [0, 0, 1, 1]\n", "zones[0].polygon", "at least 3 points")]

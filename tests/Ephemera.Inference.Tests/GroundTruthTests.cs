@@ -8,7 +8,8 @@ namespace Ephemera.Inference.Tests;
 /// <summary>Person recall/precision at IoU 0.5 on ADL-Rundle-6 (every 5th frame) against MOT15 ground truth.</summary>
 public class GroundTruthTests(ITestOutputHelper log)
 {
-    internal static (double Recall, double Precision, double MsPerFrame) Evaluate(int inputSize, float score, int every = 5, bool tiles = false, int inputHeight = 0)
+    internal static (double Recall, double Precision, double MsPerFrame) Evaluate(int inputSize, float score, int every = 5, bool tiles = false, int inputHeight = 0,
+        DetectorPrecision precision = DetectorPrecision.Fp32)
     {
         string video = RepoPaths.Data("mot15/ADL-Rundle-6/video.mp4");
         var gt = MotChallenge.Read(RepoPaths.Data("mot15/ADL-Rundle-6/gt/gt.txt")).Where(r => r.Confidence != 0).ToLookup(r => r.Frame);
@@ -16,6 +17,7 @@ public class GroundTruthTests(ITestOutputHelper log)
         {
             Inference = new Runtime.InferenceOptions(parallelRuns: 1), // frames one at a time: one run, every core
             InputWidth = inputSize, InputHeight = inputHeight > 0 ? inputHeight : inputSize, Decode = new DecodeOptions(score, 0.45f),
+            Precision = precision,
         });
         var output = new Detections();
         int tp = 0, fp = 0, fn = 0;

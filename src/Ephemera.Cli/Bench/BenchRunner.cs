@@ -28,6 +28,8 @@ public sealed record BenchOptions
     public int InputSize { get; init; }
     /// <summary>Fit the detector input to the source's aspect (the engine's default) or keep it square.</summary>
     public InputFit InputFit { get; init; } = InputFit.Auto;
+    /// <summary>Detector precision (fp32, int8, or auto: measured at start).</summary>
+    public DetectorPrecision Precision { get; init; } = DetectorPrecision.Fp32;
     /// <summary>Seconds spent on each ceiling measurement.</summary>
     public double CeilingSeconds { get; init; } = 4;
     /// <summary>Store for the run's outputs (a bench never writes the main store).</summary>
@@ -192,7 +194,23 @@ public sealed record BenchResult(
     [property: JsonPropertyName("detections_done")] long DetectionsDone = 0,
     [property: JsonPropertyName("detections_not_needed")] long DetectionsNotNeeded = 0,
     [property: JsonPropertyName("count_difference")] CountDifference? CountDifference = null,
-    [property: JsonPropertyName("line_crossings")] int LineCrossings = 0);
+    [property: JsonPropertyName("line_crossings")] int LineCrossings = 0,
+    [property: JsonPropertyName("precision")] PrecisionFigures? Precision = null);
+
+/// <summary>Which detector precision ran (fp32/int8), why, the start-up timings behind an auto choice, and the CPU's int8-relevant flags.</summary>
+public sealed record PrecisionFigures(
+    [property: JsonPropertyName("ran")] string Ran,
+    [property: JsonPropertyName("asked")] string Asked,
+    [property: JsonPropertyName("reason")] string Reason,
+    [property: JsonPropertyName("fp32_ms_per_image")] double? Fp32MsPerImage,
+    [property: JsonPropertyName("int8_ms_per_image")] double? Int8MsPerImage,
+    [property: JsonPropertyName("cpu_flags")] string CpuFlags)
+{
+    public static PrecisionFigures? From(Ephemera.Inference.Runtime.PrecisionDecision? d) => d is null ? null
+        : new(d.Chosen.ToString().ToLowerInvariant(), d.Requested.ToString().ToLowerInvariant(), d.Reason,
+              d.Fp32MsPerImage is { } f ? Math.Round(f, 2) : null, d.Int8MsPerImage is { } i ? Math.Round(i, 2) : null, d.CpuFlags);
+}
+
 
 /// <summary>
 /// Runs the live-camera stream benchmark. "Sustained" means: no decoded frame dropped, no camera
@@ -223,7 +241,7 @@ public static class BenchRunner
 
     private static EngineOptions EngineOptionsFor(BenchOptions o) => new()
     {
-        Model = o.Model, InputSize = o.InputSize, InputFit = o.InputFit, Provider = o.Provider, IntraOpThreads = o.IntraOpThreads,
+        Model = o.Model, InputSize = o.InputSize, InputFit = o.InputFit, Precision = o.Precision, Provider = o.Provider, IntraOpThreads = o.IntraOpThreads,
         ParallelRuns = o.ParallelRuns, MaxBatch = o.MaxBatch, DetectFps = o.DetectFps, StorePath = o.StorePath, Schedule = o.Schedule,
         AuditIntervalSeconds = Math.Max(5, o.Seconds / 4),
     };
@@ -247,7 +265,7 @@ public static class BenchRunner
         var entry = Inference.Models.ModelCatalog.Load().Get(o.Model);
         using var detector = Inference.ObjectDetector.Open(new Inference.DetectorOptions
         {
-            Model = o.Model, Inference = new InferenceOptions(o.Provider, o.IntraOpThreads, parallelRuns: 1),
+            Model = o.Model, Precision = o.Precision, Inference = new InferenceOptions(o.Provider, o.IntraOpThreads, parallelRuns: 1),
             InputWidth = input.Width, InputHeight = input.Height, Decode = new Inference.Postprocess.DecodeOptions(e.ScoreThreshold),
         });
         using var source = VideoSource.Open(o.Source, SourceOptions.Default with { Loop = true, Paced = false });
@@ -340,7 +358,7 @@ public static class BenchRunner
             Math.Round((why == null ? o.Streams : 0) / allowed, 3), Environment.ProcessorCount, summary.PixelLifetime,
             cpu, capacity, rule, o.Schedule.Mode == ScheduleMode.ByNeed ? "by_need" : "full",
             Math.Round(running.Sum(c => c.DetectionsAsked(summary.Seconds)), 1), running.Sum(c => c.DetectionsDone),
-            running.Sum(c => c.DetectionsNotNeeded), counts, crossings.Sum());
+            running.Sum(c => c.DetectionsNotNeeded), counts, crossings.Sum(), PrecisionFigures.From(host.DetectorPrecision));
     }
 
     /// <summary>Line crossings of one camera on the clip at full rate, for the same seconds.</summary>
@@ -359,7 +377,7 @@ public static class BenchRunner
     {
         var info = new FileInfo(o.Source);
         string key = string.Join('|', o.Source, info.Exists ? info.Length : 0, info.Exists ? info.LastWriteTimeUtc.Ticks : 0, o.Seconds, o.DetectFps, o.Model,
-            o.Provider, o.InputSize, o.InputFit);
+            o.Provider, o.InputSize, o.InputFit, o.Precision);
         return s_references.GetOrAdd(key, k =>
         {
             string file = Path.Combine(RepoPaths.Var, "bench", "reference", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(k)))[..16] + ".json");

@@ -17,7 +17,7 @@ public sealed class BenchVerb : IVerb
                               [--rule detect=0.95,late=0.01,p99=500,p99_intervals=2,counts=0.02] [--ceiling-seconds S] [--calibration-seconds S]
                               [--schedule full|by_need] [--floor-fps F] [--no-reference]
                               [--model NAME] [--provider cpu|cuda|…] [--threads T] [--parallel-runs R] [--max-batch B]
-                              [--input-size S] [--input-fit auto|square]
+                              [--input-size S] [--input-fit auto|square] [--precision fp32|int8|auto]
 
         Runs N copies of FILE paced at its native frame rate, like live cameras, through decode,
         detection (F per second per camera, default 5), tracking and counting, for S seconds. In
@@ -51,7 +51,7 @@ public sealed class BenchVerb : IVerb
 
     public int Run(string[] args)
     {
-        var a = new CliArgs(args, ["source", "streams", "seconds", "detect-fps", "json", "model", "provider", "threads", "parallel-runs", "max-batch", "input-size", "input-fit",
+        var a = new CliArgs(args, ["source", "streams", "seconds", "detect-fps", "json", "model", "provider", "threads", "parallel-runs", "max-batch", "input-size", "input-fit", "precision",
             "repeat", "rule", "ceiling-seconds", "calibration-seconds", "schedule", "floor-fps"], ["find-max", "no-reference"]);
         var options = new BenchOptions
         {
@@ -71,6 +71,13 @@ public sealed class BenchVerb : IVerb
                 null or "auto" => Ephemera.Config.InputFit.Auto,
                 "square" => Ephemera.Config.InputFit.Square,
                 var other => throw new UsageException($"--input-fit must be auto or square, got '{other}'"),
+            },
+            Precision = a.Get("precision") switch
+            {
+                null or "fp32" => DetectorPrecision.Fp32,
+                "int8" => DetectorPrecision.Int8,
+                "auto" => DetectorPrecision.Auto,
+                var other => throw new UsageException($"--precision must be fp32, int8 or auto, got '{other}'"),
             },
             Schedule = new Ephemera.Config.ScheduleOptions
             {

@@ -93,8 +93,11 @@ public sealed class WorkerVerb : IVerb
         detect, track, purpose analytics; pixels never leave the machine. Each camera's raw bins go,
         through a bounded on-disk buffer (kept while the server is away, sent when it returns), to the
         cluster's record stream, where the collector releases them through the gates. A worker that
-        dies loses its leases after S seconds and the others take its cameras. SIGTERM/SIGINT: cameras
-        removed (last bins out), buffer flushed, leases given back.
+        dies loses its leases after S seconds and the others take its cameras. A worker that cannot
+        renew a lease in time (server away, process paused) fences that camera: it keeps running, but
+        its counts are held until the lease is its own again (then sent) or another worker took the
+        camera (then dropped). SIGTERM/SIGINT: cameras removed (last bins out), buffer flushed, leases
+        given back. A camera's mqtt: section is served by the collector, from the released bins.
 
           --nats URL            the cluster's NATS server with JetStream (nats://HOST:PORT)
           --capacity N          most cameras to claim (default 4); or auto: measured at start with the
@@ -146,7 +149,7 @@ public sealed class WorkerVerb : IVerb
         if (maxSeconds is { } s) cts.CancelAfter(TimeSpan.FromSeconds(s));
         var worker = new Worker(o, StderrLoggerFactory.Instance);
         ClusterCli.WithCluster(url, $"ephemera-worker-{o.WorkerId}", async c => { await worker.RunAsync(c, cts.Token); return 0; });
-        Console.Out.WriteLine(JsonSerializer.Serialize(new { worker = o.WorkerId, stopped = true }));
+        Console.Out.WriteLine(JsonSerializer.Serialize(new { worker = o.WorkerId, stopped = true, parts_published = worker.PartsPublished, fences = worker.Fences, images_stored = worker.ImagesStored }));
         return 0;
     }
 
@@ -210,7 +213,7 @@ public sealed class CollectVerb : IVerb
         if (a.Flag("drain")) collector.ReleaseDue(null);
         Console.Out.WriteLine(JsonSerializer.Serialize(new
         {
-            accepted = collector.Accepted, stale = collector.Stale, late = collector.Late, refused = collector.Refused,
+            accepted = collector.Accepted, stale = collector.Stale, late = collector.Late, refused = collector.Refused, stale_epoch = collector.StaleEpoch,
             bins_released = collector.BinsReleased, bins_open = collector.OpenBins, store = o.StorePath,
         }));
         return 0;

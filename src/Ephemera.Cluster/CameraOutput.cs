@@ -1,0 +1,120 @@
+using Ephemera.Core;
+using Ephemera.Runtime;
+
+namespace Ephemera.Cluster;
+
+/// <summary>
+/// One camera's way from the engine's raw bins to parts, on a worker, with the self-fence: while
+/// the worker holds the camera's lease its tables go out as parts of its ownership epoch; once it
+/// could not renew the lease before it expires (<see cref="Fence"/>: the server is away, or this
+/// process was paused, and another worker may have the camera now) the camera keeps running but its
+/// tables are <em>held</em>, never sent under the old epoch. When the worker gets the lease back
+/// and nobody else ran the camera meanwhile, the held counts go out as a new epoch's parts, less
+/// what the old epoch already sent (<see cref="Resume"/>), so the collector's sum of epochs is the
+/// camera's whole count; when another worker took it, the held counts are dropped with the camera
+/// (that worker counted those frames).
+/// </summary>
+/// <remarks>
+/// Parts are cumulative within an epoch and epochs add up at the collector, so after a fence the new
+/// epoch sends "raw − base", where base is, per bin, what earlier epochs sent last. Occupancy is
+/// merged by maximum, not by sum: it is sent raw. Thread-safe (the engine's supervisor taps, the
+/// worker's watchdog fences, its step loop resumes).
+/// </remarks>
+public sealed class CameraOutput(string camera, ulong epoch, DateTimeOffset epochStart)
+{
+    private readonly object _lock = new();
+    private Dictionary<(DataClass, DateTimeOffset), RawBinTable> _base = new();    // subtracted from the current epoch's tables
+    private readonly Dictionary<(DataClass, DateTimeOffset), RawBinTable> _sent = new(); // raw tables as last sent, per open bin
+    private readonly Dictionary<(DataClass, DateTimeOffset), (RawBinTable Table, bool Closed)> _held = new();
+    private Dictionary<(DataClass, DateTimeOffset), RawBinTable>? _fenceBase;
+    private long _seq;
+    private DateTimeOffset _epochStart = epochStart;
+
+    /// <summary>The camera.</summary>
+    public string Camera { get; } = camera;
+    /// <summary>The epoch its parts go out under.</summary>
+    public ulong Epoch { get { lock (_lock) return _epoch; } }
+    private ulong _epoch = epoch;
+    /// <summary>True while fenced: tables are held, nothing is sent.</summary>
+    public bool Fenced { get { lock (_lock) return _fenceBase is not null; } }
+    /// <summary>Bins held while fenced.</summary>
+    public int Held { get { lock (_lock) return _held.Count; } }
+
+    /// <summary>Tables from the engine: parts of the current epoch, or held while fenced.</summary>
+    public List<BinPart> Tap(TimeSpan binLength, string manifestVersion, IReadOnlyList<RawBinTable> tables, bool closed)
+    {
+        var parts = new List<BinPart>();
+        lock (_lock)
+        {
+            foreach (var t in tables)
+            {
+                var key = (t.Class, t.BinStart);
+                if (_fenceBase is not null) { _held[key] = (t, closed || (_held.TryGetValue(key, out var h) && h.Closed)); continue; }
+                parts.Add(PartOf(binLength, manifestVersion, t, closed));
+            }
+        }
+        return parts;
+    }
+
+    private BinPart PartOf(TimeSpan binLength, string manifestVersion, RawBinTable t, bool closed)
+    {
+        var key = (t.Class, t.BinStart);
+        var send = _base.TryGetValue(key, out var b) ? Subtract(t, b) : t;
+        if (closed) { _sent.Remove(key); _base.Remove(key); } // a closed bin gets no more tables
+        else _sent[key] = t;
+        return BinPart.From(Camera, binLength, manifestVersion, _epoch, ++_seq, closed, send) with { AsOf = DateTimeOffset.UtcNow, EpochStart = _epochStart };
+    }
+
+    /// <summary>The lease could not be renewed in time: from now on tables are held. What was sent so far stays the old epoch's.</summary>
+    public void Fence()
+    {
+        lock (_lock)
+        {
+            if (_fenceBase is not null) return;
+            // Per open bin, what the epochs so far sent in all: the next epoch sends only what comes on top.
+            _fenceBase = new Dictionary<(DataClass, DateTimeOffset), RawBinTable>(_base);
+            foreach (var (key, t) in _sent) _fenceBase[key] = t;
+        }
+    }
+
+    /// <summary>
+    /// Ends the fence: under <paramref name="newEpoch"/> (the lease claimed again; nobody else ran the
+    /// camera meanwhile) the held tables go out less what the old epoch sent; under the same epoch (the
+    /// lease was renewed after all) they go out as they are (less the current epoch's own base). Returns the parts.
+    /// </summary>
+    public List<BinPart> Resume(ulong newEpoch, DateTimeOffset newEpochStart, TimeSpan binLength, string manifestVersion)
+    {
+        lock (_lock)
+        {
+            if (_fenceBase is null) return [];
+            if (newEpoch != _epoch) { _base = _fenceBase; _sent.Clear(); _epoch = newEpoch; _epochStart = newEpochStart; }
+            _fenceBase = null;
+            var parts = _held.Values.OrderBy(h => h.Table.BinStart).Select(h => PartOf(binLength, manifestVersion, h.Table, h.Closed)).ToList();
+            _held.Clear();
+            return parts;
+        }
+    }
+
+    /// <summary><paramref name="t"/> less <paramref name="b"/>, cell by label (occupancy, merged by maximum, as it is).</summary>
+    public static RawBinTable Subtract(RawBinTable t, RawBinTable b)
+    {
+        if (t.Class == DataClass.ZoneOccupancy) return t;
+        var counts = new int[t.Rows.Count, t.Cols.Count];
+        for (int r = 0; r < t.Rows.Count; r++)
+        {
+            int br = IndexOf(b.Rows, t.Rows[r]);
+            for (int c = 0; c < t.Cols.Count; c++)
+            {
+                int bc = IndexOf(b.Cols, t.Cols[c]);
+                counts[r, c] = Math.Max(0, t.Counts[r, c] - (br >= 0 && bc >= 0 ? b.Counts[br, bc] : 0));
+            }
+        }
+        return t with { Counts = counts };
+    }
+
+    private static int IndexOf(IReadOnlyList<string> labels, string label)
+    {
+        for (int i = 0; i < labels.Count; i++) if (labels[i] == label) return i;
+        return -1;
+    }
+}
