@@ -94,7 +94,7 @@ public static class ConfigLoader
             if (m.Children.TryGetValue(new YamlScalarNode(key), out var retired))
                 throw ctx.Error(retired, $"{at}.{key}", why);
         ctx.OnlyKeys(m, at, "model", "input_size", "input_fit", "precision", "provider", "intra_op_threads", "parallel_runs", "max_batch", "batch_deadline_ms", "score_threshold",
-            "detect_fps", "kernels", "store", "audit_key", "audit_witness", "audit_interval_seconds", "metrics_port");
+            "detect_fps", "kernels", "store", "audit_key", "audit_witness", "audit_interval_seconds", "metrics_port", "schedule");
         var o = new EngineOptions();
         return o with
         {
@@ -115,6 +115,29 @@ public static class ConfigLoader
             AuditWitnessPath = ctx.PathValue(m, at, "audit_witness"),
             AuditIntervalSeconds = ctx.Num(m, at, "audit_interval_seconds", 0.1, 86_400) ?? o.AuditIntervalSeconds,
             MetricsPort = (int)(ctx.Num(m, at, "metrics_port", 0, 65_535) ?? o.MetricsPort),
+            Schedule = m.Children.TryGetValue(new YamlScalarNode("schedule"), out var sch) ? ParseSchedule(ctx, sch, at + ".schedule") : o.Schedule,
+        };
+    }
+
+    private static ScheduleOptions ParseSchedule(Ctx ctx, YamlNode node, string at)
+    {
+        var m = ctx.Map(node, at);
+        ctx.OnlyKeys(m, at, "mode", "floor_fps", "motion_threshold", "pixel_delta", "guard_band_px");
+        var o = new ScheduleOptions();
+        var mode = ctx.Str(m, at, "mode") switch
+        {
+            null => o.Mode,
+            "full" => ScheduleMode.Full,
+            "by_need" => ScheduleMode.ByNeed,
+            var other => throw ctx.Error(m.Children[new YamlScalarNode("mode")], $"{at}.mode", $"'{other}' is not one of: full, by_need"),
+        };
+        return new ScheduleOptions
+        {
+            Mode = mode,
+            FloorFps = ctx.Num(m, at, "floor_fps", ScheduleOptions.MinFloorFps, ScheduleOptions.MaxFloorFps) ?? o.FloorFps,
+            MotionThreshold = ctx.Num(m, at, "motion_threshold", 0, ScheduleOptions.MaxMotionThreshold) ?? o.MotionThreshold,
+            PixelDelta = (int)(ctx.Num(m, at, "pixel_delta", ScheduleOptions.MinPixelDelta, ScheduleOptions.MaxPixelDelta) ?? o.PixelDelta),
+            GuardBandPx = ctx.Num(m, at, "guard_band_px", 0, ScheduleOptions.MaxGuardBandPx) ?? o.GuardBandPx,
         };
     }
 

@@ -85,6 +85,34 @@ public sealed record EngineOptions
     public int MetricsPort { get; init; }
     /// <summary>Where fetched, sha256-checked model weights live (null = <see cref="RepoPaths.Models"/>, <c>var/models</c>).</summary>
     public string? ModelsDirectory { get; init; }
+    /// <summary>When a camera's due detections run: every one (full) or only when needed (by_need), see <see cref="ScheduleOptions"/>.</summary>
+    public ScheduleOptions Schedule { get; init; } = new();
+}
+
+/// <summary>Which of a camera's due detections run.</summary>
+public enum ScheduleMode { Full, ByNeed }
+
+/// <summary>
+/// The <c>schedule:</c> section. <c>full</c> runs every due detection (detect_fps). <c>by_need</c>
+/// skips due detections while the scene is still and every track is confidently predicted, down
+/// to <see cref="FloorFps"/>; motion, a track the detector missed or a new one, motion near the
+/// image edge, or a track within <see cref="GuardBandPx"/> of a counting line or zone edge brings
+/// the camera back to detect_fps at once. Ranges are checked by the config loader.
+/// </summary>
+public sealed record ScheduleOptions
+{
+    public const double MinFloorFps = 0.05, MaxFloorFps = 1000, MaxMotionThreshold = 1, MaxGuardBandPx = 10_000;
+    public const int MinPixelDelta = 1, MaxPixelDelta = 255;
+
+    public ScheduleMode Mode { get; init; } = ScheduleMode.Full;
+    /// <summary>Detections per second a still camera keeps (capped at the camera's detect_fps).</summary>
+    public double FloorFps { get; init; } = 1;
+    /// <summary>Share of the 1/8-scale luma cells that may change since the last detected frame before the scene counts as moving.</summary>
+    public double MotionThreshold { get; init; } = 0.002;
+    /// <summary>Luma change (0–255) of an 8×8 block's mean that counts the block as changed (above compression noise).</summary>
+    public int PixelDelta { get; init; } = 12;
+    /// <summary>A track whose anchor is this close (image pixels) to a counting line or a zone edge keeps the camera at full rate.</summary>
+    public double GuardBandPx { get; init; } = 64;
 }
 
 /// <summary>One camera: where frames come from, under which manifest, and what it extracts.</summary>

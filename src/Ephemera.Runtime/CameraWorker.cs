@@ -5,6 +5,7 @@ using Ephemera.Core;
 using Ephemera.Decode;
 using Ephemera.Governance;
 using Ephemera.Inference;
+using Ephemera.Runtime.Scheduling;
 using Ephemera.Tracking;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -49,6 +50,9 @@ public sealed class CameraWorker : IDisposable
     private readonly PixelStageRunner? _pixelStages;
     private FrameLease? _heldForStages;              // the in-flight detection's frame, held for the pixel stages
     private readonly ManualResetEventSlim _resultReady = new(false); // the capacity-1 hand-off from the batcher thread
+    private readonly DetectionScheduler? _scheduler;                  // null: every due detection runs (schedule: full)
+    private int[] _removedWhilePredicting = [];                       // track ids the tracker removed on skipped detections, for the next analytics update
+    private int _removedWhilePredictingCount;
 
     // Counters, read by other threads (status, summary, audit): updated with Interlocked or volatile.
     private long _framesDecoded, _framesDestroyed, _framesDroppedPool, _framesNotDecoded, _detectionsDone, _detectionsSkipped, _detectionsFailed, _gaps;
@@ -84,6 +88,20 @@ public sealed class CameraWorker : IDisposable
     public bool HasPixelStages => _pixelStages != null;
     /// <summary>The camera's pixel stages (empty when its purpose needs none).</summary>
     public IReadOnlyList<IPixelStage> PixelStages => _pixelStages?.Stages ?? [];
+    /// <summary>The camera's full detection rate (its due detections per second).</summary>
+    public double DetectFps { get; }
+    /// <summary>The by-need schedule's decisions (null when every due detection runs).</summary>
+    public DetectionScheduler? Scheduler => _scheduler;
+    /// <summary>Due detections the by-need schedule skipped (the tracker predicted through them).</summary>
+    public long DetectionsNotNeeded => Interlocked.Read(ref _detectionsNotNeeded);
+    private long _detectionsNotNeeded;
+
+    /// <summary>
+    /// Detections the camera's schedule asked for over <paramref name="seconds"/> of running: detect_fps
+    /// × seconds at full rate; under the by-need schedule, what it asked at full and at floor rate.
+    /// </summary>
+    public double DetectionsAsked(double seconds) => _scheduler?.Asked ?? DetectFps * seconds;
+
     /// <summary>Detections per second over the last few seconds (exponentially decayed), for fair sharing.</summary>
     public double RecentDetectRate { get; private set; }
 
@@ -108,7 +126,7 @@ public sealed class CameraWorker : IDisposable
     public CameraWorker(CameraConfig config, CameraManifest manifest, PurposeAnalyticsOptions analytics,
         CrossStreamBatcher? batcher, double detectFps, SourceOptions sourceOptions, StageTimes stages, double epochSeconds,
         DetectionFairness? fairness = null, double detectPhase = 0, ILogger? log = null,
-        IReadOnlyList<IPixelStage>? pixelStages = null, int pixelStageSlots = 2)
+        IReadOnlyList<IPixelStage>? pixelStages = null, int pixelStageSlots = 2, ScheduleOptions? schedule = null)
     {
         if (detectPhase is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(detectPhase), detectPhase, "a fraction of the detection interval, 0 ≤ phase < 1");
         Config = config; Manifest = manifest; _batcher = batcher; _stages = stages; _fairness = fairness;
@@ -123,6 +141,9 @@ public sealed class CameraWorker : IDisposable
         _request = new DetectionRequest(OnDetections) { Priority = Math.Max(1, config.Priority) };
         _detectIntervalTicks = detectFps > 0 ? (long)(Stopwatch.Frequency / detectFps) : long.MaxValue;
         _detectPhaseTicks = detectFps > 0 ? (long)(detectPhase * _detectIntervalTicks) : 0;
+        DetectFps = detectFps;
+        if (schedule is { Mode: ScheduleMode.ByNeed } && batcher != null && detectFps > 0)
+            _scheduler = DetectionScheduler.For(schedule, detectFps, Analytics);
         State = CameraState.Starting;
     }
 
@@ -346,6 +367,14 @@ public sealed class CameraWorker : IDisposable
                     {
                         Interlocked.Increment(ref _detectionsSkipped); // deferred to a camera that is further behind
                     }
+                    else if (detectionDue && !NeededNow(frame!, now))
+                    {
+                        // Still scene, confident tracks: the due detection is skipped, the cadence kept, and
+                        // the tracker predicts through it (when no detection is in flight: updates must come in frame order).
+                        nextDetect = Math.Max(nextDetect + _detectIntervalTicks, now + _detectIntervalTicks / 2);
+                        Interlocked.Increment(ref _detectionsNotNeeded);
+                        PredictOnly(frame!.Index);
+                    }
                     else if (detectionDue)
                     {
                         TakeResult(); // a result that came back since the top of the loop: its request is free again
@@ -355,7 +384,7 @@ public sealed class CameraWorker : IDisposable
                         long p0 = Stopwatch.GetTimestamp();
                         try
                         {
-                            s = _batcher.Submit(frame.View, _request);
+                            s = _batcher!.Submit(frame.View, _request);
                         }
                         catch (EphemeraException e)
                         {
@@ -368,6 +397,7 @@ public sealed class CameraWorker : IDisposable
                             _stages.AddCpu(Stage.Preprocess, ThreadCpuClock.NowNs() - cpuDecoded);
                             // Held (a second reference) only for a camera with pixel stages and a free slot.
                             if (_pixelStages != null) _heldForStages = _pixelStages.TryHold(frame);
+                            _scheduler?.Detected();
                             // Keep the cadence (a detection run up to half an interval late keeps the
                             // rate); later than that, the next one comes half an interval from now
                             // instead of chasing the lost slot, which would want every frame decoded
@@ -410,6 +440,49 @@ public sealed class CameraWorker : IDisposable
         return new WantedFrames(lastIndex + 1 + framesAhead, stride);
     }
 
+    /// <summary>
+    /// By-need schedule: whether the due detection on this frame runs. A detection already decided and
+    /// refused by a busy detector stays decided (its retry frame is only measured).
+    /// </summary>
+    private bool NeededNow(FrameLease frame, long now)
+    {
+        if (_scheduler is null) return true;
+        if (_refusedSlot) { _scheduler.Remeasure(frame.View); return true; }
+        return _scheduler.Decide(frame.View, (double)now / Stopwatch.Frequency) != ScheduleTrigger.None;
+    }
+
+    /// <summary>
+    /// A skipped due detection: tracks move by their motion model (the scheduler's guard band and
+    /// motion mask follow them). Analytics see only detected frames, as at full rate — a predicted
+    /// frame would count as a frame with nobody in a zone — so the tracks removed meanwhile are kept
+    /// for the next detected frame's update.
+    /// </summary>
+    private void PredictOnly(long frameIndex)
+    {
+        TakeResult();
+        if (_request!.Status == DetectionStatus.Pending || _resultReady.IsSet) return; // a result for an earlier frame is still to come
+        var tracks = _tracker!.Predict(frameIndex);
+        var removed = _tracker.RemovedIds;
+        if (_removedWhilePredicting.Length < _removedWhilePredictingCount + removed.Length)
+            Array.Resize(ref _removedWhilePredicting, Math.Max(16, 2 * (_removedWhilePredictingCount + removed.Length)));
+        removed.CopyTo(_removedWhilePredicting.AsSpan(_removedWhilePredictingCount));
+        _removedWhilePredictingCount += removed.Length;
+        _scheduler!.ObserveTracks(tracks, detected: false);
+    }
+
+    /// <summary>The tracker's removals at this update plus those made while predicting since the last one.</summary>
+    private ReadOnlySpan<int> RemovedSinceLastUpdate()
+    {
+        var now = _tracker!.RemovedIds;
+        if (_removedWhilePredictingCount == 0) return now;
+        if (_removedWhilePredicting.Length < _removedWhilePredictingCount + now.Length)
+            Array.Resize(ref _removedWhilePredicting, 2 * (_removedWhilePredictingCount + now.Length));
+        now.CopyTo(_removedWhilePredicting.AsSpan(_removedWhilePredictingCount));
+        var all = _removedWhilePredicting.AsSpan(0, _removedWhilePredictingCount + now.Length);
+        _removedWhilePredictingCount = 0;
+        return all;
+    }
+
     /// <summary>Batcher thread: only marks the result ready (the capacity-1 hand-off); the camera's thread does the rest.</summary>
     private void OnDetections(DetectionRequest r) => _resultReady.Set();
 
@@ -441,7 +514,8 @@ public sealed class CameraWorker : IDisposable
             long cpu1 = ThreadCpuClock.NowNs();
             _stages.Add(Stage.Track, t1 - t0);
             _stages.AddCpu(Stage.Track, cpu1 - cpu0);
-            Analytics!.Update(tracks, _tracker.RemovedIds, nowSeconds);
+            Analytics!.Update(tracks, RemovedSinceLastUpdate(), nowSeconds);
+            _scheduler?.ObserveTracks(tracks, detected: true);
             _stages.Add(Stage.Analytics, Stopwatch.GetTimestamp() - t1);
             _stages.AddCpu(Stage.Analytics, ThreadCpuClock.NowNs() - cpu1);
         }
@@ -488,6 +562,7 @@ public sealed class CameraWorker : IDisposable
     public void Dispose()
     {
         ReleasePixelStages();
+        _scheduler?.Dispose();
         _request?.Dispose();
         _resultReady.Dispose();
     }

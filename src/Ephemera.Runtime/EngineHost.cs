@@ -227,7 +227,7 @@ public sealed class EngineHost : IDisposable
             () => worker?.Analytics?.Attributes)];
         // Phases spread evenly over the detection interval: an even load instead of a burst per interval.
         worker = new CameraWorker(cam, manifest, binding.Options, _batcher, cam.DetectFps ?? e.DetectFps, sourceOptions, Stages, _epochSeconds,
-            Fairness, detectPhase: phase, log: _log, pixelStages: stages, pixelStageSlots: _run.PixelStageSlots);
+            Fairness, detectPhase: phase, log: _log, pixelStages: stages, pixelStageSlots: _run.PixelStageSlots, schedule: e.Schedule);
         if (worker.Analytics!.Crowd is { } crowd)
             crowd.Rendered += snap =>
             {

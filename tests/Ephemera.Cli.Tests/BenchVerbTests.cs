@@ -14,9 +14,9 @@ public sealed class BenchVerbTests : IDisposable
     {
         var json = _dir.File("bench.json");
         var r = ChildProcess.Cli("bench", "--source", TestPaths.Video("vtest.avi"), "--streams", "1", "--seconds", "3", "--repeat", "2",
-            "--ceiling-seconds", "0.5", "--calibration-seconds", "0.3", "--rule", "detect=0.9,p99=800", "--json", json);
+            "--ceiling-seconds", "0.5", "--calibration-seconds", "0.3", "--rule", "detect=0.9,p99=800", "--schedule", "by_need", "--json", json);
         Assert.True(r.ExitCode == 0, r.StdErr);
-        Assert.Contains("every camera ≥ 0.9 of the requested detection rate", r.StdErr);
+        Assert.Contains("every camera ≥ 0.9 of the detections its schedule asked for", r.StdErr);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         var root = doc.RootElement;
 
@@ -24,6 +24,18 @@ public sealed class BenchVerbTests : IDisposable
         Assert.Equal(0.9, rule.GetProperty("detect_share").GetDouble());
         Assert.Equal(800, rule.GetProperty("p99_floor_ms").GetDouble());
         Assert.Equal(0.01, rule.GetProperty("late_share").GetDouble());
+        Assert.Equal(0.02, rule.GetProperty("count_share").GetDouble());
+
+        // By need: judged on what its schedule asked for, and its line counts against a full-rate pass of the clip.
+        Assert.Equal("by_need", root.GetProperty("schedule").GetString());
+        double asked = root.GetProperty("detections_asked").GetDouble();
+        long done = root.GetProperty("detections_done").GetInt64();
+        Assert.True(asked > 0 && done > 0, $"asked {asked}, done {done}");
+        var counts = root.GetProperty("count_difference");
+        Assert.Equal(3, counts.GetProperty("reference_seconds").GetDouble(), 0);
+        Assert.Equal(1, counts.GetProperty("camera_crossings").GetArrayLength());
+        int reference = counts.GetProperty("reference_crossings").GetInt32(), camera = counts.GetProperty("camera_crossings")[0].GetInt32();
+        Assert.Equal(reference > 0 ? Math.Round((camera - reference) / (double)reference, 4) : camera == 0 ? 0 : 1, counts.GetProperty("relative").GetDouble(), 4);
 
         Assert.Equal(2, root.GetProperty("repeat").GetInt32());
         Assert.Equal(2, root.GetProperty("trials").GetArrayLength());
@@ -56,6 +68,16 @@ public sealed class BenchVerbTests : IDisposable
         var r = ChildProcess.Cli("bench", "--source", TestPaths.Video("vtest.avi"), "--rule", "speed=9", "--json", _dir.File("x.json"));
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("unknown key 'speed'", r.StdErr);
+    }
+
+    [Theory]
+    [InlineData("--schedule", "sometimes", "--schedule must be full or by_need")]
+    [InlineData("--floor-fps", "0", "--floor-fps must be")]
+    public void ABadScheduleIsAUsageError(string option, string value, string message)
+    {
+        var r = ChildProcess.Cli("bench", "--source", TestPaths.Video("vtest.avi"), option, value, "--json", _dir.File("x.json"));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.StdErr);
     }
 
     public void Dispose() => _dir.Dispose();

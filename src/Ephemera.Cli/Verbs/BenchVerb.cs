@@ -14,7 +14,8 @@ public sealed class BenchVerb : IVerb
     public string Summary => "stream benchmark: N paced sources, sustained?, latency, ceilings, efficiency";
     public string Usage => """
         usage: ephemera bench --source FILE --streams N --seconds S [--detect-fps F] [--find-max] [--repeat N] --json OUT
-                              [--rule detect=0.95,late=0.01,p99=500,p99_intervals=2] [--ceiling-seconds S] [--calibration-seconds S]
+                              [--rule detect=0.95,late=0.01,p99=500,p99_intervals=2,counts=0.02] [--ceiling-seconds S] [--calibration-seconds S]
+                              [--schedule full|by_need] [--floor-fps F] [--no-reference]
                               [--model NAME] [--provider cpu|cuda|…] [--threads T] [--parallel-runs R] [--max-batch B]
                               [--input-size S] [--input-fit auto|square] [--precision fp32|int8|auto]
 
@@ -36,6 +37,10 @@ public sealed class BenchVerb : IVerb
         ÷ its total, which moves little with other tenants' noise. Short calibrations before, between
         and after the trials measure the machine's drift; over 10 % marks the verdict uncertain.
         --rule changes what counts as sustained; every result carries the rule it was judged by.
+        --schedule by_need detects a still camera less often (down to --floor-fps, default 1): each
+        camera is then judged on the detections its own schedule asked for. Every trial's line counts
+        are compared with a full-rate replay of the same frames (every due frame detected, unpaced;
+        run once and cached in var/bench/reference/): count_difference; --no-reference skips it.
         """;
 
     /// <summary>Upper bound of --streams: beyond this a bench only measures memory exhaustion.</summary>
@@ -47,7 +52,7 @@ public sealed class BenchVerb : IVerb
     public int Run(string[] args)
     {
         var a = new CliArgs(args, ["source", "streams", "seconds", "detect-fps", "json", "model", "provider", "threads", "parallel-runs", "max-batch", "input-size", "input-fit", "precision",
-            "repeat", "rule", "ceiling-seconds", "calibration-seconds"], ["find-max"]);
+            "repeat", "rule", "ceiling-seconds", "calibration-seconds", "schedule", "floor-fps"], ["find-max", "no-reference"]);
         var options = new BenchOptions
         {
             Source = Path.GetFullPath(a.Require("source")),
@@ -74,7 +79,20 @@ public sealed class BenchVerb : IVerb
                 "auto" => DetectorPrecision.Auto,
                 var other => throw new UsageException($"--precision must be fp32, int8 or auto, got '{other}'"),
             },
+            Schedule = new Ephemera.Config.ScheduleOptions
+            {
+                Mode = a.Get("schedule") switch
+                {
+                    null or "full" => Ephemera.Config.ScheduleMode.Full,
+                    "by_need" or "by-need" => Ephemera.Config.ScheduleMode.ByNeed,
+                    var other => throw new UsageException($"--schedule must be full or by_need, got '{other}'"),
+                },
+                FloorFps = a.GetDouble("floor-fps", new Ephemera.Config.ScheduleOptions().FloorFps),
+            },
+            CompareWithFullRate = !a.Flag("no-reference"),
         };
+        if (options.Schedule.FloorFps is < Ephemera.Config.ScheduleOptions.MinFloorFps or > Ephemera.Config.ScheduleOptions.MaxFloorFps || double.IsNaN(options.Schedule.FloorFps))
+            throw new UsageException($"--floor-fps must be {Ephemera.Config.ScheduleOptions.MinFloorFps}…{Ephemera.Config.ScheduleOptions.MaxFloorFps}, got {options.Schedule.FloorFps}");
         bool findMax = a.Flag("find-max");
         int repeat = a.GetInt("repeat", findMax ? 3 : 1);
         if (repeat is < 1 or > 20) throw new UsageException($"--repeat must be 1…20, got {repeat}");
@@ -112,7 +130,9 @@ public sealed class BenchVerb : IVerb
             var group = new List<BenchResult>();
             for (int i = 0; i < repeat; i++)
             {
-                err.MarkupLine($"[bold]run[/]: {n} streams for {options.Seconds:0} s at {options.DetectFps} detections/s each" + (repeat > 1 ? $" (trial {i + 1} of {repeat})" : ""));
+                err.MarkupLine($"[bold]run[/]: {n} streams for {options.Seconds:0} s at {options.DetectFps} detections/s each" +
+                               (options.Schedule.Mode == Ephemera.Config.ScheduleMode.ByNeed ? $", by need (floor {options.Schedule.FloorFps}/s)" : "") +
+                               (repeat > 1 ? $" (trial {i + 1} of {repeat})" : ""));
                 int tick = 0;
                 var r = BenchRunner.Run(options with { Streams = n }, ceiling, loggers: StderrLoggerFactory.Instance, rule: rule, onTick: host =>
                 {
@@ -157,6 +177,8 @@ public sealed class BenchVerb : IVerb
             ["streams"] = t.Streams, ["sustained"] = t.Sustained, ["why_not_sustained"] = t.WhyNotSustained,
             ["detect_fps_achieved"] = t.DetectFpsAchieved, ["latency_p99_ms"] = t.Latency.P99,
             ["cpu_ms_per_camera_second"] = t.CpuMsPerCameraSecond?.Total, ["capacity_streams"] = t.CapacityStreams,
+            ["detections_asked"] = t.DetectionsAsked, ["detections_done"] = t.DetectionsDone,
+            ["count_relative_difference"] = t.CountDifference?.Relative,
         }).ToArray());
         var dir = Path.GetDirectoryName(Path.GetFullPath(outPath));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
@@ -269,8 +291,10 @@ public sealed class BenchVerb : IVerb
 
     private static Table ResultTable(BenchResult r)
     {
-        var t = new Table().Border(TableBorder.Simple).AddColumns("streams", "sustained", "detect/s/cam", "late", "skipped", "p50 ms", "p99 ms", "rss MB", "allowed", "efficiency", "why not");
-        t.AddRow(r.Streams.ToString(), r.Sustained ? "[green]yes[/]" : "[red]no[/]", r.DetectFpsAchieved.ToString("0.00"), r.LateFrames.ToString(),
+        var t = new Table().Border(TableBorder.Simple).AddColumns("streams", "sustained", "detect/s/cam", "done/asked", "counts vs full", "late", "skipped", "p50 ms", "p99 ms", "rss MB", "allowed", "efficiency", "why not");
+        t.AddRow(r.Streams.ToString(), r.Sustained ? "[green]yes[/]" : "[red]no[/]", r.DetectFpsAchieved.ToString("0.00"),
+            r.DetectionsAsked > 0 ? (r.DetectionsDone / r.DetectionsAsked).ToString("0.00") : "-",
+            r.CountDifference is { } d ? $"{d.CamerasTotal}/{d.ReferenceTotal} ({d.Relative:+0.0%;-0.0%;0%})" : "-", r.LateFrames.ToString(),
             r.DetectionsSkipped.ToString(), r.Latency.P50.ToString("0"), r.Latency.P99.ToString("0"), r.RssMb.ToString("0"),
             r.StreamsAllowed.ToString("0.0"), r.Efficiency.ToString("0.00"), Markup.Escape(r.WhyNotSustained ?? ""));
         return t;

@@ -1,0 +1,148 @@
+using Ephemera.Analytics;
+using Ephemera.Config;
+using Ephemera.Core;
+using Ephemera.Runtime.Scheduling;
+
+namespace Ephemera.Runtime.Tests;
+
+/// <summary>The by-need schedule's decisions on synthetic 640×480 grey frames (80×60 motion cells).</summary>
+public sealed class DetectionSchedulerTests
+{
+    private const int W = 640, H = 480;
+    private static readonly ScheduleOptions Options = new() { Mode = ScheduleMode.ByNeed, FloorFps = 1, MotionThreshold = 0.002, PixelDelta = 12, GuardBandPx = 64 };
+    // A vertical counting line down the middle.
+    private static readonly DetectionScheduler.GuardSegment Line = new(new Point2(320, 0), new Point2(320, 480), AnchorPoint.BottomCenter);
+
+    /// <summary>A still scene: mid grey with ±3 levels of per-pixel noise (compression noise), seeded per frame.</summary>
+    private static byte[] Still(int seed)
+    {
+        var px = new byte[W * H];
+        var rng = new Random(seed);
+        for (int i = 0; i < px.Length; i++) px[i] = (byte)(120 + rng.Next(-3, 4));
+        return px;
+    }
+
+    private static void Paint(byte[] px, int x, int y, int w, int h, byte value)
+    {
+        for (int r = y; r < y + h; r++) px.AsSpan(r * W + x, w).Fill(value);
+    }
+
+    private static ScheduleTrigger Decide(DetectionScheduler s, byte[] px, double t)
+    {
+        var trigger = s.Decide(new FrameView(W, H, PixelFormat.Gray8, px, W), t);
+        if (trigger != ScheduleTrigger.None) s.Detected();
+        return trigger;
+    }
+
+    [Fact]
+    public void StillSceneDropsToTheFloorRate()
+    {
+        using var s = new DetectionScheduler(Options, 5, [Line]);
+        Assert.Equal(5, s.FloorSlots);
+        var decisions = Enumerable.Range(0, 21).Select(i => Decide(s, Still(i), i * 0.2)).ToList();
+        Assert.Equal(ScheduleTrigger.First, decisions[0]);
+        for (int i = 1; i < decisions.Count; i++)
+            Assert.Equal(i % 5 == 0 ? ScheduleTrigger.Floor : ScheduleTrigger.None, decisions[i]);
+        // Asked: the first 0.2 s at full rate (5/s), then 3.8 s at the floor (1/s).
+        Assert.Equal(1 + 3.8, s.Asked, 6);
+    }
+
+    [Fact]
+    public void MotionBringsFullRateBackAtOnce()
+    {
+        using var s = new DetectionScheduler(Options, 5, [Line]);
+        for (int i = 0; i < 7; i++) Decide(s, Still(i), i * 0.2);
+        var moving = Still(7);
+        Paint(moving, 200, 200, 48, 96, 30); // a dark figure in the middle: 6×12 cells, above 0.2 % of 4800
+        Assert.Equal(ScheduleTrigger.Motion, Decide(s, moving, 1.4));
+        var moved = Still(8);
+        Paint(moved, 216, 200, 48, 96, 30); // it walks on
+        Assert.Equal(ScheduleTrigger.Motion, Decide(s, moved, 1.6));
+        Assert.Equal(ScheduleTrigger.None, Decide(s, moved, 1.8)); // still again: back towards the floor
+    }
+
+    [Fact]
+    public void TrackNearALineKeepsFullRate()
+    {
+        using var s = new DetectionScheduler(Options, 5, [Line]);
+        Decide(s, Still(0), 0);
+        // A confirmed, observed person whose feet are 20 px from the line.
+        s.ObserveTracks([new TrackedObject(1, 0, new BoxF(270, 100, 30, 90), 0.9f, TrackState.Confirmed, true)], detected: true);
+        for (int i = 1; i < 8; i++) Assert.Equal(ScheduleTrigger.GuardBand, Decide(s, Still(i), i * 0.2));
+        // Predicted away from the line: the guard is off, the scene still → floor rate.
+        s.ObserveTracks([new TrackedObject(1, 0, new BoxF(20, 100, 30, 90), 0.9f, TrackState.Confirmed, false)], detected: false);
+        Assert.Equal(ScheduleTrigger.None, Decide(s, Still(9), 1.8));
+    }
+
+    [Fact]
+    public void NewObjectAtTheEdgeBringsFullRate()
+    {
+        using var s = new DetectionScheduler(Options, 5, []);
+        for (int i = 0; i < 3; i++) Decide(s, Still(i), i * 0.2);
+        var entering = Still(3);
+        Paint(entering, 0, 300, 16, 24, 250); // 2×3 cells at the left edge: below the whole-frame threshold, above the border band's
+        Assert.Equal(ScheduleTrigger.EdgeMotion, Decide(s, entering, 0.6));
+        // The detector found it: a new (tentative) track is not trusted until confirmed.
+        s.ObserveTracks([new TrackedObject(1, 0, new BoxF(0, 300, 16, 24), 0.7f, TrackState.Tentative, true)], detected: true);
+        Assert.Equal(ScheduleTrigger.UncertainTrack, Decide(s, entering, 0.8));
+        // A missed (lost) track keeps it there too; once every track is seen again, it is not.
+        s.ObserveTracks([new TrackedObject(1, 0, new BoxF(0, 300, 16, 24), 0.7f, TrackState.Lost, false)], detected: true);
+        Assert.Equal(ScheduleTrigger.UncertainTrack, Decide(s, entering, 1.0));
+        s.ObserveTracks([new TrackedObject(1, 0, new BoxF(0, 300, 16, 24), 0.7f, TrackState.Confirmed, true)], detected: true);
+        Assert.Equal(ScheduleTrigger.None, Decide(s, entering, 1.2));
+    }
+
+    [Fact]
+    public void ATrackedPersonFidgetingInPlaceIsNotMotion()
+    {
+        using var s = new DetectionScheduler(Options, 5, []);
+        var standing = Still(0);
+        Paint(standing, 200, 200, 48, 96, 30);
+        Decide(s, standing, 0);
+        s.ObserveTracks([new TrackedObject(1, 0, new BoxF(200, 200, 48, 96), 0.9f, TrackState.Confirmed, true)], detected: true);
+        var fidget = Still(1);
+        Paint(fidget, 204, 200, 48, 96, 30); // moved 4 px inside its own (grown) box
+        Paint(fidget, 196, 250, 16, 16, 200); // and a hand
+        Assert.Equal(ScheduleTrigger.None, Decide(s, fidget, 0.2));
+        var walkedOff = Still(2);
+        Paint(walkedOff, 400, 200, 48, 96, 30); // now far outside it
+        Assert.Equal(ScheduleTrigger.Motion, Decide(s, walkedOff, 0.4));
+    }
+
+    [Fact]
+    public void PackedBgrCannotBeMeasuredSoEveryDueDetectionRuns()
+    {
+        using var s = new DetectionScheduler(Options, 5, []);
+        var bgr = new byte[W * H * 3];
+        for (int i = 0; i < 3; i++)
+            Assert.Equal(ScheduleTrigger.Unmeasurable, s.Decide(new FrameView(W, H, PixelFormat.Bgr24, bgr, W * 3), i * 0.2));
+    }
+
+    [Theory]
+    [InlineData(77, 43, 80)]
+    [InlineData(640, 480, 640)]
+    [InlineData(9, 8, 16)]
+    public void CellMeansAndChangedCountsMatchTheScalarDefinition(int width, int height, int stride)
+    {
+        var rng = new Random(width * 31 + height);
+        var y = new byte[stride * height];
+        rng.NextBytes(y);
+        int cols = width / MotionMeter.Scale, rows = height / MotionMeter.Scale;
+        var cells = new byte[cols * rows];
+        MotionMeter.Downsample(y, stride, cols, rows, new int[cols], cells);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+            {
+                int sum = 0;
+                for (int k = 0; k < 8; k++) for (int i = 0; i < 8; i++) sum += y[(r * 8 + k) * stride + c * 8 + i];
+                Assert.Equal((sum + 32) / 64, cells[r * cols + c]);
+            }
+
+        var a = new byte[1000]; var b = new byte[1000]; var ignored = new byte[1000];
+        rng.NextBytes(a); rng.NextBytes(b);
+        for (int i = 0; i < ignored.Length; i += 7) ignored[i] = 0xFF;
+        int expected = 0;
+        for (int i = 0; i < a.Length; i++) if (ignored[i] == 0 && Math.Abs(a[i] - b[i]) > 40) expected++;
+        Assert.Equal(expected, MotionMeter.CountChanged(a, b, ignored, 40));
+    }
+}
