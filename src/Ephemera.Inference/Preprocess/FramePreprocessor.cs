@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Ephemera.Core;
 using Ephemera.Inference.Models;
 
@@ -236,7 +237,45 @@ public sealed class FramePreprocessor
     }
 
     /// <summary>Two-tap horizontal gather: dst[x] = t[i0] + (t[i1] − t[i0])·w, element i at i·step + offset.</summary>
-    private static void Horizontal(float[] tmp, Axis ax, int step, int offset, float[] dst)
+    private void Horizontal(float[] tmp, Axis ax, int step, int offset, float[] dst)
+    {
+        if (UseVector && Avx2.IsSupported) HorizontalAvx2(tmp, ax, step, offset, dst);
+        else HorizontalScalar(tmp, ax, step, offset, dst);
+    }
+
+    /// <summary>
+    /// As <see cref="HorizontalScalar"/>, eight output pixels at a time with AVX2 gathers: the scalar
+    /// loop's two dependent table loads and two bounds-checked taps per pixel were most of the
+    /// preprocess time at 1080p. Every index is inside <paramref name="tmp"/> (the axis tables are
+    /// clamped to the source row), so the gathers never read outside it.
+    /// </summary>
+    private static unsafe void HorizontalAvx2(float[] tmp, Axis ax, int step, int offset, float[] dst)
+    {
+        int n = dst.Length, x = 0;
+        fixed (float* t = tmp)
+        fixed (int* i0 = ax.I0, i1 = ax.I1)
+        fixed (float* w = ax.W, d = dst)
+        {
+            var vStep = Vector256.Create(step);
+            var vOffset = Vector256.Create(offset);
+            for (; x <= n - 8; x += 8)
+            {
+                var a0 = Avx.LoadVector256(i0 + x);
+                var a1 = Avx.LoadVector256(i1 + x);
+                if (step != 1 || offset != 0) { a0 = a0 * vStep + vOffset; a1 = a1 * vStep + vOffset; }
+                var a = Avx2.GatherVector256(t, a0, 4);
+                var b = Avx2.GatherVector256(t, a1, 4);
+                Avx.Store(d + x, a + (b - a) * Avx.LoadVector256(w + x));
+            }
+            for (; x < n; x++)
+            {
+                float a = t[i0[x] * step + offset], b = t[i1[x] * step + offset];
+                d[x] = a + (b - a) * w[x];
+            }
+        }
+    }
+
+    private static void HorizontalScalar(float[] tmp, Axis ax, int step, int offset, float[] dst)
     {
         ref float t = ref MemoryMarshal.GetArrayDataReference(tmp);
         var i0 = ax.I0; var i1 = ax.I1; var wt = ax.W;
