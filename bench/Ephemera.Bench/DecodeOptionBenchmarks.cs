@@ -19,7 +19,7 @@ public class DecodeOptionBenchmarks
 {
     private string _file = "";
 
-    [Params(LoopFilter.Full, LoopFilter.SkipNonRef, LoopFilter.SkipAll)]
+    [Params(LoopFilter.Full, LoopFilter.SkipNonRef, LoopFilter.SkipBidir, LoopFilter.SkipAll)]
     public LoopFilter Deblock { get; set; }
 
     [Params(false, true)]

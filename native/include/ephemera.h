@@ -87,6 +87,7 @@ typedef enum eph_loop_filter {
     EPH_LOOP_FILTER_FULL      = 0, /* deblock every picture (FFmpeg's default)                       */
     EPH_LOOP_FILTER_SKIP_NONREF = 1, /* skip it on pictures no other picture references            */
     EPH_LOOP_FILTER_SKIP_ALL  = 2, /* skip it everywhere (AVDISCARD_ALL)                             */
+    EPH_LOOP_FILTER_SKIP_BIDIR = 3, /* skip it on B-pictures (AVDISCARD_BIDIR); I and P keep it      */
 } eph_loop_filter;
 
 typedef enum eph_log_level { EPH_LOG_INFO = 0, EPH_LOG_WARN = 1, EPH_LOG_ERROR = 2 } eph_log_level;

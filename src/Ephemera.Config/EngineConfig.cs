@@ -48,9 +48,9 @@ public sealed record EngineOptions
     /// </summary>
     public InputFit InputFit { get; init; } = InputFit.Auto;
     /// <summary>
-    /// Fast (default) decodes H.264/HEVC without the in-loop deblocking filter: ~18% less decode CPU
-    /// at 1080p, and detection recall and precision on ADL-Rundle-6 within 0.005 of a bit-exact
-    /// decode (a test holds it there). Exact decodes bit-exact with FFmpeg's defaults.
+    /// Fast (default) decodes H.264/HEVC B-pictures without the in-loop deblocking filter (less
+    /// decode CPU; detection recall and precision on ADL-Rundle-6 within 0.005 of a bit-exact decode,
+    /// a test holds it there). Exact decodes bit-exact with FFmpeg's defaults.
     /// </summary>
     public DecodeQuality Decode { get; init; } = DecodeQuality.Fast;
     /// <summary>ONNX Runtime execution provider: cpu, cuda, tensorrt, directml, openvino.</summary>
