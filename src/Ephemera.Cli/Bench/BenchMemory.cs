@@ -25,7 +25,8 @@ public static class BenchMemory
     public static int[] SeriesCounts(int max) => new[] { 1, 10, max }.Where(n => n >= 1 && n <= max).Distinct().Order().ToArray();
 
     /// <summary>Runs the series in a child <c>bench --rss-series</c> and returns the <c>memory</c> object.</summary>
-    public static JsonObject MeasureSeries(BenchOptions o, int max, Action<string> say)
+    /// <param name="ruleText">the parent's <c>--rule</c> as given (null = the default rule), so the child judges by the same rule</param>
+    public static JsonObject MeasureSeries(BenchOptions o, int max, string? ruleText, Action<string> say)
     {
         var counts = SeriesCounts(max);
         string outPath = Path.Combine(Path.GetTempPath(), $"ephemera-rss-{Environment.ProcessId}.json");
@@ -41,6 +42,7 @@ public static class BenchMemory
                      "--input-fit", o.InputFit == Config.InputFit.Square ? "square" : "auto", "--json", outPath,
                  })
             psi.ArgumentList.Add(arg);
+        if (ruleText != null) { psi.ArgumentList.Add("--rule"); psi.ArgumentList.Add(ruleText); }
         say($"memory: RSS at {string.Join(", ", counts)} streams, {SeriesSeconds:0} s each, in a fresh process…");
         using (var child = Process.Start(psi)!)
         {
@@ -54,7 +56,7 @@ public static class BenchMemory
     }
 
     /// <summary>The child's side: each count in ascending order, one line of JSON per count into <paramref name="outPath"/>.</summary>
-    public static int RunSeries(BenchOptions o, string counts, string outPath, Action<string> say)
+    public static int RunSeries(BenchOptions o, string counts, SustainedRule rule, string outPath, Action<string> say)
     {
         var ns = counts.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(c => int.TryParse(c, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= Verbs.BenchVerb.MaxStreams
@@ -65,7 +67,7 @@ public static class BenchMemory
         var rows = new JsonArray();
         foreach (int n in ns)
         {
-            var r = BenchRunner.Run(o with { Streams = n }, ceiling);
+            var r = BenchRunner.Run(o with { Streams = n }, ceiling, rule: rule);
             say($"  {n} streams: RSS {r.RssMb:0.0} MB, sustained {r.Sustained}");
             rows.Add(new JsonObject { ["streams"] = n, ["rss_mb"] = r.RssMb, ["sustained"] = r.Sustained });
         }

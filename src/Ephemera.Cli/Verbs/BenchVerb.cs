@@ -85,8 +85,8 @@ public sealed class BenchVerb : IVerb
         catch (EphemeraException e) { throw new UsageException(e.Message); }
         string outPath = a.Require("json");
         options.Validate();
+        if (a.Get("rss-series") is { } series) return BenchMemory.RunSeries(options, series, rule, outPath, m => Console.Error.WriteLine(m));
         var err = StatusConsole.Create();
-        if (a.Get("rss-series") is { } series) return BenchMemory.RunSeries(options, series, outPath, m => err.WriteLine(m));
         string? reportDir = a.Get("report");
         double soakSeconds = a.GetDouble("soak", 0);
         if (soakSeconds < 0 || double.IsNaN(soakSeconds)) throw new UsageException($"--soak must be a positive number of seconds, got {soakSeconds}");
@@ -160,7 +160,7 @@ public sealed class BenchVerb : IVerb
         }).ToArray());
         json["machine"] = MachineInfo.Describe(options.Provider);
         int maxSustained = best.Sustained ? best.Streams : 0;
-        if ((findMax || a.Flag("memory")) && maxSustained > 0) json["memory"] = BenchMemory.MeasureSeries(options, maxSustained, m => err.WriteLine(m));
+        if ((findMax || a.Flag("memory")) && maxSustained > 0) json["memory"] = BenchMemory.MeasureSeries(options, maxSustained, a.Get("rule"), m => err.WriteLine(m));
         if (soakSeconds > 0) json["soak"] = BenchMemory.Soak(options, best.Streams, soakSeconds, ceiling, rule, m => err.WriteLine(m));
         var dir = Path.GetDirectoryName(Path.GetFullPath(outPath));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
