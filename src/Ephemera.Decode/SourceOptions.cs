@@ -34,7 +34,8 @@ public enum LoopFilter
     SkipNonRef = 1,
     /// <summary>Skip it everywhere: ~18% less H.264 decode CPU at 1080p; differences carry until the next keyframe.</summary>
     SkipAll = 2,
-    /// <summary>Skip it on B-pictures; I- and P-pictures, which most others are predicted from, keep it.</summary>
+    /// <summary>Skip it on B-pictures (and non-reference pictures); I- and P-pictures keep it, but what reference
+    /// B-pictures change carries into the pictures predicted from them until the next keyframe.</summary>
     SkipBidir = 3,
 }
 

@@ -49,9 +49,9 @@ public class ConfigLoaderTests
     {
         using var dir = new TempDir();
         var defaults = ConfigLoader.Load(Write(dir, "cameras:\n  - id: a\n    source: x\n"));
-        Assert.Equal((InputFit.Auto, 0), (defaults.Engine.InputFit, defaults.Engine.ParallelRuns));
-        var set = ConfigLoader.Load(Write(dir, "engine:\n  input_fit: square\n  parallel_runs: 3\ncameras:\n  - id: a\n    source: x\n"));
-        Assert.Equal((InputFit.Square, 3), (set.Engine.InputFit, set.Engine.ParallelRuns));
+        Assert.Equal((InputFit.Auto, 0, DecodeQuality.Fast), (defaults.Engine.InputFit, defaults.Engine.ParallelRuns, defaults.Engine.Decode));
+        var set = ConfigLoader.Load(Write(dir, "engine:\n  input_fit: square\n  parallel_runs: 3\n  decode: exact\ncameras:\n  - id: a\n    source: x\n"));
+        Assert.Equal((InputFit.Square, 3, DecodeQuality.Exact), (set.Engine.InputFit, set.Engine.ParallelRuns, set.Engine.Decode));
     }
 
     [Fact]
@@ -73,6 +73,7 @@ public class ConfigLoaderTests
     [InlineData("cameras:\n  - id: 'a b'\n    source: x\n", "cameras[0].id", "letters")]
     [InlineData("cameras: []\n", "cameras", "at least one camera")]
     [InlineData("engine:\n  input_fit: wide\ncameras:\n  - id: a\n    source: x\n", "engine.input_fit", "'wide' is not one of: auto, square")]
+    [InlineData("engine:\n  decode: cheap\ncameras:\n  - id: a\n    source: x\n", "engine.decode", "'cheap' is not one of: fast, exact")]
     [InlineData("engine:\n  parallel_runs: -1\ncameras:\n  - id: a\n    source: x\n", "engine.parallel_runs", "outside")]
     [InlineData("cameras:\n  - id: a\n    source: x\n    analytics:\n      lines:\n        - points: [1, 2, 3]\n", "lines[0].points", "expected 4 numbers")]
     [InlineData("cameras:\n  - id: a\n    source: x\n    analytics:\n      zones:\n        - polygon: [0, 0, 1, 1]\n", "zones[0].polygon", "at least 3 points")]
