@@ -28,7 +28,15 @@ public sealed class BenchProgress(IAnsiConsole err)
     public void Tick(EngineHost host)
     {
         _ticks++;
+        _host = host;
         if (!_inPlace && _ticks % 5 != 0) return;
+        Draw(host);
+    }
+
+    private EngineHost? _host;
+
+    private void Draw(EngineHost host)
+    {
         double t = Math.Min(host.Elapsed.TotalSeconds, _seconds);
         int filled = _seconds > 0 ? (int)Math.Round(t / _seconds * BarWidth) : BarWidth;
         string bar = new string('█', filled) + new string('░', BarWidth - filled);
@@ -38,9 +46,11 @@ public sealed class BenchProgress(IAnsiConsole err)
         else err.WriteLine(line);
     }
 
-    /// <summary>Ends the trial's line before the result table is printed under it.</summary>
+    /// <summary>Draws the trial's final state and ends its line before the result table is printed under it.</summary>
     public void End()
     {
+        if (_host != null) Draw(_host);
         if (_inPlace && _drawn) Console.Error.WriteLine();
+        _host = null;
     }
 }
