@@ -60,6 +60,18 @@ public sealed class BenchVerbTests : IDisposable
         Assert.InRange(root.GetProperty("capacity_streams").GetDouble(), expected * 0.98, expected * 1.02);
     }
 
+    [Theory]
+    [InlineData("--soak", "-5", "--soak must be a positive number")]
+    [InlineData("--rss-series", "1,x", "--rss-series: 'x' is not a stream count")]
+    [InlineData("--report-from", "/nonexistent/bench.json", "--report-from: /nonexistent/bench.json not found")]
+    public void BadReportMemoryAndSoakOptionsAreUsageErrors(string option, string value, string message)
+    {
+        var r = ChildProcess.Cli("bench", "--source", TestPaths.Video("vtest.avi"), option, value, "--report", _dir.File("r"), "--json", _dir.File("x.json"));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.StdErr);
+        Assert.Equal("", r.StdOut.Trim());
+    }
+
     [Fact]
     public void ABadRuleIsAUsageError()
     {
