@@ -161,6 +161,7 @@ public sealed class BenchVerb : IVerb
         json["machine"] = MachineInfo.Describe(options.Provider);
         int maxSustained = best.Sustained ? best.Streams : 0;
         if ((findMax || a.Flag("memory")) && maxSustained > 0) json["memory"] = BenchMemory.MeasureSeries(options, maxSustained, a.Get("rule"), m => err.WriteLine(m));
+        else if (findMax || a.Flag("memory")) err.MarkupLine("[yellow]memory[/]: no stream count was sustained, so there is no max to measure RSS up to");
         if (soakSeconds > 0) json["soak"] = BenchMemory.Soak(options, best.Streams, soakSeconds, ceiling, rule, m => err.WriteLine(m));
         var dir = Path.GetDirectoryName(Path.GetFullPath(outPath));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
