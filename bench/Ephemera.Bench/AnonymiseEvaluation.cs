@@ -15,7 +15,7 @@ namespace Ephemera.Bench;
 /// The case-4 closing figures, reproducible: face recall by face height against a reference ensemble,
 /// hand-labelled plates, over-masking and kept signs, per-stage throughput at 720p and 1080p against
 /// the same detectors run whole-frame back to back, and the pixel ledger.
-/// <c>dotnet run -c Release --project bench/Ephemera.Bench -- anonymise-eval [--only faces|plates|throughput|textscale] [--adl-frames N] [--perf-frames N] [--json FILE]</c>
+/// <c>dotnet run -c Release --project bench/Ephemera.Bench -- anonymise-eval [--only faces|plates|throughput|textscale] [--default-only] [--dump DIR] [--adl-frames N] [--perf-frames N] [--json FILE]</c>
 /// (see docs/anonymisation.md for what each figure means and where it falls short).
 /// </summary>
 public static class AnonymiseEvaluation
@@ -32,6 +32,7 @@ public static class AnonymiseEvaluation
     {
         int adlFrames = Arg(args, "--adl-frames", 12), perfFrames = Arg(args, "--perf-frames", 6);
         string? json = args.SkipWhile(a => a != "--json").Skip(1).FirstOrDefault();
+        s_dump = args.SkipWhile(a => a != "--dump").Skip(1).FirstOrDefault(); // released plate frames as JPEGs, to look at
         string? only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault(); // faces | plates | throughput
         var manifest = ManifestLoader.Load(Path.Combine(RepoPaths.Root, "configs", "manifests", "case4-vehicle-streetscape.yaml"));
         GC.Collect(); GC.WaitForPendingFinalizers();
@@ -42,9 +43,30 @@ public static class AnonymiseEvaluation
         using (var text = new TextCheck(anonymiser.Options))
         {
             if (only is null or "faces") Faces(anonymiser, context, reference, text, adlFrames);
-            if (only is null or "plates") Plates(anonymiser, context, text);
+            if (only is null or "plates")
+            {
+                // Each step of the plate search on its own, then the default (all on).
+                var o = AnonymiseOptions.FromManifest(manifest);
+                var variants = new List<object>();
+                foreach (var (name, options) in new[]
+                {
+                    ("DB on vehicle crops only (before)", o with { PlateContrastSearch = false, PlateZoneFallback = false }),
+                    ("+ contrast-normalised crops", o with { PlateZoneFallback = false }),
+                    ("+ plate-zone fallback only", o with { PlateContrastSearch = false }),
+                }.Where(_ => !args.Contains("--default-only")))
+                    using (var v = new StreetAnonymiser(manifest, options, Cpu))
+                        variants.Add(new { variant = name, result = Plates(v, context, text, name) });
+                variants.Add(new { variant = "default (contrast + fallback)", result = Plates(anonymiser, context, text, "default (contrast + fallback)") });
+                Report["plates"] = variants;
+            }
             if (only == "textscale") TextScale();
-            if (only is null or "throughput") Throughput(anonymiser, context, perfFrames);
+            if (only is null or "throughput")
+            {
+                // The anonymiser as it was before the plate search and the changed-regions check, alternated frame by frame.
+                var o = AnonymiseOptions.FromManifest(manifest);
+                using var previous = new StreetAnonymiser(manifest, o with { PlateContrastSearch = false, PlateZoneFallback = false, CheckChangedRegionsOnly = false }, Cpu);
+                Throughput(anonymiser, previous, context, perfFrames);
+            }
         }
         GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
         var after = PixelLedger.Snapshot();
@@ -56,6 +78,8 @@ public static class AnonymiseEvaluation
         Console.WriteLine($"ledger: allocated +{after.Allocated - before.Allocated}, wiped +{after.Wiped - before.Wiped}, in use {before.InUse} → {after.InUse}, leaked +{after.Leaked - before.Leaked}");
         if (json != null) File.WriteAllText(json, JsonSerializer.Serialize(Report, new JsonSerializerOptions { WriteIndented = true }));
     }
+
+    private static string? s_dump;
 
     private static int Arg(string[] args, string name, int fallback)
     {
@@ -168,11 +192,14 @@ public static class AnonymiseEvaluation
         ("video/car-detection.mp4", 210, [new(391, 332, 29, 11)]),
         ("video/car-detection.mp4", 220, [new(379, 180, 26, 12)]),
         ("video/car-detection.mp4", 330, [new(195, 290, 25, 12)]),
+        // Labelled after the plate search was built, as a check it was not fitted to the frames above.
+        ("video/car-detection.mp4", 195, [new(174, 164, 23, 8)]),
+        ("video/car-detection.mp4", 320, [new(225, 66, 21, 10)]),
         ("images/licenseplate_motion.jpg", 0, [new(228, 228, 130, 68)]),
         ("images/opencv4nodejs_cars.jpeg", 0, []),
     ];
 
-    private static void Plates(StreetAnonymiser a, ObjectDetector context, TextCheck text)
+    private static object Plates(StreetAnonymiser a, ObjectDetector context, TextCheck text, string variant)
     {
         int labelled = 0, masked = 0;
         var rows = new List<object>();
@@ -198,21 +225,23 @@ public static class AnonymiseEvaluation
                     for (int i = 0; i < objects.Count; i++) seen.Add($"{CocoClasses.NameOf(objects.ClassIds[i])} {objects.Scores[i]:F2} {objects.Boxes[i].W:F0}x{objects.Boxes[i].H:F0}");
                     Console.WriteLine($"  {group.Key}#{n} YOLOX: {string.Join("; ", seen)}");
                     var r = a.Anonymise(f, objects, At);
+                    if (s_dump != null && r.Record is { } released)
+                        File.WriteAllBytes(Path.Combine(s_dump, $"{new string(variant.Where(char.IsLetterOrDigit).ToArray())}-{Path.GetFileNameWithoutExtension(group.Key)}-{n}.jpg"), released.Jpeg.ToArray());
+                    Console.WriteLine($"    masks: {string.Join(" ", r.MaskRects.Select(m => $"{m.X0},{m.Y0}-{m.X1},{m.Y1}"))}; survivors: {string.Join(" ", r.SurvivorBoxes)}");
                     foreach (var p in plates)
                     {
                         double share = Covered(p, r.MaskRects, w, h);
                         labelled++;
                         if (share >= 0.95) masked++;
                         rows.Add(new { source = group.Key, frame = n, plate = $"{p.X},{p.Y},{p.W},{p.H}", share = Math.Round(share, 3) });
-                        Console.WriteLine($"plate {group.Key}#{n} {p.W}x{p.H} at {p.X},{p.Y}: masked share {share:F3} (anonymiser: {r.Masked.Plates} plates, {r.OutputCheck})");
+                        Console.WriteLine($"plate {group.Key}#{n} {p.W}x{p.H} at {p.X},{p.Y}: masked share {share:F3} (anonymiser: {r.Masked.Plates} plates incl. {r.PlateZones} fallback zones, {r.OutputCheck})");
                     }
                     areas.Add(Area($"{Path.GetFileName(group.Key)}#{n}", r, w, h, text, f));
                 }
             }
         }
-        Console.WriteLine($"plates: {masked} of {labelled} hand-labelled plates ≥95% masked");
-        Report["plates"] = new { labelled, masked, rows };
-        Report["area_plates"] = areas;
+        Console.WriteLine($"plates, {variant}: {masked} of {labelled} hand-labelled plates ≥95% masked");
+        return new { labelled, masked, rows, areas };
     }
 
     /// <summary>Experiment: does the whole-frame text detector find the labelled plates at 1×, 1.5×, 2×?</summary>
@@ -293,7 +322,7 @@ public static class AnonymiseEvaluation
 
     // ------------------------------------------------------------------ throughput
 
-    private static void Throughput(StreetAnonymiser a, ObjectDetector context, int frames)
+    private static void Throughput(StreetAnonymiser a, StreetAnonymiser before, ObjectDetector context, int frames)
     {
         string src1080 = RepoPaths.Data("mot15/ADL-Rundle-6/video.mp4");
         string src720 = Path.Combine(Path.GetTempPath(), $"ephemera-eval-720p-{Environment.ProcessId}.mp4");
@@ -305,7 +334,7 @@ public static class AnonymiseEvaluation
             var rows = new List<object>();
             PixelLedger.ResetLifetimeStats();
             foreach (var (label, path) in new[] { ("1280x720", src720), ("1920x1080", src1080) })
-                rows.Add(Stages(a, context, label, path, frames));
+                rows.Add(Stages(a, before, context, label, path, frames));
             var l = PixelLedger.Snapshot();
             Console.WriteLine($"engine-held lifetime of the anonymised frames (decode → YOLOX → anonymise → release): p50 {l.EngineHeldP50Ms:F0} ms, p99 {l.EngineHeldP99Ms:F0} ms, max {l.EngineHeldMaxMs:F0} ms over {l.EngineHeldCount} frames");
             Report["throughput"] = rows;
@@ -318,10 +347,10 @@ public static class AnonymiseEvaluation
     /// Per-stage milliseconds of the anonymiser on consecutive frames (tracks on), alternating with the
     /// same three detectors run once each on the whole frame at native resolution (no tiles, no check).
     /// </summary>
-    private static object Stages(StreetAnonymiser a, ObjectDetector context, string label, string path, int frames)
+    private static object Stages(StreetAnonymiser a, StreetAnonymiser before, ObjectDetector context, string label, string path, int frames)
     {
         using var src = Open(path);
-        var t = new List<AnonymiseTimings>(); var ctx = new List<double>(); var whole = new List<(double Yunet, double Ultra, double Text)>();
+        var t = new List<AnonymiseTimings>(); var tb = new List<AnonymiseTimings>(); var ctx = new List<double>(); var whole = new List<(double Yunet, double Ultra, double Text)>();
         WholeFrame? wf = null;
         try
         {
@@ -339,26 +368,32 @@ public static class AnonymiseEvaluation
                     var objects = Context(context, f);
                     double c = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                     var r = a.Anonymise(f, objects, At, frameIndex: n);
+                    var rb = before.Anonymise(f, objects, At, frameIndex: n);
                     var wt = wf.Time(f);
                     if (n == 0) continue; // warm-up: sessions sized, tensors allocated
-                    t.Add(r.Timings); ctx.Add(c); whole.Add(wt);
+                    t.Add(r.Timings); tb.Add(rb.Timings); ctx.Add(c); whole.Add(wt);
                 }
             }
         }
         finally { wf?.Dispose(); }
         double M(Func<AnonymiseTimings, double> s) => t.Select(s).Order().ElementAt(t.Count / 2);
+        double B(Func<AnonymiseTimings, double> s) => tb.Select(s).Order().ElementAt(tb.Count / 2);
         double copy = M(x => x.CopyMs), faces = M(x => x.FacesMs), text = M(x => x.TextMs), mask = M(x => x.MaskMs), check = M(x => x.CheckMs), enc = M(x => x.EncodeMs);
         double total = M(x => x.TotalMs), yolox = ctx.Order().ElementAt(ctx.Count / 2);
         double wy = whole.Select(x => x.Yunet).Order().ElementAt(whole.Count / 2), wu = whole.Select(x => x.Ultra).Order().ElementAt(whole.Count / 2),
             wtx = whole.Select(x => x.Text).Order().ElementAt(whole.Count / 2);
         Console.WriteLine($"{label}, median of {t.Count} frames, ms: copy {copy:F1}, faces (YuNet tiles + whole + UltraFace) {faces:F0}, text (frame + vehicle crops) {text:F0}, " +
             $"mask {mask:F1}, check {check:F0}, encode {enc:F1}, anonymiser total {total:F0} (+ YOLOX context {yolox:F0}) → {1000 / (total + yolox):F2} frames/s");
+        Console.WriteLine($"{label}, before (no plate search, check on the whole output), ms: faces {B(x => x.FacesMs):F0}, text {B(x => x.TextMs):F0}, check {B(x => x.CheckMs):F0}, " +
+            $"total {B(x => x.TotalMs):F0} → {1000 / (B(x => x.TotalMs) + yolox):F2} frames/s");
         Console.WriteLine($"{label}, same detectors whole-frame back to back, ms: YuNet native {wy:F0}, UltraFace {wu:F0}, text native {wtx:F0}, sum {wy + wu + wtx:F0} " +
             $"(+ YOLOX {yolox:F0}) → {1000 / (wy + wu + wtx + yolox):F2} frames/s detection only, no mask, no check");
         return new
         {
             size = label, frames = t.Count, copy_ms = copy, faces_ms = faces, text_ms = text, mask_ms = mask, check_ms = check, encode_ms = enc, total_ms = total, yolox_ms = yolox,
-            fps = 1000 / (total + yolox), whole_frame = new { yunet_ms = wy, ultraface_ms = wu, text_ms = wtx, fps = 1000 / (wy + wu + wtx + yolox) },
+            fps = 1000 / (total + yolox),
+            before = new { faces_ms = B(x => x.FacesMs), text_ms = B(x => x.TextMs), check_ms = B(x => x.CheckMs), total_ms = B(x => x.TotalMs), fps = 1000 / (B(x => x.TotalMs) + yolox) },
+            whole_frame = new { yunet_ms = wy, ultraface_ms = wu, text_ms = wtx, fps = 1000 / (wy + wu + wtx + yolox) },
         };
     }
 

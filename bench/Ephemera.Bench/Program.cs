@@ -16,6 +16,11 @@ public static class Program
             PairedDetectorThroughput.Run(args.Length > 1 ? int.Parse(args[1]) : 40, args.Length > 2 ? int.Parse(args[2]) : 2, args is [_, _, _, "spin"]);
             return;
         }
+        if (args is ["int8-speedup", ..])
+        {
+            Int8Speedup.Run(args.Length > 1 ? int.Parse(args[1]) : 5, args.Length > 2 ? int.Parse(args[2]) : 1);
+            return;
+        }
         if (args is ["anonymise-eval", ..])
         {
             AnonymiseEvaluation.Run(args[1..]);

@@ -303,6 +303,13 @@ EPH_API int eph_jpeg_encode(const uint8_t *y, int32_t stride_y, const uint8_t *u
 /* Copies a consistent snapshot of the process-wide ledger. Returns EPH_OK or EPH_ERR_INVALID_ARG. */
 EPH_API int eph_ledger_snapshot(eph_ledger *out_ledger);
 
+/* Pixel memory this library does not own: the GPU buffers of the Vulkan compute path (src/Ephemera.Vulkan)
+ * that hold pixels. Their owner zeroes them (vkCmdFillBuffer) after each use and reports here, so the
+ * ledger counts them like pool blocks: one allocated per loan, one wiped (with its lifetime) per wipe.
+ * Not counted in bytes_reserved (device memory). Any thread. */
+EPH_API void eph_ledger_count_external_allocated(void);
+EPH_API void eph_ledger_count_external_wiped(int64_t lifetime_ns);
+
 /* Clears the lifetime, engine-held and decoder-held histograms, maxima and their counts (the other
  * counters are kept). */
 EPH_API void eph_ledger_reset_lifetimes(void);

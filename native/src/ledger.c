@@ -114,6 +114,10 @@ void eph_ledger_on_wiped_untimed(void)
     pthread_mutex_unlock(&s_ledger_mu);
 }
 
+EPH_API void eph_ledger_count_external_allocated(void) { eph_ledger_on_allocated(); }
+
+EPH_API void eph_ledger_count_external_wiped(int64_t lifetime_ns) { eph_ledger_on_wiped(lifetime_ns < 0 ? 0 : lifetime_ns); }
+
 void eph_ledger_on_dropped_for_pool(void)
 {
     pthread_mutex_lock(&s_ledger_mu);

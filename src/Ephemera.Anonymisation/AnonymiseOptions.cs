@@ -50,6 +50,29 @@ public sealed record AnonymiseOptions
     public int PlateSearchMinSide { get; init; } = 48;
     /// <summary>The plate band below a vehicle box, as a fraction of its height ("under the vehicle").</summary>
     public float UnderVehicleFraction { get; init; } = 0.15f;
+    /// <summary>
+    /// Also search every vehicle crop with the text detector on a locally contrast-normalised grey copy
+    /// (default yes): a white plate on a white or silver bumper differs from it by a few grey levels, and
+    /// the DB detector then reads plate and bumper as one surface (car-detection.mp4 frames 90, 200, 330).
+    /// </summary>
+    public bool PlateContrastSearch { get; init; } = true;
+    /// <summary>Neighbourhood radius of the contrast normalisation, as a share of the crop's short side (about a plate's height).</summary>
+    public float PlateContrastRadius { get; init; } = 0.06f;
+    /// <summary>
+    /// The plate-zone fallback (default yes): a vehicle wide enough for its plate to be readable
+    /// (<see cref="PlateReadableWidth"/>) whose plate zone holds no plate candidate gets the whole zone
+    /// masked. Recall first: a plate no detector separates from its bumper is still covered.
+    /// </summary>
+    public bool PlateZoneFallback { get; init; } = true;
+    /// <summary>Plate zone width, as a share of the vehicle box width, centred.</summary>
+    public float PlateZoneWidth { get; init; } = 0.6f;
+    /// <summary>Plate zone height: the lowest share of the vehicle box (plus 5 % of its height below it).</summary>
+    public float PlateZoneHeight { get; init; } = 0.35f;
+    /// <summary>
+    /// Narrowest plate (px) counted as readable: vehicles whose expected plate (0.17 of the box width) is
+    /// narrower get no fallback zone.
+    /// </summary>
+    public int PlateReadableWidth { get; init; } = 16;
 
     /// <summary>Text outside vehicles no taller than this fraction of the frame height is "small" (nameplates, house numbers).</summary>
     public float SmallTextMaxHeight { get; init; } = 0.05f;
@@ -70,6 +93,14 @@ public sealed record AnonymiseOptions
     public float CoveredFraction { get; init; } = 0.5f;
     /// <summary>Re-run the detectors on the masked image before release (always on in the engine; off only to measure).</summary>
     public bool OutputCheck { get; init; } = true;
+    /// <summary>
+    /// The output check re-runs the detectors only where the output differs from the input (the masks) or a
+    /// detection was left unmasked, with a margin (default yes). Elsewhere the pixels are the ones the first
+    /// pass already ruled on: face tiles and vehicle crops that touch no mask are byte-identical, so the same
+    /// detector finds the same (masked) faces and plates; the whole-frame text pass becomes windows around
+    /// the masks. Off = the detectors re-run on the whole output (about the first pass's cost again).
+    /// </summary>
+    public bool CheckChangedRegionsOnly { get; init; } = true;
     /// <summary>JPEG quantiser scale, 2 (best) .. 31 (smallest).</summary>
     public int JpegQScale { get; init; } = 3;
     /// <summary>
@@ -88,6 +119,8 @@ public sealed record AnonymiseOptions
     internal long? SkipOnlyOnFrame { get; init; }
     /// <summary>Test hook: instead of an index, the face whose box holds this point is the one not masked (a face that moves across frames).</summary>
     internal (float X, float Y)? SkipFaceContaining { get; init; }
+    /// <summary>Test hook: the first pass masks no plates and no plate zones (a plate search that missed them all); the output check must catch them.</summary>
+    internal bool SkipPlatesInFirstPass { get; init; }
     /// <summary>Test hook: the skipped face stays unmasked in the output check's re-mask too.</summary>
     internal bool SkipFaceOnRemask { get; init; }
 
@@ -122,6 +155,10 @@ public sealed record AnonymiseOptions
         if (VehicleCropSize < 128 || VehicleCropSize > 1280 || VehicleCropSize % 64 != 0) throw new EphemeraException($"anonymise: vehicle crop size must be a multiple of 64 in 128..1280; got {VehicleCropSize}");
         if (PlateSearchMinSide is < 16 or > 1024) throw new EphemeraException($"anonymise: plate search min side must be 16..1024 px; got {PlateSearchMinSide}");
         if (UnderVehicleFraction is < 0 or > 0.5f) throw new EphemeraException($"anonymise: under-vehicle band must be 0..0.5 of the box; got {UnderVehicleFraction}");
+        if (PlateContrastRadius is < 0.01f or > 0.5f) throw new EphemeraException($"anonymise: plate contrast radius must be 0.01..0.5 of the crop; got {PlateContrastRadius}");
+        if (PlateZoneWidth is < 0.2f or > 1) throw new EphemeraException($"anonymise: plate zone width must be 0.2..1 of the vehicle box; got {PlateZoneWidth}");
+        if (PlateZoneHeight is < 0.1f or > 1) throw new EphemeraException($"anonymise: plate zone height must be 0.1..1 of the vehicle box; got {PlateZoneHeight}");
+        if (PlateReadableWidth is < 4 or > 512) throw new EphemeraException($"anonymise: plate readable width must be 4..512 px; got {PlateReadableWidth}");
         if (SmallTextMaxHeight is <= 0 or > 0.5f) throw new EphemeraException($"anonymise: small text height must be in (0, 0.5] of the frame; got {SmallTextMaxHeight}");
         if (HeadBandFraction is < 0.1f or > 0.5f) throw new EphemeraException($"anonymise: head band must be 0.1..0.5 of the person box; got {HeadBandFraction}");
         if (CarryFrames is < 0 or > 300) throw new EphemeraException($"anonymise: carry frames must be 0..300; got {CarryFrames}");

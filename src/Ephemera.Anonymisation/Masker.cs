@@ -86,9 +86,7 @@ public static class Masker
             FillRect(p.V, p.StrideC, x0 / 2, y0 / 2, w / 2, h / 2, 128);
             return (long)w * h;
         }
-        // Cells are even-sized squares at least 1/5 of the short side, so chroma cells align with luma cells.
-        int cell = Math.Max(2, (Math.Min(w, h) + options.CellsOnShortSide - 1) / options.CellsOnShortSide);
-        cell = (cell + 1) & ~1;
+        int cell = MosaicCell(w, h, options.CellsOnShortSide);
         for (int cy = y0; cy < y1; cy += cell)
         {
             int ch = Math.Min(cell, y1 - cy);
@@ -101,6 +99,16 @@ public static class Masker
             }
         }
         return (long)w * h;
+    }
+
+    /// <summary>
+    /// The mosaic cell side for a w × h mask rectangle: an even square at least 1/<paramref name="cellsOnShortSide"/>
+    /// of the short side, so chroma cells align with luma cells. Shared with the Vulkan mask kernel.
+    /// </summary>
+    public static int MosaicCell(int w, int h, int cellsOnShortSide)
+    {
+        int cell = Math.Max(2, (Math.Min(w, h) + cellsOnShortSide - 1) / cellsOnShortSide);
+        return (cell + 1) & ~1;
     }
 
     private static void FillRect(Span<byte> plane, int stride, int x, int y, int w, int h, byte value)

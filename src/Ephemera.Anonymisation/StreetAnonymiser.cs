@@ -48,6 +48,8 @@ public sealed class AnonymiseResult
     internal IReadOnlyList<BoxF> SurvivorBoxes { get; }
     /// <summary>Face and plate tracks the detectors missed on this frame, masked at their predicted position (<see cref="AnonymiseOptions.CarryFrames"/>).</summary>
     public int Carried { get; internal init; }
+    /// <summary>Plate zones masked by the fallback: readable-sized vehicles where no plate candidate was found (<see cref="AnonymiseOptions.PlateZoneFallback"/>).</summary>
+    public int PlateZones { get; internal init; }
 }
 
 /// <summary>
@@ -177,7 +179,16 @@ public sealed class StreetAnonymiser : IDisposable
                 if (i == skipIndex) { skipped = faces[i]; continue; }
                 MaskBox(img, faces[i], rects);
             }
-            foreach (var b in plates) MaskBox(img, b, rects);
+            // (A test hook leaves the plates to the output check: a first pass that missed them all.)
+            if (!_o.SkipPlatesInFirstPass) foreach (var b in plates) MaskBox(img, b, rects);
+            int zones = 0;
+            if (_o.PlateZoneFallback && !_o.SkipPlatesInFirstPass)
+                foreach (var v in vehicles)
+                    if (PlateSearch.Readable(v, _o) && !HasPlateCandidate(v, plates))
+                    {
+                        MaskBox(img, PlateSearch.Zone(v, _o), rects);
+                        zones++;
+                    }
             int carried = Track(img, rects, frameIndex, faces, skipIndex, plates);
             if (_o.MaskSmallText) foreach (var b in small) MaskBox(img, b, rects);
             if (_o.MaskLargeText) foreach (var b in large) MaskBox(img, b, rects);
@@ -199,7 +210,9 @@ public sealed class StreetAnonymiser : IDisposable
             List<BoxF> survivorBoxes = [];
             if (_o.OutputCheck)
             {
-                var left = Survivors(img, vehicles);
+                // First-pass detections still unmasked (only a test hook's skipped face or plates): the check must look there too.
+                var unmasked = faces.Concat(plates).Where(d => Covered(img, d) < _o.CoveredFraction).ToList();
+                var left = Survivors(img, vehicles, rects, unmasked);
                 if (left.Count == 0) check = "passed";
                 else
                 {
@@ -209,7 +222,7 @@ public sealed class StreetAnonymiser : IDisposable
                         MaskBox(img, b, rects);
                         remasked++;
                     }
-                    left = Survivors(img, vehicles);
+                    left = Survivors(img, vehicles, rects, unmasked);
                     survivors = left.Count;
                     survivorBoxes = left;
                     check = survivors == 0 ? "passed-after-remask" : "withheld";
@@ -217,7 +230,7 @@ public sealed class StreetAnonymiser : IDisposable
             }
             Lap(t, 4, ref t0);
 
-            var counts = new AnonymisedCounts(faces.Count - (skipped != null ? 1 : 0), plates.Count, _o.MaskSmallText ? small.Count : 0, headBands,
+            var counts = new AnonymisedCounts(faces.Count - (skipped != null ? 1 : 0), plates.Count + zones, _o.MaskSmallText ? small.Count : 0, headBands,
                 _o.MaskLargeText ? 0 : large.Count, remasked);
             AnonymisedImageRecord? record = null;
             if (check == "withheld") Interlocked.Increment(ref _withheld);
@@ -233,6 +246,7 @@ public sealed class StreetAnonymiser : IDisposable
             return new AnonymiseResult(record, counts, check, survivors, new AnonymiseTimings(t[0] * f, t[1] * f, t[2] * f, t[3] * f, t[4] * f, t[5] * f), rects, survivorBoxes)
             {
                 Carried = carried,
+                PlateZones = zones,
             };
         }
     }
@@ -342,7 +356,10 @@ public sealed class StreetAnonymiser : IDisposable
 
     // ------------------------------ detection ------------------------------
 
-    private List<BoxF> FindFaces(in Image img)
+    /// <param name="changed">On the output check (<see cref="AnonymiseOptions.CheckChangedRegionsOnly"/>): the regions that differ
+    /// from the first pass's input, or hold a detection left unmasked. A tile touching none of them is the same bytes the first pass
+    /// saw, so the same detector gives the same faces, all already masked: it is not run again. Null = every tile.</param>
+    private List<BoxF> FindFaces(in Image img, List<(int X0, int Y0, int X1, int Y1)>? changed = null)
     {
         var found = new List<BoxF>();
         // Native-scale tiles, then (FaceSmallTiles) tiles of half the size that the detector's letterbox upscales 2×.
@@ -354,6 +371,7 @@ public sealed class StreetAnonymiser : IDisposable
                 foreach (int x0 in Starts(img.W, t, step))
                 {
                     int tw = Math.Min(t, img.W - x0), th = Math.Min(t, img.H - y0);
+                    if (changed != null && !Touches(changed, x0, y0, x0 + tw, y0 + th)) continue;
                     _yunet.Detect(img.View(x0, y0, tw, th), _scratch);
                     Collect(_scratch, x0, y0, found);
                 }
@@ -421,7 +439,7 @@ public sealed class StreetAnonymiser : IDisposable
     /// <summary>The vehicle's region where text is a plate: its box and a band below it.</summary>
     private BoxF PlateRegion(in BoxF v) => new(v.X, v.Y, v.W, v.H * (1 + _o.UnderVehicleFraction));
 
-    private (List<BoxF> Plates, List<BoxF> Small, List<BoxF> Large) FindText(in Image img, List<BoxF> vehicles)
+    private (List<BoxF> Plates, List<BoxF> Small, List<BoxF> Large) FindText(in Image img, List<BoxF> vehicles, bool onOutput = false, List<(int X0, int Y0, int X1, int Y1)>? changed = null)
     {
         var plates = new List<BoxF>(); var small = new List<BoxF>(); var large = new List<BoxF>();
         foreach (var v in vehicles)
@@ -431,23 +449,129 @@ public sealed class StreetAnonymiser : IDisposable
             int x1 = Math.Min(img.W, (int)MathF.Ceiling(r.Right)), y1 = Math.Min(img.H, (int)MathF.Ceiling(r.Bottom));
             int cw = (x1 - x0) & ~1, chh = (y1 - y0) & ~1;
             if (cw < 16 || chh < 16) continue;
+            // An unchanged crop gives the first pass's candidates again, all masked (see FindFaces).
+            if (changed != null && !Touches(changed, x0, y0, x0 + cw, y0 + chh)) continue;
+            int first = plates.Count;
             TextCropFor(cw, chh).Detect(img.View(x0, y0, cw, chh), _scratch);
             Collect(_scratch, x0, y0, plates);
+            if (_o.PlateContrastSearch) ContrastSearch(img, x0, y0, cw, chh, plates, onOutput);
+            for (int i = first; i < plates.Count; i++) plates[i] = PlateSearch.AtLeastPlateSize(plates[i], v);
+            // On the output only plate-sized text is a plate that survived: a region wider than
+            // MaxPlateShare of the vehicle is its body read as text (masked in the first pass anyway when
+            // found there), and re-masking it would black out the car and the street around it.
+            if (onOutput)
+                for (int i = plates.Count - 1; i >= first; i--)
+                    if (plates[i].W > MaxPlateShare * v.W) plates.RemoveAt(i);
         }
         if (_o.WholeFrameText)
         {
-            TextWholeFor(img.W, img.H).Detect(img.View(0, 0, img.W, img.H), _scratch);
             var whole = new List<BoxF>();
-            Collect(_scratch, 0, 0, whole);
+            if (changed == null)
+            {
+                TextWholeFor(img.W, img.H).Detect(img.View(0, 0, img.W, img.H), _scratch);
+                Collect(_scratch, 0, 0, whole);
+            }
+            else TextAround(img, changed, whole);
             float smallMax = _o.SmallTextMaxHeight * img.H;
             foreach (var b in whole)
             {
-                if (vehicles.Any(v => Inside(PlateRegion(v), b.CenterX, b.CenterY))) plates.Add(b);
+                if (vehicles.Any(v => Inside(PlateRegion(v), b.CenterX, b.CenterY)))
+                {
+                    // On the output, as on the crops: only plate-sized text is a plate that survived.
+                    if (!onOutput || vehicles.Any(v => Inside(PlateRegion(v), b.CenterX, b.CenterY) && b.W <= MaxPlateShare * v.W)) plates.Add(b);
+                }
                 else if (b.H <= smallMax) small.Add(b);
                 else large.Add(b);
             }
         }
         return (Merge(plates), Merge(small), Merge(large));
+    }
+
+    /// <summary>Whether the region [x0, x1) × [y0, y1) overlaps any of <paramref name="rects"/>.</summary>
+    private static bool Touches(List<(int X0, int Y0, int X1, int Y1)> rects, int x0, int y0, int x1, int y1)
+    {
+        foreach (var r in rects)
+            if (r.X0 < x1 && r.X1 > x0 && r.Y0 < y1 && r.Y1 > y0) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// The whole-frame text pass of the output check, restricted to windows around the changed regions:
+    /// each grown by its own size (at least <see cref="CheckTextMargin"/> px) on every side, overlapping windows
+    /// merged, each searched at the whole-frame pass's scale. Away from the masks the output is the input,
+    /// whose text the first pass has already ruled on (masked, or kept as a sign by the rules); the margin
+    /// covers text a mask cuts through, and what the detector sees of its neighbourhood.
+    /// </summary>
+    private void TextAround(in Image img, List<(int X0, int Y0, int X1, int Y1)> changed, List<BoxF> into)
+    {
+        var windows = new List<(int X0, int Y0, int X1, int Y1)>(changed.Count);
+        foreach (var r in changed)
+        {
+            int m = Math.Max(CheckTextMargin, Math.Max(r.X1 - r.X0, r.Y1 - r.Y0));
+            windows.Add((Math.Max(0, r.X0 - m) & ~1, Math.Max(0, r.Y0 - m) & ~1, Math.Min(img.W, r.X1 + m) & ~1, Math.Min(img.H, r.Y1 + m) & ~1));
+        }
+        for (bool merged = true; merged;)
+        {
+            merged = false;
+            for (int i = 0; i < windows.Count && !merged; i++)
+                for (int j = i + 1; j < windows.Count && !merged; j++)
+                {
+                    var a = windows[i]; var b = windows[j];
+                    if (a.X0 >= b.X1 || b.X0 >= a.X1 || a.Y0 >= b.Y1 || b.Y0 >= a.Y1) continue;
+                    windows[i] = (Math.Min(a.X0, b.X0), Math.Min(a.Y0, b.Y0), Math.Max(a.X1, b.X1), Math.Max(a.Y1, b.Y1));
+                    windows.RemoveAt(j);
+                    merged = true;
+                }
+        }
+        float scale = MathF.Min(1f, (float)_o.TextMaxSide / Math.Max(img.W, img.H));
+        foreach (var (x0, y0, x1, y1) in windows)
+        {
+            int w = x1 - x0, h = y1 - y0;
+            if (w < 16 || h < 16) continue;
+            // Tensor sides in steps of 128 (a bounded set of detectors), at least the whole-frame pass's scale.
+            int tw = Math.Max(128, (int)MathF.Ceiling(w * scale / 128f) * 128), th = Math.Max(128, (int)MathF.Ceiling(h * scale / 128f) * 128);
+            if (!_textWhole.TryGetValue((tw, th), out var d))
+                _textWhole[(tw, th)] = d = new ObjectDetector(_textSession, Opts(tw, th, _o.TextScore, 0.3f, 500));
+            d.Detect(img.View(x0, y0, w, h), _scratch);
+            Collect(_scratch, x0, y0, into);
+        }
+    }
+
+    /// <summary>Smallest margin (px) around a changed region that the output check's text pass searches.</summary>
+    private const int CheckTextMargin = 48;
+
+    /// <summary>
+    /// The text detector on a locally contrast-normalised grey copy of the vehicle crop (<see cref="AnonymiseOptions.PlateContrastSearch"/>).
+    /// The copy is a pixel buffer: counted and wiped when the search returns. On the output, masked pixels are left out (<see cref="PlateSearch.Normalise"/>).
+    /// </summary>
+    private void ContrastSearch(in Image img, int x0, int y0, int w, int h, List<BoxF> plates, bool onOutput)
+    {
+        using var scratch = PixelBuffer.Rent((nuint)PlateSearch.ScratchBytes(w, h));
+        var s = scratch.DangerousGetSpan();
+        int radius = Math.Max(2, (int)(Math.Min(w, h) * _o.PlateContrastRadius));
+        PlateSearch.Normalise(img.Planes().Y, img.W, x0, y0, w, h, radius, MinContrastSpread, s, onOutput ? _coverage.AsSpan(0, img.W * img.H) : default);
+        int ySize = w * h, cSize = ySize / 4;
+        var view = new FrameView(w, h, PixelFormat.Yuv420P, s[..ySize], w, s.Slice(ySize, cSize), w / 2, s.Slice(ySize + cSize, cSize), w / 2, img.FullRange);
+        TextCropFor(w, h).Detect(view, _scratch);
+        Collect(_scratch, x0, y0, plates);
+    }
+
+    /// <summary>Widest plate candidate, as a share of its vehicle's width (a plate is 0.17–0.2 of it; close-ups and skew double that).</summary>
+    private const float MaxPlateShare = 0.6f;
+
+    /// <summary>Grey levels of spread below which a neighbourhood counts as flat paint (sensor noise is not amplified into text).</summary>
+    private const float MinContrastSpread = 6f;
+
+    /// <summary>
+    /// Whether a plate-shaped candidate (wider than tall, 0.05–0.6 of the vehicle's width) has its centre in
+    /// the vehicle's plate zone. Anything else there (a headlight, the whole bumper) does not stand in for the plate.
+    /// </summary>
+    private bool HasPlateCandidate(in BoxF v, List<BoxF> plates)
+    {
+        var zone = PlateSearch.Zone(v, _o);
+        foreach (var p in plates)
+            if (Inside(zone, p.CenterX, p.CenterY) && p.W >= p.H && p.W >= 0.05f * v.W && p.W <= MaxPlateShare * v.W) return true;
+        return false;
     }
 
     /// <summary>
@@ -495,12 +619,29 @@ public sealed class StreetAnonymiser : IDisposable
     }
 
     /// <summary>Faces, plates and (by the rules) small text the detectors still find outside the masks.</summary>
-    private List<BoxF> Survivors(in Image img, List<BoxF> vehicles)
+    /// <param name="unmasked">First-pass detections left unmasked (a test's deliberately skipped face): they count as changed regions.</param>
+    private List<BoxF> Survivors(in Image img, List<BoxF> vehicles, List<(int X0, int Y0, int X1, int Y1)> rects, List<BoxF> unmasked)
     {
+        List<(int X0, int Y0, int X1, int Y1)>? changed = null;
+        if (_o.CheckChangedRegionsOnly)
+        {
+            changed = new List<(int, int, int, int)>(rects);
+            foreach (var b in unmasked)
+                changed.Add(((int)MathF.Floor(b.X), (int)MathF.Floor(b.Y), (int)MathF.Ceiling(b.Right), (int)MathF.Ceiling(b.Bottom)));
+        }
         var left = new List<BoxF>();
-        foreach (var f in FindFaces(img)) if (Covered(img, f) < _o.CoveredFraction) left.Add(f);
-        var (plates, small, large) = FindText(img, vehicles);
+        foreach (var f in FindFaces(img, changed)) if (Covered(img, f) < _o.CoveredFraction) left.Add(f);
+        var (plates, small, large) = FindText(img, vehicles, onOutput: true, changed);
         foreach (var b in plates) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
+        // The plate-zone rule holds on the output too: a readable vehicle's zone holds a mask (its plate's or
+        // the zone's own) or a plate candidate (counted above if unmasked); otherwise the zone survived.
+        if (_o.PlateZoneFallback)
+            foreach (var v in vehicles)
+            {
+                if (!PlateSearch.Readable(v, _o) || HasPlateCandidate(v, plates)) continue;
+                var zone = PlateSearch.Zone(v, _o);
+                if (!rects.Any(r => Inside(zone, (r.X0 + r.X1) / 2f, (r.Y0 + r.Y1) / 2f))) left.Add(zone);
+            }
         if (_o.MaskSmallText) foreach (var b in small) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
         if (_o.MaskLargeText) foreach (var b in large) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
         return left;

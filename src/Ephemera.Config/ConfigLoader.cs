@@ -93,8 +93,8 @@ public static class ConfigLoader
         foreach (var (key, why) in s_retiredEngineKeys)
             if (m.Children.TryGetValue(new YamlScalarNode(key), out var retired))
                 throw ctx.Error(retired, $"{at}.{key}", why);
-        ctx.OnlyKeys(m, at, "model", "input_size", "input_fit", "provider", "intra_op_threads", "parallel_runs", "max_batch", "batch_deadline_ms", "score_threshold",
-            "detect_fps", "store", "audit_key", "audit_witness", "audit_interval_seconds", "metrics_port", "decode");
+        ctx.OnlyKeys(m, at, "model", "input_size", "input_fit", "precision", "provider", "intra_op_threads", "parallel_runs", "max_batch", "batch_deadline_ms", "score_threshold",
+            "detect_fps", "kernels", "store", "audit_key", "audit_witness", "audit_interval_seconds", "metrics_port", "decode");
         var o = new EngineOptions();
         return o with
         {
@@ -103,6 +103,8 @@ public static class ConfigLoader
             InputSize = (int)(ctx.Num(m, at, "input_size", 0, 4096) ?? o.InputSize),
             InputFit = ParseInputFit(ctx, m, at) ?? o.InputFit,
             Decode = ParseDecode(ctx, m, at) ?? o.Decode,
+            Kernels = ParseKernels(ctx, m, at) ?? o.Kernels,
+            Precision = ParsePrecision(ctx, m, at) ?? o.Precision,
             IntraOpThreads = (int)(ctx.Num(m, at, "intra_op_threads", 0, 256) ?? o.IntraOpThreads),
             ParallelRuns = (int)(ctx.Num(m, at, "parallel_runs", 0, 256) ?? o.ParallelRuns),
             MaxBatch = (int)(ctx.Num(m, at, "max_batch", 0, 64) ?? o.MaxBatch),
@@ -131,6 +133,24 @@ public static class ConfigLoader
         "fast" => DecodeQuality.Fast,
         "exact" => DecodeQuality.Exact,
         var other => throw ctx.Error(m.Children[new YamlScalarNode("decode")], $"{at}.decode", $"'{other}' is not one of: fast, exact"),
+    };
+
+    private static KernelChoice? ParseKernels(Ctx ctx, YamlMappingNode m, string at) => ctx.Str(m, at, "kernels") switch
+    {
+        null => null,
+        "simd" => KernelChoice.Simd,
+        "vulkan" => KernelChoice.Vulkan,
+        "auto" => KernelChoice.Auto,
+        var other => throw ctx.Error(m.Children[new YamlScalarNode("kernels")], $"{at}.kernels", $"'{other}' is not one of: simd, vulkan, auto"),
+    };
+
+    private static DetectorPrecision? ParsePrecision(Ctx ctx, YamlMappingNode m, string at) => ctx.Str(m, at, "precision") switch
+    {
+        null => null,
+        "auto" => DetectorPrecision.Auto,
+        "fp32" => DetectorPrecision.Fp32,
+        "int8" => DetectorPrecision.Int8,
+        var other => throw ctx.Error(m.Children[new YamlScalarNode("precision")], $"{at}.precision", $"'{other}' is not one of: auto, fp32, int8"),
     };
 
     private static CameraConfig ParseCamera(Ctx ctx, YamlNode node, string at)

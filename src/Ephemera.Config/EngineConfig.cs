@@ -32,6 +32,9 @@ public enum InputFit { Auto, Square }
 /// <summary>How cameras' video is decoded (see <see cref="EngineOptions.Decode"/>).</summary>
 public enum DecodeQuality { Fast, Exact }
 
+/// <summary>Which pixel kernels run the detector preprocess (see <see cref="EngineOptions.Kernels"/>).</summary>
+public enum KernelChoice { Simd, Vulkan, Auto }
+
 /// <summary>Engine-wide options (detector, scheduling, store, audit).</summary>
 public sealed record EngineOptions
 {
@@ -53,6 +56,18 @@ public sealed record EngineOptions
     /// a test holds it there). Exact decodes bit-exact with FFmpeg's defaults.
     /// </summary>
     public DecodeQuality Decode { get; init; } = DecodeQuality.Fast;
+    /// <summary>
+    /// Pixel kernels: Simd (the CPU's vectors, default), Vulkan (compute shaders on the best Vulkan
+    /// device; without a driver one log line and SIMD), Auto (Vulkan only on a discrete or integrated
+    /// GPU that measured faster than SIMD at start; a CPU driver such as lavapipe → SIMD).
+    /// </summary>
+    public KernelChoice Kernels { get; init; } = KernelChoice.Simd;
+    /// <summary>
+    /// Detector precision: fp32, int8 (the project's QDQ graph of the model, models.yaml <c>int8:</c>),
+    /// or auto — at start the engine times both at its input size and takes int8 only when it is at
+    /// least 1.1× faster (VNNI CPUs); AVX2-only CPUs measure int8 slower and stay fp32.
+    /// </summary>
+    public DetectorPrecision Precision { get; init; } = DetectorPrecision.Fp32;
     /// <summary>ONNX Runtime execution provider: cpu, cuda, tensorrt, directml, openvino.</summary>
     public string Provider { get; init; } = "cpu";
     /// <summary>Intra-op threads per detector run (0 = auto: on CPU the cores shared among the parallel runs).</summary>

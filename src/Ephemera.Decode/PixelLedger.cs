@@ -55,6 +55,15 @@ public static class PixelLedger
         }
     }
 
+    /// <summary>
+    /// Counts one loan of pixel memory the native core does not own (a GPU buffer of the Vulkan path)
+    /// as allocated; its owner calls <see cref="CountExternalWiped"/> once it has zeroed it.
+    /// </summary>
+    public static void CountExternalAllocated() => NativeMethods.eph_ledger_count_external_allocated();
+
+    /// <summary>Counts one wipe of externally owned pixel memory, with how long it held pixels.</summary>
+    public static void CountExternalWiped(TimeSpan lifetime) => NativeMethods.eph_ledger_count_external_wiped(lifetime.Ticks * 100);
+
     /// <summary>Clears the lifetime, engine-held and decoder-held histograms, maxima and counts; the other counters are kept.</summary>
     public static void ResetLifetimeStats() => NativeMethods.eph_ledger_reset_lifetimes();
 

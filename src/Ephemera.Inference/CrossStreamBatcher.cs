@@ -67,7 +67,7 @@ public sealed class DetectionRequest : IDisposable
 {
     private readonly ManualResetEventSlim _done = new(false);
     private readonly Action<DetectionRequest>? _onCompleted;
-    internal FramePreprocessor? Preprocessor;
+    internal IFramePreprocessor? Preprocessor;
     internal ObjectDetector? PreprocessorOwner;
     internal volatile int StatusValue;
 
@@ -106,7 +106,11 @@ public sealed class DetectionRequest : IDisposable
         _onCompleted?.Invoke(this);
     }
 
-    public void Dispose() => _done.Dispose();
+    public void Dispose()
+    {
+        _done.Dispose();
+        Preprocessor?.Dispose();
+    }
 }
 
 /// <summary>
@@ -219,7 +223,8 @@ public sealed class CrossStreamBatcher : IDisposable
 
         if (request.Preprocessor == null || request.PreprocessorOwner != _detector)
         {
-            request.Preprocessor = _detector.CreatePreprocessor();
+            request.Preprocessor?.Dispose();
+            request.Preprocessor = _detector.CreateKernelPreprocessor();
             request.PreprocessorOwner = _detector;
         }
         Exception? error = null;

@@ -20,8 +20,15 @@ public sealed record DetectorOptions
     public int InputWidth { get; init; }
     public int InputHeight { get; init; }
     public DecodeOptions Decode { get; init; } = new();
+    /// <summary>Preprocess kernels (engine option <c>kernels:</c>); null = SIMD.</summary>
+    public IPreprocessKernels? Kernels { get; init; }
     /// <summary>Where fetched model weights live (null = <see cref="Core.RepoPaths.Models"/>).</summary>
     public string? ModelsDirectory { get; init; }
+    /// <summary>
+    /// fp32, int8 (the derived QDQ graph), or Auto: int8 only when the manifest has one, the provider
+    /// is the CPU, and int8 measures at least <see cref="PrecisionProbe.Margin"/>× faster here at start.
+    /// </summary>
+    public DetectorPrecision Precision { get; init; } = DetectorPrecision.Fp32;
 }
 
 /// <summary>
@@ -35,7 +42,7 @@ public sealed class ObjectDetector : IDisposable
     private readonly bool _ownsSession;
     private readonly object _detectLock = new();
     private readonly List<TensorBank> _banks = new();
-    private readonly FramePreprocessor _ownPreprocessor;
+    private readonly IFramePreprocessor _ownPreprocessor;
     private readonly TensorBank _ownBank;
     private readonly TensorPlacement[] _onePlacement = new TensorPlacement[1];
     private readonly Detections?[] _oneOutput = new Detections?[1];
@@ -46,6 +53,8 @@ public sealed class ObjectDetector : IDisposable
     public int MaxBatch { get; }
     public int InputWidth { get; }
     public int InputHeight { get; }
+    /// <summary>The precision this detector runs and why (with both timings when Auto measured).</summary>
+    public PrecisionDecision Precision { get; private set; } = new(DetectorPrecision.Fp32, DetectorPrecision.Fp32, null, null, "fp32 asked for");
     internal int SlotFloats => 3 * InputWidth * InputHeight;
     internal ModelSession Session => _session;
 
@@ -56,9 +65,40 @@ public sealed class ObjectDetector : IDisposable
         // The static graph when one image at the manifest's size is all that is asked for.
         int maxBatch = options.MaxBatch > 0 ? options.MaxBatch : options.Inference.DefaultMaxBatch;
         bool needsDynamic = maxBatch > 1 || options.InputWidth > 0 || options.InputHeight > 0;
-        var session = ModelSession.Open(options.Model, options.Inference, needsDynamic, options.ModelsDirectory);
-        try { return new ObjectDetector(session, options, ownsSession: true); }
+        var catalog = ModelCatalog.Load();
+        var entry = catalog.Get(options.Model ?? catalog.DefaultModel);
+        var files = new ModelFetcher(modelsDir: options.ModelsDirectory).Fetch(entry);
+        var (session, decision) = OpenWithPrecision(files, options, needsDynamic, maxBatch);
+        try { return new ObjectDetector(session, options, ownsSession: true) { Precision = decision }; }
         catch { session.Dispose(); throw; }
+    }
+
+    private static (ModelSession, PrecisionDecision) OpenWithPrecision(ModelFiles files, DetectorOptions options, bool needsDynamic, int maxBatch)
+    {
+        var asked = options.Precision;
+        if (asked == DetectorPrecision.Int8)
+            return (ModelSession.Open(files, options.Inference, int8: true), new PrecisionDecision(asked, DetectorPrecision.Int8, null, null, "int8 asked for"));
+        string? fp32Why = asked == DetectorPrecision.Fp32 ? "fp32 asked for"
+            : files.Int8Path == null ? $"model {files.Entry.Name} has no int8 graph"
+            : options.Inference.Provider != "cpu" ? $"provider {options.Inference.Provider}: int8 is measured on the CPU only"
+            : null;
+        var fp32 = ModelSession.Open(files, options.Inference, needsDynamic);
+        if (fp32Why != null) return (fp32, new PrecisionDecision(asked, DetectorPrecision.Fp32, null, null, fp32Why));
+        ModelSession? int8 = null;
+        try
+        {
+            int8 = ModelSession.Open(files, options.Inference, int8: true);
+            var e = files.Entry;
+            int w = options.InputWidth > 0 ? options.InputWidth : e.Input.Width, h = options.InputHeight > 0 ? options.InputHeight : e.Input.Height;
+            var (f, i) = PrecisionProbe.Measure(fp32, int8, fp32.DynamicBatch ? maxBatch : 1, w, h);
+            bool takeInt8 = f >= i * PrecisionProbe.Margin;
+            var decision = new PrecisionDecision(asked, takeInt8 ? DetectorPrecision.Int8 : DetectorPrecision.Fp32, f, i,
+                takeInt8 ? $"int8 measured {f / i:0.00}x fp32 (>= {PrecisionProbe.Margin:0.00}x)" : $"int8 measured {f / i:0.00}x fp32 (< {PrecisionProbe.Margin:0.00}x): fp32 kept");
+            var (keep, drop) = takeInt8 ? (int8, fp32) : (fp32, int8);
+            drop.Dispose();
+            return (keep, decision);
+        }
+        catch { fp32.Dispose(); int8?.Dispose(); throw; }
     }
 
     /// <summary>A detector over a shared session (not disposed with the detector).</summary>
@@ -78,12 +118,16 @@ public sealed class ObjectDetector : IDisposable
         int requested = options.MaxBatch > 0 ? options.MaxBatch : options.Inference.DefaultMaxBatch;
         MaxBatch = session.DynamicBatch ? requested : 1;
 
-        _ownPreprocessor = CreatePreprocessor();
+        _ownPreprocessor = CreateKernelPreprocessor();
         _ownBank = CreateBank();
     }
 
     /// <summary>A preprocessor for this detector's input contract and size (one per thread).</summary>
     public FramePreprocessor CreatePreprocessor() => new(_session.Entry.Input, InputWidth, InputHeight);
+
+    /// <summary>A preprocessor from the configured kernels (<see cref="DetectorOptions.Kernels"/>; SIMD when none), one per thread.</summary>
+    public IFramePreprocessor CreateKernelPreprocessor() =>
+        Options.Kernels?.Create(_session.Entry.Input, InputWidth, InputHeight) ?? CreatePreprocessor();
 
     /// <summary>
     /// Detects objects in one frame; <paramref name="output"/> is cleared and filled with boxes in
@@ -167,6 +211,7 @@ public sealed class ObjectDetector : IDisposable
     public void Dispose()
     {
         lock (_banks) { foreach (var b in _banks) b.Dispose(); _banks.Clear(); }
+        _ownPreprocessor.Dispose();
         if (_ownsSession) _session.Dispose();
     }
 }

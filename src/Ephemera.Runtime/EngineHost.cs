@@ -104,6 +104,8 @@ public sealed class EngineHost : IDisposable
     public bool Started { get; private set; }
     /// <summary>The detector's input tensor size (0×0 = the model's own), chosen at start (see <see cref="EngineOptions.InputFit"/>).</summary>
     public (int Width, int Height) DetectorInput { get; private set; }
+    /// <summary>The detector's precision and why (null until the detector is opened).</summary>
+    public Inference.Runtime.PrecisionDecision? DetectorPrecision => _detector?.Precision;
     public long OutputsEmitted => Interlocked.Read(ref _outputs);
     public TimeSpan Elapsed => _watch.Elapsed;
     private readonly Stopwatch _watch = new();
@@ -185,15 +187,22 @@ public sealed class EngineHost : IDisposable
         if (_batcher != null) return;
         var e = _config.Engine;
         DetectorInput = ChooseDetectorInput(e, cameras);
+        _kernels ??= Vulkan.KernelSelection.Select(e.Kernels, line => _log.LogInformation("{Kernels}", line));
         _detector = ObjectDetector.Open(new DetectorOptions
         {
+            Kernels = _kernels,
             Model = e.Model,
             Inference = new InferenceOptions(e.Provider, e.IntraOpThreads, parallelRuns: e.ParallelRuns),
             MaxBatch = e.MaxBatch,
             InputWidth = DetectorInput.Width, InputHeight = DetectorInput.Height,
             Decode = new Inference.Postprocess.DecodeOptions(e.ScoreThreshold),
             ModelsDirectory = e.ModelsDirectory,
+            Precision = e.Precision,
         });
+        var p = _detector.Precision;
+        _log.LogInformation("detector precision {Precision}: {Reason} (fp32 {Fp32Ms} ms, int8 {Int8Ms} ms per image at start; cpu flags: {Flags})",
+            p.Chosen.ToString().ToLowerInvariant(), p.Reason, p.Fp32MsPerImage?.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) ?? "-",
+            p.Int8MsPerImage?.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) ?? "-", p.CpuFlags);
         // One bank per camera (plus one): each camera has at most one frame in flight, so a burst of
         // cameras whose frames arrive together is absorbed instead of refused, the detector never
         // idles between retries, and the queue is bounded by the camera count (2 MB per bank at 416²).
@@ -622,6 +631,8 @@ public sealed class EngineHost : IDisposable
         _audited[c.Id] = (d, w);
     }
 
+    private Inference.Preprocess.IPreprocessKernels? _kernels; // engine option kernels:, chosen with the detector
+
     private void ReleaseDetector()
     {
         if (_batcher is { } b && b.Counters.Frames is > 0 and var frames)
@@ -631,6 +642,7 @@ public sealed class EngineHost : IDisposable
         }
         _batcher?.Dispose(); _batcher = null;
         _detector?.Dispose(); _detector = null;
+        (_kernels as IDisposable)?.Dispose(); _kernels = null; // wipes what its preprocessors still hold
     }
 
     public void Dispose()

@@ -36,8 +36,12 @@ internal struct KalmanBox
         return k;
     }
 
-    /// <summary>One frame ahead: p += v; P = F P Fᵀ + Q.</summary>
-    public void Predict(double posNoise, double velNoise)
+    /// <summary>
+    /// One frame ahead: p += v; P = F P Fᵀ + Q. <paramref name="sizeVelNoise"/> is the velocity
+    /// noise of w and h (the centre's is <paramref name="velNoise"/>): a person walking toward the
+    /// camera grows steadily, so the size may change faster than the constant-size prior allows.
+    /// </summary>
+    public void Predict(double posNoise, double velNoise, double sizeVelNoise)
     {
         // A shrinking box must not go through zero size (OC-SORT guards area the same way).
         if (Pos[2] + Vel[2] <= 1) Vel[2] = 0;
@@ -50,7 +54,7 @@ internal struct KalmanBox
             double pp = Ppp[i], pv = Ppv[i], vv = Pvv[i];
             Ppp[i] = pp + 2 * pv + vv + Sq(posNoise * size);
             Ppv[i] = pv + vv;
-            Pvv[i] = vv + Sq(velNoise * size);
+            Pvv[i] = vv + Sq((i < 2 ? velNoise : sizeVelNoise) * size);
         }
     }
 

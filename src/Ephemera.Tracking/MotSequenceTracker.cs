@@ -19,8 +19,9 @@ public static class MotSequenceTracker
     /// image: the filtered estimate of someone leaving the frame overshoots its border, and a box
     /// past the border puts its anchor beside a counting line drawn to the border (it was missed).</param>
     public static MotTrackingResult Run(IReadOnlyList<MotRow> detections, TrackerOptions options, int sequenceLength = 0, int interpolateGap = 0,
-        int imageWidth = 0, int imageHeight = 0)
+        int imageWidth = 0, int imageHeight = 0, int minTrackLength = 0, int detectEvery = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(detectEvery, 1);
         var normalizer = ScoreNormalizer.Fit(detections.Select(d => d.Confidence).ToArray());
         // Files with a class column (≥ 0) get the track's class written back; MOT15's -1 stays -1.
         bool hasClasses = detections.Any(d => d.ClassId >= 0);
@@ -33,6 +34,14 @@ public static class MotSequenceTracker
         var ids = new HashSet<int>();
         for (int frame = 1; frame <= lastFrame; frame++)
         {
+            if ((frame - 1) % detectEvery != 0)
+            {
+                // The detector skipped this frame (a live camera detecting at a lower rate): motion only,
+                // nothing written (a lost track's prediction is not an observation; gap filling may add it).
+                tracker.Predict(frame);
+                foreach (int id in tracker.RemovedIds) pending.Remove(id);
+                continue;
+            }
             dets.Clear();
             if (byFrame.TryGetValue(frame, out var list))
                 foreach (var d in list) dets.Add(d.Box, normalizer.Normalize(d.Confidence), d.ClassId < 0 ? 0 : d.ClassId);
@@ -55,6 +64,7 @@ public static class MotSequenceTracker
             }
             foreach (int id in tracker.RemovedIds) pending.Remove(id);
         }
+        if (minTrackLength > 1) rows = DropShortTracks(rows, minTrackLength, ids);
         if (interpolateGap > 0) rows = Interpolate(rows, interpolateGap);
         rows.Sort((a, b) => a.Frame != b.Frame ? a.Frame.CompareTo(b.Frame) : a.Id.CompareTo(b.Id));
         return new MotTrackingResult(rows, lastFrame, ids.Count, normalizer.Rescales);
@@ -66,6 +76,15 @@ public static class MotSequenceTracker
         float x1 = Math.Clamp(b.X, 0, width - 1), y1 = Math.Clamp(b.Y, 0, height - 1);
         float x2 = Math.Clamp(b.Right, x1 + 1, width), y2 = Math.Clamp(b.Bottom, y1 + 1, height);
         return BoxF.FromCorners(x1, y1, x2, y2);
+    }
+
+    /// <summary>Removes tracks observed on fewer than <paramref name="minLength"/> frames (and their ids from <paramref name="ids"/>).</summary>
+    public static List<MotRow> DropShortTracks(List<MotRow> rows, int minLength, HashSet<int> ids)
+    {
+        var counts = new Dictionary<int, int>();
+        foreach (var r in rows) counts[r.Id] = counts.GetValueOrDefault(r.Id) + 1;
+        foreach (var (id, n) in counts) if (n < minLength) ids.Remove(id);
+        return rows.Where(r => counts[r.Id] >= minLength).ToList();
     }
 
     /// <summary>Fills gaps of at most <paramref name="maxGap"/> missing frames inside each track linearly.</summary>

@@ -181,7 +181,7 @@ public sealed class MultiObjectTracker
         // Tracks unobserved longer than MaxLostFrames are removed anyway; do not predict further.
         int n = (int)Math.Min(steps, _o.MaxLostFrames + 1L);
         for (int t = 0; t < _trackCount; t++)
-            for (int k = 0; k < n; k++) _tracks[t].Kf.Predict(_o.PositionNoise, _o.VelocityNoise);
+            for (int k = 0; k < n; k++) _tracks[t].Kf.Predict(_o.PositionNoise, _o.VelocityNoise, _o.EffectiveSizeVelocityNoise);
         _lastFrame = frameIndex;
         _started = true;
     }
@@ -281,14 +281,14 @@ public sealed class MultiObjectTracker
             var from = tr.LastObservation;
             for (int i = 1; i <= steps; i++)
             {
-                tr.Kf.Predict(_o.PositionNoise, _o.VelocityNoise);
+                tr.Kf.Predict(_o.PositionNoise, _o.VelocityNoise, _o.EffectiveSizeVelocityNoise);
                 if (i == steps) break;
                 float a = (float)i / steps;
                 tr.Kf.Update(new BoxF(from.X + a * (box.X - from.X), from.Y + a * (box.Y - from.Y),
-                    from.W + a * (box.W - from.W), from.H + a * (box.H - from.H)), _o.PositionNoise);
+                    from.W + a * (box.W - from.W), from.H + a * (box.H - from.H)), _o.EffectiveMeasurementNoise);
             }
         }
-        tr.Kf.Update(box, _o.PositionNoise);
+        tr.Kf.Update(box, _o.EffectiveMeasurementNoise);
         tr.KfAtLastObservation = tr.Kf;
         // The track's direction of motion (OCM) from an observation Δt frames back to this one.
         if (tr.Recent.TryGetPrevious(frame, _o.DirectionDeltaFrames, out var previous))

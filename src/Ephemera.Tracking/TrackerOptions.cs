@@ -1,3 +1,5 @@
+using Ephemera.Core;
+
 namespace Ephemera.Tracking;
 
 /// <summary>Association scheme of a <see cref="MultiObjectTracker"/>.</summary>
@@ -185,6 +187,35 @@ public sealed record TrackerOptions
     /// <summary>Std of velocity noise per unit of box size (ByteTrack: 1/160).</summary>
     public double VelocityNoise { get => _velNoise; init => _velNoise = value > 0 && value < 10 ? value : throw Range(nameof(VelocityNoise), value, "(0, 10)"); }
     private readonly double _velNoise = 1.0 / 160;
+
+    /// <summary>
+    /// Std of the width/height velocity noise per unit of box size; null (default) = <see cref="VelocityNoise"/>.
+    /// Larger lets the box grow or shrink faster, as for people walking toward or away from the camera.
+    /// </summary>
+    public double? SizeVelocityNoise { get => _sizeVelNoise; init => _sizeVelNoise = value is null or (> 0 and < 10) ? value : throw Range(nameof(SizeVelocityNoise), value, "(0, 10)"); }
+    private readonly double? _sizeVelNoise;
+
+    /// <summary>
+    /// Std of the detector's box error per unit of box size (the Kalman measurement noise); null
+    /// (default) = <see cref="PositionNoise"/>, as in ByteTrack. A property of the detector, not of
+    /// the motion: a small detector's boxes jitter more from frame to frame than Faster R-CNN's.
+    /// </summary>
+    public double? MeasurementNoise { get => _measNoise; init => _measNoise = value is null or (> 0 and < 10) ? value : throw Range(nameof(MeasurementNoise), value, "(0, 10)"); }
+    private readonly double? _measNoise;
+
+    internal double EffectiveMeasurementNoise => _measNoise ?? _posNoise;
+
+    internal double EffectiveSizeVelocityNoise => _sizeVelNoise ?? _velNoise;
+
+    /// <summary>
+    /// These options with the detector's box noise from its manifest entry (<see cref="DetectorTrackingProfile"/>);
+    /// unchanged for null or for fields the entry leaves out.
+    /// </summary>
+    public TrackerOptions ForDetector(DetectorTrackingProfile? profile) => profile is null ? this : this with
+    {
+        MeasurementNoise = profile.MeasurementNoise ?? MeasurementNoise,
+        SizeVelocityNoise = profile.SizeVelocityNoise ?? SizeVelocityNoise,
+    };
 
     /// <summary>Scales <see cref="MaxLostFrames"/> (given for 30 fps) to another frame rate.</summary>
     public TrackerOptions WithFrameRate(double fps) => fps is > 0 and < 1000

@@ -95,6 +95,37 @@ public class TrackingVerbTests
     }
 
     [Fact]
+    public void DetectHeaderAppliesTheDetectorsProfileLikeDetectorFlag()
+    {
+        // TUD-Campus's public boxes with an ephemera-detect header naming YOLOX-Nano: track applies that
+        // model's tracking profile (other results than without the header), exactly as --detector does.
+        using var tmp = new TempDir();
+        string plain = TestPaths.Mot15("TUD-Campus/det/det.txt"), headed = tmp.File("det.txt");
+        File.WriteAllLines(headed, ["# ephemera-detect model=yolox_nano_coco_416 every=1 input=640x640 tiles=2", .. File.ReadAllLines(plain)]);
+        string Track(string det, string name, params string[] extra)
+        {
+            string res = tmp.File(name);
+            var r = ChildProcess.Cli(["track", "--detections", det, "--seqinfo", TestPaths.Mot15("TUD-Campus/seqinfo.ini"), "--output", res, .. extra]);
+            Assert.True(r.ExitCode == 0, r.StdErr);
+            return File.ReadAllText(res);
+        }
+        string withHeader = Track(headed, "a.txt"), withFlag = Track(plain, "b.txt", "--detector", "yolox_nano_coco_416"), without = Track(plain, "c.txt");
+        Assert.Equal(withFlag, withHeader);
+        Assert.NotEqual(without, withHeader);
+        // A named mode reproduces its figures as measured: the profile does not apply.
+        Assert.Equal(Track(plain, "d.txt", "--mode", "byte-ocsort"), Track(headed, "e.txt", "--mode", "byte-ocsort"));
+
+        var unknown = ChildProcess.Cli("track", "--detections", plain, "--output", tmp.File("f.txt"), "--detector", "nope");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("yolox_nano_coco_416", unknown.StdErr);
+        string bad = tmp.File("bad.txt");
+        File.WriteAllLines(bad, ["# ephemera-detect model=yolox_nano_coco_416 every=0", "1,-1,10,10,20,40,0.9,-1,-1,-1"]);
+        var badEvery = ChildProcess.Cli("track", "--detections", bad, "--output", tmp.File("g.txt"));
+        Assert.Equal(2, badEvery.ExitCode);
+        Assert.Contains($"{bad}:1: every", badEvery.StdErr);
+    }
+
+    [Fact]
     public void BadUsageIsExit2()
     {
         Assert.Equal(2, ChildProcess.Cli("track", "--detections", TestPaths.Mot15("TUD-Campus/det/det.txt"), "--output", "/tmp/x.txt", "--mode", "deepsort").ExitCode);

@@ -52,6 +52,11 @@ public class ConfigLoaderTests
         Assert.Equal((InputFit.Auto, 0, DecodeQuality.Fast), (defaults.Engine.InputFit, defaults.Engine.ParallelRuns, defaults.Engine.Decode));
         var set = ConfigLoader.Load(Write(dir, "engine:\n  input_fit: square\n  parallel_runs: 3\n  decode: exact\ncameras:\n  - id: a\n    source: x\n"));
         Assert.Equal((InputFit.Square, 3, DecodeQuality.Exact), (set.Engine.InputFit, set.Engine.ParallelRuns, set.Engine.Decode));
+        Assert.Equal(KernelChoice.Simd, defaults.Engine.Kernels);
+        Assert.Equal(KernelChoice.Vulkan, ConfigLoader.Load(Write(dir, "engine:\n  kernels: vulkan\ncameras:\n  - id: a\n    source: x\n")).Engine.Kernels);
+        Assert.Equal(DetectorPrecision.Fp32, defaults.Engine.Precision);
+        Assert.Equal(DetectorPrecision.Auto, ConfigLoader.Load(Write(dir, "engine:\n  precision: auto\ncameras:\n  - id: a\n    source: x\n")).Engine.Precision);
+        Assert.Equal(DetectorPrecision.Int8, ConfigLoader.Load(Write(dir, "engine:\n  precision: int8\ncameras:\n  - id: a\n    source: x\n")).Engine.Precision);
     }
 
     [Fact]
@@ -74,6 +79,8 @@ public class ConfigLoaderTests
     [InlineData("cameras: []\n", "cameras", "at least one camera")]
     [InlineData("engine:\n  input_fit: wide\ncameras:\n  - id: a\n    source: x\n", "engine.input_fit", "'wide' is not one of: auto, square")]
     [InlineData("engine:\n  decode: cheap\ncameras:\n  - id: a\n    source: x\n", "engine.decode", "'cheap' is not one of: fast, exact")]
+    [InlineData("engine:\n  kernels: cuda\ncameras:\n  - id: a\n    source: x\n", "engine.kernels", "'cuda' is not one of: simd, vulkan, auto")]
+    [InlineData("engine:\n  precision: fp16\ncameras:\n  - id: a\n    source: x\n", "engine.precision", "'fp16' is not one of: auto, fp32, int8")]
     [InlineData("engine:\n  parallel_runs: -1\ncameras:\n  - id: a\n    source: x\n", "engine.parallel_runs", "outside")]
     [InlineData("cameras:\n  - id: a\n    source: x\n    analytics:\n      lines:\n        - points: [1, 2, 3]\n", "lines[0].points", "expected 4 numbers")]
     [InlineData("cameras:\n  - id: a\n    source: x\n    analytics:\n      zones:\n        - polygon: [0, 0, 1, 1]\n", "zones[0].polygon", "at least 3 points")]

@@ -12,7 +12,7 @@ public class GroundTruthTests(ITestOutputHelper log)
     internal delegate void FrameSource(string video, int every, Action<int, FrameView> onFrame);
 
     internal static (double Recall, double Precision, double MsPerFrame) Evaluate(int inputSize, float score, int every = 5, bool tiles = false, int inputHeight = 0,
-        FrameSource? frames = null)
+        FrameSource? frames = null, DetectorPrecision precision = DetectorPrecision.Fp32)
     {
         string video = RepoPaths.Data("mot15/ADL-Rundle-6/video.mp4");
         frames ??= (v, e, on) => FrameStream.ForEach(v, 1920, 1080, e, int.MaxValue, on);
@@ -21,6 +21,7 @@ public class GroundTruthTests(ITestOutputHelper log)
         {
             Inference = new Runtime.InferenceOptions(parallelRuns: 1), // frames one at a time: one run, every core
             InputWidth = inputSize, InputHeight = inputHeight > 0 ? inputHeight : inputSize, Decode = new DecodeOptions(score, 0.45f),
+            Precision = precision,
         });
         var output = new Detections();
         int tp = 0, fp = 0, fn = 0;

@@ -29,6 +29,9 @@ public class ManifestTests
         Assert.Equal((0, 3, 3, 2), (cc.CategoryOf(0), cc.CategoryOf(2), cc.CategoryOf(4), cc.CategoryOf(3)));
         Assert.Equal((false, true), (cc.NeedsEvidence(2), cc.NeedsEvidence(4)));
         Assert.Null(u.CountCategories); // a face detector counts nothing
+        // Tracking profile: YOLOX-Nano's boxes jitter more than the tracker's defaults assume; others keep the defaults.
+        Assert.Equal(new DetectorTrackingProfile(0.15, 0.003), y.Tracking);
+        Assert.Null(u.Tracking);
         // sha256 values agree with the mirror's MODELS.md.
         var md = File.ReadAllText(Path.Combine(RepoPaths.ModelMirror, "MODELS.md"));
         foreach (var m in cat.Models) Assert.Contains(m.Sha256, md);
@@ -38,6 +41,7 @@ public class ManifestTests
     [InlineData("models: []", "'models' is empty")]
     [InlineData("models:\n  - name: a\n    file: a.onnx\n    url: x\n    sha256: abc\n    licence: MIT", "sha256 'abc' is not 64 hex digits")]
     [InlineData("models: [", "invalid YAML")]
+    [InlineData("models:\n  - name: a\n    file: a.onnx\n    url: x\n    sha256: 695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14\n    licence: MIT\n    input: { tensor: i, layout: NCHW, width: 32, height: 32, colour: BGR, mean: [0, 0, 0], std: [1, 1, 1], resize: letterbox }\n    output: { decoder: yolox }\n    classes: coco80\n    tracking: { measurement_noise: 0 }", "tracking.measurement_noise must be in (0, 10)")]
     [InlineData("models:\n  - name: a\n    file: a.onnx\n    url: x\n    sha256: 695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14\n    licence: MIT\n    input: { tensor: i, layout: NCHW, width: 32, height: 32, colour: BGR, mean: [0, 0, 0], std: [1, 1, 1], resize: letterbox }\n    output: { decoder: yolox }\n    classes: coco80\n    count_categories: { vehicle: [car, tram] }", "'tram' is not one of the model's classes")]
     public void BadManifestNamesTheCause(string yaml, string expected)
     {

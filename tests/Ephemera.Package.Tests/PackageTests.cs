@@ -42,7 +42,7 @@ public class PackageTests(PackedFeed packed) : IClassFixture<PackedFeed>
 {
     private static readonly string[] s_engineAssemblies =
         ["Ephemera", "Ephemera.Core", "Ephemera.Decode", "Ephemera.Config", "Ephemera.Inference", "Ephemera.Tracking",
-         "Ephemera.Governance", "Ephemera.Analytics", "Ephemera.Runtime"];
+         "Ephemera.Governance", "Ephemera.Analytics", "Ephemera.Runtime", "Ephemera.Vulkan"];
 
     [Fact]
     public void PackageCarriesTheEngineAssembliesTheNativeCoreAndTheModelManifestAndDependsOnlyOnThirdPartyPackages()
@@ -64,7 +64,7 @@ public class PackageTests(PackedFeed packed) : IClassFixture<PackedFeed>
         Assert.Equal(packed.Version, meta.Element(ns + "version")!.Value);
         var deps = meta.Descendants(ns + "dependency").Select(d => d.Attribute("id")!.Value).ToList();
         foreach (var id in new[] { "Microsoft.ML.OnnxRuntime", "Microsoft.Data.Sqlite", "YamlDotNet", "prometheus-net",
-                     "System.Numerics.Tensors", "Microsoft.Extensions.Logging.Abstractions", "Microsoft.Extensions.Hosting.Abstractions" })
+                     "System.Numerics.Tensors", "Microsoft.Extensions.Logging.Abstractions", "Microsoft.Extensions.Hosting.Abstractions", "Silk.NET.Vulkan" })
             Assert.Contains(id, deps);
         Assert.DoesNotContain(deps, d => d.StartsWith("Ephemera", StringComparison.OrdinalIgnoreCase)); // inside, not beside
         var content = Assert.Single(meta.Element(ns + "contentFiles")!.Elements(ns + "files"));

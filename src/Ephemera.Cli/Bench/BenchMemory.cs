@@ -39,7 +39,7 @@ public static class BenchMemory
                      "--detect-fps", o.DetectFps.ToString(CultureInfo.InvariantCulture), "--model", o.Model, "--provider", o.Provider,
                      "--threads", o.IntraOpThreads.ToString(CultureInfo.InvariantCulture), "--parallel-runs", o.ParallelRuns.ToString(CultureInfo.InvariantCulture),
                      "--max-batch", o.MaxBatch.ToString(CultureInfo.InvariantCulture), "--input-size", o.InputSize.ToString(CultureInfo.InvariantCulture),
-                     "--input-fit", o.InputFit == Config.InputFit.Square ? "square" : "auto", "--json", outPath,
+                     "--input-fit", o.InputFit == Config.InputFit.Square ? "square" : "auto", "--precision", o.Precision.ToString().ToLowerInvariant(), "--json", outPath,
                  })
             psi.ArgumentList.Add(arg);
         if (ruleText != null) { psi.ArgumentList.Add("--rule"); psi.ArgumentList.Add(ruleText); }

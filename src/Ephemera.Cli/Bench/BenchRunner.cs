@@ -24,6 +24,8 @@ public sealed record BenchOptions
     public int InputSize { get; init; }
     /// <summary>Fit the detector input to the source's aspect (the engine's default) or keep it square.</summary>
     public InputFit InputFit { get; init; } = InputFit.Auto;
+    /// <summary>Detector precision (fp32, int8, or auto: measured at start).</summary>
+    public DetectorPrecision Precision { get; init; } = DetectorPrecision.Fp32;
     /// <summary>Seconds spent on each ceiling measurement.</summary>
     public double CeilingSeconds { get; init; } = 4;
     /// <summary>Store for the run's outputs (a bench never writes the main store).</summary>
@@ -148,7 +150,22 @@ public sealed record BenchResult(
     [property: JsonPropertyName("pixel_lifetime")] LifetimeSplit? PixelLifetime = null,
     [property: JsonPropertyName("cpu_ms_per_camera_second")] CpuCost? CpuMsPerCameraSecond = null,
     [property: JsonPropertyName("capacity_streams")] double CapacityStreams = 0,
-    [property: JsonPropertyName("rule")] SustainedRule? Rule = null);
+    [property: JsonPropertyName("rule")] SustainedRule? Rule = null,
+    [property: JsonPropertyName("precision")] PrecisionFigures? Precision = null);
+
+/// <summary>Which detector precision ran (fp32/int8), why, the start-up timings behind an auto choice, and the CPU's int8-relevant flags.</summary>
+public sealed record PrecisionFigures(
+    [property: JsonPropertyName("ran")] string Ran,
+    [property: JsonPropertyName("asked")] string Asked,
+    [property: JsonPropertyName("reason")] string Reason,
+    [property: JsonPropertyName("fp32_ms_per_image")] double? Fp32MsPerImage,
+    [property: JsonPropertyName("int8_ms_per_image")] double? Int8MsPerImage,
+    [property: JsonPropertyName("cpu_flags")] string CpuFlags)
+{
+    public static PrecisionFigures? From(Ephemera.Inference.Runtime.PrecisionDecision? d) => d is null ? null
+        : new(d.Chosen.ToString().ToLowerInvariant(), d.Requested.ToString().ToLowerInvariant(), d.Reason,
+              d.Fp32MsPerImage is { } f ? Math.Round(f, 2) : null, d.Int8MsPerImage is { } i ? Math.Round(i, 2) : null, d.CpuFlags);
+}
 
 /// <summary>
 /// Runs the live-camera stream benchmark. "Sustained" means: no decoded frame dropped, no camera
@@ -177,7 +194,7 @@ public static class BenchRunner
 
     private static EngineOptions EngineOptionsFor(BenchOptions o) => new()
     {
-        Model = o.Model, InputSize = o.InputSize, InputFit = o.InputFit, Provider = o.Provider, IntraOpThreads = o.IntraOpThreads,
+        Model = o.Model, InputSize = o.InputSize, InputFit = o.InputFit, Precision = o.Precision, Provider = o.Provider, IntraOpThreads = o.IntraOpThreads,
         ParallelRuns = o.ParallelRuns, MaxBatch = o.MaxBatch, DetectFps = o.DetectFps, StorePath = o.StorePath,
         AuditIntervalSeconds = Math.Max(5, o.Seconds / 4),
     };
@@ -241,6 +258,6 @@ public static class BenchRunner
             new LatencyMs(Math.Round(p50, 1), Math.Round(p99, 1)), summary.StageMs, Math.Round(rss, 1),
             summary.MaxPixelLifetimeMs, summary.PixelBuffersLeaked, ceiling, Math.Round(allowed, 2),
             Math.Round((why == null ? o.Streams : 0) / allowed, 3), Environment.ProcessorCount, summary.PixelLifetime,
-            cpu, capacity, rule);
+            cpu, capacity, rule, PrecisionFigures.From(host.DetectorPrecision));
     }
 }

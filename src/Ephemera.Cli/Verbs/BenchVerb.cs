@@ -16,7 +16,7 @@ public sealed class BenchVerb : IVerb
         usage: ephemera bench --source FILE --streams N --seconds S [--detect-fps F] [--find-max] [--repeat N] --json OUT
                               [--rule detect=0.95,late=0.01,p99=500,p99_intervals=2] [--ceiling-seconds S] [--calibration-seconds S]
                               [--model NAME] [--provider cpu|cuda|…] [--threads T] [--parallel-runs R] [--max-batch B]
-                              [--input-size S] [--input-fit auto|square] [--report DIR] [--memory] [--soak SECONDS]
+                              [--input-size S] [--input-fit auto|square] [--precision fp32|int8|auto] [--report DIR] [--memory] [--soak SECONDS]
                ephemera bench --report-from JSON --report DIR
 
         Runs N copies of FILE paced at its native frame rate, like live cameras, through decode,
@@ -52,7 +52,7 @@ public sealed class BenchVerb : IVerb
 
     public int Run(string[] args)
     {
-        var a = new CliArgs(args, ["source", "streams", "seconds", "detect-fps", "json", "model", "provider", "threads", "parallel-runs", "max-batch", "input-size", "input-fit",
+        var a = new CliArgs(args, ["source", "streams", "seconds", "detect-fps", "json", "model", "provider", "threads", "parallel-runs", "max-batch", "input-size", "input-fit", "precision",
             "repeat", "rule", "ceiling-seconds", "calibration-seconds", "report", "report-from", "soak", "rss-series"], ["find-max", "memory"]);
         if (a.Get("report-from") is { } reportFrom) return ReportFrom(reportFrom, a.Require("report"));
         var options = new BenchOptions
@@ -73,6 +73,13 @@ public sealed class BenchVerb : IVerb
                 null or "auto" => Ephemera.Config.InputFit.Auto,
                 "square" => Ephemera.Config.InputFit.Square,
                 var other => throw new UsageException($"--input-fit must be auto or square, got '{other}'"),
+            },
+            Precision = a.Get("precision") switch
+            {
+                null or "fp32" => DetectorPrecision.Fp32,
+                "int8" => DetectorPrecision.Int8,
+                "auto" => DetectorPrecision.Auto,
+                var other => throw new UsageException($"--precision must be fp32, int8 or auto, got '{other}'"),
             },
         };
         bool findMax = a.Flag("find-max");

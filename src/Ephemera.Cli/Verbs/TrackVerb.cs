@@ -12,7 +12,8 @@ public sealed class TrackVerb : IVerb
     public string Summary => "track MOTChallenge detections (motion only, no re-identification)";
     public string Usage => """
         usage: ephemera track --detections det.txt --output res.txt [--seqinfo seqinfo.ini]
-                              [--mode auto|byte-ocsort|sort|live] [--min-score S] [--interpolate N] [--across-classes]
+                              [--mode auto|byte-ocsort|sort|live] [--detector MODEL] [--min-score S]
+                              [--interpolate N] [--across-classes]
           --detections   MOTChallenge rows frame,id,x,y,w,h,conf,class,… (frames from 1; class -1 = none)
           --output       result rows frame,id,x,y,w,h,conf,class,-1,-1 (the track's class, -1 when the
                          detections have none)
@@ -23,6 +24,11 @@ public sealed class TrackVerb : IVerb
                          scores seen so far, for any detector (MOT15 public boxes, YOLOX, …);
                          named modes to reproduce earlier figures: byte-ocsort (fixed 0.6 / 0.9,
                          tuned on MOT15's public detections), sort, live (fixed 0.5 / 0.6)
+          --detector     the model that made the detections: in auto mode its `tracking:` profile
+                         from models/models.yaml (how much its boxes jitter) applies. Default: the
+                         model named in the file's "# ephemera-detect" header (`detect --mot`),
+                         none for other files (MOT15's public detections keep the plain defaults).
+                         The header's every=N also tells which frames the detector looked at.
           --min-score    ignore detections below S, after scores are brought into [0, 1]
                          (scores outside [0, 1] are ranked within the file onto [0.5, 1]; default 0.1)
           --across-classes  a track may take detections of any class (it keeps the class it started
@@ -42,7 +48,7 @@ public sealed class TrackVerb : IVerb
 
     public int Run(string[] args)
     {
-        var a = new CliArgs(args, ["detections", "output", "seqinfo", "mode", "min-score", "interpolate"], ["across-classes"]);
+        var a = new CliArgs(args, ["detections", "output", "seqinfo", "mode", "min-score", "interpolate", "detector"], ["across-classes"]);
         string detPath = a.Require("detections");
         string outPath = a.Require("output");
         var options = a.Get("mode") switch
@@ -53,6 +59,16 @@ public sealed class TrackVerb : IVerb
             "live" => TrackerOptions.Live,
             var m => throw new UsageException($"--mode: '{m}' is not one of auto, byte-ocsort, sort, live"),
         };
+        var header = DetectionsHeader.TryRead(detPath);
+        string? detector = a.Get("detector") ?? header?.Model;
+        if (detector != null)
+        {
+            var catalog = Inference.Models.ModelCatalog.Load();
+            if (!catalog.Models.Any(m => m.Name == detector))
+                throw new UsageException($"--detector: '{detector}' is not in the model catalogue ({string.Join(", ", catalog.Models.Select(m => m.Name))})");
+            // Named modes reproduce earlier figures as they were measured; only auto adapts to the detector.
+            if (a.Get("mode") is null or "auto") options = options.ForDetector(catalog.Get(detector).Tracking);
+        }
         if (a.Get("min-score") != null)
         {
             double s = a.GetDouble("min-score", 0);
@@ -75,7 +91,7 @@ public sealed class TrackVerb : IVerb
         }
         var detections = MotChallenge.Read(detPath);
         var sw = Stopwatch.StartNew();
-        var result = MotSequenceTracker.Run(detections, options, length, interpolate, width, height);
+        var result = MotSequenceTracker.Run(detections, options, length, interpolate, width, height, detectEvery: header?.Every ?? 1);
         double seconds = sw.Elapsed.TotalSeconds;
         MotChallenge.Write(outPath, result.Rows);
         if (result.ScoresRescaled) Console.Error.WriteLine($"{detPath}: scores outside [0, 1], ranked within the file onto [0.5, 1]");

@@ -180,6 +180,14 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Lib)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial void eph_ledger_count_external_allocated();
+
+    [LibraryImport(Lib)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial void eph_ledger_count_external_wiped(long lifetimeNs);
+
+    [LibraryImport(Lib)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial long eph_pool_scan(byte* pattern, nuint length);
 
     [LibraryImport(Lib)]

@@ -40,9 +40,23 @@ public sealed record ModelEntry(
     /// <see cref="CountCategories.Coco"/>; null for a model whose classes are not counted.
     /// </summary>
     public CountCategories? CountCategories { get; init; }
+    /// <summary>How a tracker should treat this detector's boxes (<c>tracking:</c>); null = the tracker's defaults.</summary>
+    public DetectorTrackingProfile? Tracking { get; init; }
     /// <summary>Expected sha256 of the derived dynamic-batch graph (<c>output.batch_variant_sha256</c>): the derivation is deterministic, so a graph that differs was tampered with or derived by other code.</summary>
     public string? BatchVariantSha256 { get; init; }
+    /// <summary>The int8 QDQ graph derived from the dynamic-batch graph (<c>int8:</c>), when the manifest has one.</summary>
+    public Int8Variant? Int8 { get; init; }
+    /// <summary>File name of the derived int8 graph beside the original.</summary>
+    public string Int8File => Path.GetFileNameWithoutExtension(File) + ".int8.onnx";
 }
+
+/// <summary>
+/// <c>int8:</c> of a manifest entry: the committed calibration table (path under <c>models/</c>), which
+/// layers stay fp32 (none, first, last, first+last) and the sha256 of the derived QDQ graph — the
+/// quantiser is pure arithmetic on the dynamic-batch graph and the table, so the hash is the same on
+/// every machine and is checked on every load.
+/// </summary>
+public sealed record Int8Variant(string Calibration, string KeepFloat, string Sha256);
 
 /// <summary>One source file of a converted model: where it lies in the mirror, its public URL (or archive member) and sha256.</summary>
 public sealed record SourceFile(string File, string Url, string? ArchiveMember, string Sha256);
@@ -188,10 +202,27 @@ public sealed class ModelCatalog
             new OutputContract(decoder, o.Tensors?.ToArray() ?? [], o.BatchReshapeChannels), classes)
         {
             CountCategories = categories,
+            Tracking = m.Tracking is null ? null : new DetectorTrackingProfile(
+                Noise(m.Tracking.MeasurementNoise, "tracking.measurement_noise", where), Noise(m.Tracking.SizeVelocityNoise, "tracking.size_velocity_noise", where)),
             BatchVariantSha256 = o.BatchReshapeChannels <= 0 ? null
                 : o.BatchVariantSha256?.ToLowerInvariant() is { Length: 64 } v && v.All(Uri.IsHexDigit) ? v
                 : throw new EphemeraException($"{source}: model '{name}': output.batch_variant_sha256 must be the 64-hex sha256 of the derived dynamic-batch graph"),
+            Int8 = m.Int8 is not { } q ? null
+                : o.BatchReshapeChannels <= 0 ? throw new EphemeraException($"{source}: model '{name}': int8 needs the dynamic-batch graph (output.batch_reshape_channels)")
+                : new Int8Variant(Req(q.Calibration, "int8.calibration"),
+                    ValidKeepFloat(q.KeepFloat ?? "last", $"{source}: model '{name}': int8"),
+                    Hash(q.Sha256, source, name, "int8.sha256")),
         };
+    }
+
+    /// <summary>A tracking noise std (per unit of box size): absent, or in (0, 10) as TrackerOptions requires.</summary>
+    private static double? Noise(double? v, string key, string where) => v is null or (> 0 and < 10) ? v
+        : throw new EphemeraException($"{where}: {key} must be in (0, 10), got {v}");
+    /// <summary>int8.keep_float as written, once the quantiser's own parser accepts it (one place decides what is valid).</summary>
+    private static string ValidKeepFloat(string keepFloat, string what)
+    {
+        Onnx.QdqOptions.Parse(keepFloat, what);
+        return keepFloat;
     }
 
     private static Dictionary<string, IReadOnlyList<string>> ToLists(Dictionary<string, List<string>> m) =>
@@ -212,7 +243,11 @@ public sealed class ModelCatalog
         public RawInput? Input { get; set; } public RawOutput? Output { get; set; } public object? Classes { get; set; }
         public Dictionary<string, List<string>>? CountCategories { get; set; }
         public Dictionary<string, List<string>>? CountCategoriesWithEvidence { get; set; }
+        public RawTracking? Tracking { get; set; }
+        public RawInt8? Int8 { get; set; }
     }
+    private sealed class RawTracking { public double? MeasurementNoise { get; set; } public double? SizeVelocityNoise { get; set; } }
+    private sealed class RawInt8 { public string? Calibration { get; set; } public string? KeepFloat { get; set; } public string? Sha256 { get; set; } }
     private sealed class RawInput
     {
         public string? Tensor { get; set; } public string? Layout { get; set; } public int Width { get; set; } public int Height { get; set; }

@@ -7,7 +7,11 @@ using Ephemera.Inference.Onnx;
 namespace Ephemera.Inference.Models;
 
 /// <summary>Where a fetched model lives: the checked original and, for YOLOX graphs, the dynamic-batch variant.</summary>
-public sealed record ModelFiles(ModelEntry Entry, string OriginalPath, string? BatchVariantPath);
+public sealed record ModelFiles(ModelEntry Entry, string OriginalPath, string? BatchVariantPath)
+{
+    /// <summary>The derived int8 QDQ graph (dynamic batch and size), for entries whose manifest has <c>int8:</c>.</summary>
+    public string? Int8Path { get; init; }
+}
 
 /// <summary>
 /// Puts model files in <see cref="RepoPaths.Models"/>: copies them from the mirror
@@ -28,7 +32,53 @@ public sealed class ModelFetcher(string? mirrorDir = null, string? modelsDir = n
     public ModelFiles Fetch(ModelEntry entry)
     {
         string dst = FetchFile(entry.Name, entry.File, entry.Url, entry.ArchiveMember, entry.Sha256);
-        return new ModelFiles(entry, dst, entry.HasBatchVariant ? EnsureBatchVariant(entry, dst) : null);
+        string? variant = entry.HasBatchVariant ? EnsureBatchVariant(entry, dst) : null;
+        return new ModelFiles(entry, dst, variant) { Int8Path = entry.Int8 != null && variant != null ? EnsureInt8(entry, variant) : null };
+    }
+
+    /// <summary>
+    /// The int8 graph: quantised from the (checked) dynamic-batch graph with the committed calibration
+    /// table, and checked against <c>int8.sha256</c> like the other derived graphs.
+    /// </summary>
+    private string EnsureInt8(ModelEntry entry, string dynamicBatchGraph)
+    {
+        var spec = entry.Int8!;
+        string path = Path.Combine(_dest, entry.Int8File);
+        if (File.Exists(path) && Sha256Of(path) == spec.Sha256) return path;
+        _log(File.Exists(path)
+            ? $"model {entry.Name}: {entry.Int8File} does not match its sha256 in the models manifest; quantising again"
+            : $"model {entry.Name}: quantising the int8 graph {entry.Int8File} ({spec.Calibration})");
+        byte[] graph = DeriveInt8(entry, File.ReadAllBytes(dynamicBatchGraph));
+        string actual = Convert.ToHexStringLower(SHA256.HashData(graph));
+        if (actual != spec.Sha256)
+            throw new EphemeraException($"model {entry.Name}: the quantised int8 graph has sha256 {actual}, the models manifest expects {spec.Sha256} " +
+                                        "(the quantiser or the calibration table changed: update int8.sha256 after the int8 parity test passes)");
+        File.WriteAllBytes(path + ".part", graph);
+        File.Move(path + ".part", path, overwrite: true);
+        return path;
+    }
+
+    /// <summary>Quantises a dynamic-batch graph with the entry's calibration table and options (deterministic).</summary>
+    public static byte[] DeriveInt8(ModelEntry entry, byte[] dynamicBatchGraph)
+    {
+        var spec = entry.Int8 ?? throw new EphemeraException($"model {entry.Name}: the models manifest has no int8 entry");
+        string what = $"model {entry.Name} int8 calibration {spec.Calibration}";
+        var table = CalibrationTable.Parse(ReadCalibration(spec.Calibration, what), what);
+        return QdqQuantizer.Quantize(dynamicBatchGraph, table, QdqOptions.Parse(spec.KeepFloat, what), $"model {entry.Name}");
+    }
+
+    /// <summary>A calibration table under <c>models/</c>: the repository's, else beside the assemblies, else embedded.</summary>
+    private static string ReadCalibration(string relative, string what)
+    {
+        foreach (var dir in new[] { Path.Combine(RepoPaths.Root, "models"), Path.Combine(AppContext.BaseDirectory, "models") })
+        {
+            string p = Path.Combine(dir, relative);
+            if (File.Exists(p)) return File.ReadAllText(p);
+        }
+        using var s = typeof(ModelFetcher).Assembly.GetManifestResourceStream("Ephemera.Inference.calibration." + Path.GetFileName(relative))
+            ?? throw new EphemeraException($"{what}: file not found under models/");
+        using var r = new StreamReader(s);
+        return r.ReadToEnd();
     }
 
     /// <summary>

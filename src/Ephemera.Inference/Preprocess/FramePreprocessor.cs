@@ -33,7 +33,7 @@ public readonly record struct TensorPlacement(float ScaleX, float ScaleY, int Re
 /// batcher keeps one in each camera's <c>DetectionRequest</c>). Tables are rebuilt only when the
 /// frame size changes, so steady state allocates nothing.
 /// </summary>
-public sealed class FramePreprocessor
+public sealed class FramePreprocessor : IFramePreprocessor
 {
     private readonly InputContract _contract;
     private readonly float[] _mean = new float[3], _invStd = new float[3], _padNorm = new float[3];
@@ -97,6 +97,9 @@ public sealed class FramePreprocessor
         return new TensorPlacement((float)_nw / frame.Width, (float)_nh / frame.Height, _nw, _nh, frame.Width, frame.Height);
     }
 
+    /// <summary>Nothing to free: scratch is managed arrays (see <see cref="WipeScratch"/>).</summary>
+    public void Dispose() { }
+
     /// <summary>Zeroes the row scratch (it holds the last resampled row's pixel values): for crops of faces, which must not linger.</summary>
     public void WipeScratch()
     {
@@ -112,7 +115,8 @@ public sealed class FramePreprocessor
         return (Math.Clamp((int)(srcW * r), 1, TensorWidth), Math.Clamp((int)(srcH * r), 1, TensorHeight));
     }
 
-    private static void CheckPlanes(in FrameView f)
+    /// <summary>Throws when a plane is shorter than the frame's size and strides need (shared with the Vulkan kernel).</summary>
+    public static void CheckPlanes(in FrameView f)
     {
         int cw = (f.Width + 1) / 2, ch = (f.Height + 1) / 2;
         switch (f.Format)
@@ -336,8 +340,8 @@ public sealed class FramePreprocessor
         }
     }
 
-    /// <summary>Affine colour transform applied to resampled (c0, c1, c2) = (Y, U, V) or (B, G, R).</summary>
-    private readonly struct Colour
+    /// <summary>Affine colour transform applied to resampled (c0, c1, c2) = (Y, U, V) or (B, G, R). Internal: the Vulkan kernel takes the same constants.</summary>
+    internal readonly struct Colour
     {
         public readonly bool FromYuv;
         public readonly float YScale, YOffset, BU, GU, GV, RV;

@@ -18,10 +18,12 @@ public sealed class ModelSession : IDisposable
     /// <summary>True when the session runs the derived dynamic-batch (and dynamic-size) graph.</summary>
     public bool DynamicBatch { get; }
     public string ModelPath { get; }
+    /// <summary>Fp32 or Int8 (the derived QDQ graph); never Auto.</summary>
+    public DetectorPrecision Precision { get; }
 
-    private ModelSession(ModelEntry entry, InferenceOptions options, InferenceSession session, bool dynamicBatch, string path)
+    private ModelSession(ModelEntry entry, InferenceOptions options, InferenceSession session, bool dynamicBatch, string path, DetectorPrecision precision)
     {
-        Entry = entry; Options = options; Session = session; DynamicBatch = dynamicBatch; ModelPath = path;
+        Entry = entry; Options = options; Session = session; DynamicBatch = dynamicBatch; ModelPath = path; Precision = precision;
     }
 
     /// <summary>Fetches (mirror or download, sha256-checked) and opens the named model.</summary>
@@ -36,9 +38,15 @@ public sealed class ModelSession : IDisposable
         return Open(files, options ?? new InferenceOptions(), dynamicBatch);
     }
 
-    public static ModelSession Open(ModelFiles files, InferenceOptions options, bool dynamicBatch = true)
+    /// <param name="int8">run the derived int8 QDQ graph (dynamic batch and size; the manifest must have <c>int8:</c>).</param>
+    public static ModelSession Open(ModelFiles files, InferenceOptions options, bool dynamicBatch = true, bool int8 = false)
     {
-        if (!dynamicBatch) files = files with { BatchVariantPath = null };
+        if (int8)
+        {
+            string path8 = files.Int8Path ?? throw new EphemeraException($"model {files.Entry.Name}: no int8 graph (the models manifest has no int8 entry for it)");
+            files = files with { BatchVariantPath = path8 };
+        }
+        else if (!dynamicBatch) files = files with { BatchVariantPath = null };
         var entry = files.Entry;
         string what = $"model {entry.Name} ({files.OriginalPath})";
         if (!File.Exists(files.OriginalPath)) throw new EphemeraException($"{what}: file not found");
@@ -50,7 +58,7 @@ public sealed class ModelSession : IDisposable
         try
         {
             var session = new InferenceSession(path, so);
-            return new ModelSession(entry, options, session, files.BatchVariantPath != null, path);
+            return new ModelSession(entry, options, session, files.BatchVariantPath != null, path, int8 ? DetectorPrecision.Int8 : DetectorPrecision.Fp32);
         }
         catch (OnnxRuntimeException e)
         {
