@@ -36,6 +36,16 @@ public static class Program
             CollectorLoad.Run(int.Parse(args[1]), args.Length > 2 ? int.Parse(args[2]) : 6, args.Length > 3 ? int.Parse(args[3]) : 120);
             return;
         }
+        if (args is ["preprocess-cpu", ..])
+        {
+            PreprocessBenchmarks.CpuTable(args.Length > 1 ? int.Parse(args[1]) : 200);
+            return;
+        }
+        if (args is ["decode-options", ..])
+        {
+            DecodeOptionBenchmarks.CpuTable(args.Length > 1 ? int.Parse(args[1]) : 3);
+            return;
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }

@@ -110,6 +110,9 @@ EPH_API eph_source_params eph_source_default_params(void)
     p.paced = 0;
     p.log_callback = NULL;
     p.log_user_data = NULL;
+    p.loop_filter = EPH_LOOP_FILTER_FULL;
+    p.fast_decode = 0;
+    p.thread_type = 0;
     return p;
 }
 
@@ -496,7 +499,11 @@ static int open_input(eph_source *s)
      * and with many cameras per machine, streams share the cores anyway. */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s->dec->thread_count = s->params.decoder_threads > 0 ? s->params.decoder_threads : (int)(cores < 1 ? 1 : cores > 8 ? 8 : cores);
-    s->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    s->dec->thread_type = s->params.thread_type == 1 ? FF_THREAD_FRAME : s->params.thread_type == 2 ? FF_THREAD_SLICE : FF_THREAD_FRAME | FF_THREAD_SLICE;
+    s->dec->skip_loop_filter = s->params.loop_filter == EPH_LOOP_FILTER_SKIP_ALL ? AVDISCARD_ALL
+                             : s->params.loop_filter == EPH_LOOP_FILTER_SKIP_BIDIR ? AVDISCARD_BIDIR
+                             : s->params.loop_filter == EPH_LOOP_FILTER_SKIP_NONREF ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+    if (s->params.fast_decode) s->dec->flags2 |= AV_CODEC_FLAG2_FAST;
     s->dec->pkt_timebase = st->time_base;
     setup_hw(s, codec);
     if ((ret = avcodec_open2(s->dec, codec, NULL)) < 0) {
@@ -528,6 +535,10 @@ EPH_API int eph_source_open(const char *uri, const eph_source_params *params, ep
     if (p.pool_buffers < 4) { eph_set_error("%s: pool_buffers must be >= 4 (got %d)", uri, p.pool_buffers); return EPH_ERR_INVALID_ARG; }
     if (p.reconnect_initial_ms < 1 || p.reconnect_max_ms < p.reconnect_initial_ms) {
         eph_set_error("%s: reconnect back-off must satisfy 1 <= initial (%d) <= max (%d) ms", uri, p.reconnect_initial_ms, p.reconnect_max_ms);
+        return EPH_ERR_INVALID_ARG;
+    }
+    if (p.loop_filter < EPH_LOOP_FILTER_FULL || p.loop_filter > EPH_LOOP_FILTER_SKIP_BIDIR || p.thread_type < 0 || p.thread_type > 2) {
+        eph_set_error("%s: loop_filter must be 0..3 (full, skip_nonref, skip_all, skip_bidir) and thread_type 0..2 (auto, frame, slice)", uri);
         return EPH_ERR_INVALID_ARG;
     }
     if (p.decoder_threads < 0 || p.hw_decode < EPH_HW_AUTO || p.hw_decode > EPH_HW_VAAPI) {

@@ -94,7 +94,7 @@ public static class ConfigLoader
             if (m.Children.TryGetValue(new YamlScalarNode(key), out var retired))
                 throw ctx.Error(retired, $"{at}.{key}", why);
         ctx.OnlyKeys(m, at, "model", "input_size", "input_fit", "precision", "provider", "intra_op_threads", "parallel_runs", "max_batch", "batch_deadline_ms", "score_threshold",
-            "detect_fps", "kernels", "store", "audit_key", "audit_witness", "audit_interval_seconds", "metrics_port", "schedule");
+            "detect_fps", "kernels", "store", "audit_key", "audit_witness", "audit_interval_seconds", "metrics_port", "schedule", "decode");
         var o = new EngineOptions();
         return o with
         {
@@ -102,6 +102,7 @@ public static class ConfigLoader
             Provider = ctx.Str(m, at, "provider") ?? o.Provider,
             InputSize = (int)(ctx.Num(m, at, "input_size", 0, 4096) ?? o.InputSize),
             InputFit = ParseInputFit(ctx, m, at) ?? o.InputFit,
+            Decode = ParseDecode(ctx, m, at) ?? o.Decode,
             Kernels = ParseKernels(ctx, m, at) ?? o.Kernels,
             Precision = ParsePrecision(ctx, m, at) ?? o.Precision,
             IntraOpThreads = (int)(ctx.Num(m, at, "intra_op_threads", 0, 256) ?? o.IntraOpThreads),
@@ -147,6 +148,14 @@ public static class ConfigLoader
         "auto" => InputFit.Auto,
         "square" => InputFit.Square,
         var other => throw ctx.Error(m.Children[new YamlScalarNode("input_fit")], $"{at}.input_fit", $"'{other}' is not one of: auto, square"),
+    };
+
+    private static DecodeQuality? ParseDecode(Ctx ctx, YamlMappingNode m, string at) => ctx.Str(m, at, "decode") switch
+    {
+        null => null,
+        "fast" => DecodeQuality.Fast,
+        "exact" => DecodeQuality.Exact,
+        var other => throw ctx.Error(m.Children[new YamlScalarNode("decode")], $"{at}.decode", $"'{other}' is not one of: fast, exact"),
     };
 
     private static KernelChoice? ParseKernels(Ctx ctx, YamlMappingNode m, string at) => ctx.Str(m, at, "kernels") switch

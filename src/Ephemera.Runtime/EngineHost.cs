@@ -221,6 +221,7 @@ public sealed class EngineHost : IDisposable
         int cameras = Math.Max(_config.Cameras.Count, _cameras.Length + 1);
         int decoderThreads = _run.DecoderThreads >= 0 ? _run.DecoderThreads : (cameras >= Environment.ProcessorCount ? 1 : 0);
         var sourceOptions = SourceOptions.Default with { DecoderThreads = decoderThreads };
+        if (e.Decode == DecodeQuality.Fast) sourceOptions = sourceOptions.Cheaper();
         CameraWorker? worker = null;
         // The purpose's own pixel stages (case 4's anonymiser); what they release takes the one publishing path.
         stages = [.. stages, .. AnalyticsBinder.PixelStagesFor(binding, manifest, e, () => _run.Clock.Now, record => Release(worker!, record),

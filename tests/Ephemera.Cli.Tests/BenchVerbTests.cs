@@ -14,8 +14,13 @@ public sealed class BenchVerbTests : IDisposable
     {
         var json = _dir.File("bench.json");
         var r = ChildProcess.Cli("bench", "--source", TestPaths.Video("vtest.avi"), "--streams", "1", "--seconds", "3", "--repeat", "2",
-            "--ceiling-seconds", "0.5", "--calibration-seconds", "0.3", "--rule", "detect=0.9,p99=800", "--schedule", "by_need", "--json", json);
+            "--ceiling-seconds", "0.5", "--calibration-seconds", "0.3", "--rule", "detect=0.9,p99=800", "--schedule", "by_need", "--json", json, "--report", _dir.File("report"));
         Assert.True(r.ExitCode == 0, r.StdErr);
+        // The progress bar on stderr, one per trial; the page and its JSON beside the machine JSON.
+        Assert.Contains("trial 1 · 1 streams [", r.StdErr);
+        Assert.Contains("trial 2 · 1 streams [", r.StdErr);
+        Assert.True(File.Exists(_dir.File(Path.Combine("report", "report.html"))), r.StdErr);
+        Assert.Equal(File.ReadAllText(json), File.ReadAllText(_dir.File(Path.Combine("report", "bench.json"))));
         Assert.Contains("every camera ≥ 0.9 of the detections its schedule asked for", r.StdErr);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         var root = doc.RootElement;
@@ -46,6 +51,11 @@ public sealed class BenchVerbTests : IDisposable
             Assert.True(min <= median && median <= max, $"{figure}: {min} ≤ {median} ≤ {max}");
         }
 
+        var machine = root.GetProperty("machine");
+        Assert.Equal(Environment.ProcessorCount, machine.GetProperty("cores").GetInt32());
+        Assert.False(string.IsNullOrEmpty(machine.GetProperty("cpu_model").GetString()));
+        Assert.Contains(System.Net.WebUtility.HtmlEncode(machine.GetProperty("cpu_model").GetString()!), File.ReadAllText(_dir.File(Path.Combine("report", "report.html"))));
+
         var drift = root.GetProperty("drift");
         Assert.Equal(2, drift.GetProperty("calibrations").GetArrayLength()); // before the trials, and after the one stream count
         Assert.True(drift.GetProperty("calibrations")[0].GetProperty("detect_ips").GetDouble() > 0);
@@ -60,6 +70,18 @@ public sealed class BenchVerbTests : IDisposable
         // capacity = cores × 1000 / CPU ms per camera-second.
         double expected = root.GetProperty("cores").GetInt32() * 1000 / cpu.GetProperty("total").GetDouble();
         Assert.InRange(root.GetProperty("capacity_streams").GetDouble(), expected * 0.98, expected * 1.02);
+    }
+
+    [Theory]
+    [InlineData("--soak", "-5", "--soak must be a positive number")]
+    [InlineData("--rss-series", "1,x", "--rss-series: 'x' is not a stream count")]
+    [InlineData("--report-from", "/nonexistent/bench.json", "--report-from: /nonexistent/bench.json not found")]
+    public void BadReportMemoryAndSoakOptionsAreUsageErrors(string option, string value, string message)
+    {
+        var r = ChildProcess.Cli("bench", "--source", TestPaths.Video("vtest.avi"), option, value, "--report", _dir.File("r"), "--json", _dir.File("x.json"));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.StdErr);
+        Assert.Equal("", r.StdOut.Trim());
     }
 
     [Fact]

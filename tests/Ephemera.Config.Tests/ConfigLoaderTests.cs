@@ -49,9 +49,9 @@ public class ConfigLoaderTests
     {
         using var dir = new TempDir();
         var defaults = ConfigLoader.Load(Write(dir, "cameras:\n  - id: a\n    source: x\n"));
-        Assert.Equal((InputFit.Auto, 0), (defaults.Engine.InputFit, defaults.Engine.ParallelRuns));
-        var set = ConfigLoader.Load(Write(dir, "engine:\n  input_fit: square\n  parallel_runs: 3\ncameras:\n  - id: a\n    source: x\n"));
-        Assert.Equal((InputFit.Square, 3), (set.Engine.InputFit, set.Engine.ParallelRuns));
+        Assert.Equal((InputFit.Auto, 0, DecodeQuality.Fast), (defaults.Engine.InputFit, defaults.Engine.ParallelRuns, defaults.Engine.Decode));
+        var set = ConfigLoader.Load(Write(dir, "engine:\n  input_fit: square\n  parallel_runs: 3\n  decode: exact\ncameras:\n  - id: a\n    source: x\n"));
+        Assert.Equal((InputFit.Square, 3, DecodeQuality.Exact), (set.Engine.InputFit, set.Engine.ParallelRuns, set.Engine.Decode));
         Assert.Equal(KernelChoice.Simd, defaults.Engine.Kernels);
         Assert.Equal(KernelChoice.Vulkan, ConfigLoader.Load(Write(dir, "engine:\n  kernels: vulkan\ncameras:\n  - id: a\n    source: x\n")).Engine.Kernels);
         Assert.Equal(DetectorPrecision.Fp32, defaults.Engine.Precision);
@@ -91,6 +91,7 @@ public class ConfigLoaderTests
     [InlineData("engine:\n  schedule: { mode: sometimes }\ncameras:\n  - id: a\n    source: x\n", "engine.schedule.mode", "'sometimes' is not one of: full, by_need")]
     [InlineData("engine:\n  schedule: { floor_fps: 0 }\ncameras:\n  - id: a\n    source: x\n", "engine.schedule.floor_fps", "outside")]
     [InlineData("engine:\n  schedule: { guard_band: 3 }\ncameras:\n  - id: a\n    source: x\n", "engine.schedule.guard_band", "unknown key")]
+    [InlineData("engine:\n  decode: cheap\ncameras:\n  - id: a\n    source: x\n", "engine.decode", "'cheap' is not one of: fast, exact")]
     [InlineData("engine:\n  kernels: cuda\ncameras:\n  - id: a\n    source: x\n", "engine.kernels", "'cuda' is not one of: simd, vulkan, auto")]
     [InlineData("engine:\n  precision: fp16\ncameras:\n  - id: a\n    source: x\n", "engine.precision", "'fp16' is not one of: auto, fp32, int8")]
     [InlineData("engine:\n  parallel_runs: -1\ncameras:\n  - id: a\n    source: x\n", "engine.parallel_runs", "outside")]

@@ -241,4 +241,37 @@ public sealed class SkipTests(ITestOutputHelper output) : LedgerGuard
         // Results arrive out of order only within the decoder's look-ahead; the first 60 are all there.
         Assert.Equal(Enumerable.Range(0, 60).Select(i => (long)i), seen.Take(60));
     }
+
+    /// <summary>
+    /// The deblocking options reach FFmpeg and do what they say: skipping it on B-pictures leaves the
+    /// first picture (an I-picture) bit-exact and changes later ones (B-pictures, and through
+    /// reference B-pictures the pictures predicted from them); skipping it everywhere changes the
+    /// I-picture too; every frame arrives with its index either way.
+    /// </summary>
+    [Fact]
+    public void SkippingDeblockingLeavesTheIPictureExactOnlyOnBAndEveryFrameStillArrives()
+    {
+        using var dir = new TempDir();
+        string path = Clips.Make(dir, "deblock.mp4", "-c:v libx264 -pix_fmt yuv420p -bf 2 -g 25 -crf 38", source: "testsrc2");
+        Decoded With(LoopFilter l) => ReadAll(path, WantedFrames.All, new SourceOptions { Hardware = HardwareDecode.None, DecoderThreads = 1, LoopFilter = l });
+        var full = With(LoopFilter.Full);
+        var bidir = With(LoopFilter.SkipBidir);
+        var all = With(LoopFilter.SkipAll);
+        Assert.Equal(50, full.Frames.Count);
+        Assert.Equal(full.Frames.Keys.Order(), bidir.Frames.Keys.Order());
+        Assert.Equal(full.Frames.Keys.Order(), all.Frames.Keys.Order());
+        Assert.Equal(full.Frames[0], bidir.Frames[0]);
+        Assert.Contains(full.Frames.Keys, k => full.Frames[k] != bidir.Frames[k]);
+        Assert.NotEqual(full.Frames[0], all.Frames[0]);
+        output.WriteLine($"pictures changed: skip on B {full.Frames.Keys.Count(k => full.Frames[k] != bidir.Frames[k])}, skip all {full.Frames.Keys.Count(k => full.Frames[k] != all.Frames[k])} of {full.Frames.Count}");
+    }
+
+    [Fact]
+    public void AnUnknownDeblockingOrThreadingValueIsRejectedByName()
+    {
+        var e = Assert.Throws<Ephemera.Core.EphemeraException>(() => VideoSource.Open(TestPaths.Video("vtest.avi"), new SourceOptions { LoopFilter = (LoopFilter)7 }));
+        Assert.Contains("LoopFilter", e.Message);
+        e = Assert.Throws<Ephemera.Core.EphemeraException>(() => VideoSource.Open(TestPaths.Video("vtest.avi"), new SourceOptions { ThreadType = (DecoderThreadType)5 }));
+        Assert.Contains("ThreadType", e.Message);
+    }
 }

@@ -8,10 +8,14 @@ namespace Ephemera.Inference.Tests;
 /// <summary>Person recall/precision at IoU 0.5 on ADL-Rundle-6 (every 5th frame) against MOT15 ground truth.</summary>
 public class GroundTruthTests(ITestOutputHelper log)
 {
+    /// <summary>Frames of a video: calls the action with (decode index, view) for every chosen frame.</summary>
+    internal delegate void FrameSource(string video, int every, Action<int, FrameView> onFrame);
+
     internal static (double Recall, double Precision, double MsPerFrame) Evaluate(int inputSize, float score, int every = 5, bool tiles = false, int inputHeight = 0,
-        DetectorPrecision precision = DetectorPrecision.Fp32)
+        FrameSource? frames = null, DetectorPrecision precision = DetectorPrecision.Fp32)
     {
         string video = RepoPaths.Data("mot15/ADL-Rundle-6/video.mp4");
+        frames ??= (v, e, on) => FrameStream.ForEach(v, 1920, 1080, e, int.MaxValue, on);
         var gt = MotChallenge.Read(RepoPaths.Data("mot15/ADL-Rundle-6/gt/gt.txt")).Where(r => r.Confidence != 0).ToLookup(r => r.Frame);
         using var detector = ObjectDetector.Open(new DetectorOptions
         {
@@ -22,7 +26,7 @@ public class GroundTruthTests(ITestOutputHelper log)
         var output = new Detections();
         int tp = 0, fp = 0, fn = 0;
         long ticks = 0; int n = 0;
-        FrameStream.ForEach(video, 1920, 1080, every, int.MaxValue, (i, f) =>
+        frames(video, every, (i, f) =>
         {
             long t0 = Stopwatch.GetTimestamp();
             if (tiles) DetectTiled(detector, f, output); else detector.Detect(f, output);

@@ -88,6 +88,26 @@ public class PreprocessTests
         Assert.Equal(((int)(333 * (64.0 / 251)), 64), (placement.ResizedWidth, placement.ResizedHeight));
     }
 
+    /// <summary>
+    /// The YUV420P gather path reads two bytes per 32-bit gather: upscaling (many output pixels on the
+    /// clamped right border, where the second byte lies past the row) and the 1080p street frame at
+    /// the engine's 416×256 tensor both match the reference.
+    /// </summary>
+    [Theory]
+    [InlineData(37, 21, 96, 64)]
+    [InlineData(1920, 1080, 416, 256)]
+    public void TheYuvGatherPathMatchesTheReferenceUpscaledAndAt1080p(int w, int h, int tw, int th)
+    {
+        var rng = new Random(7);
+        int cw = (w + 1) / 2, ch = (h + 1) / 2;
+        var data = new byte[w * h + 2 * cw * ch];
+        rng.NextBytes(data);
+        var pre = new FramePreprocessor(KernelInputs.Contract, tw, th);
+        var slot = new float[pre.SlotLength];
+        pre.Run(RawFrames.View(data, w, h, "yuv420p"), slot);
+        AssertClose(Naive(KernelInputs.Contract, tw, th, data, w, h, "yuv420p", false), slot, 1e-3f);
+    }
+
     [Fact]
     public void RgbStretchContractPutsRedFirstAndFillsTheWholeTensor()
     {

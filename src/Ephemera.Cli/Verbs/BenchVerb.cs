@@ -17,7 +17,8 @@ public sealed class BenchVerb : IVerb
                               [--rule detect=0.95,late=0.01,p99=500,p99_intervals=2,counts=0.02] [--ceiling-seconds S] [--calibration-seconds S]
                               [--schedule full|by_need] [--floor-fps F] [--no-reference]
                               [--model NAME] [--provider cpu|cuda|…] [--threads T] [--parallel-runs R] [--max-batch B]
-                              [--input-size S] [--input-fit auto|square] [--precision fp32|int8|auto]
+                              [--input-size S] [--input-fit auto|square] [--precision fp32|int8|auto] [--report DIR] [--memory] [--soak SECONDS]
+               ephemera bench --report-from JSON --report DIR
 
         Runs N copies of FILE paced at its native frame rate, like live cameras, through decode,
         detection (F per second per camera, default 5), tracking and counting, for S seconds. In
@@ -41,6 +42,11 @@ public sealed class BenchVerb : IVerb
         camera is then judged on the detections its own schedule asked for. Every trial's line counts
         are compared with a full-rate replay of the same frames (every due frame detected, unpaced;
         run once and cached in var/bench/reference/): count_difference; --no-reference skips it.
+        --report DIR also writes DIR/bench.json and DIR/report.html, a self-contained page (inline
+        SVG charts, no external resources) with every trial, the CPU per stage, the ceilings, memory
+        and the machine; --report-from JSON draws that page from a saved bench JSON without running.
+        --memory (implied by --find-max) measures RSS at 1, 10 and the max streams in a fresh process
+        and reports MB per added stream; --soak SECONDS then runs the max that long and reports RSS drift.
         """;
 
     /// <summary>Upper bound of --streams: beyond this a bench only measures memory exhaustion.</summary>
@@ -52,7 +58,8 @@ public sealed class BenchVerb : IVerb
     public int Run(string[] args)
     {
         var a = new CliArgs(args, ["source", "streams", "seconds", "detect-fps", "json", "model", "provider", "threads", "parallel-runs", "max-batch", "input-size", "input-fit", "precision",
-            "repeat", "rule", "ceiling-seconds", "calibration-seconds", "schedule", "floor-fps"], ["find-max", "no-reference"]);
+            "repeat", "rule", "ceiling-seconds", "calibration-seconds", "schedule", "floor-fps", "report", "report-from", "soak", "rss-series"], ["find-max", "no-reference", "memory"]);
+        if (a.Get("report-from") is { } reportFrom) return ReportFrom(reportFrom, a.Require("report"));
         var options = new BenchOptions
         {
             Source = Path.GetFullPath(a.Require("source")),
@@ -103,7 +110,12 @@ public sealed class BenchVerb : IVerb
         catch (EphemeraException e) { throw new UsageException(e.Message); }
         string outPath = a.Require("json");
         options.Validate();
+        if (a.Get("rss-series") is { } series) return BenchMemory.RunSeries(options, series, rule, outPath, m => Console.Error.WriteLine(m));
         var err = StatusConsole.Create();
+        string? reportDir = a.Get("report");
+        double soakSeconds = a.GetDouble("soak", 0);
+        if (soakSeconds < 0 || double.IsNaN(soakSeconds)) throw new UsageException($"--soak must be a positive number of seconds, got {soakSeconds}");
+        var progress = new BenchProgress(err);
         err.MarkupLine($"[bold]rule[/]: {Markup.Escape(rule.ToString())}");
 
         err.MarkupLine($"[bold]ceilings[/]: measuring decode of {Markup.Escape(Path.GetFileName(options.Source))} and bare ONNX Runtime ({options.Model}, {options.Provider})…");
@@ -133,14 +145,9 @@ public sealed class BenchVerb : IVerb
                 err.MarkupLine($"[bold]run[/]: {n} streams for {options.Seconds:0} s at {options.DetectFps} detections/s each" +
                                (options.Schedule.Mode == Ephemera.Config.ScheduleMode.ByNeed ? $", by need (floor {options.Schedule.FloorFps}/s)" : "") +
                                (repeat > 1 ? $" (trial {i + 1} of {repeat})" : ""));
-                int tick = 0;
-                var r = BenchRunner.Run(options with { Streams = n }, ceiling, loggers: StderrLoggerFactory.Instance, rule: rule, onTick: host =>
-                {
-                    if (++tick % 5 == 0)
-                        err.MarkupLine($"  {host.Elapsed.TotalSeconds:0}s: {host.Cameras.Sum(c => c.FramesDecoded)} frames, " +
-                                       $"{host.Cameras.Sum(c => c.DetectionsDone)} detections, {host.Cameras.Sum(c => c.DetectionsSkipped)} skipped, " +
-                                       $"{host.Cameras.Sum(c => c.LateFrames)} late");
-                });
+                progress.Start(n, options.Seconds);
+                var r = BenchRunner.Run(options with { Streams = n }, ceiling, loggers: StderrLoggerFactory.Instance, rule: rule, onTick: progress.Tick);
+                progress.End();
                 trials.Add(r); group.Add(r);
                 err.Write(ResultTable(r));
             }
@@ -176,19 +183,38 @@ public sealed class BenchVerb : IVerb
         {
             ["streams"] = t.Streams, ["sustained"] = t.Sustained, ["why_not_sustained"] = t.WhyNotSustained,
             ["detect_fps_achieved"] = t.DetectFpsAchieved, ["latency_p99_ms"] = t.Latency.P99,
-            ["cpu_ms_per_camera_second"] = t.CpuMsPerCameraSecond?.Total, ["capacity_streams"] = t.CapacityStreams,
+            ["cpu_ms_per_camera_second"] = t.CpuMsPerCameraSecond?.Total, ["capacity_streams"] = t.CapacityStreams, ["rss_mb"] = t.RssMb,
             ["detections_asked"] = t.DetectionsAsked, ["detections_done"] = t.DetectionsDone,
             ["count_relative_difference"] = t.CountDifference?.Relative,
         }).ToArray());
+        json["machine"] = MachineInfo.Describe(options.Provider);
+        int maxSustained = best.Sustained ? best.Streams : 0;
+        if ((findMax || a.Flag("memory")) && maxSustained > 0) json["memory"] = BenchMemory.MeasureSeries(options, maxSustained, a.Get("rule"), m => err.WriteLine(m));
+        else if (findMax || a.Flag("memory")) err.MarkupLine("[yellow]memory[/]: no stream count was sustained, so there is no max to measure RSS up to");
+        if (soakSeconds > 0) json["soak"] = BenchMemory.Soak(options, best.Streams, soakSeconds, ceiling, rule, m => err.WriteLine(m));
         var dir = Path.GetDirectoryName(Path.GetFullPath(outPath));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
         File.WriteAllText(outPath, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        if (reportDir != null) err.MarkupLine($"[bold]report[/]: {Markup.Escape(BenchReport.Write(json, reportDir))}");
         var drift = json["drift"]!;
         err.MarkupLine($"[bold]result[/]: {best.Streams} streams, sustained {best.Sustained} ({best.SustainedTrials} of {repeat}), " +
                        $"capacity {json["spread"]!["capacity_streams"]!["median"]} streams from {chosen.CpuMsPerCameraSecond?.Total:0.0} CPU ms per camera-second, " +
                        $"efficiency {chosen.Efficiency}; machine drift {drift["max_drift"]}" +
                        ((bool)drift["uncertain"]! ? " [red](over 10 %: the verdict is uncertain)[/]" : "") + $" → {Markup.Escape(outPath)}");
         Console.Out.WriteLine(json.ToJsonString());
+        return 0;
+    }
+
+    /// <summary><c>--report-from JSON --report DIR</c>: the page from a saved result, nothing run.</summary>
+    private static int ReportFrom(string jsonPath, string dir)
+    {
+        if (!File.Exists(jsonPath)) throw new UsageException($"--report-from: {jsonPath} not found");
+        JsonObject result;
+        try { result = JsonNode.Parse(File.ReadAllText(jsonPath)) as JsonObject ?? throw new UsageException($"--report-from: {jsonPath} is not a JSON object"); }
+        catch (JsonException e) { throw new UsageException($"--report-from: {jsonPath} is not valid JSON: {e.Message}"); }
+        if (result["trials"] is not JsonArray) throw new UsageException($"--report-from: {jsonPath} has no 'trials' array: not a bench result");
+        string html = BenchReport.Write(result, dir);
+        StatusConsole.Create().MarkupLine($"[bold]report[/]: {Markup.Escape(html)}");
         return 0;
     }
 

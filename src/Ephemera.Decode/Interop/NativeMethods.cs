@@ -39,6 +39,9 @@ internal unsafe struct EphSourceParams
     public int Paced;
     public delegate* unmanaged[Cdecl]<int, byte*, void*, void> LogCallback;
     public void* LogUserData;
+    public int LoopFilter;
+    public int FastDecode;
+    public int ThreadType;
 }
 
 /// <summary><c>eph_frame_info</c>.</summary>
