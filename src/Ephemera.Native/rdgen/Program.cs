@@ -15,6 +15,8 @@ var colls = new HashSet<Type>();
 void Walk(Type t)
 {
     if (t.IsByRef || t.IsPointer || t.IsByRefLike || t.IsFunctionPointer || t.ContainsGenericParameters) return;
+    // A type over a package the folder does not hold (Silk.NET's Vulkan handles): never serialised by the engine.
+    try { _ = t.Namespace; _ = t.IsValueType; } catch (FileNotFoundException) { return; }
     if (t.IsArray) { colls.Add(t); Walk(t.GetElementType()!); return; }
     if (t.IsValueType) set.Add(t);
     if (t.IsGenericType) { foreach (var a in t.GetGenericArguments()) Walk(a); if (!t.IsValueType && typeof(System.Collections.IEnumerable).IsAssignableFrom(t)) colls.Add(t); }
