@@ -51,11 +51,14 @@ public sealed class BinCollector
     /// <summary>Marks a bin released before (the collector's persistent list), so a part for it is late.</summary>
     public void MarkReleased(string camera, DataClass cls, DateTimeOffset bin) => _released.Add((camera, cls, bin));
 
+    /// <summary>The classes whose parts the collector takes: the count tables, and crowd levels (<see cref="CrowdLevelTable"/>).</summary>
+    public static bool Travels(DataClass cls) => EphemeraStore.IsCountTable(cls) || cls == DataClass.CrowdLevel;
+
     /// <summary>Takes a part.</summary>
     public PartOutcome Add(BinPart p)
     {
         var m = _manifest(p.CameraId);
-        if (m is null || m.VersionHash != p.ManifestVersion || !m.Declares(p.Class) || !EphemeraStore.IsCountTable(p.Class))
+        if (m is null || m.VersionHash != p.ManifestVersion || !m.Declares(p.Class) || !Travels(p.Class))
             return PartOutcome.Refused;
         if (IsStale(p)) return PartOutcome.StaleEpoch;
         var key = (p.CameraId, p.Class, p.BinStart);
@@ -95,21 +98,30 @@ public sealed class BinCollector
     /// Releases every bin whose end plus <see cref="Grace"/> is at or before <paramref name="now"/>
     /// (all of them with null): the epochs merged, then the gate. Each bin is released once.
     /// </summary>
-    public List<CountTableRecord> ReleaseDue(DateTimeOffset? now)
+    public List<DerivedRecord> ReleaseDue(DateTimeOffset? now)
     {
         var due = _open.Where(kv => now is null || kv.Value.Values.First().BinStart + TimeSpan.FromSeconds(kv.Value.Values.First().BinSeconds) + Grace <= now)
             .Select(kv => kv.Key).OrderBy(k => k.Bin).ToList();
-        var records = new List<CountTableRecord>();
+        var records = new List<DerivedRecord>();
         foreach (var key in due)
         {
             var parts = _open[key].Values.OrderBy(p => p.Epoch).ToList();
             _open.Remove(key);
             _released.Add(key);
-            var merged = parts.Select(p => p.ToTable()).Aggregate((a, b) => a.Merge(b));
             try
             {
                 var m = _manifest(key.Camera) ?? throw new EphemeraException($"camera {key.Camera}'s manifest went away");
-                records.Add(ReleaseGate.CountTable(m, merged.Class, merged.BinStart, merged.Rows, merged.Cols, merged.Counts));
+                if (key.Class == DataClass.CrowdLevel)
+                {
+                    // A reading, not a count: the bin's latest one (of any epoch) is what one engine would release last.
+                    var latest = parts.OrderBy(p => p.AsOf).ThenBy(p => p.Epoch).Last();
+                    records.Add(CrowdLevelTable.Release(m, latest.ToTable()));
+                }
+                else
+                {
+                    var merged = parts.Select(p => p.ToTable()).Aggregate((a, b) => a.Merge(b));
+                    records.Add(ReleaseGate.CountTable(m, merged.Class, merged.BinStart, merged.Rows, merged.Cols, merged.Counts));
+                }
             }
             catch (EphemeraException e)
             {

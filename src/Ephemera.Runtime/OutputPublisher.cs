@@ -74,6 +74,18 @@ public static class OutputPublisher
         return records;
     }
 
+    /// <summary>
+    /// What the cluster tap sends: the raw count tables plus the crowd-level reading as a table
+    /// (<see cref="CrowdLevelTable"/>; released at the collector by the latest reading, not summed).
+    /// Not what a single engine's checkpoint keeps (a level is a reading, not a count to carry over).
+    /// </summary>
+    public static List<RawBinTable> TapTables(CameraManifest m, PurposeResults r, DateTimeOffset epochUtc)
+    {
+        var tables = Tables(m, r, epochUtc);
+        if (CrowdLevelTable.From(m, r.Crowd, epochUtc) is { } crowd) tables.Add(crowd);
+        return tables;
+    }
+
     /// <summary>The raw (not yet suppressed) count tables of the results, one per class and bin: what gets published, and what a checkpoint keeps.</summary>
     public static List<RawBinTable> Tables(CameraManifest m, PurposeResults r, DateTimeOffset epochUtc)
     {
