@@ -1,3 +1,4 @@
+using Ephemera.Analytics;
 using Ephemera.Core;
 using Ephemera.Governance;
 using Ephemera.Governance.Records;
@@ -38,10 +39,13 @@ public sealed class BinCollector
 
     /// <param name="manifest">The manifest each camera's bins are released under (null = unknown camera).</param>
     /// <param name="grace">How long after a bin's end parts may still arrive (lease time + checkpoint interval + transport).</param>
-    public BinCollector(Func<string, CameraManifest?> manifest, TimeSpan grace)
+    /// <param name="floorPlan">The camera's floor plan, for the zone outlines on a heat map's image (null, or null for a camera: none drawn).</param>
+    public BinCollector(Func<string, CameraManifest?> manifest, TimeSpan grace, Func<string, FloorPlan?>? floorPlan = null)
     {
-        _manifest = manifest; Grace = grace;
+        _manifest = manifest; Grace = grace; _floorPlan = floorPlan;
     }
+
+    private readonly Func<string, FloorPlan?>? _floorPlan;
 
     /// <summary>How long after a bin's end it waits for parts.</summary>
     public TimeSpan Grace { get; }
@@ -51,8 +55,8 @@ public sealed class BinCollector
     /// <summary>Marks a bin released before (the collector's persistent list), so a part for it is late.</summary>
     public void MarkReleased(string camera, DataClass cls, DateTimeOffset bin) => _released.Add((camera, cls, bin));
 
-    /// <summary>The classes whose parts the collector takes: the count tables, and crowd levels (<see cref="CrowdLevelTable"/>).</summary>
-    public static bool Travels(DataClass cls) => EphemeraStore.IsCountTable(cls) || cls == DataClass.CrowdLevel;
+    /// <summary>The classes whose parts the collector takes: the count tables, crowd levels (<see cref="CrowdLevelTable"/>) and heat maps (<see cref="HeatMapTable"/>).</summary>
+    public static bool Travels(DataClass cls) => EphemeraStore.IsCountTable(cls) || cls is DataClass.CrowdLevel or DataClass.HeatMap;
 
     /// <summary>Takes a part.</summary>
     public PartOutcome Add(BinPart p)
@@ -120,7 +124,9 @@ public sealed class BinCollector
                 else
                 {
                     var merged = parts.Select(p => p.ToTable()).Aggregate((a, b) => a.Merge(b));
-                    records.Add(ReleaseGate.CountTable(m, merged.Class, merged.BinStart, merged.Rows, merged.Cols, merged.Counts));
+                    records.Add(key.Class == DataClass.HeatMap
+                        ? HeatMapTable.Release(m, merged, _floorPlan?.Invoke(key.Camera)) // cells summed, then k distinct visits per cell
+                        : ReleaseGate.CountTable(m, merged.Class, merged.BinStart, merged.Rows, merged.Cols, merged.Counts));
                 }
             }
             catch (EphemeraException e)

@@ -58,7 +58,7 @@ public static class OutputPublisher
             }
         }
 
-        if (r.Flow?.HeatMaps is { Count: > 0 } heat && m.Declares(DataClass.HeatMap) && m.DataClasses[DataClass.HeatMap].Storage != StorageKind.Memory)
+        if (r.Flow?.HeatMaps is { Count: > 0 } heat && HeatMapTable.Releases(m))
         {
             // Each bin's grid goes through the gate (k distinct visits per cell); the PNG is drawn from what the gate released.
             foreach (var h in heat)
@@ -75,14 +75,17 @@ public static class OutputPublisher
     }
 
     /// <summary>
-    /// What the cluster tap sends: the raw count tables plus the crowd-level reading as a table
-    /// (<see cref="CrowdLevelTable"/>; released at the collector by the latest reading, not summed).
-    /// Not what a single engine's checkpoint keeps (a level is a reading, not a count to carry over).
+    /// What the cluster tap sends besides <see cref="Tables"/>: the crowd-level reading
+    /// (<see cref="CrowdLevelTable"/>; the collector releases a bin's latest reading) and the heat-map
+    /// bins (<see cref="HeatMapTable"/>; summed cell by cell). Not what a single engine's checkpoint
+    /// keeps: that one carries count tables only.
     /// </summary>
-    public static List<RawBinTable> TapTables(CameraManifest m, PurposeResults r, DateTimeOffset epochUtc)
+    public static List<RawBinTable> ClusterOnlyTables(CameraManifest m, PurposeResults r, DateTimeOffset epochUtc)
     {
-        var tables = Tables(m, r, epochUtc);
+        var tables = new List<RawBinTable>();
         if (CrowdLevelTable.From(m, r.Crowd, epochUtc) is { } crowd) tables.Add(crowd);
+        if (r.Flow?.HeatMaps is { Count: > 0 } heat && HeatMapTable.Releases(m))
+            tables.AddRange(heat.Select(h => HeatMapTable.From(h, epochUtc)));
         return tables;
     }
 
