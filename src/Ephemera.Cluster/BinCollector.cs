@@ -25,7 +25,9 @@ public enum PartOutcome
 /// Where a bin split between workers is merged: the collector holds, per camera, class and bin, the
 /// latest part of each worker epoch (parts are cumulative within an epoch), and releases the bin
 /// once, whole (the epochs added up), through <see cref="ReleaseGate.CountTable"/> (k-suppression
-/// with complementary suppression) once the bin has ended and a grace for late parts has passed. A
+/// with complementary suppression; heat maps through <see cref="ReleaseGate.HeatMap"/>, crowd levels,
+/// a reading and not a count, as the latest reading through <see cref="ReleaseGate.CrowdLevels"/>)
+/// once the bin has ended and a grace for late parts has passed. A
 /// part arriving after that is never released. So every released cell is one merged, suppressed
 /// bin: no half of a split bin, and no difference of two releases, is ever out.
 /// </summary>

@@ -16,8 +16,8 @@ namespace Ephemera.Cluster;
 /// </summary>
 /// <remarks>
 /// Parts are cumulative within an epoch and epochs add up at the collector, so after a fence the new
-/// epoch sends "raw − base", where base is, per bin, what earlier epochs sent last. Occupancy is
-/// merged by maximum, not by sum: it is sent raw. Thread-safe (the engine's supervisor taps, the
+/// epoch sends "raw − base", where base is, per bin, what earlier epochs sent last. Occupancy
+/// (merged by maximum) and crowd levels (the latest reading) are not sums: they are sent raw. Thread-safe (the engine's supervisor taps, the
 /// worker's watchdog fences, its step loop resumes).
 /// </remarks>
 public sealed class CameraOutput(string camera, ulong epoch, DateTimeOffset epochStart)
