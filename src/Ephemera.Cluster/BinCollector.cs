@@ -1,3 +1,4 @@
+using Ephemera.Analytics;
 using Ephemera.Core;
 using Ephemera.Governance;
 using Ephemera.Governance.Records;
@@ -24,7 +25,9 @@ public enum PartOutcome
 /// Where a bin split between workers is merged: the collector holds, per camera, class and bin, the
 /// latest part of each worker epoch (parts are cumulative within an epoch), and releases the bin
 /// once, whole (the epochs added up), through <see cref="ReleaseGate.CountTable"/> (k-suppression
-/// with complementary suppression) once the bin has ended and a grace for late parts has passed. A
+/// with complementary suppression; heat maps through <see cref="ReleaseGate.HeatMap"/>, crowd levels,
+/// a reading and not a count, as the latest reading through <see cref="ReleaseGate.CrowdLevels"/>)
+/// once the bin has ended and a grace for late parts has passed. A
 /// part arriving after that is never released. So every released cell is one merged, suppressed
 /// bin: no half of a split bin, and no difference of two releases, is ever out.
 /// </summary>
@@ -38,10 +41,13 @@ public sealed class BinCollector
 
     /// <param name="manifest">The manifest each camera's bins are released under (null = unknown camera).</param>
     /// <param name="grace">How long after a bin's end parts may still arrive (lease time + checkpoint interval + transport).</param>
-    public BinCollector(Func<string, CameraManifest?> manifest, TimeSpan grace)
+    /// <param name="floorPlan">The camera's floor plan, for the zone outlines on a heat map's image (null, or null for a camera: none drawn).</param>
+    public BinCollector(Func<string, CameraManifest?> manifest, TimeSpan grace, Func<string, FloorPlan?>? floorPlan = null)
     {
-        _manifest = manifest; Grace = grace;
+        _manifest = manifest; Grace = grace; _floorPlan = floorPlan;
     }
+
+    private readonly Func<string, FloorPlan?>? _floorPlan;
 
     /// <summary>How long after a bin's end it waits for parts.</summary>
     public TimeSpan Grace { get; }
@@ -51,11 +57,14 @@ public sealed class BinCollector
     /// <summary>Marks a bin released before (the collector's persistent list), so a part for it is late.</summary>
     public void MarkReleased(string camera, DataClass cls, DateTimeOffset bin) => _released.Add((camera, cls, bin));
 
+    /// <summary>The classes whose parts the collector takes: the count tables, crowd levels (<see cref="CrowdLevelTable"/>) and heat maps (<see cref="HeatMapTable"/>).</summary>
+    public static bool Travels(DataClass cls) => EphemeraStore.IsCountTable(cls) || cls is DataClass.CrowdLevel or DataClass.HeatMap;
+
     /// <summary>Takes a part.</summary>
     public PartOutcome Add(BinPart p)
     {
         var m = _manifest(p.CameraId);
-        if (m is null || m.VersionHash != p.ManifestVersion || !m.Declares(p.Class) || !EphemeraStore.IsCountTable(p.Class))
+        if (m is null || m.VersionHash != p.ManifestVersion || !m.Declares(p.Class) || !Travels(p.Class))
             return PartOutcome.Refused;
         if (IsStale(p)) return PartOutcome.StaleEpoch;
         var key = (p.CameraId, p.Class, p.BinStart);
@@ -95,21 +104,32 @@ public sealed class BinCollector
     /// Releases every bin whose end plus <see cref="Grace"/> is at or before <paramref name="now"/>
     /// (all of them with null): the epochs merged, then the gate. Each bin is released once.
     /// </summary>
-    public List<CountTableRecord> ReleaseDue(DateTimeOffset? now)
+    public List<DerivedRecord> ReleaseDue(DateTimeOffset? now)
     {
         var due = _open.Where(kv => now is null || kv.Value.Values.First().BinStart + TimeSpan.FromSeconds(kv.Value.Values.First().BinSeconds) + Grace <= now)
             .Select(kv => kv.Key).OrderBy(k => k.Bin).ToList();
-        var records = new List<CountTableRecord>();
+        var records = new List<DerivedRecord>();
         foreach (var key in due)
         {
             var parts = _open[key].Values.OrderBy(p => p.Epoch).ToList();
             _open.Remove(key);
             _released.Add(key);
-            var merged = parts.Select(p => p.ToTable()).Aggregate((a, b) => a.Merge(b));
             try
             {
                 var m = _manifest(key.Camera) ?? throw new EphemeraException($"camera {key.Camera}'s manifest went away");
-                records.Add(ReleaseGate.CountTable(m, merged.Class, merged.BinStart, merged.Rows, merged.Cols, merged.Counts));
+                if (key.Class == DataClass.CrowdLevel)
+                {
+                    // A reading, not a count: the bin's latest one (of any epoch) is what one engine would release last.
+                    var latest = parts.OrderBy(p => p.AsOf).ThenBy(p => p.Epoch).Last();
+                    records.Add(CrowdLevelTable.Release(m, latest.ToTable()));
+                }
+                else
+                {
+                    var merged = parts.Select(p => p.ToTable()).Aggregate((a, b) => a.Merge(b));
+                    records.Add(key.Class == DataClass.HeatMap
+                        ? HeatMapTable.Release(m, merged, _floorPlan?.Invoke(key.Camera)) // cells summed, then k distinct visits per cell
+                        : ReleaseGate.CountTable(m, merged.Class, merged.BinStart, merged.Rows, merged.Cols, merged.Counts));
+                }
             }
             catch (EphemeraException e)
             {

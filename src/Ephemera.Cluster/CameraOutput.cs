@@ -16,8 +16,8 @@ namespace Ephemera.Cluster;
 /// </summary>
 /// <remarks>
 /// Parts are cumulative within an epoch and epochs add up at the collector, so after a fence the new
-/// epoch sends "raw − base", where base is, per bin, what earlier epochs sent last. Occupancy is
-/// merged by maximum, not by sum: it is sent raw. Thread-safe (the engine's supervisor taps, the
+/// epoch sends "raw − base", where base is, per bin, what earlier epochs sent last. Occupancy
+/// (merged by maximum) and crowd levels (the latest reading) are not sums: they are sent raw. Thread-safe (the engine's supervisor taps, the
 /// worker's watchdog fences, its step loop resumes).
 /// </remarks>
 public sealed class CameraOutput(string camera, ulong epoch, DateTimeOffset epochStart)
@@ -95,10 +95,17 @@ public sealed class CameraOutput(string camera, ulong epoch, DateTimeOffset epoc
         }
     }
 
-    /// <summary><paramref name="t"/> less <paramref name="b"/>, cell by label (occupancy, merged by maximum, as it is).</summary>
+    /// <summary>
+    /// Whether the collector adds a class's parts of different epochs up (counts, dwell, transitions,
+    /// attribute aggregates) — else it merges them by maximum (occupancy) or takes the latest reading
+    /// (crowd levels), and a new epoch sends the raw table, not a difference.
+    /// </summary>
+    public static bool IsSummed(DataClass cls) => cls is not (DataClass.ZoneOccupancy or DataClass.CrowdLevel);
+
+    /// <summary><paramref name="t"/> less <paramref name="b"/>, cell by label (a class not <see cref="IsSummed"/> as it is).</summary>
     public static RawBinTable Subtract(RawBinTable t, RawBinTable b)
     {
-        if (t.Class == DataClass.ZoneOccupancy) return t;
+        if (!IsSummed(t.Class)) return t;
         var counts = new int[t.Rows.Count, t.Cols.Count];
         for (int r = 0; r < t.Rows.Count; r++)
         {

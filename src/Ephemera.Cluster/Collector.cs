@@ -39,6 +39,7 @@ public sealed class Collector : IDisposable
     private readonly SqliteConnection _db;
     private readonly BinCollector _bins;
     private readonly Dictionary<string, CameraManifest?> _manifests = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Analytics.FloorPlan> _plans = new(StringComparer.Ordinal); // for heat-map images, as the workers bound them
     // The cameras' mqtt: sections are served here, from the released output: a worker sees only its
     // share of a bin that a failover split, and a sub-k difference between two halves must never leave.
     private readonly Dictionary<(string Broker, string ClientId), Mqtt.MqttSink> _mqtt = new();
@@ -60,7 +61,7 @@ public sealed class Collector : IDisposable
         Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + // as the store: a power cut may lose the last commits, never corrupt
              "CREATE TABLE IF NOT EXISTS cluster_parts(camera TEXT NOT NULL, class TEXT NOT NULL, bin_start TEXT NOT NULL, epoch INTEGER NOT NULL, json BLOB NOT NULL, PRIMARY KEY(camera, class, bin_start, epoch));" +
              "CREATE TABLE IF NOT EXISTS cluster_released(camera TEXT NOT NULL, class TEXT NOT NULL, bin_start TEXT NOT NULL, released_at TEXT NOT NULL, PRIMARY KEY(camera, class, bin_start));");
-        _bins = new BinCollector(ManifestOf, options.Grace);
+        _bins = new BinCollector(ManifestOf, options.Grace, camera => _plans.GetValueOrDefault(camera));
     }
 
     /// <summary>The store the collector writes (for status and tests).</summary>
@@ -89,6 +90,7 @@ public sealed class Collector : IDisposable
                     m = desired.LoadManifest();
                     _store.RegisterManifest(m); // M4: versions only grow; the store keeps what each row was released under
                     if (desired.Camera.Mqtt is { } q) AttachMqtt(m, q);
+                    if (Runtime.HeatMapTable.Releases(m)) AttachFloorPlan(desired.Camera, m);
                 }
             }
             catch (NatsKVKeyNotFoundException) { }
@@ -120,6 +122,16 @@ public sealed class Collector : IDisposable
             _log.LogError("camera {Camera}: {Reason}", m.CameraId, e.Message);
             _store.Audit.Append(new ClusterAuditRecord(m.CameraId, "mqtt-refused", e.Message, 1));
         }
+    }
+
+    /// <summary>The camera's floor plan as its workers bind it: its heat maps' images get the zone outlines (without it, none).</summary>
+    private void AttachFloorPlan(Config.CameraConfig camera, CameraManifest m)
+    {
+        try
+        {
+            if (Runtime.AnalyticsBinder.Bind(camera, m).Options.Flow?.Plan is { } plan) _plans[camera.Id] = plan;
+        }
+        catch (EphemeraException e) { _log.LogWarning("camera {Camera}: no floor plan for its heat-map images ({Error})", camera.Id, e.Message); }
     }
 
     /// <summary>Registers a manifest directly (an embedding host without a desired-state bucket).</summary>

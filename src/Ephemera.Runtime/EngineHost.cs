@@ -482,7 +482,7 @@ public sealed class EngineHost : IDisposable
         try
         {
             var results = c.WithAnalytics(a => final ? a.Final() : a.Flush(c.NowSeconds()));
-            if (_run.RawBinTap is { } tap) Tap(tap, c.Id, c.Manifest, OutputPublisher.Tables(c.Manifest, results, _epochUtc), closed: true);
+            if (_run.RawBinTap is { } tap) Tap(tap, c.Id, c.Manifest, [.. OutputPublisher.Tables(c.Manifest, results, _epochUtc), .. OutputPublisher.ClusterOnlyTables(c.Manifest, results, _epochUtc)], closed: true);
             var records = OutputPublisher.Release(c.Manifest, results, _epochUtc, _carry,
                 why => _log.LogInformation("camera {Camera}: trajectories not stored: {Reason}", c.Id, why));
             // Recovered bins this run will not produce again (they ended while the engine was down).
@@ -585,8 +585,10 @@ public sealed class EngineHost : IDisposable
         foreach (var c in _cameras)
         {
             if (c.Manifest is null || c.Analytics is null) continue;
-            var open = OutputPublisher.Tables(c.Manifest, c.WithAnalytics(a => a.Snapshot()), _epochUtc).Select(t => _carry.Peek(c.Id, t)).ToList();
-            if (_run.RawBinTap is { } tap) Tap(tap, c.Id, c.Manifest, open, closed: false);
+            var snapshot = c.WithAnalytics(a => a.Snapshot());
+            var open = OutputPublisher.Tables(c.Manifest, snapshot, _epochUtc).Select(t => _carry.Peek(c.Id, t)).ToList();
+            if (_run.RawBinTap is { } tap)
+                Tap(tap, c.Id, c.Manifest, [.. open, .. OutputPublisher.ClusterOnlyTables(c.Manifest, snapshot, _epochUtc)], closed: false);
             var seen = open.Select(t => (t.Class, t.BinStart)).ToHashSet();
             open.AddRange(_carry.Pending(c.Id).Where(t => !seen.Contains((t.Class, t.BinStart))));
             bins.AddRange(open.Select(t => new EphemeraStore.OpenBin(c.Id, t.Class, t.BinStart, t.ToJson())));

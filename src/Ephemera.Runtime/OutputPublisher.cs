@@ -58,7 +58,7 @@ public static class OutputPublisher
             }
         }
 
-        if (r.Flow?.HeatMaps is { Count: > 0 } heat && m.Declares(DataClass.HeatMap) && m.DataClasses[DataClass.HeatMap].Storage != StorageKind.Memory)
+        if (r.Flow?.HeatMaps is { Count: > 0 } heat && HeatMapTable.Releases(m))
         {
             // Each bin's grid goes through the gate (k distinct visits per cell); the PNG is drawn from what the gate released.
             foreach (var h in heat)
@@ -72,6 +72,21 @@ public static class OutputPublisher
             records.Add(ReleaseGate.CrowdLevels(m, binStart, crowd.Levels.Select(l => (l.Zone, l.People, l.PeoplePerSquareMetre, l.Level))));
         }
         return records;
+    }
+
+    /// <summary>
+    /// What the cluster tap sends besides <see cref="Tables"/>: the crowd-level reading
+    /// (<see cref="CrowdLevelTable"/>; the collector releases a bin's latest reading) and the heat-map
+    /// bins (<see cref="HeatMapTable"/>; summed cell by cell). Not what a single engine's checkpoint
+    /// keeps: that one carries count tables only.
+    /// </summary>
+    public static List<RawBinTable> ClusterOnlyTables(CameraManifest m, PurposeResults r, DateTimeOffset epochUtc)
+    {
+        var tables = new List<RawBinTable>();
+        if (CrowdLevelTable.From(m, r.Crowd, epochUtc) is { } crowd) tables.Add(crowd);
+        if (r.Flow?.HeatMaps is { Count: > 0 } heat && HeatMapTable.Releases(m))
+            tables.AddRange(heat.Select(h => HeatMapTable.From(h, epochUtc)));
+        return tables;
     }
 
     /// <summary>The raw (not yet suppressed) count tables of the results, one per class and bin: what gets published, and what a checkpoint keeps.</summary>
