@@ -127,7 +127,7 @@ public sealed class BinCollector
                 {
                     var merged = parts.Select(p => p.ToTable()).Aggregate((a, b) => a.Merge(b));
                     records.Add(key.Class == DataClass.HeatMap
-                        ? HeatMapTable.Release(m, merged, _floorPlan?.Invoke(key.Camera)) // cells summed, then k distinct visits per cell
+                        ? HeatMapTable.Release(m, merged, _floorPlan?.Invoke(key.Camera), HeatMapTable.OwnersPerCell(parts.Select(p => p.ToTable()))) // cells summed, then k distinct visits per cell, counted conservatively across owners
                         : ReleaseGate.CountTable(m, merged.Class, merged.BinStart, merged.Rows, merged.Cols, merged.Counts));
                 }
             }

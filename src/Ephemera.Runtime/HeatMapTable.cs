@@ -37,11 +37,25 @@ public static class HeatMapTable
             [Frames, Visits, CellPrefix + map.CellMetres.ToString("R", CultureInfo.InvariantCulture)], cols, counts);
     }
 
+    /// <summary>For each cell, how many of the parts (one per owner epoch) saw a visit in it.</summary>
+    public static Dictionary<string, int> OwnersPerCell(IEnumerable<RawBinTable> parts)
+    {
+        var owners = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var p in parts)
+        {
+            int row = p.Rows.ToList().IndexOf(Visits);
+            if (row < 0) continue;
+            for (int i = 0; i < p.Cols.Count; i++)
+                if (p.Counts[row, i] > 0) owners[p.Cols[i]] = owners.GetValueOrDefault(p.Cols[i]) + 1;
+        }
+        return owners;
+    }
+
     /// <summary>
     /// The (merged) table released through the gate. <paramref name="plan"/> draws the zone outlines
     /// over the image as the engine does; without it (unknown to the caller) the image has none.
     /// </summary>
-    public static HeatMapRecord Release(CameraManifest m, RawBinTable t, FloorPlan? plan)
+    public static HeatMapRecord Release(CameraManifest m, RawBinTable t, FloorPlan? plan, IReadOnlyDictionary<string, int>? ownersPerCell = null)
     {
         string Bad(string why) => $"camera {m.CameraId}: heat-map table of {t.BinStart:O}: {why}";
         if (t.Class != DataClass.HeatMap || t.Rows.Count != 3 || t.Rows[0] != Frames || t.Rows[1] != Visits || !t.Rows[2].StartsWith(CellPrefix, StringComparison.Ordinal)
@@ -63,7 +77,11 @@ public static class HeatMapTable
         {
             var xy = t.Cols[i].Split(',');
             int cell = int.Parse(xy[1], CultureInfo.InvariantCulture) * cellsX + int.Parse(xy[0], CultureInfo.InvariantCulture);
-            frames[cell] = t.Counts[0, i]; visits[cell] = t.Counts[1, i];
+            // Summed over several owners (a failover), one person in the cell at the hand-over is a visit of each:
+            // the gate counts visits ÷ owners of the cell (rounded down), a lower bound on distinct people,
+            // so no cell under k leaves however the bin was split.
+            int owners = ownersPerCell is not null && ownersPerCell.TryGetValue(t.Cols[i], out int o) ? Math.Max(1, o) : 1;
+            frames[cell] = t.Counts[0, i]; visits[cell] = t.Counts[1, i] / owners;
         }
         var drawOn = plan ?? new FloorPlan(cellsX * cellMetres, cellsY * cellMetres);
         return ReleaseGate.HeatMap(m, t.BinStart, cellsX, cellsY, cellMetres, frames, visits,
