@@ -53,7 +53,8 @@ public sealed record EngineOptions
     /// <summary>
     /// Fast (default) decodes H.264/HEVC B-pictures without the in-loop deblocking filter (less
     /// decode CPU; detection recall and precision on ADL-Rundle-6 within 0.005 of a bit-exact decode,
-    /// a test holds it there). Exact decodes bit-exact with FFmpeg's defaults.
+    /// a test holds it there). Exact decodes bit-exact with FFmpeg's defaults. A camera whose output is
+    /// an image (case 4's AnonymisedImage) always decodes exactly.
     /// </summary>
     public DecodeQuality Decode { get; init; } = DecodeQuality.Fast;
     /// <summary>

@@ -221,7 +221,9 @@ public sealed class EngineHost : IDisposable
         int cameras = Math.Max(_config.Cameras.Count, _cameras.Length + 1);
         int decoderThreads = _run.DecoderThreads >= 0 ? _run.DecoderThreads : (cameras >= Environment.ProcessorCount ? 1 : 0);
         var sourceOptions = SourceOptions.Default with { DecoderThreads = decoderThreads };
-        if (e.Decode == DecodeQuality.Fast) sourceOptions = sourceOptions.Cheaper();
+        // Skipped deblocking only where nothing but the detector sees the picture: a camera whose output is
+        // an image (case 4) keeps the bit-exact decode, so what it releases has no blocking artefacts.
+        if (e.Decode == DecodeQuality.Fast && !manifest.Declares(DataClass.AnonymisedImage)) sourceOptions = sourceOptions.Cheaper();
         CameraWorker? worker = null;
         // The purpose's own pixel stages (case 4's anonymiser); what they release takes the one publishing path.
         stages = [.. stages, .. AnalyticsBinder.PixelStagesFor(binding, manifest, e, () => _run.Clock.Now, record => Release(worker!, record),
