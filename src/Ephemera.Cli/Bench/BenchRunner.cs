@@ -96,7 +96,7 @@ public sealed record SustainedRule(
     }
 
     public override string ToString() =>
-        $"no decoded frame dropped, ≤ {LateShare:0.###} of frames late, every camera ≥ {DetectShare:0.##} of the detections its schedule asked for, " +
+        $"no decoded frame dropped, ≤ {LateShare:0.###} of frames late, every camera ≥ {DetectShare:0.##} of the detections its schedule asked for (± 1), " +
         $"p99 ≤ max({P99FloorMs:0} ms, {P99Intervals:0.#} detection intervals), line counts within {CountShare:0.###} of the full-rate reference (≥ 1 crossing)";
 }
 
@@ -336,7 +336,10 @@ public static class BenchRunner
         else if (running.Any(c => c.State == CameraState.Failed)) why = "a camera failed";
         else if (dropped > 0) why = $"{dropped} decoded frames dropped";
         else if (late > rule.LateShare * decoded) why = $"{late} of {decoded} frames more than max(one frame interval, 100 ms) behind live";
-        else if (worst != null && worst.DetectionsDone < rule.DetectShare * worst.DetectionsAsked(summary.Seconds))
+        // One detection of slack: the count is whole while "asked" is time × rate, and the detection
+        // in flight when the trial stops is neither done nor lost (by need, with ~1.4 asked per second
+        // over 15 s, that one detection alone would be 4 %).
+        else if (worst != null && worst.DetectionsDone + 1 < rule.DetectShare * worst.DetectionsAsked(summary.Seconds))
             why = $"camera {worst.Id} got {worst.DetectionsDone} of the {worst.DetectionsAsked(summary.Seconds):0} detections its schedule asked for";
         else if (p99 > latencyBound) why = $"p99 latency {p99:0} ms over the {latencyBound:0} ms bound";
         CountDifference? counts = null;
