@@ -312,7 +312,11 @@ public sealed class Worker
                 _binOf[camera] = m.Privacy.TimeBin; _versionOf[camera] = m.VersionHash; _manifestOf[camera] = m;
                 // Owned before it is admitted: admitting can take seconds, and the renewal loop keeps the lease meanwhile.
                 lock (_owned) _owned[camera] = new Owned(epoch, epoch, desiredRev, sent);
-                a = host.Admit(want.Camera, m);
+                // A media-time camera counts from its file's start on every owner (so its parts are the same
+                // whoever sends them); it catches up unpaced to where the last owner reported it was.
+                long resume = want.Camera.MediaStart is null ? 0 : await MediaFrameAsync(statusKv, camera, ct).ConfigureAwait(false);
+                a = host.Admit(want.Camera, m, resumeFrame: resume);
+                if (resume > 0) _log.LogInformation("worker {Id}: camera {Camera}: media time, catching up to frame {Frame} unpaced", _options.WorkerId, camera, resume);
             }
             catch (EphemeraException e) { a = CameraAdmission.Refused(camera, e.Message); }
             Owned? now;
@@ -355,7 +359,8 @@ public sealed class Worker
             if (o is null) continue;
             string state = _outputs.TryGetValue(c.Id, out var output) && output.Fenced ? "fenced" : c.State.ToString().ToLowerInvariant();
             await statusKv.PutAsync(c.Id, new CameraStatus(c.Id, _options.WorkerId, state, o.Epoch,
-                Math.Round(c.FramesDecoded / secs, 2), Math.Round(c.DetectionsDone / secs, 2), _publisher?.Published ?? 0, DateTimeOffset.UtcNow, c.Error).ToUtf8(),
+                Math.Round(c.FramesDecoded / secs, 2), Math.Round(c.DetectionsDone / secs, 2), _publisher?.Published ?? 0, DateTimeOffset.UtcNow, c.Error,
+                c.IsMediaTime ? Math.Max(c.MediaFrames, c.ResumeFrame) : -1).ToUtf8(),
                 cancellationToken: ct).ConfigureAwait(false);
         }
     }
@@ -377,6 +382,18 @@ public sealed class Worker
         foreach (var p in parts) _publisher.Enqueue(p);
     }
 
+    /// <summary>Media time: the frame the camera's last owner reported (0 when none did).</summary>
+    private static async Task<long> MediaFrameAsync(NATS.Client.KeyValueStore.INatsKVStore statusKv, string camera, CancellationToken ct)
+    {
+        try
+        {
+            var e = await statusKv.GetEntryAsync<byte[]>(camera, cancellationToken: ct).ConfigureAwait(false);
+            return e.Value is { } v && CameraStatus.Parse(v) is { } s ? Math.Max(0, s.MediaFrame) : 0;
+        }
+        // No report (or the server did not answer): from the start, paced — the same counts, only later.
+        catch (Exception e) when (e is NatsException or TimeoutException or (OperationCanceledException and not OperationCanceledException { CancellationToken.IsCancellationRequested: true })) { return 0; }
+    }
+
     /// <summary>True when the camera's last status is this worker's under <paramref name="epoch"/>: nobody else ran it since.</summary>
     private async Task<bool> LastStatusIsOursAsync(NATS.Client.KeyValueStore.INatsKVStore statusKv, string camera, ulong epoch, CancellationToken ct)
     {
@@ -389,8 +406,8 @@ public sealed class Worker
     }
 
     /// <summary>The engine's raw-bin tap: each table becomes a part of the camera's current epoch (held while the camera is fenced).</summary>
-    private void Tap(string camera, CameraManifest m, IReadOnlyList<RawBinTable> tables, bool closed)
+    private void Tap(string camera, CameraManifest m, IReadOnlyList<RawBinTable> tables, bool closed, long mediaFrames)
     {
-        if (_outputs.TryGetValue(camera, out var output)) Send(output.Tap(m.Privacy.TimeBin, m.VersionHash, tables, closed));
+        if (_outputs.TryGetValue(camera, out var output)) Send(output.Tap(m.Privacy.TimeBin, m.VersionHash, tables, closed, mediaFrames));
     }
 }
