@@ -199,6 +199,17 @@ public sealed class CameraWorker : IDisposable
         ? o + Interlocked.Read(ref _mediaFrames) / (SourceFrameRate > 0 ? SourceFrameRate : 25)
         : _epochSeconds + Stopwatch.GetElapsedTime(s_startTicks).TotalSeconds;
 
+    /// <summary>
+    /// Media time: how far the media must pass a bin's end before the bin is closed. Analytics stamp an
+    /// event when it began and count it a few detections later (a line crossing once the track stayed
+    /// across); closing a bin as soon as the media passed its end would make its count depend on when the
+    /// engine happened to flush. Events counted later than this after their stamp are out of reach.
+    /// </summary>
+    public const double MediaSettleSeconds = 15;
+
+    /// <summary>The time up to which bins may be closed: now on the wall clock; on the media clock, the media reached less <see cref="MediaSettleSeconds"/>.</summary>
+    public double FlushSeconds() => _mediaOffsetSeconds is null ? NowSeconds() : NowSeconds() - MediaSettleSeconds;
+
     /// <summary>True on the deterministic media-time clock (<see cref="CameraConfig.MediaStart"/>).</summary>
     public bool IsMediaTime => _mediaOffsetSeconds is not null;
     /// <summary>Media time: frames the analytics have covered (the last detected frame + 1); -1 on the wall clock.</summary>

@@ -493,7 +493,7 @@ public sealed class EngineHost : IDisposable
         long t0 = Stopwatch.GetTimestamp(), cpu0 = ThreadCpuClock.NowNs();
         try
         {
-            var (results, mediaFrames) = c.WithAnalytics(a => (final ? a.Final() : a.Flush(c.NowSeconds()), c.MediaFrames));
+            var (results, mediaFrames) = c.WithAnalytics(a => (final ? a.Final() : a.Flush(c.FlushSeconds()), c.MediaFrames));
             if (final) c.BinsFinal = true;
             // Media time: a camera stopped before its file's end has not closed its open bins (they resume elsewhere).
             bool closed = !final || !c.IsMediaTime || c.State is CameraState.Ended or CameraState.Truncated;

@@ -173,10 +173,15 @@ public sealed class ClusterTests(ITestOutputHelper output)
         using var mosquitto = BrokerProcess.Mosquitto();
         using var dir = new TempDir();
         const double lease = 4;
-        // The media-time clock: frame 0 of vtest.avi (79.5 s) at 30 s before a minute, so each camera has two
-        // 1-minute bins and the first closes 30 s into the file; the kill comes in the second, which the failover splits.
+        // The media-time clock: frame 0 of vtest.avi (79.5 s) at 20 s before a minute, so each camera has two
+        // 1-minute bins; the first ends 20 s into the file and closes 15 s later (the media settle); the kill
+        // comes in the second, which the failover splits.
         var now = DateTimeOffset.UtcNow;
-        var mediaStart = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero).AddSeconds(-30);
+        var mediaStart = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero).AddSeconds(-20);
+        using var dirSingle = new TempDir();
+        // The single-process reference run of the same cameras (unpaced, so it finishes first), meanwhile.
+        var singleRun = Task.Run(() => ChildProcess.Cli("run", "--config",
+            ClusterFixture.Config(dirSingle, 9, null, mediaStart, paced: false, store: dirSingle.File("single.db"), name: "single.yaml")));
         await using var edge = await MqttSinkTests.Subscriber.ConnectAsync(mosquitto.Port);
         var cameras = DesiredCamera.FromConfig(ClusterFixture.Config(dir, 9, mosquitto.Url, mediaStart));
         int k = cameras[0].LoadManifest().Privacy.MinCellCount;
@@ -198,11 +203,11 @@ public sealed class ClusterTests(ITestOutputHelper output)
             Assert.True(owners.Count == 9, $"claimed {owners.Count} of 9: " + Logs());
             Assert.All(owners.Values.GroupBy(o => o), g => Assert.True(g.Count() <= 5)); // no worker above its capacity
 
-            // Every camera's first bin released (30 s into the file), then a few seconds into the second.
+            // Every camera's first bin released (35 s into the file), then a few seconds later.
             sw.Restart();
             while (Interlocked.Read(ref collector.BinsReleased) < 9 && sw.Elapsed < TimeSpan.FromSeconds(120)) await Task.Delay(250);
             Assert.True(Interlocked.Read(ref collector.BinsReleased) >= 9, $"{collector.BinsReleased} bins released: " + Logs());
-            await Task.Delay(TimeSpan.FromSeconds(5));
+            await Task.Delay(TimeSpan.FromSeconds(3));
             // kill -9 the worker with the most cameras; its cameras must be claimed again within the lease plus a few seconds.
             owners = await OwnersAsync(c);
             var victim = owners.Values.GroupBy(o => o).OrderByDescending(g => g.Count()).First().Key;
@@ -259,9 +264,9 @@ public sealed class ClusterTests(ITestOutputHelper output)
         Assert.True(collector.Store.Audit.Verify().Intact);
 
         // The same cameras in one process, unpaced, same clock and settings: the same released bins, to the cell.
-        var single = ChildProcess.Cli("run", "--config", ClusterFixture.Config(dir, 9, null, mediaStart, paced: false, store: dir.File("single.db"), name: "single.yaml"));
+        var single = await singleRun;
         Assert.True(single.ExitCode == 0, single.StdErr);
-        var reference = ClusterFixture.CountRows(dir.File("single.db"));
+        var reference = ClusterFixture.CountRows(dirSingle.File("single.db"));
         Assert.Equal(18, reference.Count); // 9 cameras × 2 bins
         Assert.Equal(reference.Keys.OrderBy(x => x).ToList(), central.Keys.OrderBy(x => x).ToList());
         foreach (var (key, payloads) in reference)
