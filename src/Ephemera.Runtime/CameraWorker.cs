@@ -530,6 +530,7 @@ public sealed class CameraWorker : IDisposable
                 while (DetectFrame(_detectK) <= frame.Index) _detectK++;
                 return true;
             }
+            if (s is not (SubmitStatus.Busy or SubmitStatus.RequestInFlight)) return false; // the detector is gone: the engine is stopping
             // Every tensor bank taken: try again shortly.
             Thread.Sleep(1);
         }
