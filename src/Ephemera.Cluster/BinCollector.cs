@@ -66,8 +66,9 @@ public sealed class BinCollector
         var m = _manifest(p.CameraId);
         if (m is null || m.VersionHash != p.ManifestVersion || !m.Declares(p.Class) || !Travels(p.Class))
             return PartOutcome.Refused;
-        if (IsStale(p)) return PartOutcome.StaleEpoch;
         var key = (p.CameraId, p.Class, p.BinStart);
+        if (p.IsMediaTime) return AddMediaTime(key, p);
+        if (IsStale(p)) return PartOutcome.StaleEpoch;
         if (_released.Contains(key)) return PartOutcome.Late;
         if (p.EpochStart != default)
         {
@@ -79,6 +80,26 @@ public sealed class BinCollector
         epochs[p.Epoch] = p;
         return PartOutcome.Accepted;
     }
+
+    /// <summary>
+    /// A media-time part: the bin's count from the file's start up to <see cref="BinPart.MediaFrame"/>,
+    /// the same from any worker (detections on fixed frames, bins in media time). The part covering the
+    /// most frames is kept (at equal frames the closed one); a bin already released gets only a replay
+    /// of it (a new owner catching up from the file's start), which changes nothing: stale, not late.
+    /// No epoch fence is needed: an old owner's part is a prefix of the same count, never a double count.
+    /// </summary>
+    private PartOutcome AddMediaTime((string, DataClass, DateTimeOffset) key, BinPart p)
+    {
+        if (_released.Contains(key)) return PartOutcome.Stale;
+        if (!_open.TryGetValue(key, out var parts)) _open[key] = parts = new Dictionary<ulong, BinPart>();
+        if (parts.TryGetValue(MediaTimeSlot, out var have) && (have.MediaFrame > p.MediaFrame || (have.MediaFrame == p.MediaFrame && (have.Closed || !p.Closed))))
+            return PartOutcome.Stale;
+        parts[MediaTimeSlot] = p;
+        return PartOutcome.Accepted;
+    }
+
+    // A media-time bin holds one part (the furthest), in this slot of the per-epoch map.
+    private const ulong MediaTimeSlot = ulong.MaxValue;
 
     /// <summary>
     /// The fence at the collector: a part taken (<see cref="BinPart.AsOf"/>) after a newer epoch of its
@@ -103,10 +124,14 @@ public sealed class BinCollector
     /// <summary>
     /// Releases every bin whose end plus <see cref="Grace"/> is at or before <paramref name="now"/>
     /// (all of them with null): the epochs merged, then the gate. Each bin is released once.
+    /// A media-time bin is released when its closed part came (the media passed its end, or the file
+    /// ended), whatever the wall clock says, and never before: its bin times are the media's.
     /// </summary>
     public List<DerivedRecord> ReleaseDue(DateTimeOffset? now)
     {
-        var due = _open.Where(kv => now is null || kv.Value.Values.First().BinStart + TimeSpan.FromSeconds(kv.Value.Values.First().BinSeconds) + Grace <= now)
+        var due = _open.Where(kv => kv.Value.TryGetValue(MediaTimeSlot, out var media)
+                ? media.Closed
+                : now is null || kv.Value.Values.First().BinStart + TimeSpan.FromSeconds(kv.Value.Values.First().BinSeconds) + Grace <= now)
             .Select(kv => kv.Key).OrderBy(k => k.Bin).ToList();
         var records = new List<DerivedRecord>();
         foreach (var key in due)

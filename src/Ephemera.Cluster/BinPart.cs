@@ -13,6 +13,10 @@ namespace Ephemera.Cluster;
 /// <see cref="AsOf"/> (when the worker took the table) and <see cref="EpochStart"/> (when it claimed the
 /// lease; both UTC, default when unknown) let the collector ignore a part of an epoch taken after a
 /// newer epoch of the camera began (a worker that ran on past its lease).
+/// A part of a camera on the media-time clock (<see cref="MediaFrame"/> ≥ 0) is different: its table is
+/// the bin's whole count up to that frame of the file, counted from the file's start, so it is the same
+/// whichever worker computed it; the collector keeps the part covering the most frames, and the
+/// closed one is the whole bin (epochs are not added up).
 /// </summary>
 public sealed record BinPart(
     [property: JsonPropertyName("camera")] string CameraId,
@@ -27,15 +31,23 @@ public sealed record BinPart(
     [property: JsonPropertyName("cols")] IReadOnlyList<string> Cols,
     [property: JsonPropertyName("counts")] int[][] Counts,
     [property: JsonPropertyName("as_of")] DateTimeOffset AsOf = default,
-    [property: JsonPropertyName("epoch_start")] DateTimeOffset EpochStart = default)
+    [property: JsonPropertyName("epoch_start")] DateTimeOffset EpochStart = default,
+    [property: JsonPropertyName("media_frame")] long MediaFrame = -1)
 {
+    /// <summary>A part of a media-time camera: a deterministic cumulative table from the file's start (see the type).</summary>
+    [JsonIgnore] public bool IsMediaTime => MediaFrame >= 0;
+
     private static readonly JsonSerializerOptions s_json = new() { Converters = { new JsonStringEnumConverter() } };
 
     /// <summary>
     /// The de-duplicating message id (<c>Nats-Msg-Id</c>): camera, class, bin, manifest version, epoch and
     /// sequence. A part sent again (a retry, a replay from the disconnection buffer) is a no-op on the server.
+    /// A media-time part is named by the frames it covers instead of the epoch (<c>…/m{frames}</c>, plus
+    /// <c>c</c> when closed): the same table from whichever worker, so a failover's replay is a no-op too.
     /// </summary>
-    public string MessageId => $"{CameraId}/{Class}/{BinStart.ToUnixTimeSeconds()}/{ManifestVersion[..Math.Min(16, ManifestVersion.Length)]}/{Epoch}/{Seq}";
+    public string MessageId => IsMediaTime
+        ? $"{CameraId}/{Class}/{BinStart.ToUnixTimeSeconds()}/{ManifestVersion[..Math.Min(16, ManifestVersion.Length)]}/m{MediaFrame}{(Closed ? "c" : "")}"
+        : $"{CameraId}/{Class}/{BinStart.ToUnixTimeSeconds()}/{ManifestVersion[..Math.Min(16, ManifestVersion.Length)]}/{Epoch}/{Seq}";
 
     /// <summary>The table as the runtime's raw table (for merging).</summary>
     public RawBinTable ToTable()

@@ -25,7 +25,7 @@ public sealed class CameraOutput(string camera, ulong epoch, DateTimeOffset epoc
     private readonly object _lock = new();
     private Dictionary<(DataClass, DateTimeOffset), RawBinTable> _base = new();    // subtracted from the current epoch's tables
     private readonly Dictionary<(DataClass, DateTimeOffset), RawBinTable> _sent = new(); // raw tables as last sent, per open bin
-    private readonly Dictionary<(DataClass, DateTimeOffset), (RawBinTable Table, bool Closed)> _held = new();
+    private readonly Dictionary<(DataClass, DateTimeOffset), (RawBinTable Table, bool Closed, long MediaFrames)> _held = new();
     private Dictionary<(DataClass, DateTimeOffset), RawBinTable>? _fenceBase;
     private long _seq;
     private DateTimeOffset _epochStart = epochStart;
@@ -41,7 +41,8 @@ public sealed class CameraOutput(string camera, ulong epoch, DateTimeOffset epoc
     public int Held { get { lock (_lock) return _held.Count; } }
 
     /// <summary>Tables from the engine: parts of the current epoch, or held while fenced.</summary>
-    public List<BinPart> Tap(TimeSpan binLength, string manifestVersion, IReadOnlyList<RawBinTable> tables, bool closed)
+    /// <param name="mediaFrames">Media time: the frames of the file the tables cover (-1: wall clock).</param>
+    public List<BinPart> Tap(TimeSpan binLength, string manifestVersion, IReadOnlyList<RawBinTable> tables, bool closed, long mediaFrames = -1)
     {
         var parts = new List<BinPart>();
         lock (_lock)
@@ -49,15 +50,18 @@ public sealed class CameraOutput(string camera, ulong epoch, DateTimeOffset epoc
             foreach (var t in tables)
             {
                 var key = (t.Class, t.BinStart);
-                if (_fenceBase is not null) { _held[key] = (t, closed || (_held.TryGetValue(key, out var h) && h.Closed)); continue; }
-                parts.Add(PartOf(binLength, manifestVersion, t, closed));
+                if (_fenceBase is not null) { _held[key] = (t, closed || (_held.TryGetValue(key, out var h) && h.Closed), mediaFrames); continue; }
+                parts.Add(PartOf(binLength, manifestVersion, t, closed, mediaFrames));
             }
         }
         return parts;
     }
 
-    private BinPart PartOf(TimeSpan binLength, string manifestVersion, RawBinTable t, bool closed)
+    private BinPart PartOf(TimeSpan binLength, string manifestVersion, RawBinTable t, bool closed, long mediaFrames)
     {
+        // Media time: the table counts from the file's start whoever ran it: sent whole, never a difference.
+        if (mediaFrames >= 0)
+            return BinPart.From(Camera, binLength, manifestVersion, _epoch, ++_seq, closed, t) with { AsOf = DateTimeOffset.UtcNow, EpochStart = _epochStart, MediaFrame = mediaFrames };
         var key = (t.Class, t.BinStart);
         var send = _base.TryGetValue(key, out var b) ? Subtract(t, b) : t;
         if (closed) { _sent.Remove(key); _base.Remove(key); } // a closed bin gets no more tables
@@ -89,7 +93,7 @@ public sealed class CameraOutput(string camera, ulong epoch, DateTimeOffset epoc
             if (_fenceBase is null) return [];
             if (newEpoch != _epoch) { _base = _fenceBase; _sent.Clear(); _epoch = newEpoch; _epochStart = newEpochStart; }
             _fenceBase = null;
-            var parts = _held.Values.OrderBy(h => h.Table.BinStart).Select(h => PartOf(binLength, manifestVersion, h.Table, h.Closed)).ToList();
+            var parts = _held.Values.OrderBy(h => h.Table.BinStart).Select(h => PartOf(binLength, manifestVersion, h.Table, h.Closed, h.MediaFrames)).ToList();
             _held.Clear();
             return parts;
         }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Ephemera.Core;
 using Ephemera.Governance;
+using Ephemera.Governance.Records;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -229,6 +230,7 @@ public sealed class Collector : IDisposable
         var fenced = new Dictionary<string, long>();
         foreach (var data in parts)
         {
+            if (IconPart.IsIcon(data)) { TakeIcon(data); continue; }
             BinPart p;
             try { p = BinPart.Parse(data); }
             catch (EphemeraException e) { Refused++; _log.LogWarning("collector: {Error}", e.Message); continue; }
@@ -241,7 +243,7 @@ public sealed class Collector : IDisposable
                         c.Transaction = tx;
                         c.CommandText = "INSERT OR REPLACE INTO cluster_parts VALUES($c, $k, $b, $e, $j)";
                         c.Parameters.AddWithValue("$c", p.CameraId); c.Parameters.AddWithValue("$k", p.Class.ToString());
-                        c.Parameters.AddWithValue("$b", p.BinStart.UtcDateTime.ToString("O")); c.Parameters.AddWithValue("$e", (long)p.Epoch);
+                        c.Parameters.AddWithValue("$b", p.BinStart.UtcDateTime.ToString("O")); c.Parameters.AddWithValue("$e", p.IsMediaTime ? -1 : (long)p.Epoch); // a media-time bin keeps one part, the furthest
                         c.Parameters.AddWithValue("$j", data);
                         c.ExecuteNonQuery();
                     }
@@ -257,6 +259,39 @@ public sealed class Collector : IDisposable
             _store.Audit.Append(new ClusterAuditRecord(camera, "late-parts", "parts of bins already released: not released on their own (a sub-k difference)", n));
         foreach (var (camera, n) in fenced)
             _store.Audit.Append(new ClusterAuditRecord(camera, "stale-epoch-parts", "parts taken after a newer epoch of the camera began (a worker past its lease): ignored", n));
+    }
+
+    // The newest icon time released per camera: an older snapshot (a failover's reordering) is stale.
+    private readonly Dictionary<string, DateTimeOffset> _iconAt = new(StringComparer.Ordinal);
+    /// <summary>Crowd icon images released into the store (latest-only: each replaced the camera's previous one).</summary>
+    public long IconsReleased;
+
+    /// <summary>
+    /// A crowd icon image: not a bin, a latest-only snapshot. The newest per camera goes through the
+    /// gate (the manifest must release icons, under the same version) into the store's latest item and
+    /// to the camera's MQTT broker; an older or repeated one is stale.
+    /// </summary>
+    private void TakeIcon(byte[] data)
+    {
+        IconPart icon;
+        try { icon = IconPart.Parse(data); }
+        catch (EphemeraException e) { Refused++; _log.LogWarning("collector: {Error}", e.Message); return; }
+        var m = ManifestOf(icon.CameraId);
+        if (m is null || m.VersionHash != icon.ManifestVersion || !m.Declares(DataClass.IconImage)) { Refused++; return; }
+        if (_iconAt.TryGetValue(icon.CameraId, out var newest) && newest >= icon.At) { Stale++; return; }
+        try
+        {
+            var record = ReleaseGate.IconImage(m, icon.At, icon.Png, icon.People);
+            _store.Write(record);
+            _iconAt[icon.CameraId] = icon.At;
+            Accepted++; IconsReleased++;
+            if (_mqttOf.TryGetValue(icon.CameraId, out var sink)) sink.Write(record);
+        }
+        catch (EphemeraException e)
+        {
+            Refused++;
+            _log.LogWarning("camera {Camera}: icon image refused: {Reason}", icon.CameraId, e.Message);
+        }
     }
 
     /// <summary>Releases the bins that are due (all with null) into the store; returns how many.</summary>

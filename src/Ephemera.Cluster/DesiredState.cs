@@ -14,7 +14,8 @@ public sealed record CameraStatus(
     [property: JsonPropertyName("detect_fps")] double DetectFps,
     [property: JsonPropertyName("parts_published")] long PartsPublished,
     [property: JsonPropertyName("at")] DateTimeOffset At,
-    [property: JsonPropertyName("reason")] string? Reason = null)
+    [property: JsonPropertyName("reason")] string? Reason = null,
+    [property: JsonPropertyName("media_frame")] long MediaFrame = -1)
 {
     /// <summary>UTF-8 JSON.</summary>
     public byte[] ToUtf8() => JsonSerializer.SerializeToUtf8Bytes(this);

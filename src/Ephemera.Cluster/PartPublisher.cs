@@ -122,8 +122,10 @@ public sealed class PartPublisher : IAsyncDisposable
                         timeout.CancelAfter(TimeSpan.FromSeconds(5));
                         var ack = await _cluster.JetStream.PublishAsync(ClusterNames.RecordSubject(part.CameraId, part.Class), part.ToUtf8(),
                             opts: new NatsJSPubOpts { MsgId = part.MessageId }, cancellationToken: timeout.Token).ConfigureAwait(false);
-                        ack.EnsureSuccess();
+                        // A duplicate is a success: the server has the part already (a lost ack retried, or a
+                        // media-time part another worker sent first). EnsureSuccess would throw on it.
                         duplicate = ack.Duplicate;
+                        if (!duplicate) ack.EnsureSuccess();
                     }
                     catch (Exception e) when (e is NatsException or OperationCanceledException or TimeoutException)
                     {

@@ -98,6 +98,7 @@ public sealed class Worker
         host.Start();
         using var stopImages = new CancellationTokenSource();
         var uploading = Task.Run(() => UploadImagesAsync(images, host, stopImages.Token));
+        var iconsOut = Task.Run(() => PublishIconsAsync(cluster, stopImages.Token));
         using var stopWatchdog = new CancellationTokenSource();
         var watchdog = Task.Run(() => FenceWatchdogAsync(host, stopWatchdog.Token));
         _log.LogInformation("worker {Id}: capacity {Capacity} cameras, lease {Lease} s, server {Url}", _options.WorkerId, _options.Capacity, _options.LeaseTime.TotalSeconds, cluster.Url);
@@ -112,6 +113,8 @@ public sealed class Worker
         List<KeyValuePair<string, Owned>> owned;
         lock (_owned) owned = _owned.ToList();
         foreach (var (camera, _) in owned) host.RemoveCamera(camera, TimeSpan.FromSeconds(10));
+        // Media time: where each camera stopped, for the next owner to catch up to.
+        var mediaFrames = host.RetiredCameras.GroupBy(c => c.Id).ToDictionary(g => g.Key, g => g.Last() is var c && c.IsMediaTime ? Math.Max(c.MediaFrames, c.ResumeFrame) : -1, StringComparer.Ordinal);
         // The leases were renewed (and the fence kept) while the cameras stopped; now the last revisions are given back.
         stopWatchdog.Cancel();
         await watchdog.ConfigureAwait(false);
@@ -125,15 +128,18 @@ public sealed class Worker
             try
             {
                 await leases.ReleaseAsync(camera, o.LeaseRevision, giveBack.Token).ConfigureAwait(false);
-                await statusKv.PutAsync(camera, new CameraStatus(camera, _options.WorkerId, "released", o.Epoch, 0, 0, publisher.Published, DateTimeOffset.UtcNow).ToUtf8(), cancellationToken: giveBack.Token).ConfigureAwait(false);
+                await statusKv.PutAsync(camera, new CameraStatus(camera, _options.WorkerId, "released", o.Epoch, 0, 0, publisher.Published, DateTimeOffset.UtcNow,
+                    MediaFrame: mediaFrames.GetValueOrDefault(camera, -1)).ToUtf8(), cancellationToken: giveBack.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is NatsException or OperationCanceledException) { }
         }
         lock (_owned) _owned.Clear();
         host.Stop();
         _images.Writer.TryComplete();
+        _icons.Writer.TryComplete();
         stopImages.CancelAfter(TimeSpan.FromSeconds(10)); // the last images out while the server answers
         await uploading.ConfigureAwait(false);
+        await iconsOut.ConfigureAwait(false);
     }
 
     // Case-4 images on their way to the object store: bounded (an image is large), the oldest dropped and counted.
@@ -145,11 +151,60 @@ public sealed class Worker
     /// <summary>Case-4 images put into the object store.</summary>
     public long ImagesStored => Interlocked.Read(ref _imagesStored);
 
-    /// <summary>The engine's released records, for the one class a worker sends whole: case-4 anonymised images.</summary>
+    // Crowd icon images on their way to the collector: latest-only, so a short queue, the oldest dropped (a newer one supersedes it).
+    private readonly System.Threading.Channels.Channel<Governance.Records.IconImageRecord> _icons =
+        System.Threading.Channels.Channel.CreateBounded<Governance.Records.IconImageRecord>(
+            new System.Threading.Channels.BoundedChannelOptions(4) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropOldest });
+    private long _iconsSent, _iconsDropped;
+    /// <summary>Crowd icon images the server took (case 5); and those dropped (fenced, or the server away: a newer one supersedes them).</summary>
+    public long IconsSent => Interlocked.Read(ref _iconsSent);
+    public long IconsDropped => Interlocked.Read(ref _iconsDropped);
+
+    /// <summary>
+    /// Sends the crowd icon images to the record stream (message id: camera and time). Not spooled: an
+    /// icon is a latest-only snapshot, and the next one (seconds later) replaces it; one the server does
+    /// not take is dropped and counted.
+    /// </summary>
+    private async Task PublishIconsAsync(ClusterConnection cluster, CancellationToken ct)
+    {
+        try
+        {
+            await foreach (var record in _icons.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                var icon = IconPart.From(record);
+                try
+                {
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    timeout.CancelAfter(TimeSpan.FromSeconds(5));
+                    var ack = await cluster.JetStream.PublishAsync(ClusterNames.RecordSubject(icon.CameraId, DataClass.IconImage), icon.ToUtf8(),
+                        opts: new NATS.Client.JetStream.NatsJSPubOpts { MsgId = icon.MessageId }, cancellationToken: timeout.Token).ConfigureAwait(false);
+                    if (!ack.Duplicate) NATS.Client.JetStream.NatsJSExtensions.EnsureSuccess(ack);
+                    Interlocked.Increment(ref _iconsSent);
+                }
+                catch (Exception e) when (e is NatsException or TimeoutException or (OperationCanceledException and not OperationCanceledException { CancellationToken.IsCancellationRequested: true }))
+                {
+                    Interlocked.Increment(ref _iconsDropped);
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    /// <summary>
+    /// The engine's released records, for the classes a worker sends whole: case-4 anonymised images (to the
+    /// object store) and case-5 crowd icon images (latest-only, to the collector).
+    /// </summary>
     private sealed class ImageSink(Worker w) : Governance.Records.IOutputSink
     {
         public void Write(Governance.Records.DerivedRecord record)
         {
+            if (record is Governance.Records.IconImageRecord icon)
+            {
+                // Fenced (or no longer ours): another worker may run the camera now; its icons are its own.
+                if (!w._outputs.TryGetValue(icon.CameraId, out var io) || io.Fenced) { Interlocked.Increment(ref w._iconsDropped); return; }
+                w._icons.Writer.TryWrite(icon);
+                return;
+            }
             if (record is not Governance.Records.AnonymisedImageRecord image) return;
             // Fenced (or no longer ours): another worker may run the camera now; its image is not sent.
             if (!w._outputs.TryGetValue(image.CameraId, out var o) || o.Fenced) { Interlocked.Increment(ref w._imagesFenced); return; }
@@ -312,7 +367,11 @@ public sealed class Worker
                 _binOf[camera] = m.Privacy.TimeBin; _versionOf[camera] = m.VersionHash; _manifestOf[camera] = m;
                 // Owned before it is admitted: admitting can take seconds, and the renewal loop keeps the lease meanwhile.
                 lock (_owned) _owned[camera] = new Owned(epoch, epoch, desiredRev, sent);
-                a = host.Admit(want.Camera, m);
+                // A media-time camera counts from its file's start on every owner (so its parts are the same
+                // whoever sends them); it catches up unpaced to where the last owner reported it was.
+                long resume = want.Camera.MediaStart is null ? 0 : await MediaFrameAsync(statusKv, camera, ct).ConfigureAwait(false);
+                a = host.Admit(want.Camera, m, resumeFrame: resume);
+                if (resume > 0) _log.LogInformation("worker {Id}: camera {Camera}: media time, catching up to frame {Frame} unpaced", _options.WorkerId, camera, resume);
             }
             catch (EphemeraException e) { a = CameraAdmission.Refused(camera, e.Message); }
             Owned? now;
@@ -355,7 +414,8 @@ public sealed class Worker
             if (o is null) continue;
             string state = _outputs.TryGetValue(c.Id, out var output) && output.Fenced ? "fenced" : c.State.ToString().ToLowerInvariant();
             await statusKv.PutAsync(c.Id, new CameraStatus(c.Id, _options.WorkerId, state, o.Epoch,
-                Math.Round(c.FramesDecoded / secs, 2), Math.Round(c.DetectionsDone / secs, 2), _publisher?.Published ?? 0, DateTimeOffset.UtcNow, c.Error).ToUtf8(),
+                Math.Round(c.FramesDecoded / secs, 2), Math.Round(c.DetectionsDone / secs, 2), _publisher?.Published ?? 0, DateTimeOffset.UtcNow, c.Error,
+                c.IsMediaTime ? Math.Max(c.MediaFrames, c.ResumeFrame) : -1).ToUtf8(),
                 cancellationToken: ct).ConfigureAwait(false);
         }
     }
@@ -377,6 +437,18 @@ public sealed class Worker
         foreach (var p in parts) _publisher.Enqueue(p);
     }
 
+    /// <summary>Media time: the frame the camera's last owner reported (0 when none did).</summary>
+    private static async Task<long> MediaFrameAsync(NATS.Client.KeyValueStore.INatsKVStore statusKv, string camera, CancellationToken ct)
+    {
+        try
+        {
+            var e = await statusKv.GetEntryAsync<byte[]>(camera, cancellationToken: ct).ConfigureAwait(false);
+            return e.Value is { } v && CameraStatus.Parse(v) is { } s ? Math.Max(0, s.MediaFrame) : 0;
+        }
+        // No report (or the server did not answer): from the start, paced — the same counts, only later.
+        catch (Exception e) when (e is NatsException or TimeoutException or (OperationCanceledException and not OperationCanceledException { CancellationToken.IsCancellationRequested: true })) { return 0; }
+    }
+
     /// <summary>True when the camera's last status is this worker's under <paramref name="epoch"/>: nobody else ran it since.</summary>
     private async Task<bool> LastStatusIsOursAsync(NATS.Client.KeyValueStore.INatsKVStore statusKv, string camera, ulong epoch, CancellationToken ct)
     {
@@ -389,8 +461,8 @@ public sealed class Worker
     }
 
     /// <summary>The engine's raw-bin tap: each table becomes a part of the camera's current epoch (held while the camera is fenced).</summary>
-    private void Tap(string camera, CameraManifest m, IReadOnlyList<RawBinTable> tables, bool closed)
+    private void Tap(string camera, CameraManifest m, IReadOnlyList<RawBinTable> tables, bool closed, long mediaFrames)
     {
-        if (_outputs.TryGetValue(camera, out var output)) Send(output.Tap(m.Privacy.TimeBin, m.VersionHash, tables, closed));
+        if (_outputs.TryGetValue(camera, out var output)) Send(output.Tap(m.Privacy.TimeBin, m.VersionHash, tables, closed, mediaFrames));
     }
 }

@@ -179,12 +179,22 @@ public static class ConfigLoader
     private static CameraConfig ParseCamera(Ctx ctx, YamlNode node, string at)
     {
         var m = ctx.Map(node, at);
-        ctx.OnlyKeys(m, at, "id", "source", "manifest", "loop", "paced", "detect_fps", "priority", "analytics", "mqtt", "forecast");
+        ctx.OnlyKeys(m, at, "id", "source", "manifest", "loop", "paced", "media_time", "detect_fps", "priority", "analytics", "mqtt", "forecast");
         string id = ctx.Str(m, at, "id") ?? throw ctx.Error(m, at + ".id", "missing (every camera needs an id)");
         if (id.Length == 0 || id.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
             throw ctx.Error(m, at + ".id", $"'{id}' must be letters, digits, '-', '_' or '.'");
         string source = ctx.Str(m, at, "source") ?? throw ctx.Error(m, at + ".source", "missing (file path, rtsp:// or http(s):// URL)");
         if (!source.Contains("://", StringComparison.Ordinal)) source = ctx.Resolve(source);
+        DateTimeOffset? mediaStart = null;
+        if (ctx.Str(m, at, "media_time") is { } mt)
+        {
+            if (source.Contains("://", StringComparison.Ordinal))
+                throw ctx.Error(m, at + ".media_time", "only a file source has a media clock (a network camera is live: it keeps the wall clock)");
+            if (!DateTimeOffset.TryParse(mt, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var start)
+                || start.Year is < 2000 or > 2200)
+                throw ctx.Error(m, at + ".media_time", $"'{mt}' is not a UTC instant such as 2026-12-01T10:00:00Z (the time of the file's first frame)");
+            mediaStart = start.ToUniversalTime();
+        }
         return new CameraConfig
         {
             Id = id,
@@ -192,6 +202,7 @@ public static class ConfigLoader
             Manifest = ctx.PathValue(m, at, "manifest"),
             Loop = ctx.Bool(m, at, "loop") ?? false,
             Paced = ctx.Bool(m, at, "paced") ?? true,
+            MediaStart = mediaStart,
             DetectFps = ctx.Num(m, at, "detect_fps", 0, 1000),
             Priority = (int)(ctx.Num(m, at, "priority", 0, 100) ?? 1),
             Analytics = m.Children.TryGetValue(new YamlScalarNode("analytics"), out var a) ? ParseAnalytics(ctx, a, at + ".analytics") : new AnalyticsConfig(),

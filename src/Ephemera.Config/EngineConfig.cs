@@ -139,6 +139,13 @@ public sealed record CameraConfig
     public bool Paced { get; init; } = true;
     /// <summary>Detections per second for this camera (null = engine default).</summary>
     public double? DetectFps { get; init; }
+    /// <summary>
+    /// File sources: the deterministic media-time clock (YAML <c>media_time: START</c>, a UTC instant).
+    /// Frame n is at START + n / frame rate: time bins follow the media, not the wall clock, and
+    /// detections run on fixed frames (never skipped, never moved by load), so the same clip gives
+    /// the same per-bin counts at any pace, on any machine or worker. Null = the wall clock.
+    /// </summary>
+    public DateTimeOffset? MediaStart { get; init; }
     /// <summary>Higher priority cameras keep their detection rate longer when the machine is behind.</summary>
     public int Priority { get; init; } = 1;
     /// <summary>Purpose analytics settings (lines, zones, floor calibration), bound by the analytics layer.</summary>

@@ -41,6 +41,13 @@ public sealed class CameraWorker : IDisposable
     private readonly long _detectIntervalTicks;
     private readonly long _detectPhaseTicks;
     private readonly double _epochSeconds;
+    // The media-time clock (null: wall clock): analytics seconds of frame 0, and the frame index
+    // from which a file camera is paced (a camera moved by failover catches up unpaced first).
+    private readonly double? _mediaOffsetSeconds;
+    private readonly long _resumeFrame;
+    private long _detectK;                 // media time: detections due so far (the k-th is on frame DetectFrame(k))
+    private long _mediaFrames;             // media time: frames the analytics have seen (last detected frame + 1)
+    private bool _binsFinal;
     private Thread? _thread;
     private volatile bool _stop;
     private long _pendingCaptureTicks;
@@ -126,12 +133,15 @@ public sealed class CameraWorker : IDisposable
     public CameraWorker(CameraConfig config, CameraManifest manifest, PurposeAnalyticsOptions analytics,
         CrossStreamBatcher? batcher, double detectFps, SourceOptions sourceOptions, StageTimes stages, double epochSeconds,
         DetectionFairness? fairness = null, double detectPhase = 0, ILogger? log = null,
-        IReadOnlyList<IPixelStage>? pixelStages = null, int pixelStageSlots = 2, ScheduleOptions? schedule = null)
+        IReadOnlyList<IPixelStage>? pixelStages = null, int pixelStageSlots = 2, ScheduleOptions? schedule = null,
+        double? mediaOffsetSeconds = null, long resumeFrame = 0)
     {
         if (detectPhase is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(detectPhase), detectPhase, "a fraction of the detection interval, 0 ≤ phase < 1");
         Config = config; Manifest = manifest; _batcher = batcher; _stages = stages; _fairness = fairness;
         _sourceOptions = sourceOptions with { Loop = config.Loop, Paced = false }; // pacing is done here, so decode time is measurable
         _epochSeconds = epochSeconds;
+        _mediaOffsetSeconds = mediaOffsetSeconds;
+        _resumeFrame = Math.Max(0, resumeFrame);
         Analytics = new PurposeAnalytics(analytics);
         // The adaptive default: its thresholds follow the detector's score scale (YOLOX-Nano at 416 on
         // ADL-Rundle-6: HOTA .377 vs .350 with the fixed Live thresholds).
@@ -142,7 +152,8 @@ public sealed class CameraWorker : IDisposable
         _detectIntervalTicks = detectFps > 0 ? (long)(Stopwatch.Frequency / detectFps) : long.MaxValue;
         _detectPhaseTicks = detectFps > 0 ? (long)(detectPhase * _detectIntervalTicks) : 0;
         DetectFps = detectFps;
-        if (schedule is { Mode: ScheduleMode.ByNeed } && batcher != null && detectFps > 0)
+        // Media time detects on fixed frames: the by-need schedule's decisions depend on timing, so it runs at full rate.
+        if (schedule is { Mode: ScheduleMode.ByNeed } && batcher != null && detectFps > 0 && mediaOffsetSeconds is null)
             _scheduler = DetectionScheduler.For(schedule, detectFps, Analytics);
         State = CameraState.Starting;
     }
@@ -180,8 +191,36 @@ public sealed class CameraWorker : IDisposable
         lock (_analyticsLock) return action(Analytics!);
     }
 
-    /// <summary>Seconds on the analytics clock (aligned to UTC midnight, so time bins align to wall-clock bins).</summary>
-    public double NowSeconds() => _epochSeconds + Stopwatch.GetElapsedTime(s_startTicks).TotalSeconds;
+    /// <summary>
+    /// Seconds on the analytics clock (aligned to UTC midnight, so time bins align to wall-clock bins);
+    /// on the media-time clock, the media time the analytics have reached (bins close as the media passes their end).
+    /// </summary>
+    public double NowSeconds() => _mediaOffsetSeconds is { } o
+        ? o + Interlocked.Read(ref _mediaFrames) / (SourceFrameRate > 0 ? SourceFrameRate : 25)
+        : _epochSeconds + Stopwatch.GetElapsedTime(s_startTicks).TotalSeconds;
+
+    /// <summary>
+    /// Media time: how far the media must pass a bin's end before the bin is closed. Analytics stamp an
+    /// event when it began and count it a few detections later (a line crossing once the track stayed
+    /// across); closing a bin as soon as the media passed its end would make its count depend on when the
+    /// engine happened to flush. Events counted later than this after their stamp are out of reach.
+    /// </summary>
+    public const double MediaSettleSeconds = 15;
+
+    /// <summary>The time up to which bins may be closed: now on the wall clock; on the media clock, the media reached less <see cref="MediaSettleSeconds"/>.</summary>
+    public double FlushSeconds() => _mediaOffsetSeconds is null ? NowSeconds() : NowSeconds() - MediaSettleSeconds;
+
+    /// <summary>True on the deterministic media-time clock (<see cref="CameraConfig.MediaStart"/>).</summary>
+    public bool IsMediaTime => _mediaOffsetSeconds is not null;
+    /// <summary>Media time: frames the analytics have covered (the last detected frame + 1); -1 on the wall clock.</summary>
+    public long MediaFrames => _mediaOffsetSeconds is null ? -1 : Interlocked.Read(ref _mediaFrames);
+    /// <summary>The frame from which the camera is paced (earlier ones are caught up unpaced; 0 = all paced).</summary>
+    public long ResumeFrame => _resumeFrame;
+    /// <summary>The camera's last bins were published as final (once only: the analytics keep them after a final snapshot).</summary>
+    internal bool BinsFinal { get => Volatile.Read(ref _binsFinal); set => Volatile.Write(ref _binsFinal, value); }
+
+    /// <summary>Media time: the frame of the k-th detection, the first at or after k detection intervals (never moved by load).</summary>
+    private long DetectFrame(long k) => (long)Math.Ceiling(k * SourceFrameRate / DetectFps - 1e-9);
     private static readonly long s_startTicks = Stopwatch.GetTimestamp();
 
     /// <summary>A network source counts as a live camera: down at start is a gap to retry, not a failure.</summary>
@@ -270,11 +309,16 @@ public sealed class CameraWorker : IDisposable
             long lastIndex = -1;     // the source's index of the last frame read, decoded or not
             // Only files need pacing to stand in for a live camera; a network stream paces itself.
             bool paced = Config.Paced && !Config.Source.Contains("://", StringComparison.Ordinal);
+            // Media time, moved here by a failover: the frames before the resume point are caught up unpaced
+            // (the same detections as the previous owner ran, so the same tracks and counts), then paced.
+            bool catchingUp = paced && _mediaOffsetSeconds is not null && _resumeFrame > 0;
+            if (catchingUp) paced = false;
             State = CameraState.Running;
             while (!_stop)
             {
                 // Pace like a live camera: frame n exists at scheduleStart + n × interval. Wait for it
                 // *before* decoding, so no pixel sits in memory while we wait.
+                if (catchingUp && lastIndex + 1 >= _resumeFrame) { catchingUp = false; paced = true; delivered = 0; }
                 long due = scheduleStart + delivered * frameTicks;
                 TakeResult();
                 if (paced)
@@ -292,7 +336,7 @@ public sealed class CameraWorker : IDisposable
                 FrameLease? frame;
                 try
                 {
-                    status = source.Read(out frame, WantedFrom(lastIndex, nextDetect, paced ? due : Stopwatch.GetTimestamp(), frameTicks));
+                    status = source.Read(out frame, _mediaOffsetSeconds is null ? WantedFrom(lastIndex, nextDetect, paced ? due : Stopwatch.GetTimestamp(), frameTicks) : WantedMedia());
                 }
                 catch (EphemeraException e)
                 {
@@ -361,6 +405,11 @@ public sealed class CameraWorker : IDisposable
                     else due = t0;
 
                     long now = Stopwatch.GetTimestamp();
+                    if (_mediaOffsetSeconds is not null)
+                    {
+                        if (_batcher != null && frame!.Index >= DetectFrame(_detectK) && !DetectMedia(frame!, due, now)) return;
+                        goto frameDone;
+                    }
                     // Due from the last frame at or before the due time (the one WantedFrom asked for).
                     bool detectionDue = _batcher != null && (paced ? due + frameTicks > nextDetect : now >= nextDetect);
                     if (detectionDue && _fairness?.MayDetect(this) == false)
@@ -416,6 +465,7 @@ public sealed class CameraWorker : IDisposable
                         }
                     }
                 }
+                frameDone:
                 // The lease is disposed: its pixels are wiped (or will be when the decoder drops its last reference).
                 Interlocked.Increment(ref _framesDestroyed);
             }
@@ -438,6 +488,53 @@ public sealed class CameraWorker : IDisposable
         // (reference frames always are), at most a few frames later.
         int stride = (int)Math.Clamp(_detectIntervalTicks / Math.Max(1, frameTicks), 1, 1000);
         return new WantedFrames(lastIndex + 1 + framesAhead, stride);
+    }
+
+    /// <summary>Media time: every frame from the next detection's on, one per detection interval when the interval is a whole number of frames.</summary>
+    private WantedFrames WantedMedia()
+    {
+        if (_batcher == null) return new WantedFrames(long.MaxValue);
+        double ratio = SourceFrameRate / DetectFps;
+        int stride = Math.Abs(ratio - Math.Round(ratio)) < 1e-9 ? (int)Math.Clamp(Math.Round(ratio), 1, 1000) : 1;
+        return new WantedFrames(DetectFrame(_detectK), stride);
+    }
+
+    /// <summary>
+    /// Media time: the frame's detection runs, whatever the load — a busy detector is waited for, never
+    /// skipped (the camera falls behind its pace instead), and no camera defers to another. So the same
+    /// frames are detected on every run. False when the camera failed or is stopping.
+    /// </summary>
+    private bool DetectMedia(FrameLease frame, long due, long now)
+    {
+        // A frame lost before the due one (the frame pool ran out) moves the detection to this frame: counted.
+        if (frame.Index > DetectFrame(_detectK)) Interlocked.Increment(ref _detectionsSkipped);
+        while (!_stop)
+        {
+            TakeResult();
+            // The previous detection still in flight: its result (and its frame's tag) first.
+            if (_request!.Status == DetectionStatus.Pending || _resultReady.IsSet) { _resultReady.Wait(TimeSpan.FromMilliseconds(2)); continue; }
+            _request.Tag = frame.Index;
+            _pendingCaptureTicks = Math.Min(due, now);
+            SubmitStatus s;
+            long p0 = Stopwatch.GetTimestamp();
+            try { s = _batcher!.Submit(frame.View, _request); }
+            catch (EphemeraException e)
+            {
+                Fail($"{Config.Source}: frame {frame.Index}: {e.Message}");
+                return false;
+            }
+            if (s == SubmitStatus.Accepted)
+            {
+                _stages.Add(Stage.Preprocess, Stopwatch.GetTimestamp() - p0);
+                if (_pixelStages != null) _heldForStages = _pixelStages.TryHold(frame);
+                while (DetectFrame(_detectK) <= frame.Index) _detectK++;
+                return true;
+            }
+            if (s is not (SubmitStatus.Busy or SubmitStatus.RequestInFlight)) return false; // the detector is gone: the engine is stopping
+            // Every tensor bank taken: try again shortly.
+            Thread.Sleep(1);
+        }
+        return false;
     }
 
     /// <summary>
@@ -506,7 +603,8 @@ public sealed class CameraWorker : IDisposable
         if (_request.Status != DetectionStatus.Completed) { if (held != null) _pixelStages!.Drop(held); return; }
         long t0 = Stopwatch.GetTimestamp();
         long cpu0 = ThreadCpuClock.NowNs();
-        double nowSeconds = NowSeconds();
+        // Media time: the detected frame's own media time (its result may come back frames later).
+        double nowSeconds = _mediaOffsetSeconds is { } mo ? mo + _request.Tag / (SourceFrameRate > 0 ? SourceFrameRate : 25) : NowSeconds();
         lock (_analyticsLock)
         {
             var tracks = _tracker!.Update(_request.Output, _request.Tag);
@@ -515,6 +613,7 @@ public sealed class CameraWorker : IDisposable
             _stages.Add(Stage.Track, t1 - t0);
             _stages.AddCpu(Stage.Track, cpu1 - cpu0);
             Analytics!.Update(tracks, RemovedSinceLastUpdate(), nowSeconds);
+            if (_mediaOffsetSeconds is not null) Interlocked.Exchange(ref _mediaFrames, _request.Tag + 1);
             _scheduler?.ObserveTracks(tracks, detected: true);
             _stages.Add(Stage.Analytics, Stopwatch.GetTimestamp() - t1);
             _stages.AddCpu(Stage.Analytics, ThreadCpuClock.NowNs() - cpu1);

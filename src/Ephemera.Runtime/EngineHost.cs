@@ -33,11 +33,14 @@ public sealed record EngineRunOptions
     /// <summary>
     /// The cluster transport's tap (null = none): each camera's raw, not yet suppressed count tables
     /// of its open bins at every checkpoint (<c>closed</c> false) and of the bins it closes
-    /// (<c>closed</c> true; at a stop or removal, its partial bins). Only for a transport that merges
+    /// (<c>closed</c> true; at a stop or removal, its partial bins — except on the media-time clock,
+    /// where only the media passing a bin's end or the file's end closes it: a camera stopped mid-file
+    /// resumes elsewhere). The last argument: on the media-time clock, the frames the tables cover
+    /// (<see cref="CameraWorker.MediaFrames"/>), else -1. Only for a transport that merges
     /// the parts of a bin and releases it through <see cref="ReleaseGate"/> (Ephemera.Cluster's
     /// collector): the tables are counts, never pixels, but they are not k-suppressed.
     /// </summary>
-    public Action<string, CameraManifest, IReadOnlyList<RawBinTable>, bool>? RawBinTap { get; init; }
+    public Action<string, CameraManifest, IReadOnlyList<RawBinTable>, bool, long>? RawBinTap { get; init; }
     /// <summary>
     /// False for a cluster worker: its store keeps the pixel audit and lifecycle, not released records
     /// (the collector's store is the one store of the cluster; a worker's own releases of a bin that a
@@ -213,7 +216,7 @@ public sealed class EngineHost : IDisposable
             _detector.Model.Name, _detector.InputWidth, _detector.InputHeight, _batcher.Workers, _detector.Options.Inference.EffectiveIntraOpThreads, banks);
     }
 
-    private CameraWorker AddWorker(Validated v, double phase, bool start)
+    private CameraWorker AddWorker(Validated v, double phase, bool start, long resumeFrame = 0)
     {
         var (cam, manifest, binding, stages) = (v.Cam, v.Manifest, v.Binding, v.Stages);
         var e = _config.Engine;
@@ -230,7 +233,8 @@ public sealed class EngineHost : IDisposable
             () => worker?.Analytics?.Attributes)];
         // Phases spread evenly over the detection interval: an even load instead of a burst per interval.
         worker = new CameraWorker(cam, manifest, binding.Options, _batcher, cam.DetectFps ?? e.DetectFps, sourceOptions, Stages, _epochSeconds,
-            Fairness, detectPhase: phase, log: _log, pixelStages: stages, pixelStageSlots: _run.PixelStageSlots, schedule: e.Schedule);
+            Fairness, detectPhase: phase, log: _log, pixelStages: stages, pixelStageSlots: _run.PixelStageSlots, schedule: e.Schedule,
+            mediaOffsetSeconds: cam.MediaStart is { } ms ? (ms - _epochUtc).TotalSeconds : null, resumeFrame: resumeFrame);
         if (worker.Analytics!.Crowd is { } crowd)
             crowd.Rendered += snap =>
             {
@@ -256,7 +260,8 @@ public sealed class EngineHost : IDisposable
     /// or the file <see cref="CameraConfig.Manifest"/> names. Refused cameras are listed with their
     /// reason and never decode a frame. Optional pixel stages run on the still-held frame after its detections.
     /// </summary>
-    public CameraAdmission Admit(CameraConfig camera, CameraManifest? manifest = null, IReadOnlyList<IPixelStage>? pixelStages = null)
+    /// <param name="resumeFrame">Media-time cameras: the frame from which it is paced (the frames before are caught up unpaced; a camera moved by failover resumes where its previous owner was).</param>
+    public CameraAdmission Admit(CameraConfig camera, CameraManifest? manifest = null, IReadOnlyList<IPixelStage>? pixelStages = null, long resumeFrame = 0)
     {
         ArgumentNullException.ThrowIfNull(camera);
         lock (_sync)
@@ -272,7 +277,7 @@ public sealed class EngineHost : IDisposable
             EnsureDetector([camera], Math.Max(_run.MaxCameras, _cameras.Length + 1));
             // A camera added later takes a phase by the golden ratio: never on top of the ones already running.
             double phase = (_admittedEver * 0.6180339887) % 1.0;
-            var worker = AddWorker(v!, phase, start: Started);
+            var worker = AddWorker(v!, phase, start: Started, resumeFrame);
             if (Started)
                 Guard("camera audit", () => Store.Audit.Append(new CameraLifecycleRecord(camera.Id, "added", 0, 0, v!.Manifest.VersionHash)));
             _log.LogInformation("camera {Camera} added ({Source})", camera.Id, camera.Source);
@@ -404,7 +409,12 @@ public sealed class EngineHost : IDisposable
                 {
                     if (_stopRequested) break;
                     Store.RetryPending();
-                    foreach (var c in _cameras) PublishBins(c, final: false);
+                    foreach (var c in _cameras)
+                    {
+                        // A media-time file at its end: its last bins are complete, out now (its last detection taken first).
+                        if (c.IsMediaTime && c.State is CameraState.Ended or CameraState.Truncated && !c.BinsFinal) c.Stop(TimeSpan.FromSeconds(10));
+                        PublishBins(c, final: c.IsMediaTime && c.State is CameraState.Ended or CameraState.Truncated);
+                    }
                     Guard("open-bin checkpoint", CheckpointOpenBins);
                     Guard("pixel audit", AppendPixelAudit);
                     Guard("gap audit", () => { foreach (var c in _cameras) AppendGapAudit(c, final: false); }, writes: false);
@@ -479,12 +489,15 @@ public sealed class EngineHost : IDisposable
     /// <summary>Releases one camera's closed time bins (all of them when final) through the gate to the sinks.</summary>
     private void PublishBins(CameraWorker c, bool final)
     {
-        if (c.Manifest is null || c.Analytics is null) return;
+        if (c.Manifest is null || c.Analytics is null || c.BinsFinal) return; // a final snapshot keeps the bins: once only
         long t0 = Stopwatch.GetTimestamp(), cpu0 = ThreadCpuClock.NowNs();
         try
         {
-            var results = c.WithAnalytics(a => final ? a.Final() : a.Flush(c.NowSeconds()));
-            if (_run.RawBinTap is { } tap) Tap(tap, c.Id, c.Manifest, [.. OutputPublisher.Tables(c.Manifest, results, _epochUtc), .. OutputPublisher.ClusterOnlyTables(c.Manifest, results, _epochUtc)], closed: true);
+            var (results, mediaFrames) = c.WithAnalytics(a => (final ? a.Final() : a.Flush(c.FlushSeconds()), c.MediaFrames));
+            if (final) c.BinsFinal = true;
+            // Media time: a camera stopped before its file's end has not closed its open bins (they resume elsewhere).
+            bool closed = !final || !c.IsMediaTime || c.State is CameraState.Ended or CameraState.Truncated;
+            if (_run.RawBinTap is { } tap) Tap(tap, c.Id, c.Manifest, [.. OutputPublisher.Tables(c.Manifest, results, _epochUtc), .. OutputPublisher.ClusterOnlyTables(c.Manifest, results, _epochUtc)], closed, mediaFrames);
             var records = OutputPublisher.Release(c.Manifest, results, _epochUtc, _carry,
                 why => _log.LogInformation("camera {Camera}: trajectories not stored: {Reason}", c.Id, why));
             // Recovered bins this run will not produce again (they ended while the engine was down).
@@ -504,10 +517,10 @@ public sealed class EngineHost : IDisposable
         }
     }
 
-    private void Tap(Action<string, CameraManifest, IReadOnlyList<RawBinTable>, bool> tap, string camera, CameraManifest m, List<RawBinTable> tables, bool closed)
+    private void Tap(Action<string, CameraManifest, IReadOnlyList<RawBinTable>, bool, long> tap, string camera, CameraManifest m, List<RawBinTable> tables, bool closed, long mediaFrames)
     {
         if (tables.Count == 0) return;
-        try { tap(camera, m, tables, closed); }
+        try { tap(camera, m, tables, closed, mediaFrames); }
         catch (Exception ex) { _log.LogWarning("camera {Camera}: raw bin tap failed: {Error}", camera, ex.Message); }
     }
 
@@ -586,11 +599,11 @@ public sealed class EngineHost : IDisposable
         var bins = new List<EphemeraStore.OpenBin>();
         foreach (var c in _cameras)
         {
-            if (c.Manifest is null || c.Analytics is null) continue;
-            var snapshot = c.WithAnalytics(a => a.Snapshot());
+            if (c.Manifest is null || c.Analytics is null || c.BinsFinal) continue;
+            var (snapshot, mediaFrames) = c.WithAnalytics(a => (a.Snapshot(), c.MediaFrames));
             var open = OutputPublisher.Tables(c.Manifest, snapshot, _epochUtc).Select(t => _carry.Peek(c.Id, t)).ToList();
             if (_run.RawBinTap is { } tap)
-                Tap(tap, c.Id, c.Manifest, [.. open, .. OutputPublisher.ClusterOnlyTables(c.Manifest, snapshot, _epochUtc)], closed: false);
+                Tap(tap, c.Id, c.Manifest, [.. open, .. OutputPublisher.ClusterOnlyTables(c.Manifest, snapshot, _epochUtc)], closed: false, mediaFrames);
             var seen = open.Select(t => (t.Class, t.BinStart)).ToHashSet();
             open.AddRange(_carry.Pending(c.Id).Where(t => !seen.Contains((t.Class, t.BinStart))));
             bins.AddRange(open.Select(t => new EphemeraStore.OpenBin(c.Id, t.Class, t.BinStart, t.ToJson())));

@@ -8,24 +8,33 @@ namespace Ephemera.Cluster.Tests;
 /// <summary>Helpers of the cluster tests: a config of N paced file cameras under case 3 with 1-minute bins, worker processes, store rows.</summary>
 internal static class ClusterFixture
 {
-    /// <summary>Case 3 with a 1-minute bin (the shortest H3 allows), so a test sees bins close.</summary>
-    public static string Manifest(TempDir dir)
+    /// <summary>Case 3 with a 1-minute bin (the shortest H3 allows), so a test sees bins close; <paramref name="k"/> lower than the case's 5 releases more cells to compare.</summary>
+    public static string Manifest(TempDir dir, int k = 5)
     {
-        var path = dir.File("case3-1m.yaml");
-        File.WriteAllText(path, File.ReadAllText(Path.Combine(RepoPaths.Root, "configs", "manifests", "case3-outdoor-counts.yaml")).Replace("time_bin: 15m", "time_bin: 1m").Replace("granularity_floor: 1h", "granularity_floor: 1m"));
+        var path = dir.File(k == 5 ? "case3-1m.yaml" : $"case3-1m-k{k}.yaml");
+        File.WriteAllText(path, File.ReadAllText(Path.Combine(RepoPaths.Root, "configs", "manifests", "case3-outdoor-counts.yaml")).Replace("time_bin: 15m", "time_bin: 1m").Replace("granularity_floor: 1h", "granularity_floor: 1m")
+            .Replace("  k: 5\n", $"  k: {k}\n"));
         return path;
     }
 
-    public static string Config(TempDir dir, int cameras, string? mqttBroker = null)
+    /// <summary>
+    /// N cameras on vtest.avi. With <paramref name="mediaStart"/>: the deterministic media-time clock, the
+    /// file once (no loop), 2 detections/s per camera, k = 2; <paramref name="paced"/> false and a
+    /// <paramref name="store"/> make it the single-process reference run of the same cameras.
+    /// </summary>
+    public static string Config(TempDir dir, int cameras, string? mqttBroker = null, DateTimeOffset? mediaStart = null, bool paced = true, string? store = null, string name = "cluster.yaml")
     {
         // No client_id: each worker connects as ephemera-<worker id>.
         string mqtt = mqttBroker is null ? "" : $"\n    mqtt:\n      broker: \"{mqttBroker}\"\n      contract: MINATO-2026-031";
-        var m = Manifest(dir);
-        var text = "engine:\n  detect_fps: 1\ncameras:\n" + string.Concat(Enumerable.Range(1, cameras).Select(i => $"""
+        var m = mediaStart is null ? Manifest(dir) : Manifest(dir, k: 2);
+        string clock = mediaStart is { } ms
+            ? $"loop: false\n    media_time: {ms.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}\n    detect_fps: 2\n    paced: {(paced ? "true" : "false")}"
+            : "loop: true";
+        var text = "engine:\n  detect_fps: 1\n" + (store is null ? "" : $"  store: {store}\n") + "cameras:\n" + string.Concat(Enumerable.Range(1, cameras).Select(i => $"""
               - id: plaza-count-{i}
                 source: {TestPaths.Video("vtest.avi")}
                 manifest: {m}
-                loop: true
+                {clock}
                 analytics:
                   lines:
                     - name: mid
@@ -34,7 +43,7 @@ internal static class ClusterFixture
                       points: [300, 0, 300, 576]{mqtt}
 
             """));
-        var path = dir.File("cluster.yaml");
+        var path = dir.File(name);
         File.WriteAllText(path, text);
         return path;
     }

@@ -167,38 +167,51 @@ public sealed class ClusterTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Three_workers_nine_cameras_kill_9_one_every_camera_is_claimed_again_and_every_bin_is_released_once()
+    public async Task Three_workers_nine_cameras_kill_9_one_every_camera_is_claimed_again_and_the_bins_equal_a_single_process_run()
     {
         using var nats = BrokerProcess.Nats();
         using var mosquitto = BrokerProcess.Mosquitto();
         using var dir = new TempDir();
         const double lease = 4;
+        // The media-time clock: frame 0 of vtest.avi (79.5 s) at 20 s before a minute, so each camera has two
+        // 1-minute bins; the first ends 20 s into the file and closes 15 s later (the media settle); the kill
+        // comes in the second, which the failover splits.
+        var now = DateTimeOffset.UtcNow;
+        var mediaStart = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero).AddSeconds(-20);
+        using var dirSingle = new TempDir();
+        // The single-process reference run of the same cameras (unpaced, so it finishes first), meanwhile.
+        var singleRun = Task.Run(() => ChildProcess.Cli("run", "--config",
+            ClusterFixture.Config(dirSingle, 9, null, mediaStart, paced: false, store: dirSingle.File("single.db"), name: "single.yaml")));
         await using var edge = await MqttSinkTests.Subscriber.ConnectAsync(mosquitto.Port);
-        var cameras = DesiredCamera.FromConfig(ClusterFixture.Config(dir, 9, mosquitto.Url));
+        var cameras = DesiredCamera.FromConfig(ClusterFixture.Config(dir, 9, mosquitto.Url, mediaStart));
+        int k = cameras[0].LoadManifest().Privacy.MinCellCount;
         await using var c = await ConnectAsync(nats);
         await DesiredState.ApplyAsync(c, cameras);
         using var collector = new Collector(new CollectorOptions { StorePath = dir.File("central.db"), Grace = TimeSpan.FromSeconds(20) }, NullLogger.Instance);
         using var cts = new CancellationTokenSource();
         var collecting = collector.RunAsync(c, cts.Token);
+        string Logs() => string.Join("\n", ClusterFixture.Logs.Where(l => l.Key.StartsWith('w')).Select(l => l.Key + ": " + l.Value));
 
         var workers = new Dictionary<string, Process>();
+        List<string> moved;
         try
         {
             foreach (var id in new[] { "w1", "w2", "w3" }) workers[id] = ClusterFixture.StartWorker(dir, nats.Url, id, 5, lease, detectFps: 2); // 2 × 5 ≥ 9: the survivors can hold every camera
             var sw = Stopwatch.StartNew();
             Dictionary<string, string> owners;
             while ((owners = await OwnersAsync(c)).Count < 9 && sw.Elapsed < TimeSpan.FromSeconds(120)) await Task.Delay(250);
-            Assert.True(owners.Count == 9, $"claimed {owners.Count} of 9: " + string.Join("\n", ClusterFixture.Logs.Select(l => l.Key + ": " + l.Value)));
+            Assert.True(owners.Count == 9, $"claimed {owners.Count} of 9: " + Logs());
             Assert.All(owners.Values.GroupBy(o => o), g => Assert.True(g.Count() <= 5)); // no worker above its capacity
 
-            // Parts flow before the kill (a bin has a table once something crossed the line).
+            // Every camera's first bin released (35 s into the file), then a few seconds later.
             sw.Restart();
-            while (Interlocked.Read(ref collector.Accepted) < 9 && sw.Elapsed < TimeSpan.FromSeconds(90)) await Task.Delay(250);
-            Assert.True(Interlocked.Read(ref collector.Accepted) >= 9, "no parts: " + string.Join("\n", ClusterFixture.Logs.Select(l => l.Key + ": " + l.Value)));
+            while (Interlocked.Read(ref collector.BinsReleased) < 9 && sw.Elapsed < TimeSpan.FromSeconds(120)) await Task.Delay(250);
+            Assert.True(Interlocked.Read(ref collector.BinsReleased) >= 9, $"{collector.BinsReleased} bins released: " + Logs());
+            await Task.Delay(TimeSpan.FromSeconds(3));
             // kill -9 the worker with the most cameras; its cameras must be claimed again within the lease plus a few seconds.
             owners = await OwnersAsync(c);
             var victim = owners.Values.GroupBy(o => o).OrderByDescending(g => g.Count()).First().Key;
-            var moved = owners.Where(o => o.Value == victim).Select(o => o.Key).ToList();
+            moved = owners.Where(o => o.Value == victim).Select(o => o.Key).ToList();
             workers[victim].Kill();
             var killed = Stopwatch.StartNew();
             while (killed.Elapsed < TimeSpan.FromSeconds(lease + 30))
@@ -211,7 +224,20 @@ public sealed class ClusterTests(ITestOutputHelper output)
             Assert.True(owners.Count == 9 && owners.Values.All(o => o != victim), $"after {killed.Elapsed.TotalSeconds:0.0} s: {string.Join(", ", owners)}");
             Assert.True(killed.Elapsed < TimeSpan.FromSeconds(lease + 10), $"failover took {killed.Elapsed.TotalSeconds:0.0} s");
 
-            await Task.Delay(TimeSpan.FromSeconds(12));
+            // The files run to their end on the survivors (the moved cameras catch up unpaced to where the
+            // dead worker was, then run paced), and every bin is released.
+            var statusKv = await c.BucketAsync(ClusterNames.StatusBucket);
+            sw.Restart();
+            while (sw.Elapsed < TimeSpan.FromSeconds(150))
+            {
+                int ended = 0;
+                foreach (var cam in cameras)
+                    if ((await statusKv.GetEntryAsync<byte[]>(cam.Camera.Id)).Value is { } v && CameraStatus.Parse(v) is { State: "ended" }) ended++;
+                if (ended == 9 && collector.OpenBins == 0) break;
+                await Task.Delay(500);
+            }
+            Assert.True(collector.OpenBins == 0, $"{collector.OpenBins} bins still open after {sw.Elapsed.TotalSeconds:0} s: " + Logs());
+            output.WriteLine($"every file ended and every bin released {sw.Elapsed.TotalSeconds:0.0} s after the failover");
         }
         finally
         {
@@ -221,6 +247,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
         cts.Cancel(); await collecting;
         collector.ReleaseDue(null); // every worker has stopped
         Assert.Equal(0, collector.Refused);
+        Assert.True(moved.Any(m => Logs().Contains($"camera {m}: media time, catching up", StringComparison.Ordinal)), Logs()); // resumed where the dead worker was
 
         var central = ClusterFixture.CountRows(dir.File("central.db"));
         // Every part the stream stored reached the collector (its sequence numbers count them all).
@@ -228,13 +255,24 @@ public sealed class ClusterTests(ITestOutputHelper output)
         long consumed = collector.Accepted + collector.Stale + collector.Late + collector.StaleEpoch + collector.Refused;
         output.WriteLine($"central bins {central.Count}; parts stored {stored}, consumed {consumed} (accepted {collector.Accepted}, stale {collector.Stale}, late {collector.Late}, stale epoch {collector.StaleEpoch})");
         Assert.Equal((long)stored, consumed);
-        Assert.NotEmpty(central);
+        Assert.Equal(0, collector.Late); // media-time replays of released bins are no-ops (stale), never late
         foreach (var (key, payloads) in central)
         {
             Assert.True(payloads.Count == 1, $"bin {key} released {payloads.Count} times"); // never counted twice
-            ClusterFixture.AssertNoCellBelowK(payloads[0], 5);
+            ClusterFixture.AssertNoCellBelowK(payloads[0], k);
         }
         Assert.True(collector.Store.Audit.Verify().Intact);
+
+        // The same cameras in one process, unpaced, same clock and settings: the same released bins, to the cell.
+        var single = await singleRun;
+        Assert.True(single.ExitCode == 0, single.StdErr);
+        var reference = ClusterFixture.CountRows(dirSingle.File("single.db"));
+        Assert.Equal(18, reference.Count); // 9 cameras × 2 bins
+        Assert.Equal(reference.Keys.OrderBy(x => x).ToList(), central.Keys.OrderBy(x => x).ToList());
+        foreach (var (key, payloads) in reference)
+            Assert.True(ClusterFixture.SameJson(Assert.Single(payloads), central[key][0]), $"bin {key}: single process {payloads[0]} vs cluster {central[key][0]}");
+        Assert.Contains(reference.Values, p => p[0].Contains("\"total\":", StringComparison.Ordinal) && !p[0].Contains("\"total\":null", StringComparison.Ordinal)); // something released to compare
+
         // The edge gets the cluster's released bins, from the collector: the same, whole, suppressed bins
         // as the central store, never a worker's half of a bin that the failover split.
         await ClusterFixture.AssertMqttCarriesTheCentralBinsAsync(edge, central);

@@ -149,7 +149,7 @@ public sealed class WorkerVerb : IVerb
         if (maxSeconds is { } s) cts.CancelAfter(TimeSpan.FromSeconds(s));
         var worker = new Worker(o, StderrLoggerFactory.Instance);
         ClusterCli.WithCluster(url, $"ephemera-worker-{o.WorkerId}", async c => { await worker.RunAsync(c, cts.Token); return 0; });
-        Console.Out.WriteLine(JsonSerializer.Serialize(new { worker = o.WorkerId, stopped = true, parts_published = worker.PartsPublished, fences = worker.Fences, images_stored = worker.ImagesStored }));
+        Console.Out.WriteLine(JsonSerializer.Serialize(new { worker = o.WorkerId, stopped = true, parts_published = worker.PartsPublished, fences = worker.Fences, images_stored = worker.ImagesStored, icons_sent = worker.IconsSent, icons_dropped = worker.IconsDropped }));
         return 0;
     }
 
