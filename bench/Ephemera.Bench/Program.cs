@@ -11,6 +11,10 @@ public static class Program
         {
             Environment.Exit(PipelinePhases.Run(args));
         }
+        if (args is ["engine-gap", ..])
+        {
+            Environment.Exit(EngineGap.Run(args));
+        }
         if (args is ["paired-detector", ..])
         {
             PairedDetectorThroughput.Run(args.Length > 1 ? int.Parse(args[1]) : 40, args.Length > 2 ? int.Parse(args[2]) : 2, args is [_, _, _, "spin"]);

@@ -70,6 +70,28 @@ public sealed class BenchVerbTests : IDisposable
         // capacity = cores × 1000 / CPU ms per camera-second.
         double expected = root.GetProperty("cores").GetInt32() * 1000 / cpu.GetProperty("total").GetDouble();
         Assert.InRange(root.GetProperty("capacity_streams").GetDouble(), expected * 0.98, expected * 1.02);
+
+        // The detector inside the engine against the bare loop at the engine's input, same run (issue 17).
+        var ceiling = root.GetProperty("ceiling");
+        double bareCpu = ceiling.GetProperty("detect_cpu_ms_per_image_engine_input").GetDouble();
+        Assert.True(bareCpu > 0, "no bare CPU ms per image at the engine input");
+        var dc = root.GetProperty("detector_cost");
+        Assert.Equal(ceiling.GetProperty("engine_input").GetString(), dc.GetProperty("input").GetString());
+        Assert.Equal(bareCpu, dc.GetProperty("bare_cpu_ms_per_image").GetDouble(), 3);
+        double engineCpu = dc.GetProperty("engine_cpu_ms_per_image").GetDouble();
+        Assert.True(engineCpu > 0, "no in-engine CPU ms per image");
+        Assert.Equal(engineCpu / bareCpu, dc.GetProperty("cpu_ratio").GetDouble(), 1);
+        // efficiency_engine_input = sustained streams ÷ the streams the ceilings allow at the engine's input.
+        double allowedAtEngine = root.GetProperty("streams_allowed_engine_input").GetDouble();
+        Assert.True(allowedAtEngine > 0);
+        double effAtEngine = root.GetProperty("efficiency_engine_input").GetDouble(); // 1 stream: 1 ÷ allowed when sustained, else 0
+        Assert.True(effAtEngine == 0 || Math.Abs(effAtEngine - 1 / allowedAtEngine) < 0.002, $"efficiency_engine_input {effAtEngine}, allowed {allowedAtEngine}");
+        foreach (var figure in new[] { "efficiency_engine_input", "detector_cpu_ratio" })
+        {
+            var s = root.GetProperty("spread").GetProperty(figure);
+            Assert.True(s.GetProperty("min").GetDouble() <= s.GetProperty("median").GetDouble() && s.GetProperty("median").GetDouble() <= s.GetProperty("max").GetDouble(), figure);
+        }
+        Assert.Contains("id=\"detector-cost\"", File.ReadAllText(_dir.File(Path.Combine("report", "report.html"))));
     }
 
     [Theory]

@@ -194,6 +194,28 @@ public class BatcherTests
         Assert.Equal(pixelsAfter.Allocated - pixelsBefore.Allocated, pixelsAfter.Wiped - pixelsBefore.Wiped);
         Assert.Equal(pixelsBefore.InUse, pixelsAfter.InUse);
     }
+
+    [Fact]
+    public void EveryRunWipesTheSlotsItUsedAndOnlyThose()
+    {
+        // The per-run wipe is the privacy invariant the engine's detector cost includes (issue 17): the
+        // slots a batch used hold no pixel-derived value once the run is done, the others are untouched.
+        using var detector = ObjectDetector.Open(new DetectorOptions { MaxBatch = 2, InputWidth = 416, InputHeight = 320 });
+        var bank = detector.CreateBank();
+        var pre = detector.CreatePreprocessor();
+        var placements = new Preprocess.TensorPlacement[2];
+        placements[0] = pre.Run(s_frames.Value.View(0), bank.Slot(0));
+        placements[1] = pre.Run(s_frames.Value.View(1), bank.Slot(1));
+        Assert.True(bank.Slot(0).IndexOfAnyExcept(0f) >= 0 && bank.Slot(1).IndexOfAnyExcept(0f) >= 0);
+        var output = new Detections();
+        detector.InferAndDecode(bank, 1, placements, [output, null]);
+        Assert.True(output.Count > 0); // the run saw the frame before the wipe
+        Assert.Equal(-1, bank.Slot(0).IndexOfAnyExcept(0f));
+        Assert.True(bank.Slot(1).IndexOfAnyExcept(0f) >= 0); // not part of that batch
+        detector.InferAndDecode(bank, 2, placements, [null, null]);
+        Assert.Equal(-1, bank.Slot(1).IndexOfAnyExcept(0f));
+        pre.Dispose();
+    }
 }
 
 public class NmsTests

@@ -44,7 +44,7 @@ public static class BenchReport
         h.Append("<h1>Ephemera stream benchmark — ").Append(E(source)).Append("</h1>");
         h.Append("<p id=\"verdict\">").Append(Num(r["streams"])).Append(" streams: <b class=\"").Append(sustained ? "ok\">sustained" : "no\">not sustained").Append("</b>")
          .Append(" (").Append(Num(r["sustained_trials"])).Append(" of ").Append(Num(r["repeat"])).Append(" trials); capacity ")
-         .Append(Num(r["capacity_streams"])).Append(" streams; efficiency ").Append(Num(r["efficiency"])).Append("; rule: ").Append(E(Str(r["rule_text"]))).Append("</p>");
+         .Append(Num(r["capacity_streams"])).Append(" streams; efficiency ").Append(Num(r["efficiency"])).Append(" (").Append(Num(r["efficiency_engine_input"])).Append(" at the engine's input); rule: ").Append(E(Str(r["rule_text"]))).Append("</p>");
 
         Machine(h, r["machine"] as JsonObject);
 
@@ -83,9 +83,17 @@ public static class BenchReport
             h.Append(Bars("chart-streams",
             [
                 ("streams the ceilings allow", D(r["streams_allowed"])),
+                ("... at the engine's input", D(r["streams_allowed_engine_input"])),
                 ("max sustained", sustained ? D(r["streams"]) : 0),
                 ("capacity from CPU cost", D(r["capacity_streams"])),
             ], "streams"));
+        }
+
+        if (r["detector_cost"] is JsonObject dc)
+        {
+            h.Append("<h2>Detector: inside the engine vs alone</h2><p id=\"detector-cost\">At ").Append(E(Str(dc["input"]))).Append(", one image costs ")
+             .Append(Num(dc["engine_cpu_ms_per_image"])).Append(" CPU ms in the engine and ").Append(Num(dc["bare_cpu_ms_per_image"]))
+             .Append(" in the bare ONNX Runtime loop of the same run: ").Append(Num(dc["cpu_ratio"])).Append("×.</p>");
         }
 
         if (r["memory"] is JsonObject mem)

@@ -159,7 +159,29 @@ public sealed record CeilingFigures(
     [property: JsonPropertyName("detect_ips")] double DetectIps,
     [property: JsonPropertyName("detect_input")] string DetectInput = "",
     [property: JsonPropertyName("detect_ips_engine_input")] double DetectIpsEngineInput = 0,
-    [property: JsonPropertyName("engine_input")] string EngineInput = "");
+    [property: JsonPropertyName("engine_input")] string EngineInput = "",
+    [property: JsonPropertyName("detect_cpu_ms_per_image_engine_input")] double DetectCpuMsPerImageEngineInput = 0,
+    [property: JsonPropertyName("detect_wall_ms_per_image_engine_input")] double DetectWallMsPerImageEngineInput = 0);
+
+/// <summary>
+/// One detector image inside the engine against the bare loop at the same (engine) input in the same
+/// run (issue 17): thread-CPU ms per image — the engine's batcher workers (bound run, box decode,
+/// tensor wipe) and the bare loops of the ceiling — and their ratio, plus wall ms per image (the
+/// engine's includes waiting for the cores the camera threads take: workers run at nice 5).
+/// </summary>
+public sealed record DetectorCost(
+    [property: JsonPropertyName("input")] string Input,
+    [property: JsonPropertyName("engine_cpu_ms_per_image")] double EngineCpuMsPerImage,
+    [property: JsonPropertyName("bare_cpu_ms_per_image")] double BareCpuMsPerImage,
+    [property: JsonPropertyName("cpu_ratio")] double CpuRatio,
+    [property: JsonPropertyName("engine_wall_ms_per_image")] double EngineWallMsPerImage,
+    [property: JsonPropertyName("bare_wall_ms_per_image")] double BareWallMsPerImage)
+{
+    public static DetectorCost? From(CeilingFigures c, double engineCpuMs, long images, double engineWallMs) =>
+        images <= 0 || c.DetectCpuMsPerImageEngineInput <= 0 || engineCpuMs <= 0 ? null
+            : new(c.EngineInput, Math.Round(engineCpuMs / images, 3), Math.Round(c.DetectCpuMsPerImageEngineInput, 3),
+                  Math.Round(engineCpuMs / images / c.DetectCpuMsPerImageEngineInput, 3), Math.Round(engineWallMs, 3), Math.Round(c.DetectWallMsPerImageEngineInput, 3));
+}
 
 /// <summary>The benchmark's result (DESIGN.md `bench`), one run at one stream count.</summary>
 public sealed record BenchResult(
@@ -195,7 +217,10 @@ public sealed record BenchResult(
     [property: JsonPropertyName("detections_not_needed")] long DetectionsNotNeeded = 0,
     [property: JsonPropertyName("count_difference")] CountDifference? CountDifference = null,
     [property: JsonPropertyName("line_crossings")] int LineCrossings = 0,
-    [property: JsonPropertyName("precision")] PrecisionFigures? Precision = null);
+    [property: JsonPropertyName("precision")] PrecisionFigures? Precision = null,
+    [property: JsonPropertyName("detector_cost")] DetectorCost? DetectorCost = null,
+    [property: JsonPropertyName("streams_allowed_engine_input")] double StreamsAllowedEngineInput = 0,
+    [property: JsonPropertyName("efficiency_engine_input")] double EfficiencyEngineInput = 0);
 
 /// <summary>Which detector precision ran (fp32/int8), why, the start-up timings behind an auto choice, and the CPU's int8-relevant flags.</summary>
 public sealed record PrecisionFigures(
@@ -232,11 +257,12 @@ public static class BenchRunner
         var engine = EngineHost.ChooseDetectorInput(EngineOptionsFor(o), [CameraFor(o, 1, new LineConfig("probe", 0, 0, 1, 1))]);
         if (engine == (0, 0)) engine = (entry.Input.Width, entry.Input.Height);
         double decode = Ceilings.DecodeFps(o.Source, o.CeilingSeconds, Environment.ProcessorCount);
-        double detect = o.InputSize > 0
-            ? Ceilings.DetectIps(o.Model, inference, o.CeilingSeconds, side, sideH)
-            : Ceilings.DetectIps(o.Model, inference, o.CeilingSeconds);
-        double atEngine = engine == (side, sideH) ? detect : Ceilings.DetectIps(o.Model, inference, o.CeilingSeconds, engine.Width, engine.Height);
-        return new CeilingFigures(Math.Round(decode, 1), Math.Round(detect, 1), $"{side}x{sideH}", Math.Round(atEngine, 1), $"{engine.Width}x{engine.Height}");
+        var detect = o.InputSize > 0
+            ? Ceilings.DetectLoops(o.Model, inference, o.CeilingSeconds, side, sideH)
+            : Ceilings.DetectLoops(o.Model, inference, o.CeilingSeconds);
+        var atEngine = engine == (side, sideH) ? detect : Ceilings.DetectLoops(o.Model, inference, o.CeilingSeconds, engine.Width, engine.Height);
+        return new CeilingFigures(Math.Round(decode, 1), Math.Round(detect.ImagesPerSecond, 1), $"{side}x{sideH}", Math.Round(atEngine.ImagesPerSecond, 1),
+            $"{engine.Width}x{engine.Height}", Math.Round(atEngine.CpuMsPerImage, 3), Math.Round(atEngine.WallMsPerImage, 3));
     }
 
     private static EngineOptions EngineOptionsFor(BenchOptions o) => new()
@@ -293,6 +319,10 @@ public static class BenchRunner
 
     public static double StreamsAllowed(CeilingFigures c, double sourceFps, double detectFps) =>
         1.0 / (sourceFps / c.DecodeFps + detectFps / c.DetectIps);
+
+    /// <summary>As <see cref="StreamsAllowed"/> with the detect ceiling at the engine's own input (0 when it was not measured).</summary>
+    public static double StreamsAllowedEngineInput(CeilingFigures c, double sourceFps, double detectFps) =>
+        c.DetectIpsEngineInput > 0 ? StreamsAllowed(c with { DetectIps = c.DetectIpsEngineInput }, sourceFps, detectFps) : 0;
 
     public static BenchResult Run(BenchOptions o, CeilingFigures ceiling, Action<EngineHost>? onTick = null, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null,
         SustainedRule? rule = null)
@@ -351,6 +381,7 @@ public static class BenchRunner
         }
 
         double allowed = StreamsAllowed(ceiling, sourceFps, o.DetectFps);
+        double allowedAtEngine = StreamsAllowedEngineInput(ceiling, sourceFps, o.DetectFps);
         var cpu = ThreadCpuClock.Supported && running.Count > 0 ? CpuCost.From(host.Stages, processCpuMs, running.Count * summary.Seconds) : null;
         double capacity = cpu is { Total: > 0 } ? Math.Round(Environment.ProcessorCount * 1000 / cpu.Total, 2) : 0;
         return new BenchResult(o.Source, o.Streams, summary.Seconds, Math.Round(sourceFps, 3), o.DetectFps,
@@ -361,7 +392,9 @@ public static class BenchRunner
             Math.Round((why == null ? o.Streams : 0) / allowed, 3), Environment.ProcessorCount, summary.PixelLifetime,
             cpu, capacity, rule, o.Schedule.Mode == ScheduleMode.ByNeed ? "by_need" : "full",
             Math.Round(running.Sum(c => c.DetectionsAsked(summary.Seconds)), 1), running.Sum(c => c.DetectionsDone),
-            running.Sum(c => c.DetectionsNotNeeded), counts, crossings.Sum(), PrecisionFigures.From(host.DetectorPrecision));
+            running.Sum(c => c.DetectionsNotNeeded), counts, crossings.Sum(), PrecisionFigures.From(host.DetectorPrecision),
+            DetectorCost.From(ceiling, host.Stages.CpuMs(Stage.Inference), host.Stages.Items(Stage.Inference), host.Stages.MsPerItem(Stage.Inference)),
+            Math.Round(allowedAtEngine, 2), allowedAtEngine > 0 ? Math.Round((why == null ? o.Streams : 0) / allowedAtEngine, 3) : 0);
     }
 
     /// <summary>Line crossings of one camera on the clip at full rate, for the same seconds.</summary>

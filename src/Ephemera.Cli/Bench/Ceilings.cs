@@ -39,7 +39,15 @@ public static class Ceilings
     /// small CNN). <paramref name="width"/>×<paramref name="height"/> 0 = the model's own input on its
     /// static graph; another size runs the dynamic-size graph.
     /// </summary>
-    public static double DetectIps(string model, InferenceOptions options, double seconds, int width = 0, int height = 0)
+    public static double DetectIps(string model, InferenceOptions options, double seconds, int width = 0, int height = 0) =>
+        DetectLoops(model, options, seconds, width, height).ImagesPerSecond;
+
+    /// <summary>
+    /// The bare loops of <see cref="DetectIps"/> and what one image cost them: the loop threads' own
+    /// CPU time per image (ONNX Runtime runs on the calling thread with one intra-op thread, the CPU
+    /// default; with more, its pool's work is not counted) and wall time per image per loop.
+    /// </summary>
+    public static DetectLoopFigures DetectLoops(string model, InferenceOptions options, double seconds, int width = 0, int height = 0)
     {
         bool resized = width > 0 || height > 0;
         using var session = ModelSession.Open(model, options, dynamicBatch: resized);
@@ -54,19 +62,26 @@ public static class Ceilings
             return [NamedOnnxValue.CreateFromTensor(e.Input.Tensor, input)];
         }
         using (session.Session.Run(Inputs())) { } // warm-up
-        long n = 0;
+        long n = 0, cpuNs = 0;
+        int loopsRun = options.EffectiveParallelRuns;
         var sw = Stopwatch.StartNew();
-        var loops = Enumerable.Range(0, options.EffectiveParallelRuns).Select(_ => new Thread(() =>
+        var loops = Enumerable.Range(0, loopsRun).Select(_ => new Thread(() =>
         {
             var inputs = Inputs();
+            long c0 = Core.ThreadCpuClock.NowNs();
             while (sw.Elapsed.TotalSeconds < seconds)
             {
                 using var r = session.Session.Run(inputs);
                 Interlocked.Increment(ref n);
             }
+            Interlocked.Add(ref cpuNs, Core.ThreadCpuClock.NowNs() - c0);
         })).ToList();
         loops.ForEach(t => t.Start());
         loops.ForEach(t => t.Join());
-        return n / sw.Elapsed.TotalSeconds;
+        double ips = n / sw.Elapsed.TotalSeconds;
+        return new DetectLoopFigures(ips, n == 0 ? 0 : cpuNs / 1e6 / n, ips > 0 ? loopsRun * 1000 / ips : 0);
     }
 }
+
+/// <summary>Bare run loops: images/s in all, thread-CPU ms per image, wall ms per image per loop.</summary>
+public readonly record struct DetectLoopFigures(double ImagesPerSecond, double CpuMsPerImage, double WallMsPerImage);

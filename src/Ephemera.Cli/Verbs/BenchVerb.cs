@@ -27,8 +27,11 @@ public sealed class BenchVerb : IVerb
         (on CPU one single-threaded run per core). Writes JSON to OUT: streams, sustained,
         frames_dropped, latency_ms {p50,p99}, stage_ms, rss_mb, max_pixel_lifetime_ms,
         pixel_buffers_leaked, ceiling {decode_fps, detect_ips, detect_input,
-        detect_ips_engine_input, engine_input}, efficiency (sustained streams ÷ the streams the
-        ceilings allow, 1 / (fps / decode_fps + detect_fps / detect_ips)). The engine fits the
+        detect_ips_engine_input, engine_input, detect_cpu_ms_per_image_engine_input}, efficiency
+        (sustained streams ÷ the streams the ceilings allow, 1 / (fps / decode_fps + detect_fps /
+        detect_ips)), efficiency_engine_input (the same with detect_ips_engine_input), and
+        detector_cost (thread-CPU ms per image inside the engine vs the bare loop at the engine's
+        input, and their ratio). The engine fits the
         detector input to the source's aspect (--input-fit auto, e.g. 416x320 for 4:3) and
         skips decoding frames nobody needs; both are the engine's gains over the ceilings. --find-max searches the largest sustained N (starting
         from --streams, or from the ceilings' estimate when --streams is not given), bisecting and
@@ -121,7 +124,8 @@ public sealed class BenchVerb : IVerb
         err.MarkupLine($"[bold]ceilings[/]: measuring decode of {Markup.Escape(Path.GetFileName(options.Source))} and bare ONNX Runtime ({options.Model}, {options.Provider})…");
         var ceiling = BenchRunner.MeasureCeilings(options);
         err.MarkupLine($"  decode {ceiling.DecodeFps:0} fps, detect {ceiling.DetectIps:0.0} images/s at {ceiling.DetectInput}" +
-                       (ceiling.EngineInput != ceiling.DetectInput ? $" ({ceiling.DetectIpsEngineInput:0.0} at the engine's {ceiling.EngineInput})" : ""));
+                       (ceiling.EngineInput != ceiling.DetectInput ? $" ({ceiling.DetectIpsEngineInput:0.0} at the engine's {ceiling.EngineInput})" : "") +
+                       $", {ceiling.DetectCpuMsPerImageEngineInput:0.00} CPU ms per image at {ceiling.EngineInput}");
 
         // The machine's own drift: the same short ceiling loops before, between and after the trials.
         var inference = new Ephemera.Inference.Runtime.InferenceOptions(options.Provider, options.IntraOpThreads, parallelRuns: options.ParallelRuns);
@@ -186,6 +190,7 @@ public sealed class BenchVerb : IVerb
             ["cpu_ms_per_camera_second"] = t.CpuMsPerCameraSecond?.Total, ["capacity_streams"] = t.CapacityStreams, ["rss_mb"] = t.RssMb,
             ["detections_asked"] = t.DetectionsAsked, ["detections_done"] = t.DetectionsDone,
             ["count_relative_difference"] = t.CountDifference?.Relative,
+            ["efficiency_engine_input"] = t.EfficiencyEngineInput, ["detector_cpu_ratio"] = t.DetectorCost?.CpuRatio,
         }).ToArray());
         json["machine"] = MachineInfo.Describe(options.Provider);
         int maxSustained = best.Sustained ? best.Streams : 0;
@@ -199,7 +204,9 @@ public sealed class BenchVerb : IVerb
         var drift = json["drift"]!;
         err.MarkupLine($"[bold]result[/]: {best.Streams} streams, sustained {best.Sustained} ({best.SustainedTrials} of {repeat}), " +
                        $"capacity {json["spread"]!["capacity_streams"]!["median"]} streams from {chosen.CpuMsPerCameraSecond?.Total:0.0} CPU ms per camera-second, " +
-                       $"efficiency {chosen.Efficiency}; machine drift {drift["max_drift"]}" +
+                       $"efficiency {chosen.Efficiency} ({chosen.EfficiencyEngineInput} at the engine's input)" +
+                       (chosen.DetectorCost is { } dc ? $"; detector {dc.EngineCpuMsPerImage:0.00} CPU ms per image in the engine vs {dc.BareCpuMsPerImage:0.00} bare ({dc.CpuRatio:0.00}x)" : "") +
+                       $"; machine drift {drift["max_drift"]}" +
                        ((bool)drift["uncertain"]! ? " [red](over 10 %: the verdict is uncertain)[/]" : "") + $" → {Markup.Escape(outPath)}");
         Console.Out.WriteLine(json.ToJsonString());
         return 0;
@@ -286,6 +293,8 @@ public sealed class BenchVerb : IVerb
             ["cpu_ms_per_camera_second"] = Of(t => t.CpuMsPerCameraSecond?.Total ?? 0),
             ["capacity_streams"] = Of(t => t.CapacityStreams),
             ["efficiency"] = Of(t => t.Efficiency),
+            ["efficiency_engine_input"] = Of(t => t.EfficiencyEngineInput),
+            ["detector_cpu_ratio"] = Of(t => t.DetectorCost?.CpuRatio ?? 0),
         };
     }
 
