@@ -13,8 +13,10 @@ namespace Ephemera.Anonymisation;
 /// <summary>Milliseconds spent per stage on one frame.</summary>
 public sealed record AnonymiseTimings(double CopyMs, double FacesMs, double TextMs, double MaskMs, double CheckMs, double EncodeMs)
 {
+    /// <summary>YOLOX on native-resolution tiles (<see cref="AnonymiseOptions.VehicleTiles"/>): vehicles the caller's detections missed.</summary>
+    public double VehiclesMs { get; init; }
     /// <summary>All stages together.</summary>
-    public double TotalMs => CopyMs + FacesMs + TextMs + MaskMs + CheckMs + EncodeMs;
+    public double TotalMs => CopyMs + VehiclesMs + FacesMs + TextMs + MaskMs + CheckMs + EncodeMs;
 }
 
 /// <summary>
@@ -48,6 +50,8 @@ public sealed class AnonymiseResult
     internal IReadOnlyList<BoxF> SurvivorBoxes { get; }
     /// <summary>Face and plate tracks the detectors missed on this frame, masked at their predicted position (<see cref="AnonymiseOptions.CarryFrames"/>).</summary>
     public int Carried { get; internal init; }
+    /// <summary>Vehicles found only by YOLOX on native-resolution tiles (<see cref="AnonymiseOptions.VehicleTiles"/>), searched for plates like the caller's.</summary>
+    public int TileVehicles { get; internal init; }
     /// <summary>Plate zones masked by the fallback: readable-sized vehicles where no plate candidate was found (<see cref="AnonymiseOptions.PlateZoneFallback"/>).</summary>
     public int PlateZones { get; internal init; }
 }
@@ -68,7 +72,9 @@ public sealed class StreetAnonymiser : IDisposable
     private readonly CameraManifest _manifest;
     private readonly AnonymiseOptions _o;
     private readonly ModelSession _yunetSession, _ultraSession, _textSession;
+    private readonly ModelSession? _yoloxSession;
     private readonly ObjectDetector _yunet, _ultra;
+    private readonly ObjectDetector? _yolox;
     private readonly Dictionary<int, ObjectDetector> _textCrop = new();
     private readonly Dictionary<(int W, int H), ObjectDetector> _textWhole = new();
     private readonly object _lock = new();
@@ -95,14 +101,23 @@ public sealed class StreetAnonymiser : IDisposable
             _textSession = ModelSession.Open("ch_PP-OCRv4_det_infer", inference, dynamicBatch: false, modelsDirectory);
             _yunet = new ObjectDetector(_yunetSession, Opts(_o.FaceTileSize, _o.FaceTileSize, _o.YuNetScore, 0.3f, 1000));
             _ultra = new ObjectDetector(_ultraSession, Opts(0, 0, _o.UltraFaceScore, 0.3f, 500));
+            if (_o.VehicleTiles)
+            {
+                _yoloxSession = ModelSession.Open(VehicleModel, inference, dynamicBatch: false, modelsDirectory);
+                _yolox = new ObjectDetector(_yoloxSession, Opts(0, 0, _o.VehicleScore, 0.45f, 300));
+            }
         }
         catch
         {
             Dispose();
             throw;
         }
-        _models = [_yunet.Model.Name, _ultra.Model.Name, _textSession.Entry.Name];
+        _models = _yolox is null ? [_yunet.Model.Name, _ultra.Model.Name, _textSession.Entry.Name]
+            : [_yunet.Model.Name, _ultra.Model.Name, _textSession.Entry.Name, _yolox.Model.Name];
     }
+
+    /// <summary>The vehicle detector of <see cref="AnonymiseOptions.VehicleTiles"/>: the engine's default YOLOX, at its own input size (416) per tile.</summary>
+    private const string VehicleModel = "yolox_nano_coco_416";
 
     private static DetectorOptions Opts(int w, int h, float score, float nms, int max) =>
         new() { InputWidth = w, InputHeight = h, MaxBatch = 1, Decode = new DecodeOptions(score, nms, max) };
@@ -134,7 +149,7 @@ public sealed class StreetAnonymiser : IDisposable
             if (w < 16 || h < 16) throw new EphemeraException($"frame {frame.Width}x{frame.Height} is too small to anonymise");
             int cw = w / 2, ch = h / 2;
             long ySize = (long)w * h, cSize = (long)cw * ch;
-            var t = new long[6];
+            var t = new long[7];
             long t0 = Stopwatch.GetTimestamp();
             using var buffer = PixelBuffer.Rent((nuint)(ySize + 2 * cSize));
             var all = buffer.DangerousGetSpan();
@@ -153,12 +168,11 @@ public sealed class StreetAnonymiser : IDisposable
             {
                 int c = objects.ClassIds[i]; float s = objects.Scores[i];
                 if (c == CocoClasses.Person && s >= _o.PersonScore) persons.Add(objects.Boxes[i]);
-                else if (c is CocoClasses.Car or CocoClasses.Motorcycle or CocoClasses.Bus or CocoClasses.Truck && s >= _o.VehicleScore) vehicles.Add(objects.Boxes[i]);
-                // YOLOX-Nano names cars seen from above cell phones or suitcases: search those too (recall first).
-                else if (_o.PlateSearchAnyObject && s >= _o.VehicleScore && !IsStreetFixture(c)
-                         && MathF.Min(objects.Boxes[i].W, objects.Boxes[i].H) >= _o.PlateSearchMinSide)
-                    vehicles.Add(objects.Boxes[i]);
+                else if (CarriesPlate(c, s, objects.Boxes[i])) vehicles.Add(objects.Boxes[i]);
             }
+            int tileVehicles = 0;
+            if (_yolox != null) tileVehicles = FindTileVehicles(img, vehicles);
+            Lap(t, 6, ref t0);
 
             // ---- detect ----
             var faces = FindFaces(img);
@@ -243,10 +257,12 @@ public sealed class StreetAnonymiser : IDisposable
             }
             Lap(t, 5, ref t0);
             double f = 1000.0 / Stopwatch.Frequency;
-            return new AnonymiseResult(record, counts, check, survivors, new AnonymiseTimings(t[0] * f, t[1] * f, t[2] * f, t[3] * f, t[4] * f, t[5] * f), rects, survivorBoxes)
+            return new AnonymiseResult(record, counts, check, survivors,
+                new AnonymiseTimings(t[0] * f, t[1] * f, t[2] * f, t[3] * f, t[4] * f, t[5] * f) { VehiclesMs = t[6] * f }, rects, survivorBoxes)
             {
                 Carried = carried,
                 PlateZones = zones,
+                TileVehicles = tileVehicles,
             };
         }
     }
@@ -385,6 +401,48 @@ public sealed class StreetAnonymiser : IDisposable
         _ultra.Detect(img.View(0, 0, img.W, img.H), _scratch);
         Collect(_scratch, 0, 0, found);
         return Merge(found);
+    }
+
+    /// <summary>
+    /// Whether a YOLOX detection is searched for a plate: a car, bus, truck or motorcycle, or
+    /// (<see cref="AnonymiseOptions.PlateSearchAnyObject"/>) any box that is not a person or street furniture:
+    /// YOLOX-Nano names cars seen from above cell phones or suitcases (recall first).
+    /// </summary>
+    private bool CarriesPlate(int c, float s, in BoxF b)
+    {
+        if (c == CocoClasses.Person || s < _o.VehicleScore) return false;
+        if (c is CocoClasses.Car or CocoClasses.Motorcycle or CocoClasses.Bus or CocoClasses.Truck) return true;
+        return _o.PlateSearchAnyObject && !IsStreetFixture(c) && MathF.Min(b.W, b.H) >= _o.PlateSearchMinSide;
+    }
+
+    /// <summary>
+    /// <see cref="AnonymiseOptions.VehicleTiles"/>: YOLOX at native resolution on overlapping tiles of its own
+    /// input size, so a car the caller's whole-frame (downscaled) pass did not box still gets its plate searched:
+    /// a car half out of the frame (car-detection.mp4 frame 320: no box whole-frame, a box on the tile) or one
+    /// too small at the downscaled size. Boxes already in <paramref name="vehicles"/> (most of the smaller one
+    /// shared) are not added twice. Returns how many were added. A frame no larger than one tile is skipped:
+    /// the caller's pass already saw it at native scale.
+    /// </summary>
+    private int FindTileVehicles(in Image img, List<BoxF> vehicles)
+    {
+        int t = _yolox!.InputWidth, step = t - _o.VehicleTileOverlap;
+        if (img.W <= t && img.H <= t) return 0;
+        var found = new List<BoxF>();
+        foreach (int y0 in Starts(img.H, t, step))
+            foreach (int x0 in Starts(img.W, t, step))
+            {
+                int tw = Math.Min(t, img.W - x0), th = Math.Min(t, img.H - y0);
+                _yolox.Detect(img.View(x0, y0, tw, th), _scratch);
+                for (int i = 0; i < _scratch.Count; i++)
+                {
+                    var b = _scratch.Boxes[i];
+                    if (b.W > 0 && b.H > 0 && CarriesPlate(_scratch.ClassIds[i], _scratch.Scores[i], b)) found.Add(new BoxF(b.X + x0, b.Y + y0, b.W, b.H));
+                }
+            }
+        int before = vehicles.Count;
+        foreach (var b in Merge(found))
+            if (!vehicles.Take(before).Any(v => Overlap(v, b) > 0.6f)) vehicles.Add(b);
+        return vehicles.Count - before;
     }
 
     /// <summary>Tile origins along one axis: every <paramref name="step"/>, the last flush with the edge; all even.</summary>
@@ -653,7 +711,7 @@ public sealed class StreetAnonymiser : IDisposable
         _textWhole.Clear();
         foreach (var d in _textCrop.Values) d.Dispose();
         _textCrop.Clear();
-        _yunet?.Dispose(); _ultra?.Dispose();
-        _yunetSession?.Dispose(); _ultraSession?.Dispose(); _textSession?.Dispose();
+        _yunet?.Dispose(); _ultra?.Dispose(); _yolox?.Dispose();
+        _yunetSession?.Dispose(); _ultraSession?.Dispose(); _textSession?.Dispose(); _yoloxSession?.Dispose();
     }
 }
