@@ -53,6 +53,13 @@ public sealed record AnonymiseOptions
     /// box, and its plate no search (car-detection.mp4 frame 320: a car half out of the frame, boxed on its tile).
     /// </summary>
     public bool VehicleTiles { get; init; } = true;
+    /// <summary>
+    /// Also search the whole frame for plates with the stroke finder (<see cref="PlateStrokes"/>; default yes): a
+    /// plate-shaped window whose rows change brightness direction several times within a few pixels, with plain
+    /// bands around it, is masked as a plate wherever it is, on a vehicle box or not. Needs no vehicle detection
+    /// (car-detection.mp4 frames 100 and 190: cars at the frame's edge that no YOLOX pass boxes usefully).
+    /// </summary>
+    public bool PlateStrokeSearch { get; init; } = true;
     /// <summary>Overlap (px) between neighbouring vehicle tiles: a car cut by a seam is whole in one tile up to this size.</summary>
     public int VehicleTileOverlap { get; init; } = 128;
     /// <summary>Smallest short side (px) of a non-vehicle box searched for plates (<see cref="PlateSearchAnyObject"/>).</summary>

@@ -52,6 +52,8 @@ public sealed class AnonymiseResult
     public int Carried { get; internal init; }
     /// <summary>Vehicles found only by YOLOX on native-resolution tiles (<see cref="AnonymiseOptions.VehicleTiles"/>), searched for plates like the caller's.</summary>
     public int TileVehicles { get; internal init; }
+    /// <summary>Plate candidates of the stroke finder (<see cref="AnonymiseOptions.PlateStrokeSearch"/>), masked wherever they are, vehicle box or not.</summary>
+    public int StrokePlates { get; internal init; }
     /// <summary>Plate zones masked by the fallback: readable-sized vehicles where no plate candidate was found (<see cref="AnonymiseOptions.PlateZoneFallback"/>).</summary>
     public int PlateZones { get; internal init; }
 }
@@ -178,6 +180,9 @@ public sealed class StreetAnonymiser : IDisposable
             var faces = FindFaces(img);
             Lap(t, 1, ref t0);
             var (plates, small, large) = FindText(img, vehicles);
+            // The stroke finder's candidates are masked as plates wherever they are, but do not stand in for a
+            // vehicle's plate in the zone rule (a grille's strokes must not cancel its plate zone).
+            var strokes = _o.PlateStrokeSearch ? FindStrokes(img, large, onOutput: false) : [];
             Lap(t, 2, ref t0);
 
             // ---- mask by the rules ----
@@ -194,7 +199,7 @@ public sealed class StreetAnonymiser : IDisposable
                 MaskBox(img, faces[i], rects);
             }
             // (A test hook leaves the plates to the output check: a first pass that missed them all.)
-            if (!_o.SkipPlatesInFirstPass) foreach (var b in plates) MaskBox(img, b, rects);
+            if (!_o.SkipPlatesInFirstPass) foreach (var b in plates.Concat(strokes)) MaskBox(img, b, rects);
             int zones = 0;
             if (_o.PlateZoneFallback && !_o.SkipPlatesInFirstPass)
                 foreach (var v in vehicles)
@@ -203,7 +208,7 @@ public sealed class StreetAnonymiser : IDisposable
                         MaskBox(img, PlateSearch.Zone(v, _o), rects);
                         zones++;
                     }
-            int carried = Track(img, rects, frameIndex, faces, skipIndex, plates);
+            int carried = Track(img, rects, frameIndex, faces, skipIndex, _o.SkipPlatesInFirstPass ? [] : [.. plates, .. strokes]);
             if (_o.MaskSmallText) foreach (var b in small) MaskBox(img, b, rects);
             if (_o.MaskLargeText) foreach (var b in large) MaskBox(img, b, rects);
             int headBands = 0;
@@ -225,8 +230,8 @@ public sealed class StreetAnonymiser : IDisposable
             if (_o.OutputCheck)
             {
                 // First-pass detections still unmasked (only a test hook's skipped face or plates): the check must look there too.
-                var unmasked = faces.Concat(plates).Where(d => Covered(img, d) < _o.CoveredFraction).ToList();
-                var left = Survivors(img, vehicles, rects, unmasked);
+                var unmasked = faces.Concat(plates).Concat(strokes).Where(d => Covered(img, d) < _o.CoveredFraction).ToList();
+                var left = Survivors(img, vehicles, rects, unmasked, large);
                 if (left.Count == 0) check = "passed";
                 else
                 {
@@ -236,7 +241,7 @@ public sealed class StreetAnonymiser : IDisposable
                         MaskBox(img, b, rects);
                         remasked++;
                     }
-                    left = Survivors(img, vehicles, rects, unmasked);
+                    left = Survivors(img, vehicles, rects, unmasked, large);
                     survivors = left.Count;
                     survivorBoxes = left;
                     check = survivors == 0 ? "passed-after-remask" : "withheld";
@@ -244,7 +249,7 @@ public sealed class StreetAnonymiser : IDisposable
             }
             Lap(t, 4, ref t0);
 
-            var counts = new AnonymisedCounts(faces.Count - (skipped != null ? 1 : 0), plates.Count + zones, _o.MaskSmallText ? small.Count : 0, headBands,
+            var counts = new AnonymisedCounts(faces.Count - (skipped != null ? 1 : 0), plates.Count + strokes.Count + zones, _o.MaskSmallText ? small.Count : 0, headBands,
                 _o.MaskLargeText ? 0 : large.Count, remasked);
             AnonymisedImageRecord? record = null;
             if (check == "withheld") Interlocked.Increment(ref _withheld);
@@ -263,6 +268,7 @@ public sealed class StreetAnonymiser : IDisposable
                 Carried = carried,
                 PlateZones = zones,
                 TileVehicles = tileVehicles,
+                StrokePlates = strokes.Count,
             };
         }
     }
@@ -595,6 +601,20 @@ public sealed class StreetAnonymiser : IDisposable
         }
     }
 
+    /// <summary>
+    /// The stroke finder (<see cref="PlateStrokes"/>) over the whole frame: plate candidates with or without a vehicle box.
+    /// Candidates centred in a kept large-text region (a sign, when <see cref="AnonymiseOptions.MaskLargeText"/> is off) are
+    /// its letters and are left to the sign rule. The stroke map's integral image is a pixel buffer, wiped on return.
+    /// </summary>
+    private List<BoxF> FindStrokes(in Image img, List<BoxF> large, bool onOutput)
+    {
+        using var scratch = PixelBuffer.Rent((nuint)PlateStrokes.ScratchBytes(img.W, img.H));
+        var found = new List<BoxF>();
+        PlateStrokes.Find(img.Planes().Y, img.W, img.W, img.H, scratch.DangerousGetSpan(), found, onOutput ? _coverage.AsSpan(0, img.W * img.H) : default);
+        if (!_o.MaskLargeText) found.RemoveAll(b => large.Any(l => Inside(l, b.CenterX, b.CenterY)));
+        return found;
+    }
+
     /// <summary>Smallest margin (px) around a changed region that the output check's text pass searches.</summary>
     private const int CheckTextMargin = 48;
 
@@ -678,7 +698,8 @@ public sealed class StreetAnonymiser : IDisposable
 
     /// <summary>Faces, plates and (by the rules) small text the detectors still find outside the masks.</summary>
     /// <param name="unmasked">First-pass detections left unmasked (a test's deliberately skipped face): they count as changed regions.</param>
-    private List<BoxF> Survivors(in Image img, List<BoxF> vehicles, List<(int X0, int Y0, int X1, int Y1)> rects, List<BoxF> unmasked)
+    /// <param name="signs">The input's large text (signs): stroke candidates inside a kept sign are its letters, not a plate.</param>
+    private List<BoxF> Survivors(in Image img, List<BoxF> vehicles, List<(int X0, int Y0, int X1, int Y1)> rects, List<BoxF> unmasked, List<BoxF> signs)
     {
         List<(int X0, int Y0, int X1, int Y1)>? changed = null;
         if (_o.CheckChangedRegionsOnly)
@@ -691,6 +712,9 @@ public sealed class StreetAnonymiser : IDisposable
         foreach (var f in FindFaces(img, changed)) if (Covered(img, f) < _o.CoveredFraction) left.Add(f);
         var (plates, small, large) = FindText(img, vehicles, onOutput: true, changed);
         foreach (var b in plates) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
+        // The stroke finder over the whole output (it is cheap), masked pixels left out: a plate-shaped row of strokes outside the masks survived.
+        if (_o.PlateStrokeSearch)
+            foreach (var b in FindStrokes(img, signs, onOutput: true)) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
         // The plate-zone rule holds on the output too: a readable vehicle's zone holds a mask (its plate's or
         // the zone's own) or a plate candidate (counted above if unmasked); otherwise the zone survived.
         if (_o.PlateZoneFallback)
