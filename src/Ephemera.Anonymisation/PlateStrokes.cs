@@ -33,22 +33,45 @@ internal static class PlateStrokes
     /// <summary>A candidate is masked this much larger than the window, about its centre: the window boxes the strokes, the plate is wider.</summary>
     public const float Grow = 1.5f;
 
-    /// <summary>Bytes of scratch <see cref="Find"/> needs for a <paramref name="w"/> × <paramref name="h"/> frame: one (w+1)×(h+1) integral image of ints.</summary>
-    public static long ScratchBytes(int w, int h) => (long)(w + 1) * (h + 1) * sizeof(int) + 64;
+    /// <summary>
+    /// Bytes of scratch <see cref="Find"/> needs for a <paramref name="w"/> × <paramref name="h"/> frame: two (w+1)×(h+1)
+    /// integral images of ints (the stroke map; on the output check, the masked pixels).
+    /// </summary>
+    public static long ScratchBytes(int w, int h) => 2L * (w + 1) * (h + 1) * sizeof(int) + 64;
 
     /// <summary>
     /// Adds the plate candidates of the <paramref name="w"/> × <paramref name="h"/> luma plane to <paramref name="into"/>
     /// (grown by <see cref="Grow"/>). <paramref name="scratch"/> (<see cref="ScratchBytes"/>) receives the integral
     /// image of the stroke map, which is pixel-derived: the caller's buffer is a wiped pixel buffer.
     /// On the output check, <paramref name="masked"/> (one byte per pixel, non-zero = under a mask) keeps masked
-    /// pixels out of the stroke map: a mosaic's cell edges are not characters.
+    /// pixels out of the stroke map (a mosaic's cell edges are not characters), and a window whose bands around it
+    /// touch a mask is not judged again: away from the masks the output is the input, so the first pass has
+    /// already judged that window on its real surroundings, and a mask blanking a busy band must not turn the
+    /// strokes next to it into a "plate" (that started re-mask spirals and withheld frames).
     /// </summary>
     public static void Find(ReadOnlySpan<byte> y, int stride, int w, int h, Span<byte> scratch, List<BoxF> into, ReadOnlySpan<byte> masked = default)
     {
         int iw = w + 1;
-        var I = MemoryMarshal.Cast<byte, int>(scratch[..((w + 1) * (h + 1) * sizeof(int))]);
+        int plane = (w + 1) * (h + 1) * sizeof(int);
+        var I = MemoryMarshal.Cast<byte, int>(scratch[..plane]);
+        var M = MemoryMarshal.Cast<byte, int>(scratch.Slice(plane, plane));
         I[..iw].Clear();
         bool hasMask = !masked.IsEmpty;
+        if (hasMask)
+        {
+            M[..iw].Clear();
+            for (int j = 0; j < h; j++)
+            {
+                var m = masked.Slice(j * w, w);
+                int acc = 0, at = (j + 1) * iw;
+                M[at] = 0;
+                for (int i = 0; i < w; i++)
+                {
+                    acc += m[i] != 0 ? 1 : 0;
+                    M[at + i + 1] = M[at - iw + i + 1] + acc;
+                }
+            }
+        }
         for (int j = 0; j < h; j++)
         {
             var row = y.Slice(j * stride, w);
@@ -90,6 +113,7 @@ internal static class PlateStrokes
                         if (Density(I, iw, w, h, x0, y0 + hh, x0 + ww, y0 + hh + hh / 2) > MaxAboveBelow * d) continue;
                         if (Density(I, iw, w, h, x0 - ww / 4, y0, x0, y0 + hh) > MaxBeside * d) continue;
                         if (Density(I, iw, w, h, x0 + ww, y0, x0 + ww + ww / 4, y0 + hh) > MaxBeside * d) continue;
+                        if (hasMask && Sum(M, iw, w, h, x0 - ww / 4, y0 - hh / 2, x0 + ww + ww / 4, y0 + hh + hh / 2) > 0) continue;
                         found.Add((d, x0, y0, ww, hh));
                     }
             }
