@@ -54,12 +54,19 @@ public sealed record AnonymiseOptions
     /// </summary>
     public bool VehicleTiles { get; init; } = true;
     /// <summary>
-    /// Also search the whole frame for plates with the stroke finder (<see cref="PlateStrokes"/>; default yes): a
-    /// plate-shaped window whose rows change brightness direction several times within a few pixels, with plain
-    /// bands around it, is masked as a plate wherever it is, on a vehicle box or not. Needs no vehicle detection
-    /// (car-detection.mp4 frames 100 and 190: cars at the frame's edge that no YOLOX pass boxes usefully).
+    /// Also search for plates with the stroke finder (<see cref="PlateStrokes"/>; default yes): a plate-shaped
+    /// window whose rows change brightness direction several times within a few pixels, with plain bands around
+    /// it, is masked as a plate. By default only in the plate regions of vehicles (the caller's and the tiles'):
+    /// it finds plates there that neither text pass nor the plate zone covers (car-detection.mp4 frame 100).
     /// </summary>
     public bool PlateStrokeSearch { get; init; } = true;
+    /// <summary>
+    /// Run the stroke finder over the whole frame, vehicle box or not (default no): every labelled plate of
+    /// car-detection.mp4 then, including one on a car no YOLOX pass boxes (frame 190), but on a pedestrian street
+    /// (ADL-Rundle-6) brickwork, shop windows and clothing give it 60–180 candidates a frame, a quarter of the
+    /// image masked and an output check four times as slow. For road-only cameras (dashcam, car park, overhead).
+    /// </summary>
+    public bool PlateStrokeWholeFrame { get; init; }
     /// <summary>Overlap (px) between neighbouring vehicle tiles: a car cut by a seam is whole in one tile up to this size.</summary>
     public int VehicleTileOverlap { get; init; } = 128;
     /// <summary>Smallest short side (px) of a non-vehicle box searched for plates (<see cref="PlateSearchAnyObject"/>).</summary>

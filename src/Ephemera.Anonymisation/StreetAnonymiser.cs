@@ -182,7 +182,7 @@ public sealed class StreetAnonymiser : IDisposable
             var (plates, small, large) = FindText(img, vehicles);
             // The stroke finder's candidates are masked as plates wherever they are, but do not stand in for a
             // vehicle's plate in the zone rule (a grille's strokes must not cancel its plate zone).
-            var strokes = _o.PlateStrokeSearch ? FindStrokes(img, large, onOutput: false) : [];
+            var strokes = _o.PlateStrokeSearch ? FindStrokes(img, vehicles, large, onOutput: false) : [];
             Lap(t, 2, ref t0);
 
             // ---- mask by the rules ----
@@ -602,15 +602,18 @@ public sealed class StreetAnonymiser : IDisposable
     }
 
     /// <summary>
-    /// The stroke finder (<see cref="PlateStrokes"/>) over the whole frame: plate candidates with or without a vehicle box.
-    /// Candidates centred in a kept large-text region (a sign, when <see cref="AnonymiseOptions.MaskLargeText"/> is off) are
-    /// its letters and are left to the sign rule. The stroke map's integral image is a pixel buffer, wiped on return.
+    /// The stroke finder (<see cref="PlateStrokes"/>): plate candidates centred in a vehicle's plate region (its box and the
+    /// band below), or anywhere with <see cref="AnonymiseOptions.PlateStrokeWholeFrame"/>. Candidates centred in a kept
+    /// large-text region (a sign, when <see cref="AnonymiseOptions.MaskLargeText"/> is off) are its letters and are left to
+    /// the sign rule. The stroke map's integral image is a pixel buffer, wiped on return.
     /// </summary>
-    private List<BoxF> FindStrokes(in Image img, List<BoxF> large, bool onOutput)
+    private List<BoxF> FindStrokes(in Image img, List<BoxF> vehicles, List<BoxF> large, bool onOutput)
     {
+        if (!_o.PlateStrokeWholeFrame && vehicles.Count == 0) return [];
         using var scratch = PixelBuffer.Rent((nuint)PlateStrokes.ScratchBytes(img.W, img.H));
         var found = new List<BoxF>();
         PlateStrokes.Find(img.Planes().Y, img.W, img.W, img.H, scratch.DangerousGetSpan(), found, onOutput ? _coverage.AsSpan(0, img.W * img.H) : default);
+        if (!_o.PlateStrokeWholeFrame) found.RemoveAll(b => !vehicles.Any(v => Inside(PlateRegion(v), b.CenterX, b.CenterY)));
         if (!_o.MaskLargeText) found.RemoveAll(b => large.Any(l => Inside(l, b.CenterX, b.CenterY)));
         return found;
     }
@@ -714,7 +717,7 @@ public sealed class StreetAnonymiser : IDisposable
         foreach (var b in plates) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
         // The stroke finder over the whole output (it is cheap), masked pixels left out: a plate-shaped row of strokes outside the masks survived.
         if (_o.PlateStrokeSearch)
-            foreach (var b in FindStrokes(img, signs, onOutput: true)) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
+            foreach (var b in FindStrokes(img, vehicles, signs, onOutput: true)) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
         // The plate-zone rule holds on the output too: a readable vehicle's zone holds a mask (its plate's or
         // the zone's own) or a plate candidate (counted above if unmasked); otherwise the zone survived.
         if (_o.PlateZoneFallback)

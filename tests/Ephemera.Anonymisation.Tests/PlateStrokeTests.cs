@@ -14,8 +14,8 @@ public class PlateStrokeTests(ITestOutputHelper log)
 {
     private static readonly DateTimeOffset At = new(2026, 12, 1, 10, 0, 0, TimeSpan.Zero);
     private static readonly BoxF Plate = new(225, 66, 21, 10);
-    // No vehicle box from anywhere: neither the caller's detections nor the vehicle tiles.
-    private static readonly AnonymiseOptions NoVehicles = new() { VehicleTiles = false };
+    // No vehicle box from anywhere (neither the caller's detections nor the vehicle tiles); the stroke finder over the whole frame.
+    private static readonly AnonymiseOptions NoVehicles = new() { VehicleTiles = false, PlateStrokeWholeFrame = true };
 
     [Fact]
     public void A_plate_with_no_vehicle_box_at_all_is_masked()
@@ -37,6 +37,13 @@ public class PlateStrokeTests(ITestOutputHelper log)
             var r = a.Anonymise(raw.View, new Detections(), At);
             without = Inputs.Covered(Plate, r.MaskRects, raw.W, raw.H);
             log.WriteLine($"without: plate masked {without:P0}");
+        }
+        using (var a = new StreetAnonymiser(Inputs.Case4, NoVehicles with { PlateStrokeWholeFrame = false }, Inputs.Cpu))
+        {
+            // The default scope: the stroke finder looks only in vehicles' plate regions, and there is no vehicle.
+            var r = a.Anonymise(raw.View, new Detections(), At);
+            log.WriteLine($"vehicle regions only: {r.StrokePlates} candidates");
+            Assert.Equal(0, r.StrokePlates);
         }
         GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
         var after = PixelLedger.Snapshot();
