@@ -51,6 +51,8 @@ public sealed record AnonymiseOptions
     /// search every vehicle it finds there that the caller's detections lack (default yes). The caller's pass
     /// letterboxes the whole frame to 416 px; a car cut by the frame edge or small in the frame then gets no
     /// box, and its plate no search (car-detection.mp4 frame 320: a car half out of the frame, boxed on its tile).
+    /// From the tiles, misnamed objects (<see cref="PlateSearchAnyObject"/>) count only at the frame's edge, and a
+    /// box filling its tile not at all (on a pedestrian street the tiles otherwise add handbags and shop fronts).
     /// </summary>
     public bool VehicleTiles { get; init; } = true;
     /// <summary>

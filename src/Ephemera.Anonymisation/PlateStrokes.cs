@@ -9,10 +9,12 @@ namespace Ephemera.Anonymisation;
 /// sign several times within a few pixels (stroke, gap, stroke), and the plate's own border above and below is
 /// plain. Windows of plate shape (2.2:1 and 4:1, heights from 8 px up to 6 % of the frame) whose core rows hold
 /// at least <see cref="MinAlternationsPerRow"/> such sign changes each, with the bands above and below and
-/// left and right much quieter, are plate candidates, wherever they are in the frame. Measured on
-/// car-detection.mp4: all 11 hand-labelled plates (8–12 px tall) found, no candidate on 7 frames without cars
-/// (road, lane markings, speckled asphalt); on frames with cars, 2–15 candidates, most on the cars
-/// (headlights, wipers, grilles). Runs once over the frame: a few milliseconds at 768×432.
+/// left and right much quieter, are plate candidates. Measured on car-detection.mp4: all 11 hand-labelled
+/// plates (8–12 px tall) found, no candidate on 7 frames without cars (road, lane markings, speckled asphalt);
+/// on frames with cars, 2–15 candidates, most on the cars (headlights, wipers, grilles). On a pedestrian street
+/// (ADL-Rundle-6) brickwork, shop windows and clothing give 60–180 a frame, which is why the anonymiser keeps
+/// only those in vehicles' plate regions unless told otherwise (<see cref="AnonymiseOptions.PlateStrokeWholeFrame"/>).
+/// One pass over the luma plane: 2.4 ms at 768×432, 7–15 ms at 1280×720, 15–30 ms at 1920×1080 (best of 7).
 /// </summary>
 internal static class PlateStrokes
 {

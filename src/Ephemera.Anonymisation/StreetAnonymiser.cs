@@ -417,7 +417,7 @@ public sealed class StreetAnonymiser : IDisposable
     private bool CarriesPlate(int c, float s, in BoxF b)
     {
         if (c == CocoClasses.Person || s < _o.VehicleScore) return false;
-        if (c is CocoClasses.Car or CocoClasses.Motorcycle or CocoClasses.Bus or CocoClasses.Truck) return true;
+        if (IsVehicleClass(c)) return true;
         return _o.PlateSearchAnyObject && !IsStreetFixture(c) && MathF.Min(b.W, b.H) >= _o.PlateSearchMinSide;
     }
 
@@ -442,7 +442,15 @@ public sealed class StreetAnonymiser : IDisposable
                 for (int i = 0; i < _scratch.Count; i++)
                 {
                     var b = _scratch.Boxes[i];
-                    if (b.W > 0 && b.H > 0 && CarriesPlate(_scratch.ClassIds[i], _scratch.Scores[i], b)) found.Add(new BoxF(b.X + x0, b.Y + y0, b.W, b.H));
+                    if (b.W <= 0 || b.H <= 0 || !CarriesPlate(_scratch.ClassIds[i], _scratch.Scores[i], b)) continue;
+                    // A box filling its tile is the tile read as one object (a shop front as a "bus" on ADL-Rundle-6):
+                    // a vehicle that large is seen whole by the caller's downscaled pass.
+                    if (MathF.Max(b.W, b.H) >= TileFill * t) continue;
+                    var f = new BoxF(b.X + x0, b.Y + y0, b.W, b.H);
+                    // Misnamed objects (cell phone, suitcase, ...) only where a cut-off car would be: at the frame's edge.
+                    // Inside the frame the tiles add handbags, backpacks and chairs of passers-by, not cars.
+                    if (!IsVehicleClass(_scratch.ClassIds[i]) && !TouchesEdge(f, img.W, img.H)) continue;
+                    found.Add(f);
                 }
             }
         int before = vehicles.Count;
@@ -450,6 +458,14 @@ public sealed class StreetAnonymiser : IDisposable
             if (!vehicles.Take(before).Any(v => Overlap(v, b) > 0.6f)) vehicles.Add(b);
         return vehicles.Count - before;
     }
+
+    /// <summary>Share of the tile side from which a tile's box is taken for the tile read as one object.</summary>
+    private const float TileFill = 0.9f;
+
+    private static bool IsVehicleClass(int c) => c is CocoClasses.Car or CocoClasses.Motorcycle or CocoClasses.Bus or CocoClasses.Truck;
+
+    /// <summary>Whether a box reaches within 2 px of the frame's edge (a vehicle cut off by it).</summary>
+    private static bool TouchesEdge(in BoxF b, int w, int h) => b.X <= 2 || b.Y <= 2 || b.Right >= w - 2 || b.Bottom >= h - 2;
 
     /// <summary>Tile origins along one axis: every <paramref name="step"/>, the last flush with the edge; all even.</summary>
     private static IEnumerable<int> Starts(int length, int tile, int step)
