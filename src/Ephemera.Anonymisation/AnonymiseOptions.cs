@@ -46,6 +46,31 @@ public sealed record AnonymiseOptions
     /// (car-detection.mp4), and a plate on a missed vehicle is a leak (recall first; default yes).
     /// </summary>
     public bool PlateSearchAnyObject { get; init; } = true;
+    /// <summary>
+    /// Also run YOLOX (the engine's yolox_nano_coco_416) on native-resolution tiles of its own input size and
+    /// search every vehicle it finds there that the caller's detections lack (default yes). The caller's pass
+    /// letterboxes the whole frame to 416 px; a car cut by the frame edge or small in the frame then gets no
+    /// box, and its plate no search (car-detection.mp4 frame 320: a car half out of the frame, boxed on its tile).
+    /// From the tiles, misnamed objects (<see cref="PlateSearchAnyObject"/>) count only at the frame's edge, and a
+    /// box filling its tile not at all (on a pedestrian street the tiles otherwise add handbags and shop fronts).
+    /// </summary>
+    public bool VehicleTiles { get; init; } = true;
+    /// <summary>
+    /// Also search for plates with the stroke finder (<see cref="PlateStrokes"/>; default yes): a plate-shaped
+    /// window whose rows change brightness direction several times within a few pixels, with plain bands around
+    /// it, is masked as a plate. By default only in the plate regions of vehicles (the caller's and the tiles'):
+    /// it finds plates there that neither text pass nor the plate zone covers (car-detection.mp4 frame 100).
+    /// </summary>
+    public bool PlateStrokeSearch { get; init; } = true;
+    /// <summary>
+    /// Run the stroke finder over the whole frame, vehicle box or not (default no): every labelled plate of
+    /// car-detection.mp4 then, including one on a car no YOLOX pass boxes (frame 190), but on a pedestrian street
+    /// (ADL-Rundle-6) brickwork, shop windows and clothing give it 60–180 candidates a frame, a quarter of the
+    /// image masked and an output check four times as slow. For road-only cameras (dashcam, car park, overhead).
+    /// </summary>
+    public bool PlateStrokeWholeFrame { get; init; }
+    /// <summary>Overlap (px) between neighbouring vehicle tiles: a car cut by a seam is whole in one tile up to this size.</summary>
+    public int VehicleTileOverlap { get; init; } = 128;
     /// <summary>Smallest short side (px) of a non-vehicle box searched for plates (<see cref="PlateSearchAnyObject"/>).</summary>
     public int PlateSearchMinSide { get; init; } = 48;
     /// <summary>The plate band below a vehicle box, as a fraction of its height ("under the vehicle").</summary>
@@ -153,6 +178,7 @@ public sealed record AnonymiseOptions
         Unit(PersonScore, nameof(PersonScore)); Unit(VehicleScore, nameof(VehicleScore)); Unit(CoveredFraction, nameof(CoveredFraction));
         if (TextMaxSide < 320 || TextMaxSide % 32 != 0) throw new EphemeraException($"anonymise: text max side must be a multiple of 32, at least 320; got {TextMaxSide}");
         if (VehicleCropSize < 128 || VehicleCropSize > 1280 || VehicleCropSize % 64 != 0) throw new EphemeraException($"anonymise: vehicle crop size must be a multiple of 64 in 128..1280; got {VehicleCropSize}");
+        if (VehicleTileOverlap is < 32 or > 208) throw new EphemeraException($"anonymise: vehicle tile overlap must be 32..208 px (half the 416 px tile at most); got {VehicleTileOverlap}");
         if (PlateSearchMinSide is < 16 or > 1024) throw new EphemeraException($"anonymise: plate search min side must be 16..1024 px; got {PlateSearchMinSide}");
         if (UnderVehicleFraction is < 0 or > 0.5f) throw new EphemeraException($"anonymise: under-vehicle band must be 0..0.5 of the box; got {UnderVehicleFraction}");
         if (PlateContrastRadius is < 0.01f or > 0.5f) throw new EphemeraException($"anonymise: plate contrast radius must be 0.01..0.5 of the crop; got {PlateContrastRadius}");

@@ -13,8 +13,10 @@ namespace Ephemera.Anonymisation;
 /// <summary>Milliseconds spent per stage on one frame.</summary>
 public sealed record AnonymiseTimings(double CopyMs, double FacesMs, double TextMs, double MaskMs, double CheckMs, double EncodeMs)
 {
+    /// <summary>YOLOX on native-resolution tiles (<see cref="AnonymiseOptions.VehicleTiles"/>): vehicles the caller's detections missed.</summary>
+    public double VehiclesMs { get; init; }
     /// <summary>All stages together.</summary>
-    public double TotalMs => CopyMs + FacesMs + TextMs + MaskMs + CheckMs + EncodeMs;
+    public double TotalMs => CopyMs + VehiclesMs + FacesMs + TextMs + MaskMs + CheckMs + EncodeMs;
 }
 
 /// <summary>
@@ -48,6 +50,10 @@ public sealed class AnonymiseResult
     internal IReadOnlyList<BoxF> SurvivorBoxes { get; }
     /// <summary>Face and plate tracks the detectors missed on this frame, masked at their predicted position (<see cref="AnonymiseOptions.CarryFrames"/>).</summary>
     public int Carried { get; internal init; }
+    /// <summary>Vehicles found only by YOLOX on native-resolution tiles (<see cref="AnonymiseOptions.VehicleTiles"/>), searched for plates like the caller's.</summary>
+    public int TileVehicles { get; internal init; }
+    /// <summary>Plate candidates of the stroke finder (<see cref="AnonymiseOptions.PlateStrokeSearch"/>), masked wherever they are, vehicle box or not.</summary>
+    public int StrokePlates { get; internal init; }
     /// <summary>Plate zones masked by the fallback: readable-sized vehicles where no plate candidate was found (<see cref="AnonymiseOptions.PlateZoneFallback"/>).</summary>
     public int PlateZones { get; internal init; }
 }
@@ -68,7 +74,9 @@ public sealed class StreetAnonymiser : IDisposable
     private readonly CameraManifest _manifest;
     private readonly AnonymiseOptions _o;
     private readonly ModelSession _yunetSession, _ultraSession, _textSession;
+    private readonly ModelSession? _yoloxSession;
     private readonly ObjectDetector _yunet, _ultra;
+    private readonly ObjectDetector? _yolox;
     private readonly Dictionary<int, ObjectDetector> _textCrop = new();
     private readonly Dictionary<(int W, int H), ObjectDetector> _textWhole = new();
     private readonly object _lock = new();
@@ -95,14 +103,23 @@ public sealed class StreetAnonymiser : IDisposable
             _textSession = ModelSession.Open("ch_PP-OCRv4_det_infer", inference, dynamicBatch: false, modelsDirectory);
             _yunet = new ObjectDetector(_yunetSession, Opts(_o.FaceTileSize, _o.FaceTileSize, _o.YuNetScore, 0.3f, 1000));
             _ultra = new ObjectDetector(_ultraSession, Opts(0, 0, _o.UltraFaceScore, 0.3f, 500));
+            if (_o.VehicleTiles)
+            {
+                _yoloxSession = ModelSession.Open(VehicleModel, inference, dynamicBatch: false, modelsDirectory);
+                _yolox = new ObjectDetector(_yoloxSession, Opts(0, 0, _o.VehicleScore, 0.45f, 300));
+            }
         }
         catch
         {
             Dispose();
             throw;
         }
-        _models = [_yunet.Model.Name, _ultra.Model.Name, _textSession.Entry.Name];
+        _models = _yolox is null ? [_yunet.Model.Name, _ultra.Model.Name, _textSession.Entry.Name]
+            : [_yunet.Model.Name, _ultra.Model.Name, _textSession.Entry.Name, _yolox.Model.Name];
     }
+
+    /// <summary>The vehicle detector of <see cref="AnonymiseOptions.VehicleTiles"/>: the engine's default YOLOX, at its own input size (416) per tile.</summary>
+    private const string VehicleModel = "yolox_nano_coco_416";
 
     private static DetectorOptions Opts(int w, int h, float score, float nms, int max) =>
         new() { InputWidth = w, InputHeight = h, MaxBatch = 1, Decode = new DecodeOptions(score, nms, max) };
@@ -134,7 +151,7 @@ public sealed class StreetAnonymiser : IDisposable
             if (w < 16 || h < 16) throw new EphemeraException($"frame {frame.Width}x{frame.Height} is too small to anonymise");
             int cw = w / 2, ch = h / 2;
             long ySize = (long)w * h, cSize = (long)cw * ch;
-            var t = new long[6];
+            var t = new long[7];
             long t0 = Stopwatch.GetTimestamp();
             using var buffer = PixelBuffer.Rent((nuint)(ySize + 2 * cSize));
             var all = buffer.DangerousGetSpan();
@@ -153,17 +170,19 @@ public sealed class StreetAnonymiser : IDisposable
             {
                 int c = objects.ClassIds[i]; float s = objects.Scores[i];
                 if (c == CocoClasses.Person && s >= _o.PersonScore) persons.Add(objects.Boxes[i]);
-                else if (c is CocoClasses.Car or CocoClasses.Motorcycle or CocoClasses.Bus or CocoClasses.Truck && s >= _o.VehicleScore) vehicles.Add(objects.Boxes[i]);
-                // YOLOX-Nano names cars seen from above cell phones or suitcases: search those too (recall first).
-                else if (_o.PlateSearchAnyObject && s >= _o.VehicleScore && !IsStreetFixture(c)
-                         && MathF.Min(objects.Boxes[i].W, objects.Boxes[i].H) >= _o.PlateSearchMinSide)
-                    vehicles.Add(objects.Boxes[i]);
+                else if (CarriesPlate(c, s, objects.Boxes[i])) vehicles.Add(objects.Boxes[i]);
             }
+            int tileVehicles = 0;
+            if (_yolox != null) tileVehicles = FindTileVehicles(img, vehicles);
+            Lap(t, 6, ref t0);
 
             // ---- detect ----
             var faces = FindFaces(img);
             Lap(t, 1, ref t0);
             var (plates, small, large) = FindText(img, vehicles);
+            // The stroke finder's candidates are masked as plates wherever they are, but do not stand in for a
+            // vehicle's plate in the zone rule (a grille's strokes must not cancel its plate zone).
+            var strokes = _o.PlateStrokeSearch ? FindStrokes(img, vehicles, large, onOutput: false) : [];
             Lap(t, 2, ref t0);
 
             // ---- mask by the rules ----
@@ -180,7 +199,7 @@ public sealed class StreetAnonymiser : IDisposable
                 MaskBox(img, faces[i], rects);
             }
             // (A test hook leaves the plates to the output check: a first pass that missed them all.)
-            if (!_o.SkipPlatesInFirstPass) foreach (var b in plates) MaskBox(img, b, rects);
+            if (!_o.SkipPlatesInFirstPass) foreach (var b in plates.Concat(strokes)) MaskBox(img, b, rects);
             int zones = 0;
             if (_o.PlateZoneFallback && !_o.SkipPlatesInFirstPass)
                 foreach (var v in vehicles)
@@ -189,7 +208,7 @@ public sealed class StreetAnonymiser : IDisposable
                         MaskBox(img, PlateSearch.Zone(v, _o), rects);
                         zones++;
                     }
-            int carried = Track(img, rects, frameIndex, faces, skipIndex, plates);
+            int carried = Track(img, rects, frameIndex, faces, skipIndex, _o.SkipPlatesInFirstPass ? [] : [.. plates, .. strokes]);
             if (_o.MaskSmallText) foreach (var b in small) MaskBox(img, b, rects);
             if (_o.MaskLargeText) foreach (var b in large) MaskBox(img, b, rects);
             int headBands = 0;
@@ -211,8 +230,8 @@ public sealed class StreetAnonymiser : IDisposable
             if (_o.OutputCheck)
             {
                 // First-pass detections still unmasked (only a test hook's skipped face or plates): the check must look there too.
-                var unmasked = faces.Concat(plates).Where(d => Covered(img, d) < _o.CoveredFraction).ToList();
-                var left = Survivors(img, vehicles, rects, unmasked);
+                var unmasked = faces.Concat(plates).Concat(strokes).Where(d => Covered(img, d) < _o.CoveredFraction).ToList();
+                var left = Survivors(img, vehicles, rects, unmasked, large);
                 if (left.Count == 0) check = "passed";
                 else
                 {
@@ -222,7 +241,7 @@ public sealed class StreetAnonymiser : IDisposable
                         MaskBox(img, b, rects);
                         remasked++;
                     }
-                    left = Survivors(img, vehicles, rects, unmasked);
+                    left = Survivors(img, vehicles, rects, unmasked, large);
                     survivors = left.Count;
                     survivorBoxes = left;
                     check = survivors == 0 ? "passed-after-remask" : "withheld";
@@ -230,7 +249,7 @@ public sealed class StreetAnonymiser : IDisposable
             }
             Lap(t, 4, ref t0);
 
-            var counts = new AnonymisedCounts(faces.Count - (skipped != null ? 1 : 0), plates.Count + zones, _o.MaskSmallText ? small.Count : 0, headBands,
+            var counts = new AnonymisedCounts(faces.Count - (skipped != null ? 1 : 0), plates.Count + strokes.Count + zones, _o.MaskSmallText ? small.Count : 0, headBands,
                 _o.MaskLargeText ? 0 : large.Count, remasked);
             AnonymisedImageRecord? record = null;
             if (check == "withheld") Interlocked.Increment(ref _withheld);
@@ -243,10 +262,13 @@ public sealed class StreetAnonymiser : IDisposable
             }
             Lap(t, 5, ref t0);
             double f = 1000.0 / Stopwatch.Frequency;
-            return new AnonymiseResult(record, counts, check, survivors, new AnonymiseTimings(t[0] * f, t[1] * f, t[2] * f, t[3] * f, t[4] * f, t[5] * f), rects, survivorBoxes)
+            return new AnonymiseResult(record, counts, check, survivors,
+                new AnonymiseTimings(t[0] * f, t[1] * f, t[2] * f, t[3] * f, t[4] * f, t[5] * f) { VehiclesMs = t[6] * f }, rects, survivorBoxes)
             {
                 Carried = carried,
                 PlateZones = zones,
+                TileVehicles = tileVehicles,
+                StrokePlates = strokes.Count,
             };
         }
     }
@@ -386,6 +408,64 @@ public sealed class StreetAnonymiser : IDisposable
         Collect(_scratch, 0, 0, found);
         return Merge(found);
     }
+
+    /// <summary>
+    /// Whether a YOLOX detection is searched for a plate: a car, bus, truck or motorcycle, or
+    /// (<see cref="AnonymiseOptions.PlateSearchAnyObject"/>) any box that is not a person or street furniture:
+    /// YOLOX-Nano names cars seen from above cell phones or suitcases (recall first).
+    /// </summary>
+    private bool CarriesPlate(int c, float s, in BoxF b)
+    {
+        if (c == CocoClasses.Person || s < _o.VehicleScore) return false;
+        if (IsVehicleClass(c)) return true;
+        return _o.PlateSearchAnyObject && !IsStreetFixture(c) && MathF.Min(b.W, b.H) >= _o.PlateSearchMinSide;
+    }
+
+    /// <summary>
+    /// <see cref="AnonymiseOptions.VehicleTiles"/>: YOLOX at native resolution on overlapping tiles of its own
+    /// input size, so a car the caller's whole-frame (downscaled) pass did not box still gets its plate searched:
+    /// a car half out of the frame (car-detection.mp4 frame 320: no box whole-frame, a box on the tile) or one
+    /// too small at the downscaled size. Boxes already in <paramref name="vehicles"/> (most of the smaller one
+    /// shared) are not added twice. Returns how many were added. A frame no larger than one tile is skipped:
+    /// the caller's pass already saw it at native scale.
+    /// </summary>
+    private int FindTileVehicles(in Image img, List<BoxF> vehicles)
+    {
+        int t = _yolox!.InputWidth, step = t - _o.VehicleTileOverlap;
+        if (img.W <= t && img.H <= t) return 0;
+        var found = new List<BoxF>();
+        foreach (int y0 in Starts(img.H, t, step))
+            foreach (int x0 in Starts(img.W, t, step))
+            {
+                int tw = Math.Min(t, img.W - x0), th = Math.Min(t, img.H - y0);
+                _yolox.Detect(img.View(x0, y0, tw, th), _scratch);
+                for (int i = 0; i < _scratch.Count; i++)
+                {
+                    var b = _scratch.Boxes[i];
+                    if (b.W <= 0 || b.H <= 0 || !CarriesPlate(_scratch.ClassIds[i], _scratch.Scores[i], b)) continue;
+                    // A box filling its tile is the tile read as one object (a shop front as a "bus" on ADL-Rundle-6):
+                    // a vehicle that large is seen whole by the caller's downscaled pass.
+                    if (MathF.Max(b.W, b.H) >= TileFill * t) continue;
+                    var f = new BoxF(b.X + x0, b.Y + y0, b.W, b.H);
+                    // Misnamed objects (cell phone, suitcase, ...) only where a cut-off car would be: at the frame's edge.
+                    // Inside the frame the tiles add handbags, backpacks and chairs of passers-by, not cars.
+                    if (!IsVehicleClass(_scratch.ClassIds[i]) && !TouchesEdge(f, img.W, img.H)) continue;
+                    found.Add(f);
+                }
+            }
+        int before = vehicles.Count;
+        foreach (var b in Merge(found))
+            if (!vehicles.Take(before).Any(v => Overlap(v, b) > 0.6f)) vehicles.Add(b);
+        return vehicles.Count - before;
+    }
+
+    /// <summary>Share of the tile side from which a tile's box is taken for the tile read as one object.</summary>
+    private const float TileFill = 0.9f;
+
+    private static bool IsVehicleClass(int c) => c is CocoClasses.Car or CocoClasses.Motorcycle or CocoClasses.Bus or CocoClasses.Truck;
+
+    /// <summary>Whether a box reaches within 2 px of the frame's edge (a vehicle cut off by it).</summary>
+    private static bool TouchesEdge(in BoxF b, int w, int h) => b.X <= 2 || b.Y <= 2 || b.Right >= w - 2 || b.Bottom >= h - 2;
 
     /// <summary>Tile origins along one axis: every <paramref name="step"/>, the last flush with the edge; all even.</summary>
     private static IEnumerable<int> Starts(int length, int tile, int step)
@@ -537,6 +617,23 @@ public sealed class StreetAnonymiser : IDisposable
         }
     }
 
+    /// <summary>
+    /// The stroke finder (<see cref="PlateStrokes"/>): plate candidates centred in a vehicle's plate region (its box and the
+    /// band below), or anywhere with <see cref="AnonymiseOptions.PlateStrokeWholeFrame"/>. Candidates centred in a kept
+    /// large-text region (a sign, when <see cref="AnonymiseOptions.MaskLargeText"/> is off) are its letters and are left to
+    /// the sign rule. The stroke map's integral image is a pixel buffer, wiped on return.
+    /// </summary>
+    private List<BoxF> FindStrokes(in Image img, List<BoxF> vehicles, List<BoxF> large, bool onOutput)
+    {
+        if (!_o.PlateStrokeWholeFrame && vehicles.Count == 0) return [];
+        using var scratch = PixelBuffer.Rent((nuint)PlateStrokes.ScratchBytes(img.W, img.H));
+        var found = new List<BoxF>();
+        PlateStrokes.Find(img.Planes().Y, img.W, img.W, img.H, scratch.DangerousGetSpan(), found, onOutput ? _coverage.AsSpan(0, img.W * img.H) : default);
+        if (!_o.PlateStrokeWholeFrame) found.RemoveAll(b => !vehicles.Any(v => Inside(PlateRegion(v), b.CenterX, b.CenterY)));
+        if (!_o.MaskLargeText) found.RemoveAll(b => large.Any(l => Inside(l, b.CenterX, b.CenterY)));
+        return found;
+    }
+
     /// <summary>Smallest margin (px) around a changed region that the output check's text pass searches.</summary>
     private const int CheckTextMargin = 48;
 
@@ -620,7 +717,8 @@ public sealed class StreetAnonymiser : IDisposable
 
     /// <summary>Faces, plates and (by the rules) small text the detectors still find outside the masks.</summary>
     /// <param name="unmasked">First-pass detections left unmasked (a test's deliberately skipped face): they count as changed regions.</param>
-    private List<BoxF> Survivors(in Image img, List<BoxF> vehicles, List<(int X0, int Y0, int X1, int Y1)> rects, List<BoxF> unmasked)
+    /// <param name="signs">The input's large text (signs): stroke candidates inside a kept sign are its letters, not a plate.</param>
+    private List<BoxF> Survivors(in Image img, List<BoxF> vehicles, List<(int X0, int Y0, int X1, int Y1)> rects, List<BoxF> unmasked, List<BoxF> signs)
     {
         List<(int X0, int Y0, int X1, int Y1)>? changed = null;
         if (_o.CheckChangedRegionsOnly)
@@ -633,6 +731,9 @@ public sealed class StreetAnonymiser : IDisposable
         foreach (var f in FindFaces(img, changed)) if (Covered(img, f) < _o.CoveredFraction) left.Add(f);
         var (plates, small, large) = FindText(img, vehicles, onOutput: true, changed);
         foreach (var b in plates) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
+        // The stroke finder over the whole output (it is cheap), masked pixels left out: a plate-shaped row of strokes outside the masks survived.
+        if (_o.PlateStrokeSearch)
+            foreach (var b in FindStrokes(img, vehicles, signs, onOutput: true)) if (Covered(img, b) < _o.CoveredFraction) left.Add(b);
         // The plate-zone rule holds on the output too: a readable vehicle's zone holds a mask (its plate's or
         // the zone's own) or a plate candidate (counted above if unmasked); otherwise the zone survived.
         if (_o.PlateZoneFallback)
@@ -653,7 +754,7 @@ public sealed class StreetAnonymiser : IDisposable
         _textWhole.Clear();
         foreach (var d in _textCrop.Values) d.Dispose();
         _textCrop.Clear();
-        _yunet?.Dispose(); _ultra?.Dispose();
-        _yunetSession?.Dispose(); _ultraSession?.Dispose(); _textSession?.Dispose();
+        _yunet?.Dispose(); _ultra?.Dispose(); _yolox?.Dispose();
+        _yunetSession?.Dispose(); _ultraSession?.Dispose(); _textSession?.Dispose(); _yoloxSession?.Dispose();
     }
 }

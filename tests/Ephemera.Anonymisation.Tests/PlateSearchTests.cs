@@ -40,8 +40,8 @@ public class PlateSearchTests(ITestOutputHelper log)
         Assert.False(result.Withheld);
 
         if (!missedWithoutSearch) return;
-        // Without the contrast search and the plate zones (the text detector on the crops only) it was left readable.
-        double before = Share(o with { PlateContrastSearch = false, PlateZoneFallback = false }, out _);
+        // Without the contrast search, the plate zones, the tiles and the stroke finder (the text detector on the crops only) it was left readable.
+        double before = Share(o with { PlateContrastSearch = false, PlateZoneFallback = false, PlateStrokeSearch = false, VehicleTiles = false }, out _);
         log.WriteLine($"frame {frame}: without the plate search {before:P0}");
         Assert.True(before < 0.95, "the text detector alone masks this plate: the test no longer exercises the plate search");
     }
@@ -53,7 +53,7 @@ public class PlateSearchTests(ITestOutputHelper log)
         var plate = new BoxF(162, 242, 24, 8);
         var raw = RawFrame.Extract(TestPaths.Video("car-detection.mp4"), 200);
         var objects = Inputs.Yolox(raw.View);
-        using var a = new StreetAnonymiser(Inputs.Case4, new AnonymiseOptions { PlateContrastSearch = false }, Inputs.Cpu);
+        using var a = new StreetAnonymiser(Inputs.Case4, new AnonymiseOptions { PlateContrastSearch = false, PlateStrokeSearch = false }, Inputs.Cpu);
         var r = a.Anonymise(raw.View, objects, At);
         double share = Inputs.Covered(plate, r.MaskRects, raw.W, raw.H);
         log.WriteLine($"zones {r.PlateZones}, plate masked {share:P0}");
