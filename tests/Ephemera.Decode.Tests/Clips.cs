@@ -27,7 +27,8 @@ public static class Clips
             var status = source.Read(out var frame);
             if (status == ReadStatus.EndOfStream) return n;
             Assert.Equal(ReadStatus.Frame, status);
-            using (frame!)
+            Assert.NotNull(frame);
+            using (frame)
             {
                 check?.Invoke(frame);
                 n++;

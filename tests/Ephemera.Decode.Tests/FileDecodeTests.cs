@@ -64,7 +64,8 @@ public sealed class FileDecodeTests : LedgerGuard
         for (long i = 0; i < 35; i++)
         {
             Assert.Equal(ReadStatus.Frame, source.Read(out var frame));
-            using (frame!) Assert.Equal(i, frame.Index);
+            Assert.NotNull(frame);
+            using (frame) Assert.Equal(i, frame.Index);
         }
     }
 

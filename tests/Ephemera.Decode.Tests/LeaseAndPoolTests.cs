@@ -11,7 +11,8 @@ public sealed class LeaseAndPoolTests : LedgerGuard
     {
         using var source = VideoSource.Open(TestPaths.Video("vtest.avi"));
         Assert.Equal(ReadStatus.Frame, source.Read(out var frame));
-        using (frame!)
+        Assert.NotNull(frame);
+        using (frame)
         {
             var v = frame.View;
             Assert.Equal(PixelFormat.Yuv420P, v.Format);

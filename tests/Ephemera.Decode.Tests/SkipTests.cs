@@ -32,7 +32,8 @@ public sealed class SkipTests(ITestOutputHelper output) : LedgerGuard
                 continue;
             }
             Assert.Equal(ReadStatus.Frame, status);
-            using (frame!)
+            Assert.NotNull(frame);
+            using (frame)
             {
                 Assert.True(frame.Index > lastIndex, $"frame {frame.Index} delivered after frame {lastIndex}");
                 lastIndex = frame.Index;
@@ -229,7 +230,8 @@ public sealed class SkipTests(ITestOutputHelper output) : LedgerGuard
             var status = source.Read(out var frame, wanted);
             if (status == ReadStatus.Skipped) { seen.Add(source.LastSkippedIndex); skipped++; continue; }
             Assert.Equal(ReadStatus.Frame, status);
-            using (frame!)
+            Assert.NotNull(frame);
+            using (frame)
             {
                 Assert.True(full.Frames[frame.Index % 20] == LumaHash(frame), $"looped frame {frame.Index} is not frame {frame.Index % 20} of the file");
                 seen.Add(frame.Index);

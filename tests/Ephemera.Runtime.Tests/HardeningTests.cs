@@ -263,14 +263,14 @@ public sealed class HardeningTests : IDisposable
         Assert.Contains("did not stop cleanly", errB.ToString());
 
         using var store = EphemeraStore.Open(_dir.File("e.db"));
-        var crash = Assert.Single(store.Audit.Read().Where(e => e.Kind == "unclean-shutdown"));
+        var crash = Assert.Single(store.Audit.Read(), e => e.Kind == "unclean-shutdown");
         Assert.Contains($"\"BinsRecovered\":{checkpointed.Count}", crash.BodyJson);
         Assert.True(store.Audit.Verify().Intact);
         // Each recovered bin was released once, merged with the restart's own counts of that bin.
         foreach (var (binStart, crossings) in checkpointed)
         {
             var rows = store.Query(Role.Operator).Read("plaza-count-1", DataClass.Count, binStart, binStart.AddMinutes(15));
-            var row = Assert.Single(rows.Where(r => r.BinStart == binStart));
+            var row = Assert.Single(rows, r => r.BinStart == binStart);
             using var doc = JsonDocument.Parse(row.PayloadJson);
             var total = doc.RootElement.GetProperty("total");
             if (crossings >= 5) Assert.True(total.ValueKind == JsonValueKind.Number && total.GetInt32() >= crossings,
