@@ -51,6 +51,7 @@ public sealed class CameraWorker : IDisposable
     private FrameLease? _heldForStages;              // the in-flight detection's frame, held for the pixel stages
     private readonly ManualResetEventSlim _resultReady = new(false); // the capacity-1 hand-off from the batcher thread
     private readonly DetectionScheduler? _scheduler;                  // null: every due detection runs (schedule: full)
+    private readonly double _basePriority;                            // the config's priority (by need: × the slack weight per request)
     private int[] _removedWhilePredicting = [];                       // track ids the tracker removed on skipped detections, for the next analytics update
     private int _removedWhilePredictingCount;
 
@@ -138,7 +139,8 @@ public sealed class CameraWorker : IDisposable
         _tracker = new MultiObjectTracker(TrackerOptions.Default);
         _log = log ?? NullLogger.Instance;
         if (pixelStages is { Count: > 0 }) _pixelStages = new PixelStageRunner(config.Id, pixelStages, pixelStageSlots, stages, _log);
-        _request = new DetectionRequest(OnDetections) { Priority = Math.Max(1, config.Priority) };
+        _basePriority = Math.Max(1, config.Priority);
+        _request = new DetectionRequest(OnDetections) { Priority = _basePriority };
         _detectIntervalTicks = detectFps > 0 ? (long)(Stopwatch.Frequency / detectFps) : long.MaxValue;
         _detectPhaseTicks = detectFps > 0 ? (long)(detectPhase * _detectIntervalTicks) : 0;
         DetectFps = detectFps;
@@ -380,6 +382,10 @@ public sealed class CameraWorker : IDisposable
                         TakeResult(); // a result that came back since the top of the loop: its request is free again
                         _request!.Tag = frame!.Index;
                         _pendingCaptureTicks = Math.Min(due, now);
+                        // By need, a detection asked at full rate is due again in one interval, a floor
+                        // detection in several: when detections wait for the detector, the batcher runs
+                        // waited time × priority first, so weighting by the slack serves them by deadline.
+                        if (_scheduler != null) _request!.Priority = _basePriority * (_scheduler.AskingFullRate ? _scheduler.FloorSlots : 1);
                         SubmitStatus s;
                         long p0 = Stopwatch.GetTimestamp();
                         try
