@@ -437,6 +437,12 @@ public sealed class CameraWorker : IDisposable
     private WantedFrames WantedFrom(long lastIndex, long nextDetect, long nextFrameTicks, long frameTicks)
     {
         if (_batcher == null) return new WantedFrames(long.MaxValue);
+        // By need, while the scene is still: the next frame that must be decoded is the floor's. The
+        // due decisions before it are made on the frames the decoder decodes anyway (reference
+        // frames), so still cameras leave their non-reference frames undecoded. (The floor's frame is
+        // the first at or after its due time, where the scheduler's clock finds it due.)
+        if (_scheduler is { AskingFullRate: false } && !_refusedSlot)
+            nextDetect = Math.Max(nextDetect, (long)(_scheduler.FloorDueSeconds * Stopwatch.Frequency) + frameTicks - 1);
         long ahead = nextDetect - nextFrameTicks;
         long framesAhead = ahead <= 0 ? 0 : ahead / frameTicks; // floor: the last frame at or before the due time
         // Then one frame per detection interval: frames the decoder reads ahead of the next accepted

@@ -38,7 +38,7 @@ public sealed class DetectionScheduler : IDisposable
     private readonly double _motionThreshold, _guardBand, _detectFps;
     private readonly GuardSegment[] _guards;
     private readonly long[] _decisions = new long[Enum.GetValues<ScheduleTrigger>().Length];
-    private int _slotsSinceDetection;
+    private double _lastDetectedSeconds = double.NegativeInfinity;
     private bool _uncertain, _nearGuard;
     private int _missedStreak;
     private bool _empty = true;
@@ -114,6 +114,13 @@ public sealed class DetectionScheduler : IDisposable
 
     private int CurrentFloorSlots => _empty ? EmptyFloorSlots : FloorSlots;
 
+    /// <summary>
+    /// When the floor is due (the clock of <see cref="Decide"/>): the floor's slots of due intervals after
+    /// the last detection, less half an interval, so a decision on a frame a little early still counts.
+    /// Time-based, so the camera may decide on whichever frames it decodes while the scene is still.
+    /// </summary>
+    public double FloorDueSeconds => _lastDetectedSeconds + (CurrentFloorSlots - 0.5) / _detectFps;
+
     /// <summary>Decisions so far by trigger (<see cref="ScheduleTrigger.None"/>: skipped).</summary>
     public long Decisions(ScheduleTrigger trigger) => _decisions[(int)trigger];
     public long Skipped => _decisions[(int)ScheduleTrigger.None];
@@ -126,7 +133,6 @@ public sealed class DetectionScheduler : IDisposable
     public ScheduleTrigger Decide(in FrameView frame, double nowSeconds)
     {
         bool measured = _motion.Measure(frame);
-        _slotsSinceDetection++;
         var trigger =
             !measured ? ScheduleTrigger.Unmeasurable :
             !_motion.HasReference ? ScheduleTrigger.First :
@@ -134,7 +140,7 @@ public sealed class DetectionScheduler : IDisposable
             _nearGuard ? ScheduleTrigger.GuardBand :
             _motion.Changed > _motionThreshold ? ScheduleTrigger.Motion :
             _motion.EdgeChanged > _motionThreshold ? ScheduleTrigger.EdgeMotion :
-            _slotsSinceDetection >= CurrentFloorSlots ? ScheduleTrigger.Floor :
+            nowSeconds >= FloorDueSeconds ? ScheduleTrigger.Floor :
             ScheduleTrigger.None;
         _decisions[(int)trigger]++;
         // What was asked since the last decision, at the rate the last decision set.
@@ -150,7 +156,7 @@ public sealed class DetectionScheduler : IDisposable
     public void Detected()
     {
         _motion.SetReference();
-        _slotsSinceDetection = 0;
+        _lastDetectedSeconds = _lastDecisionSeconds;
     }
 
     /// <summary>A due detection that was decided on one frame and refused by a busy detector is retried on this one: measure it, so the reference is the frame detected.</summary>
