@@ -282,10 +282,13 @@ public sealed class CameraWorker : IDisposable
                 if (paced)
                 {
                     // The wait doubles as the hand-off: a result that arrives meanwhile is tracked at once.
+                    // Whole milliseconds, rounded up: a wait under 1 ms would truncate to 0 and spin on the
+                    // clock until due (measured: ~10 % of the process's CPU in clock_gettime at 12 idle-heavy
+                    // streams). Waking up to 1 ms late is far inside the lateness allowance.
                     long wait;
                     while ((wait = due - Stopwatch.GetTimestamp()) > 0 && !_stop)
                     {
-                        if (_resultReady.Wait(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency))) TakeResult();
+                        if (_resultReady.Wait((int)Math.Min(int.MaxValue, (wait * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency))) TakeResult();
                     }
                 }
                 long t0 = Stopwatch.GetTimestamp();
