@@ -123,7 +123,7 @@ public static class ConfigLoader
     private static ScheduleOptions ParseSchedule(Ctx ctx, YamlNode node, string at)
     {
         var m = ctx.Map(node, at);
-        ctx.OnlyKeys(m, at, "mode", "floor_fps", "motion_threshold", "pixel_delta", "guard_band_px");
+        ctx.OnlyKeys(m, at, "mode", "floor_fps", "empty_floor_fps", "motion_threshold", "pixel_delta", "guard_band_px");
         var o = new ScheduleOptions();
         var mode = ctx.Str(m, at, "mode") switch
         {
@@ -136,6 +136,7 @@ public static class ConfigLoader
         {
             Mode = mode,
             FloorFps = ctx.Num(m, at, "floor_fps", ScheduleOptions.MinFloorFps, ScheduleOptions.MaxFloorFps) ?? o.FloorFps,
+            EmptyFloorFps = ctx.Num(m, at, "empty_floor_fps", ScheduleOptions.MinFloorFps, ScheduleOptions.MaxFloorFps) ?? o.EmptyFloorFps,
             MotionThreshold = ctx.Num(m, at, "motion_threshold", 0, ScheduleOptions.MaxMotionThreshold) ?? o.MotionThreshold,
             PixelDelta = (int)(ctx.Num(m, at, "pixel_delta", ScheduleOptions.MinPixelDelta, ScheduleOptions.MaxPixelDelta) ?? o.PixelDelta),
             GuardBandPx = ctx.Num(m, at, "guard_band_px", 0, ScheduleOptions.MaxGuardBandPx) ?? o.GuardBandPx,

@@ -116,7 +116,12 @@ public sealed record ScheduleOptions
 
     public ScheduleMode Mode { get; init; } = ScheduleMode.Full;
     /// <summary>Detections per second a still camera keeps (capped at the camera's detect_fps).</summary>
-    public double FloorFps { get; init; } = 1;
+    public double FloorFps { get; init; } = 0.5;
+    /// <summary>
+    /// The floor while the camera has no track at all (capped at <see cref="FloorFps"/>): an empty,
+    /// still scene has nothing to predict, and whoever enters moves, which motion catches at once.
+    /// </summary>
+    public double EmptyFloorFps { get; init; } = 0.25;
     /// <summary>Share of the 1/8-scale luma cells that may change since the last detected frame before the scene counts as moving.</summary>
     public double MotionThreshold { get; init; } = 0.002;
     /// <summary>Luma change (0–255) of an 8×8 block's mean that counts the block as changed (above compression noise).</summary>

@@ -65,8 +65,8 @@ public class ConfigLoaderTests
         using var dir = new TempDir();
         var defaults = ConfigLoader.Load(Write(dir, "cameras:\n  - id: a\n    source: x\n"));
         Assert.Equal(ScheduleMode.Full, defaults.Engine.Schedule.Mode);
-        var set = ConfigLoader.Load(Write(dir, "engine:\n  schedule: { mode: by_need, floor_fps: 2, motion_threshold: 0.01, pixel_delta: 20, guard_band_px: 30 }\ncameras:\n  - id: a\n    source: x\n"));
-        Assert.Equal(new ScheduleOptions { Mode = ScheduleMode.ByNeed, FloorFps = 2, MotionThreshold = 0.01, PixelDelta = 20, GuardBandPx = 30 }, set.Engine.Schedule);
+        var set = ConfigLoader.Load(Write(dir, "engine:\n  schedule: { mode: by_need, floor_fps: 2, empty_floor_fps: 0.5, motion_threshold: 0.01, pixel_delta: 20, guard_band_px: 30 }\ncameras:\n  - id: a\n    source: x\n"));
+        Assert.Equal(new ScheduleOptions { Mode = ScheduleMode.ByNeed, FloorFps = 2, EmptyFloorFps = 0.5, MotionThreshold = 0.01, PixelDelta = 20, GuardBandPx = 30 }, set.Engine.Schedule);
     }
 
     [Fact]
@@ -90,6 +90,7 @@ public class ConfigLoaderTests
     [InlineData("engine:\n  input_fit: wide\ncameras:\n  - id: a\n    source: x\n", "engine.input_fit", "'wide' is not one of: auto, square")]
     [InlineData("engine:\n  schedule: { mode: sometimes }\ncameras:\n  - id: a\n    source: x\n", "engine.schedule.mode", "'sometimes' is not one of: full, by_need")]
     [InlineData("engine:\n  schedule: { floor_fps: 0 }\ncameras:\n  - id: a\n    source: x\n", "engine.schedule.floor_fps", "outside")]
+    [InlineData("engine:\n  schedule: { empty_floor_fps: 0 }\ncameras:\n  - id: a\n    source: x\n", "engine.schedule.empty_floor_fps", "outside")]
     [InlineData("engine:\n  schedule: { guard_band: 3 }\ncameras:\n  - id: a\n    source: x\n", "engine.schedule.guard_band", "unknown key")]
     [InlineData("engine:\n  decode: cheap\ncameras:\n  - id: a\n    source: x\n", "engine.decode", "'cheap' is not one of: fast, exact")]
     [InlineData("engine:\n  kernels: cuda\ncameras:\n  - id: a\n    source: x\n", "engine.kernels", "'cuda' is not one of: simd, vulkan, auto")]

@@ -9,7 +9,7 @@ namespace Ephemera.Runtime.Tests;
 public sealed class DetectionSchedulerTests
 {
     private const int W = 640, H = 480;
-    private static readonly ScheduleOptions Options = new() { Mode = ScheduleMode.ByNeed, FloorFps = 1, MotionThreshold = 0.002, PixelDelta = 12, GuardBandPx = 64 };
+    private static readonly ScheduleOptions Options = new() { Mode = ScheduleMode.ByNeed, FloorFps = 1, EmptyFloorFps = 1, MotionThreshold = 0.002, PixelDelta = 12, GuardBandPx = 64 };
     // A vertical counting line down the middle.
     private static readonly DetectionScheduler.GuardSegment Line = new(new Point2(320, 0), new Point2(320, 480), AnchorPoint.BottomCenter);
 
@@ -45,6 +45,46 @@ public sealed class DetectionSchedulerTests
             Assert.Equal(i % 5 == 0 ? ScheduleTrigger.Floor : ScheduleTrigger.None, decisions[i]);
         // Asked: the first 0.2 s at full rate (5/s), then 3.8 s at the floor (1/s).
         Assert.Equal(1 + 3.8, s.Asked, 6);
+    }
+
+    [Fact]
+    public void AnEmptyStillSceneDropsToTheEmptyFloorAndATrackRestoresTheFloor()
+    {
+        using var s = new DetectionScheduler(Options with { FloorFps = 1, EmptyFloorFps = 0.25 }, 5, [Line]);
+        Assert.Equal((5, 20), (s.FloorSlots, s.EmptyFloorSlots));
+        var decisions = Enumerable.Range(0, 41).Select(i => Decide(s, Still(i), i * 0.2)).ToList();
+        for (int i = 1; i < decisions.Count; i++)
+            Assert.Equal(i % 20 == 0 ? ScheduleTrigger.Floor : ScheduleTrigger.None, decisions[i]);
+        // Asked: 0.2 s at full rate, then 7.8 s at 0.25/s.
+        Assert.Equal(1 + 7.8 * 0.25, s.Asked, 6);
+        // A confirmed person standing still, away from the line: the ordinary floor (every 5th) again.
+        s.ObserveTracks([new TrackedObject(1, 0, new BoxF(20, 100, 30, 90), 0.9f, TrackState.Confirmed, true)], detected: true);
+        var withTrack = Enumerable.Range(41, 10).Select(i => Decide(s, Still(i), i * 0.2)).ToList();
+        Assert.Equal(ScheduleTrigger.Floor, withTrack[4]);
+        Assert.Equal(ScheduleTrigger.Floor, withTrack[9]);
+        Assert.Equal(8, withTrack.Count(t => t == ScheduleTrigger.None));
+    }
+
+    [Fact]
+    public void AMissedTrackKeepsFullRateForOneSecondOfDetectionsThenTheFloorDecides()
+    {
+        using var s = new DetectionScheduler(Options, 5, [Line]);
+        Assert.Equal(5, s.MissedGraceDetections);
+        Decide(s, Still(0), 0);
+        // A person who left: the tracker keeps the track lost for re-association, away from the line.
+        var lost = new TrackedObject(1, 0, new BoxF(20, 100, 30, 90), 0.9f, TrackState.Lost, false);
+        var triggers = new List<ScheduleTrigger>();
+        for (int i = 1; i <= 8; i++)
+        {
+            s.ObserveTracks([lost], detected: true);
+            triggers.Add(Decide(s, Still(i), i * 0.2));
+        }
+        Assert.All(triggers.Take(5), t => Assert.Equal(ScheduleTrigger.UncertainTrack, t));
+        Assert.All(triggers.Skip(5), t => Assert.Equal(ScheduleTrigger.None, t));
+        // Seen again, then missed again: a new streak, full rate at once.
+        s.ObserveTracks([lost with { State = TrackState.Confirmed, Observed = true }], detected: true);
+        s.ObserveTracks([lost], detected: true);
+        Assert.Equal(ScheduleTrigger.UncertainTrack, Decide(s, Still(9), 1.8));
     }
 
     [Fact]

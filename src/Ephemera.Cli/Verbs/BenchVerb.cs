@@ -41,7 +41,7 @@ public sealed class BenchVerb : IVerb
         ÷ its total, which moves little with other tenants' noise. Short calibrations before, between
         and after the trials measure the machine's drift; over 10 % marks the verdict uncertain.
         --rule changes what counts as sustained; every result carries the rule it was judged by.
-        --schedule by_need detects a still camera less often (down to --floor-fps, default 1): each
+        --schedule by_need detects a still camera less often (down to --floor-fps, default 0.5): each
         camera is then judged on the detections its own schedule asked for. Every trial's line counts
         are compared with a full-rate replay of the same frames (every due frame detected, unpaced;
         run once and cached in var/bench/reference/): count_difference; --no-reference skips it.
