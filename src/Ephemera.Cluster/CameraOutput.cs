@@ -69,6 +69,62 @@ public sealed class CameraOutput(string camera, ulong epoch, DateTimeOffset epoc
         return BinPart.From(Camera, binLength, manifestVersion, _epoch, ++_seq, closed, send) with { AsOf = DateTimeOffset.UtcNow, EpochStart = _epochStart };
     }
 
+    // Trajectories: a media-time camera's visits per open bin (sent whole when the bin closes), the time
+    // before which its bins are closed, and the visit groups held while fenced.
+    private readonly SortedDictionary<DateTimeOffset, List<CoarseVisit>> _visits = new();
+    private DateTimeOffset _visitsClosedBefore = DateTimeOffset.MinValue;
+    private readonly List<(DateTimeOffset Bin, List<CoarseVisit> Visits, bool Closed, long MediaFrames)> _heldVisits = new();
+
+    /// <summary>
+    /// Coarsened visits from the engine (those that ended since its last flush) and the time before which
+    /// the camera's bins are closed. Wall clock: each bin's new visits go out at once as a part of the
+    /// current epoch (named by epoch and sequence). Media time: a bin's visits are kept until the bin
+    /// closes, then go out in one closed part (named by the visits, the same from any owner); a visit of
+    /// a bin closed before goes out alone, and the collector counts it late. Held while fenced.
+    /// </summary>
+    public List<TrajectoryPart> TapVisits(TimeSpan binLength, string manifestVersion, IReadOnlyList<CoarseVisit> visits, DateTimeOffset closedBefore, long mediaFrames = -1)
+    {
+        var groups = new List<(DateTimeOffset Bin, List<CoarseVisit> Visits, bool Closed, long MediaFrames)>();
+        lock (_lock)
+        {
+            if (mediaFrames < 0)
+                groups.AddRange(visits.GroupBy(v => v.BinStart).OrderBy(g => g.Key).Select(g => (g.Key, g.ToList(), false, -1L)));
+            else
+            {
+                foreach (var g in visits.GroupBy(v => v.BinStart).OrderBy(g => g.Key))
+                {
+                    if (g.Key + binLength <= _visitsClosedBefore) { groups.Add((g.Key, g.ToList(), false, mediaFrames)); continue; } // late
+                    if (!_visits.TryGetValue(g.Key, out var kept)) _visits[g.Key] = kept = new List<CoarseVisit>();
+                    kept.AddRange(g);
+                }
+                if (closedBefore > _visitsClosedBefore) _visitsClosedBefore = closedBefore;
+                foreach (var bin in _visits.Keys.Where(b => b + binLength <= _visitsClosedBefore).ToList())
+                {
+                    groups.Add((bin, _visits[bin], true, mediaFrames));
+                    _visits.Remove(bin);
+                }
+            }
+            if (_fenceBase is not null) { _heldVisits.AddRange(groups); return []; }
+            return groups.Select(g => VisitPart(binLength, manifestVersion, g.Bin, g.Visits, g.Closed, g.MediaFrames)).ToList();
+        }
+    }
+
+    private List<TrajectoryPart> _resumedVisits = new();
+
+    /// <summary>The trajectory parts of visits held while fenced, made by the last <see cref="Resume"/> (once: cleared here).</summary>
+    public List<TrajectoryPart> TakeResumedVisits()
+    {
+        lock (_lock) { var v = _resumedVisits; _resumedVisits = new(); return v; }
+    }
+
+    private TrajectoryPart VisitPart(TimeSpan binLength, string manifestVersion, DateTimeOffset bin, List<CoarseVisit> visits, bool closed, long mediaFrames)
+    {
+        long seq = ++_seq;
+        var ids = visits.Select((v, i) => mediaFrames >= 0 ? TrajectoryPart.MediaVisitId(v) : $"e{_epoch}.{seq}.{i}").ToList();
+        return new TrajectoryPart(TrajectoryPart.TrajectoryKind, Camera, manifestVersion, bin, binLength.TotalSeconds, _epoch, seq, closed,
+            visits.Select((v, i) => new TrajectoryVisit(ids[i], v.Places, v.Steps)).ToList(), DateTimeOffset.UtcNow, _epochStart, mediaFrames);
+    }
+
     /// <summary>The lease could not be renewed in time: from now on tables are held. What was sent so far stays the old epoch's.</summary>
     public void Fence()
     {
@@ -94,6 +150,9 @@ public sealed class CameraOutput(string camera, ulong epoch, DateTimeOffset epoc
             if (newEpoch != _epoch) { _base = _fenceBase; _sent.Clear(); _epoch = newEpoch; _epochStart = newEpochStart; }
             _fenceBase = null;
             var parts = _held.Values.OrderBy(h => h.Table.BinStart).Select(h => PartOf(binLength, manifestVersion, h.Table, h.Closed, h.MediaFrames)).ToList();
+            // Visits are not cumulative: the held ones go out as they are, under the (new) epoch.
+            _resumedVisits = _heldVisits.Select(g => VisitPart(binLength, manifestVersion, g.Bin, g.Visits, g.Closed, g.MediaFrames)).ToList();
+            _heldVisits.Clear();
             _held.Clear();
             return parts;
         }
