@@ -223,6 +223,29 @@ public sealed class TrajectoryPartTests
     }
 
     [Fact]
+    public void A_bins_visits_from_the_engines_results_are_released_at_the_collector_as_one_engine_releases_them()
+    {
+        // The engine's results of one flush: 120 visits through three places (the trim leaves the middle one), two bins.
+        var m = Manifest();
+        var stays = (int i, double t0) => new[] { new Analytics.TrajectoryStay("entrance", t0, t0 + 20), new Analytics.TrajectoryStay($"aisle-{i % 2}", t0 + 30, t0 + 50), new Analytics.TrajectoryStay("checkout", t0 + 60, t0 + 80) };
+        var visits = Enumerable.Range(0, 120).Select(i => new Analytics.Trajectory(i.ToString("x16"), stays(i, i < 80 ? 60 + i : 3600 + 60 + i))).ToList();
+        var results = new Analytics.PurposeResults([], null, new Analytics.FlowReport([], [], visits));
+        var engine = OutputPublisher.Release(m, results, Bin).OfType<Governance.Records.TrajectorySetRecord>().OrderBy(r => r.BinStart).ToList();
+        Assert.Equal(2, engine.Count);
+
+        var collector = new BinCollector(_ => m, TimeSpan.Zero);
+        var parts = new CameraOutput(m.CameraId, 1, Bin).TapVisits(m.Privacy.TimeBin, m.VersionHash, CoarseVisit.From(m, results, Bin), Bin);
+        Assert.Equal(2, parts.Count);
+        Assert.All(parts, p => Assert.Equal(PartOutcome.Accepted, collector.Add(TrajectoryPart.Parse(p.ToUtf8()))));
+        var cluster = collector.ReleaseDue(null).OfType<Governance.Records.TrajectorySetRecord>().OrderBy(r => r.BinStart).ToList();
+        Assert.Empty(collector.GateRefusals);
+        Assert.Equal(engine.Select(r => r.BinStart), cluster.Select(r => r.BinStart));
+        static string Key(Governance.Trajectory t) => string.Join(";", t.Points.Select(p => $"{p.CellX},{p.CellY},{p.TimeBin}"));
+        for (int i = 0; i < engine.Count; i++)
+            Assert.Equal(engine[i].Visits.Select(Key).Order(), cluster[i].Visits.Select(Key).Order());
+    }
+
+    [Fact]
     public void A_fenced_camera_holds_its_visits_and_sends_them_under_the_new_epoch()
     {
         var m = Manifest();
