@@ -246,6 +246,19 @@ public sealed class TrajectoryPartTests
     }
 
     [Fact]
+    public void Two_media_time_visits_alike_are_two_visits_named_the_same_by_every_owner()
+    {
+        var m = Manifest("plaza-flow-2");
+        var same = new CoarseVisit(Bin, ["aisle-1"], [1L], 60, 100); // two people, the same coarse path at the same (10 s-floored) times
+        TrajectoryPart Run(ulong epoch) => Assert.Single(new CameraOutput(m.CameraId, epoch, Bin).TapVisits(m.Privacy.TimeBin, m.VersionHash, [same, same, Common(0, 1)[0]], Bin.AddHours(1), 10));
+        var first = Run(1);
+        Assert.Equal(3, first.Visits.Select(v => v.Id).Distinct().Count());
+        var second = Run(2);
+        Assert.Equal(first.MessageId, second.MessageId);
+        Assert.Equal(first.Visits.Select(v => v.Id), second.Visits.Select(v => v.Id));
+    }
+
+    [Fact]
     public void A_fenced_camera_holds_its_visits_and_sends_them_under_the_new_epoch()
     {
         var m = Manifest();
