@@ -8,9 +8,10 @@ namespace Ephemera.Runtime;
 /// <summary>
 /// One visit as the unicity gate sees it: its places (zone names) at the manifest's trajectory time
 /// step, the manifest's trim cut off both ends (where a visit began and ended says most about who it
-/// was), and the bin its first stay falls in. <see cref="FirstSeconds"/> and <see cref="LastSeconds"/>
-/// (where the raw visit began and ended, on the camera's clock) name it: on a media-time camera they
-/// are the same whichever worker computed it.
+/// was), and the bin its first stay falls in. Time steps count from the Unix epoch, and
+/// <see cref="FirstSeconds"/> and <see cref="LastSeconds"/> (where the raw visit began and ended) are Unix
+/// seconds: not the engine's own epoch (its start's midnight), so on a media-time camera they are the
+/// same whichever worker computed it, whenever it started.
 /// </summary>
 public sealed record CoarseVisit(DateTimeOffset BinStart, IReadOnlyList<string> Places, IReadOnlyList<long> Steps, double FirstSeconds, double LastSeconds)
 {
@@ -22,7 +23,7 @@ public sealed record CoarseVisit(DateTimeOffset BinStart, IReadOnlyList<string> 
     {
         var visits = new List<CoarseVisit>();
         if (r.Flow?.Trajectories is not { Count: > 0 } raw || !m.Privacy.StoreTrajectories || !m.Declares(DataClass.Trajectory)) return visits;
-        double bin = m.Privacy.TimeBin.TotalSeconds;
+        double bin = m.Privacy.TimeBin.TotalSeconds, unix = epochUtc.ToUnixTimeSeconds();
         double step = (m.Privacy.TrajectoryTimeBin ?? m.Privacy.TimeBin).TotalSeconds, trim = (m.Privacy.TrajectoryTrim ?? TimeSpan.Zero).TotalSeconds;
         foreach (var v in raw)
         {
@@ -30,8 +31,8 @@ public sealed record CoarseVisit(DateTimeOffset BinStart, IReadOnlyList<string> 
             var kept = v.Stays.Where(st => st.EnterSeconds >= start && st.LastSeconds <= end).ToList();
             if (kept.Count == 0) continue;
             visits.Add(new CoarseVisit(epochUtc.AddSeconds(Math.Floor(v.Stays[0].EnterSeconds / bin) * bin),
-                kept.Select(st => st.Place).ToList(), kept.Select(st => (long)Math.Floor(st.EnterSeconds / step)).ToList(),
-                v.Stays[0].EnterSeconds, v.Stays[^1].LastSeconds));
+                kept.Select(st => st.Place).ToList(), kept.Select(st => (long)Math.Floor((unix + st.EnterSeconds) / step)).ToList(),
+                unix + v.Stays[0].EnterSeconds, unix + v.Stays[^1].LastSeconds));
         }
         return visits;
     }

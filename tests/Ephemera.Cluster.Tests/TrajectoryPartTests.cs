@@ -259,6 +259,21 @@ public sealed class TrajectoryPartTests
     }
 
     [Fact]
+    public void A_media_time_visit_has_the_same_id_and_steps_on_workers_started_on_different_days()
+    {
+        // Analytics seconds count from the midnight the engine started: a worker started a day later sees the same media 86,400 s later.
+        var m = Manifest("plaza-flow-2");
+        var day1 = new DateTimeOffset(Bin.UtcDateTime.Date, TimeSpan.Zero);
+        Analytics.PurposeResults At(double offset) => new([], null, new Analytics.FlowReport([], [], [new Analytics.Trajectory("a",
+            [new Analytics.TrajectoryStay("entrance", offset + 36000, offset + 36020), new Analytics.TrajectoryStay("aisle-1", offset + 36030, offset + 36050), new Analytics.TrajectoryStay("checkout", offset + 36060, offset + 36080)])]));
+        var first = Assert.Single(CoarseVisit.From(m, At(86400), day1.AddDays(-1)));
+        var second = Assert.Single(CoarseVisit.From(m, At(0), day1));
+        Assert.Equal(first.BinStart, second.BinStart);
+        Assert.Equal(first.Steps, second.Steps);
+        Assert.Equal(TrajectoryPart.MediaVisitId(first), TrajectoryPart.MediaVisitId(second));
+    }
+
+    [Fact]
     public void A_fenced_camera_holds_its_visits_and_sends_them_under_the_new_epoch()
     {
         var m = Manifest();
