@@ -70,11 +70,7 @@ public sealed class BinCollector
         if (p.IsMediaTime) return AddMediaTime(key, p);
         if (IsStale(p)) return PartOutcome.StaleEpoch;
         if (_released.Contains(key)) return PartOutcome.Late;
-        if (p.EpochStart != default)
-        {
-            if (!_epochStarts.TryGetValue(p.CameraId, out var starts)) _epochStarts[p.CameraId] = starts = new SortedList<ulong, DateTimeOffset>();
-            starts[p.Epoch] = p.EpochStart;
-        }
+        NoteEpochStart(p.CameraId, p.Epoch, p.EpochStart);
         if (!_open.TryGetValue(key, out var epochs)) _open[key] = epochs = new Dictionary<ulong, BinPart>();
         if (epochs.TryGetValue(p.Epoch, out var have) && have.Seq >= p.Seq) return PartOutcome.Stale;
         epochs[p.Epoch] = p;
@@ -107,13 +103,67 @@ public sealed class BinCollector
     /// itself first; this covers a worker that did not. The newer epoch is known once one of its parts
     /// came: a stale part that comes before it is taken; workers' clocks must agree within a checkpoint.)
     /// </summary>
-    private bool IsStale(BinPart p)
+    private bool IsStale(BinPart p) => IsStale(p.CameraId, p.Epoch, p.AsOf);
+
+    private bool IsStale(string camera, ulong epoch, DateTimeOffset asOf)
     {
-        if (p.AsOf == default || !_epochStarts.TryGetValue(p.CameraId, out var starts)) return false;
-        for (int i = starts.Count - 1; i >= 0 && starts.Keys[i] > p.Epoch; i--)
-            if (starts.Values[i] < p.AsOf) return true;
+        if (asOf == default || !_epochStarts.TryGetValue(camera, out var starts)) return false;
+        for (int i = starts.Count - 1; i >= 0 && starts.Keys[i] > epoch; i--)
+            if (starts.Values[i] < asOf) return true;
         return false;
     }
+
+    private void NoteEpochStart(string camera, ulong epoch, DateTimeOffset epochStart)
+    {
+        if (epochStart == default) return;
+        if (!_epochStarts.TryGetValue(camera, out var starts)) _epochStarts[camera] = starts = new SortedList<ulong, DateTimeOffset>();
+        starts[epoch] = epochStart;
+    }
+
+    // Trajectories: per camera and bin, the union of the visits the parts carried (by visit id), whether a
+    // media-time bin's closed part came, and its length; after the release, the ids released (or counted
+    // late) with when, so a replay is stale and a new visit late.
+    private sealed class VisitBin
+    {
+        public readonly Dictionary<string, TrajectoryVisit> Visits = new(StringComparer.Ordinal);
+        public bool MediaTime, Closed;
+        public double BinSeconds;
+    }
+    private readonly Dictionary<(string Camera, DateTimeOffset Bin), VisitBin> _visits = new();
+    private readonly Dictionary<(string Camera, DateTimeOffset Bin), (HashSet<string> Ids, DateTime At)> _releasedVisits = new();
+
+    /// <summary>Visits that came for bins already released (counted late: never released on their own).</summary>
+    public long LateVisits { get; private set; }
+
+    /// <summary>
+    /// Takes a trajectory part: its visits join the bin's union (a visit id seen before is a replay). A part
+    /// of a released bin with a visit not seen before is late (the new visits are counted, never released);
+    /// one carrying only seen visits is stale.
+    /// </summary>
+    public PartOutcome Add(TrajectoryPart p)
+    {
+        var m = _manifest(p.CameraId);
+        if (m is null || m.VersionHash != p.ManifestVersion || !m.Declares(DataClass.Trajectory) || !m.Privacy.StoreTrajectories)
+            return PartOutcome.Refused;
+        var key = (p.CameraId, p.BinStart);
+        if (!p.IsMediaTime && IsStale(p.CameraId, p.Epoch, p.AsOf)) return PartOutcome.StaleEpoch;
+        if (_released.Contains((p.CameraId, DataClass.Trajectory, p.BinStart)))
+        {
+            if (!_releasedVisits.TryGetValue(key, out var done)) _releasedVisits[key] = done = (new HashSet<string>(StringComparer.Ordinal), DateTime.UtcNow);
+            int fresh = p.Visits.Count(v => done.Ids.Add(v.Id));
+            LateVisits += fresh;
+            return fresh > 0 ? PartOutcome.Late : PartOutcome.Stale;
+        }
+        if (!p.IsMediaTime) NoteEpochStart(p.CameraId, p.Epoch, p.EpochStart);
+        if (!_visits.TryGetValue(key, out var bin)) _visits[key] = bin = new VisitBin { MediaTime = p.IsMediaTime, BinSeconds = p.BinSeconds };
+        int added = p.Visits.Count(v => bin.Visits.TryAdd(v.Id, v));
+        bool closing = p.IsMediaTime && p.Closed && !bin.Closed;
+        bin.Closed |= p.IsMediaTime && p.Closed;
+        return added > 0 || closing ? PartOutcome.Accepted : PartOutcome.Stale;
+    }
+
+    /// <summary>Trajectory bins waiting for their release.</summary>
+    public int OpenTrajectoryBins => _visits.Count;
 
     /// <summary>Bins the gate refused (camera, class, bin, reason): nothing of them was released. The collector audits and clears them.</summary>
     public List<(string Camera, DataClass Class, DateTimeOffset Bin, string Reason)> GateRefusals { get; } = new();
@@ -162,6 +212,41 @@ public sealed class BinCollector
                 GateRefusals.Add((key.Camera, key.Class, key.Bin, e.Message));
             }
         }
+        records.AddRange(ReleaseVisits(now));
+        return records;
+    }
+
+    /// <summary>
+    /// The trajectory bins due at the same moment as the tables (bin end + grace; media time: the closed
+    /// part came): each bin's union of visits goes through the unicity gate once, whole. A refused set
+    /// is in <see cref="GateRefusals"/>; nothing of it leaves.
+    /// </summary>
+    private List<DerivedRecord> ReleaseVisits(DateTimeOffset? now)
+    {
+        var records = new List<DerivedRecord>();
+        var due = _visits.Where(kv => kv.Value.MediaTime ? kv.Value.Closed : now is null || kv.Key.Bin + TimeSpan.FromSeconds(kv.Value.BinSeconds) + Grace <= now)
+            .Select(kv => kv.Key).OrderBy(k => k.Bin).ToList();
+        foreach (var key in due)
+        {
+            var bin = _visits[key];
+            _visits.Remove(key);
+            _released.Add((key.Camera, DataClass.Trajectory, key.Bin));
+            _releasedVisits[key] = (bin.Visits.Keys.ToHashSet(StringComparer.Ordinal), DateTime.UtcNow);
+            try
+            {
+                var m = _manifest(key.Camera) ?? throw new EphemeraException($"camera {key.Camera}'s manifest went away");
+                // Ordered by id: the set does not depend on the order the parts came in.
+                var visits = bin.Visits.Values.OrderBy(v => v.Id, StringComparer.Ordinal)
+                    .Select(v => new CoarseVisit(key.Bin, v.Places, v.Steps, double.NaN, double.NaN)).ToList();
+                var set = CoarseVisit.Release(m, key.Bin, visits, Random.Shared, out var gate);
+                if (set is not null) records.Add(set);
+                else GateRefusals.Add((key.Camera, DataClass.Trajectory, key.Bin, gate.Reason));
+            }
+            catch (EphemeraException e) { GateRefusals.Add((key.Camera, DataClass.Trajectory, key.Bin, e.Message)); }
+        }
+        // A released bin's ids are kept a day (a media-time replay later than that would count as late again).
+        var cutoff = DateTime.UtcNow.AddDays(-1);
+        foreach (var old in _releasedVisits.Where(kv => kv.Value.At < cutoff).Select(kv => kv.Key).ToList()) _releasedVisits.Remove(old);
         return records;
     }
 }

@@ -32,8 +32,11 @@ public sealed record BinPart(
     [property: JsonPropertyName("counts")] int[][] Counts,
     [property: JsonPropertyName("as_of")] DateTimeOffset AsOf = default,
     [property: JsonPropertyName("epoch_start")] DateTimeOffset EpochStart = default,
-    [property: JsonPropertyName("media_frame")] long MediaFrame = -1)
+    [property: JsonPropertyName("media_frame")] long MediaFrame = -1) : IRecordPart
 {
+    /// <summary>One spool file per camera, class, bin and epoch: a newer part of the bin replaces the older.</summary>
+    [JsonIgnore] public string SpoolKey => $"{CameraId}_{Class}_{BinStart.ToUnixTimeSeconds()}_{Epoch}";
+
     /// <summary>A part of a media-time camera: a deterministic cumulative table from the file's start (see the type).</summary>
     [JsonIgnore] public bool IsMediaTime => MediaFrame >= 0;
 

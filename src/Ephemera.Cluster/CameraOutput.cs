@@ -69,6 +69,74 @@ public sealed class CameraOutput(string camera, ulong epoch, DateTimeOffset epoc
         return BinPart.From(Camera, binLength, manifestVersion, _epoch, ++_seq, closed, send) with { AsOf = DateTimeOffset.UtcNow, EpochStart = _epochStart };
     }
 
+    // Trajectories: a media-time camera's visits per open bin (sent whole when the bin closes), the time
+    // before which its bins are closed, and the visit groups held while fenced.
+    private readonly SortedDictionary<DateTimeOffset, List<TrajectoryVisit>> _visits = new();
+    // Media time: per bin, how often each visit content was seen (two people can walk the same coarse path at the
+    // same times: the n-th such visit is "#n"; arrival order is the file's, so the same on every owner). Kept a while after the close, for late visits.
+    private readonly SortedDictionary<DateTimeOffset, Dictionary<string, int>> _seen = new();
+    private DateTimeOffset _visitsClosedBefore = DateTimeOffset.MinValue;
+    private readonly List<(DateTimeOffset Bin, List<TrajectoryVisit> Visits, bool Closed, long MediaFrames)> _heldVisits = new();
+
+    /// <summary>
+    /// Coarsened visits from the engine (those that ended since its last flush) and the time before which
+    /// the camera's bins are closed. Wall clock: each bin's new visits go out at once as a part of the
+    /// current epoch (named by epoch and sequence). Media time: a bin's visits are kept until the bin
+    /// closes, then go out in one closed part (named by the visits, the same from any owner); a visit of
+    /// a bin closed before goes out alone, and the collector counts it late. Held while fenced.
+    /// </summary>
+    public List<TrajectoryPart> TapVisits(TimeSpan binLength, string manifestVersion, IReadOnlyList<CoarseVisit> visits, DateTimeOffset closedBefore, long mediaFrames = -1)
+    {
+        var groups = new List<(DateTimeOffset Bin, List<TrajectoryVisit> Visits, bool Closed, long MediaFrames)>();
+        lock (_lock)
+        {
+            if (mediaFrames < 0)
+                groups.AddRange(visits.GroupBy(v => v.BinStart).OrderBy(g => g.Key)
+                    .Select(g => (g.Key, g.Select(v => new TrajectoryVisit("", v.Places, v.Steps)).ToList(), false, -1L))); // ids: epoch and sequence, when sent
+            else
+            {
+                foreach (var g in visits.GroupBy(v => v.BinStart).OrderBy(g => g.Key))
+                {
+                    if (!_seen.TryGetValue(g.Key, out var seen)) _seen[g.Key] = seen = new Dictionary<string, int>(StringComparer.Ordinal);
+                    var named = g.Select(v =>
+                    {
+                        string id = TrajectoryPart.MediaVisitId(v);
+                        int n = seen.GetValueOrDefault(id);
+                        seen[id] = n + 1;
+                        return new TrajectoryVisit(n == 0 ? id : $"{id}#{n}", v.Places, v.Steps);
+                    }).ToList();
+                    if (g.Key + binLength <= _visitsClosedBefore) { groups.Add((g.Key, named, false, mediaFrames)); continue; } // late
+                    if (!_visits.TryGetValue(g.Key, out var kept)) _visits[g.Key] = kept = new List<TrajectoryVisit>();
+                    kept.AddRange(named);
+                }
+                if (closedBefore > _visitsClosedBefore) _visitsClosedBefore = closedBefore;
+                foreach (var bin in _visits.Keys.Where(b => b + binLength <= _visitsClosedBefore).ToList())
+                {
+                    groups.Add((bin, _visits[bin], true, mediaFrames));
+                    _visits.Remove(bin);
+                }
+                foreach (var old in _seen.Keys.Where(b => b + binLength + TimeSpan.FromHours(1) <= _visitsClosedBefore).ToList()) _seen.Remove(old);
+            }
+            if (_fenceBase is not null) { _heldVisits.AddRange(groups); return []; }
+            return groups.Select(g => VisitPart(binLength, manifestVersion, g.Bin, g.Visits, g.Closed, g.MediaFrames)).ToList();
+        }
+    }
+
+    private List<TrajectoryPart> _resumedVisits = new();
+
+    /// <summary>The trajectory parts of visits held while fenced, made by the last <see cref="Resume"/> (once: cleared here).</summary>
+    public List<TrajectoryPart> TakeResumedVisits()
+    {
+        lock (_lock) { var v = _resumedVisits; _resumedVisits = new(); return v; }
+    }
+
+    private TrajectoryPart VisitPart(TimeSpan binLength, string manifestVersion, DateTimeOffset bin, List<TrajectoryVisit> visits, bool closed, long mediaFrames)
+    {
+        long seq = ++_seq;
+        return new TrajectoryPart(TrajectoryPart.TrajectoryKind, Camera, manifestVersion, bin, binLength.TotalSeconds, _epoch, seq, closed,
+            visits.Select((v, i) => v.Id.Length > 0 ? v : v with { Id = $"e{_epoch}.{seq}.{i}" }).ToList(), DateTimeOffset.UtcNow, _epochStart, mediaFrames);
+    }
+
     /// <summary>The lease could not be renewed in time: from now on tables are held. What was sent so far stays the old epoch's.</summary>
     public void Fence()
     {
@@ -94,6 +162,9 @@ public sealed class CameraOutput(string camera, ulong epoch, DateTimeOffset epoc
             if (newEpoch != _epoch) { _base = _fenceBase; _sent.Clear(); _epoch = newEpoch; _epochStart = newEpochStart; }
             _fenceBase = null;
             var parts = _held.Values.OrderBy(h => h.Table.BinStart).Select(h => PartOf(binLength, manifestVersion, h.Table, h.Closed, h.MediaFrames)).ToList();
+            // Visits are not cumulative: the held ones go out as they are, under the (new) epoch.
+            _resumedVisits = _heldVisits.Select(g => VisitPart(binLength, manifestVersion, g.Bin, g.Visits, g.Closed, g.MediaFrames)).ToList();
+            _heldVisits.Clear();
             _held.Clear();
             return parts;
         }

@@ -61,6 +61,7 @@ public sealed class Collector : IDisposable
         _db.Open();
         Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + // as the store: a power cut may lose the last commits, never corrupt
              "CREATE TABLE IF NOT EXISTS cluster_parts(camera TEXT NOT NULL, class TEXT NOT NULL, bin_start TEXT NOT NULL, epoch INTEGER NOT NULL, json BLOB NOT NULL, PRIMARY KEY(camera, class, bin_start, epoch));" +
+             "CREATE TABLE IF NOT EXISTS cluster_visits(camera TEXT NOT NULL, bin_start TEXT NOT NULL, msg_id TEXT NOT NULL, json BLOB NOT NULL, PRIMARY KEY(camera, bin_start, msg_id));" +
              "CREATE TABLE IF NOT EXISTS cluster_released(camera TEXT NOT NULL, class TEXT NOT NULL, bin_start TEXT NOT NULL, released_at TEXT NOT NULL, PRIMARY KEY(camera, class, bin_start));");
         _bins = new BinCollector(ManifestOf, options.Grace, camera => _plans.GetValueOrDefault(camera));
     }
@@ -159,7 +160,14 @@ public sealed class Collector : IDisposable
             while (r.Read()) held.Add(BinPart.Parse((byte[])r.GetValue(0)));
         }
         foreach (var p in held.OrderByDescending(p => p.Epoch)) _bins.Add(p); // newest epochs first: their starts fence older parts
-        if (held.Count > 0) _log.LogInformation("collector: {Parts} held part(s) restored from {Store}.cluster", held.Count, _options.StorePath);
+        int visitParts = 0;
+        using (var c = _db.CreateCommand())
+        {
+            c.CommandText = "SELECT json FROM cluster_visits";
+            using var r = c.ExecuteReader();
+            while (r.Read()) { _bins.Add(TrajectoryPart.Parse((byte[])r.GetValue(0))); visitParts++; }
+        }
+        if (held.Count + visitParts > 0) _log.LogInformation("collector: {Parts} held part(s) restored from {Store}.cluster", held.Count + visitParts, _options.StorePath);
     }
 
     /// <summary>Consumes until <paramref name="ct"/> fires, then releases nothing early: held parts stay checkpointed for the next start.</summary>
@@ -227,10 +235,12 @@ public sealed class Collector : IDisposable
     {
         using var tx = _db.BeginTransaction();
         var late = new Dictionary<string, long>();
+        var lateVisits = new Dictionary<string, long>();
         var fenced = new Dictionary<string, long>();
         foreach (var data in parts)
         {
             if (IconPart.IsIcon(data)) { TakeIcon(data); continue; }
+            if (TrajectoryPart.IsTrajectory(data)) { TakeVisits(data, tx, lateVisits, fenced); continue; }
             BinPart p;
             try { p = BinPart.Parse(data); }
             catch (EphemeraException e) { Refused++; _log.LogWarning("collector: {Error}", e.Message); continue; }
@@ -257,9 +267,41 @@ public sealed class Collector : IDisposable
         tx.Commit();
         foreach (var (camera, n) in late)
             _store.Audit.Append(new ClusterAuditRecord(camera, "late-parts", "parts of bins already released: not released on their own (a sub-k difference)", n));
+        foreach (var (camera, n) in lateVisits)
+            _store.Audit.Append(new ClusterAuditRecord(camera, "late-visits", "visits of trajectory bins already released: not released on their own (a set below the unicity gate)", n));
         foreach (var (camera, n) in fenced)
             _store.Audit.Append(new ClusterAuditRecord(camera, "stale-epoch-parts", "parts taken after a newer epoch of the camera began (a worker past its lease): ignored", n));
     }
+
+    /// <summary>A trajectory part: its visits join the bin's union at the collector (<see cref="BinCollector.Add(TrajectoryPart)"/>), checkpointed like a bin part.</summary>
+    private void TakeVisits(byte[] data, SqliteTransaction tx, Dictionary<string, long> late, Dictionary<string, long> fenced)
+    {
+        TrajectoryPart p;
+        try { p = TrajectoryPart.Parse(data); }
+        catch (EphemeraException e) { Refused++; _log.LogWarning("collector: {Error}", e.Message); return; }
+        long lateBefore = _bins.LateVisits;
+        switch (_bins.Add(p))
+        {
+            case PartOutcome.Accepted:
+                Accepted++;
+                using (var c = _db.CreateCommand())
+                {
+                    c.Transaction = tx;
+                    c.CommandText = "INSERT OR REPLACE INTO cluster_visits VALUES($c, $b, $i, $j)";
+                    c.Parameters.AddWithValue("$c", p.CameraId); c.Parameters.AddWithValue("$b", p.BinStart.UtcDateTime.ToString("O"));
+                    c.Parameters.AddWithValue("$i", p.MessageId); c.Parameters.AddWithValue("$j", data);
+                    c.ExecuteNonQuery();
+                }
+                break;
+            case PartOutcome.Stale: Stale++; break;
+            case PartOutcome.Late: Late++; late[p.CameraId] = late.GetValueOrDefault(p.CameraId) + _bins.LateVisits - lateBefore; break;
+            case PartOutcome.StaleEpoch: StaleEpoch++; fenced[p.CameraId] = fenced.GetValueOrDefault(p.CameraId) + 1; break;
+            default: Refused++; break;
+        }
+    }
+
+    /// <summary>Visits that came for trajectory bins already released (counted, audited with the late parts, never released).</summary>
+    public long LateVisits => _bins.LateVisits;
 
     // The newest icon time released per camera: an older snapshot (a failover's reordering) is stale.
     private readonly Dictionary<string, DateTimeOffset> _iconAt = new(StringComparer.Ordinal);
@@ -298,23 +340,28 @@ public sealed class Collector : IDisposable
     public int ReleaseDue(DateTimeOffset? now)
     {
         var records = _bins.ReleaseDue(now);
+        var decided = records.Select(r => (Camera: r.CameraId, Class: r.Class, Bin: r.BinStart)).ToList();
         foreach (var (camera, cls, bin, reason) in _bins.GateRefusals)
         {
             _log.LogWarning("camera {Camera}: {Class} bin {Bin:O} refused by the gate: {Reason}", camera, cls, bin, reason);
             _store.Audit.Append(new ClusterAuditRecord(camera, "bin-refused", $"{cls} {bin:O}: {reason}", 1));
+            // A refused trajectory set is decided, like a released one: listed, its visits gone (a restart must not gate it again).
+            if (cls == DataClass.Trajectory) decided.Add((camera, cls, bin));
         }
         _bins.GateRefusals.Clear();
-        if (records.Count == 0) return 0;
+        if (decided.Count == 0) return 0;
         foreach (var r in records) _store.Write(r);
         // One transaction for the batch: listed as released, their parts gone.
         using var tx = _db.BeginTransaction();
-        foreach (var r in records)
+        foreach (var r in decided)
         {
             using var c = _db.CreateCommand();
             c.Transaction = tx;
-            c.CommandText = "INSERT OR IGNORE INTO cluster_released VALUES($c, $k, $b, $a); DELETE FROM cluster_parts WHERE camera = $c AND class = $k AND bin_start = $b";
-            c.Parameters.AddWithValue("$c", r.CameraId); c.Parameters.AddWithValue("$k", r.Class.ToString());
-            c.Parameters.AddWithValue("$b", r.BinStart.UtcDateTime.ToString("O")); c.Parameters.AddWithValue("$a", DateTime.UtcNow.ToString("O"));
+            c.CommandText = "INSERT OR IGNORE INTO cluster_released VALUES($c, $k, $b, $a); " + (r.Class == DataClass.Trajectory
+                ? "DELETE FROM cluster_visits WHERE camera = $c AND bin_start = $b"
+                : "DELETE FROM cluster_parts WHERE camera = $c AND class = $k AND bin_start = $b");
+            c.Parameters.AddWithValue("$c", r.Camera); c.Parameters.AddWithValue("$k", r.Class.ToString());
+            c.Parameters.AddWithValue("$b", r.Bin.UtcDateTime.ToString("O")); c.Parameters.AddWithValue("$a", DateTime.UtcNow.ToString("O"));
             c.ExecuteNonQuery();
         }
         tx.Commit();

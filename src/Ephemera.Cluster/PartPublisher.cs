@@ -5,6 +5,21 @@ using NATS.Client.JetStream;
 
 namespace Ephemera.Cluster;
 
+/// <summary>What a worker sends on the record stream through its spool: a bin part or a trajectory part.</summary>
+public interface IRecordPart
+{
+    /// <summary>The camera.</summary>
+    string CameraId { get; }
+    /// <summary>The data class (the subject's last token).</summary>
+    Core.DataClass Class { get; }
+    /// <summary>The de-duplicating message id.</summary>
+    string MessageId { get; }
+    /// <summary>The spool file's name: a part with the same key replaces the one spooled before (a newer cumulative table).</summary>
+    string SpoolKey { get; }
+    /// <summary>UTF-8 JSON.</summary>
+    byte[] ToUtf8();
+}
+
 /// <summary>
 /// A worker's way out for bin parts: every part goes first to a bounded spool on local disk, then to
 /// the record stream (subject <c>ephemera.records.&lt;camera&gt;.&lt;class&gt;</c>, de-duplicating
@@ -25,7 +40,7 @@ public sealed class PartPublisher : IAsyncDisposable
     private readonly string _dir;
     private readonly ILogger _log;
     private readonly Action<string, string, long> _audit;
-    private readonly Channel<BinPart> _incoming = Channel.CreateUnbounded<BinPart>(); // not SingleReader: FlushAsync reads its Count
+    private readonly Channel<IRecordPart> _incoming = Channel.CreateUnbounded<IRecordPart>(); // not SingleReader: FlushAsync reads its Count
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private long _published, _dropped;
@@ -55,11 +70,11 @@ public sealed class PartPublisher : IAsyncDisposable
     public int Spooled => Directory.EnumerateFiles(_dir, "*.part").Count();
 
     /// <summary>Hands a part over (never blocks: the engine's publishing path calls this).</summary>
-    public void Enqueue(BinPart part) => _incoming.Writer.TryWrite(part);
+    public void Enqueue(IRecordPart part) => _incoming.Writer.TryWrite(part);
 
-    private string FileOf(BinPart p) => Path.Combine(_dir, $"{p.CameraId}_{p.Class}_{p.BinStart.ToUnixTimeSeconds()}_{p.Epoch}.part");
+    private string FileOf(IRecordPart p) => Path.Combine(_dir, p.SpoolKey + ".part");
 
-    private void Spool(BinPart p)
+    private void Spool(IRecordPart p)
     {
         string file = FileOf(p), tmp = file + ".tmp";
         File.WriteAllBytes(tmp, p.ToUtf8());
@@ -112,9 +127,9 @@ public sealed class PartPublisher : IAsyncDisposable
                 foreach (var f in new DirectoryInfo(_dir).GetFiles("*.part").OrderBy(f => f.LastWriteTimeUtc))
                 {
                     if (ct.IsCancellationRequested) break;
-                    BinPart part;
+                    IRecordPart part;
                     bool duplicate = false;
-                    try { part = BinPart.Parse(await File.ReadAllBytesAsync(f.FullName, CancellationToken.None).ConfigureAwait(false)); }
+                    try { part = ParsePart(await File.ReadAllBytesAsync(f.FullName, CancellationToken.None).ConfigureAwait(false)); }
                     catch (Exception e) when (e is Core.EphemeraException or IOException) { Wipe(f.FullName); continue; }
                     try
                     {
@@ -138,9 +153,9 @@ public sealed class PartPublisher : IAsyncDisposable
                     while (_incoming.Reader.TryRead(out var p)) Spool(p);
                     try
                     {
-                        if (BinPart.Parse(await File.ReadAllBytesAsync(f.FullName, CancellationToken.None).ConfigureAwait(false)).Seq == part.Seq) Wipe(f.FullName);
+                        if (ParsePart(await File.ReadAllBytesAsync(f.FullName, CancellationToken.None).ConfigureAwait(false)).MessageId == part.MessageId) Wipe(f.FullName);
                     }
-                    catch (FileNotFoundException) { }
+                    catch (Exception e) when (e is FileNotFoundException or Core.EphemeraException) { }
                     if (!duplicate) Interlocked.Increment(ref _published); // a repeat the server dropped (a lost ack) counts once
                     progress = true;
                     if (away) { _log.LogInformation("cluster server back: spooled parts going out"); away = false; }
@@ -154,6 +169,8 @@ public sealed class PartPublisher : IAsyncDisposable
             }
         }
     }
+
+    private static IRecordPart ParsePart(byte[] data) => TrajectoryPart.IsTrajectory(data) ? TrajectoryPart.Parse(data) : BinPart.Parse(data);
 
     /// <summary>Waits until the spool is empty (everything acknowledged) or <paramref name="timeout"/> passed; true when empty.</summary>
     public async Task<bool> FlushAsync(TimeSpan timeout)

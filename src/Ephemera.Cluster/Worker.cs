@@ -83,7 +83,7 @@ public sealed class Worker
 
         using var host = new EngineHost(new EngineConfig("(worker)", _options.Engine, []), new EngineRunOptions
         {
-            Loggers = _loggers, MaxCameras = _options.Capacity, StopWhenCamerasEnd = false, RawBinTap = Tap,
+            Loggers = _loggers, MaxCameras = _options.Capacity, StopWhenCamerasEnd = false, RawBinTap = Tap, TrajectoryTap = TapVisits,
             StoreReleasedRecords = false, // the collector's store is the cluster's one store
         });
         await using var publisher = _publisher = new PartPublisher(cluster, _options.SpoolDirectory, _options.SpoolCapacity, _options.SpoolRetention,
@@ -303,6 +303,7 @@ public sealed class Worker
                 {
                     // Renewed after all (the server's expiry comes later than the fence): nothing was lost, the held counts go out.
                     Send(output.Resume(output.Epoch, DateTimeOffset.UtcNow, _binOf[camera], _versionOf[camera]));
+                    Send(output.TakeResumedVisits());
                     _log.LogInformation("worker {Id}: camera {Camera}: lease renewed after all; fence lifted", _options.WorkerId, camera);
                 }
                 continue;
@@ -321,6 +322,7 @@ public sealed class Worker
                     {
                         lock (_owned) _owned[camera] = o with { Epoch = epoch, LeaseRevision = epoch, RenewedAt = sent };
                         Send(output.Resume(epoch, epochStart, _binOf[camera], _versionOf[camera]));
+                        Send(output.TakeResumedVisits());
                         _log.LogInformation("worker {Id}: camera {Camera} claimed again (epoch {Epoch}); its held counts go out under it", _options.WorkerId, camera, epoch);
                         continue;
                     }
@@ -431,7 +433,7 @@ public sealed class Worker
     private readonly ConcurrentDictionary<string, TimeSpan> _binOf = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _versionOf = new(StringComparer.Ordinal);
 
-    private void Send(IEnumerable<BinPart> parts)
+    private void Send(IEnumerable<IRecordPart> parts)
     {
         if (_publisher is null) return;
         foreach (var p in parts) _publisher.Enqueue(p);
@@ -464,5 +466,11 @@ public sealed class Worker
     private void Tap(string camera, CameraManifest m, IReadOnlyList<RawBinTable> tables, bool closed, long mediaFrames)
     {
         if (_outputs.TryGetValue(camera, out var output)) Send(output.Tap(m.Privacy.TimeBin, m.VersionHash, tables, closed, mediaFrames));
+    }
+
+    /// <summary>The engine's trajectory tap: coarsened visits become trajectory parts (held while the camera is fenced).</summary>
+    private void TapVisits(string camera, CameraManifest m, IReadOnlyList<CoarseVisit> visits, DateTimeOffset closedBefore, long mediaFrames)
+    {
+        if (_outputs.TryGetValue(camera, out var output)) Send(output.TapVisits(m.Privacy.TimeBin, m.VersionHash, visits, closedBefore, mediaFrames));
     }
 }

@@ -42,6 +42,13 @@ public sealed record EngineRunOptions
     /// </summary>
     public Action<string, CameraManifest, IReadOnlyList<RawBinTable>, bool, long>? RawBinTap { get; init; }
     /// <summary>
+    /// Beside <see cref="RawBinTap"/>, for the same transport: each flush's coarsened visits (not yet
+    /// through the unicity gate), and the time before which the camera's bins are closed (bins ending at
+    /// or before it get no more tables; <see cref="DateTimeOffset.MinValue"/>: none closed by this flush),
+    /// and the media frames as there.
+    /// </summary>
+    public Action<string, CameraManifest, IReadOnlyList<CoarseVisit>, DateTimeOffset, long>? TrajectoryTap { get; init; }
+    /// <summary>
     /// False for a cluster worker: its store keeps the pixel audit and lifecycle, not released records
     /// (the collector's store is the one store of the cluster; a worker's own releases of a bin that a
     /// failover split would sit beside the merged bin, and their difference could be below k).
@@ -493,10 +500,17 @@ public sealed class EngineHost : IDisposable
         long t0 = Stopwatch.GetTimestamp(), cpu0 = ThreadCpuClock.NowNs();
         try
         {
-            var (results, mediaFrames) = c.WithAnalytics(a => (final ? a.Final() : a.Flush(c.FlushSeconds()), c.MediaFrames));
+            double flushAt = double.NaN;
+            var (results, mediaFrames) = c.WithAnalytics(a => (final ? a.Final() : a.Flush(flushAt = c.FlushSeconds()), c.MediaFrames));
             if (final) c.BinsFinal = true;
             // Media time: a camera stopped before its file's end has not closed its open bins (they resume elsewhere).
             bool closed = !final || !c.IsMediaTime || c.State is CameraState.Ended or CameraState.Truncated;
+            if (_run.TrajectoryTap is { } trajectories)
+            {
+                var closedBefore = !final ? _epochUtc.AddSeconds(flushAt) : closed ? DateTimeOffset.MaxValue : DateTimeOffset.MinValue;
+                try { trajectories(c.Id, c.Manifest, CoarseVisit.From(c.Manifest, results, _epochUtc), closedBefore, mediaFrames); }
+                catch (Exception ex) { _log.LogWarning("camera {Camera}: trajectory tap failed: {Error}", c.Id, ex.Message); }
+            }
             if (_run.RawBinTap is { } tap) Tap(tap, c.Id, c.Manifest, [.. OutputPublisher.Tables(c.Manifest, results, _epochUtc), .. OutputPublisher.ClusterOnlyTables(c.Manifest, results, _epochUtc)], closed, mediaFrames);
             var records = OutputPublisher.Release(c.Manifest, results, _epochUtc, _carry,
                 why => _log.LogInformation("camera {Camera}: trajectories not stored: {Reason}", c.Id, why));

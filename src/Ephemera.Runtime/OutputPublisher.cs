@@ -35,27 +35,12 @@ public static class OutputPublisher
             records.Add(ReleaseGate.CountTable(m, merged.Class, merged.BinStart, merged.Rows, merged.Cols, merged.Counts));
         }
 
-        if (r.Flow?.Trajectories is { Count: > 0 } visits && m.Privacy.StoreTrajectories && m.Declares(DataClass.Trajectory))
+        // Each flush's visits of a bin (by their first stay) go through the unicity gate as one set (CoarseVisit).
+        foreach (var g in CoarseVisit.From(m, r, epochUtc).GroupBy(v => v.BinStart).OrderBy(g => g.Key))
         {
-            // Each visit becomes its places (zone index, CellY = 0) at the manifest's trajectory time step, with
-            // the manifest's trim cut off both ends (where a visit began and ended says most about who it was);
-            // grouped by the bin its first stay falls in.
-            var places = visits.SelectMany(v => v.Stays.Select(st => st.Place)).Distinct().OrderBy(p => p, StringComparer.Ordinal).ToList();
-            double step = (m.Privacy.TrajectoryTimeBin ?? bin).TotalSeconds, trim = (m.Privacy.TrajectoryTrim ?? TimeSpan.Zero).TotalSeconds;
-            List<TrajectoryPoint> Coarsen(Analytics.Trajectory v)
-            {
-                double start = v.Stays[0].EnterSeconds + trim, end = v.Stays[^1].LastSeconds - trim;
-                return v.Stays.Where(st => st.EnterSeconds >= start && st.LastSeconds <= end)
-                    .Select(st => new TrajectoryPoint(places.IndexOf(st.Place), 0, (long)Math.Floor(st.EnterSeconds / step))).ToList();
-            }
-            foreach (var g in visits.GroupBy(v => Math.Floor(v.Stays[0].EnterSeconds / bin.TotalSeconds) * bin.TotalSeconds).OrderBy(g => g.Key))
-            {
-                var coarsened = g.Select(Coarsen).Where(p => p.Count > 0).Select(p => new Governance.Trajectory(p)).ToList();
-                if (coarsened.Count == 0) continue;
-                var set = ReleaseGate.Trajectories(m, epochUtc.AddSeconds(g.Key), coarsened, Random.Shared, out var gate);
-                if (set != null) records.Add(set);
-                else refusedTrajectories?.Invoke(gate.Reason);
-            }
+            var set = CoarseVisit.Release(m, g.Key, g.ToList(), Random.Shared, out var gate);
+            if (set != null) records.Add(set);
+            else refusedTrajectories?.Invoke(gate.Reason);
         }
 
         if (r.Flow?.HeatMaps is { Count: > 0 } heat && HeatMapTable.Releases(m))
