@@ -75,9 +75,20 @@ public sealed class ClusterConnection : IAsyncDisposable
         return await JetStream.CreateOrUpdateStreamAsync(cfg, ct).ConfigureAwait(false);
     }
 
-    /// <summary>A KV bucket, created when missing (<paramref name="maxAge"/>: entries expire unless rewritten; null = never).</summary>
+    /// <summary>
+    /// A KV bucket, created when missing (<paramref name="maxAge"/>: entries expire unless rewritten; null = never).
+    /// An existing bucket is opened as it is unless <paramref name="maxAge"/> is given and differs: a reader
+    /// (<c>cluster status</c>, a test) must never rewrite its config, or opening the lease bucket without
+    /// a max age would turn lease expiry off and a dead worker's cameras would never be claimed again.
+    /// </summary>
     public async Task<INatsKVStore> BucketAsync(string name, TimeSpan? maxAge = null, CancellationToken ct = default)
     {
+        try
+        {
+            var existing = await KeyValue.GetStoreAsync(name, ct).ConfigureAwait(false);
+            if (maxAge is not { } want || (await existing.GetStatusAsync(ct).ConfigureAwait(false)).Info.Config.MaxAge == want) return existing;
+        }
+        catch (NatsJSApiException e) when (e.Error.Code == 404) { } // not there yet
         var cfg = new NatsKVConfig(name) { History = 1, Storage = NatsKVStorageType.File };
         if (maxAge is { } age) cfg = cfg with { MaxAge = age };
         return await KeyValue.CreateOrUpdateStoreAsync(cfg, ct).ConfigureAwait(false);

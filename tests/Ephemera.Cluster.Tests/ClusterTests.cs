@@ -88,8 +88,76 @@ public sealed class ClusterTests(ITestOutputHelper output)
         throw new TimeoutException("the collector did not consume the stream");
     }
 
+    // Opened as it is (no max age given): the workers' lease time stays the bucket's.
     private static async Task<Dictionary<string, string>> OwnersAsync(ClusterConnection c) =>
-        await new Leases(await c.BucketAsync(ClusterNames.LeaseBucket, TimeSpan.FromSeconds(4)), "").OwnersAsync(CancellationToken.None);
+        await new Leases(await c.BucketAsync(ClusterNames.LeaseBucket), "").OwnersAsync(CancellationToken.None);
+
+    [Fact]
+    public async Task Reading_the_lease_bucket_as_cluster_status_does_keeps_its_expiry_and_an_expired_lease_is_claimed_again()
+    {
+        using var nats = BrokerProcess.Nats();
+        var lease = TimeSpan.FromSeconds(3);
+        await using var c = await ConnectAsync(nats);
+        var owner = new Leases(await c.BucketAsync(ClusterNames.LeaseBucket, lease), "dead");
+        var sw = Stopwatch.StartNew();
+        Assert.NotNull(await owner.TryClaimAsync("cam", CancellationToken.None));
+        var other = new Leases(await c.BucketAsync(ClusterNames.LeaseBucket), "late");
+        Assert.Null(await other.TryClaimAsync("cam", CancellationToken.None)); // held while it lives
+        // `cluster status` opened the bucket with CreateOrUpdate and no max age: the server then kept every
+        // lease for ever, and a dead worker's cameras were never claimed again (issue #16's late worker).
+        var status = ChildProcess.Cli("cluster", "status", "--nats", nats.Url);
+        Assert.True(status.ExitCode == 0, status.StdErr);
+        var kv = await c.KeyValue.GetStoreAsync(ClusterNames.LeaseBucket);
+        Assert.Equal(lease, (await kv.GetStatusAsync()).Info.Config.MaxAge);
+        // The owner stops renewing: its entry ages out and another worker's create succeeds.
+        ulong? epoch = null;
+        while (sw.Elapsed < lease + TimeSpan.FromSeconds(10) && (epoch = await other.TryClaimAsync("cam", CancellationToken.None)) is null) await Task.Delay(100);
+        output.WriteLine($"expired lease claimed again {sw.Elapsed.TotalSeconds:0.0} s after the claim (lease {lease.TotalSeconds} s)");
+        Assert.NotNull(epoch);
+        Assert.Equal("late", (await other.OwnersAsync(CancellationToken.None))["cam"]);
+    }
+
+    [Fact]
+    public async Task A_worker_started_after_the_owner_takes_its_media_time_camera_after_kill_9_even_when_cluster_status_ran()
+    {
+        using var nats = BrokerProcess.Nats();
+        using var dir = new TempDir();
+        const double lease = 4;
+        var cameras = DesiredCamera.FromConfig(ClusterFixture.Config(dir, 1, mediaStart: DateTimeOffset.UtcNow));
+        await using var c = await ConnectAsync(nats);
+        await DesiredState.ApplyAsync(c, cameras);
+        var workers = new Dictionary<string, Process>();
+        string Logs() => string.Join("\n", ClusterFixture.Logs.Where(l => workers.ContainsKey(l.Key)).Select(l => l.Key + ": " + l.Value));
+        try
+        {
+            workers["late1"] = ClusterFixture.StartWorker(dir, nats.Url, "late1", 4, lease, detectFps: 2);
+            var sw = Stopwatch.StartNew();
+            while (!(await OwnersAsync(c)).ContainsValue("late1") && sw.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(250);
+            Assert.True((await OwnersAsync(c)).ContainsValue("late1"), Logs());
+            // The second worker starts once the camera runs on the first, then someone looks at the cluster.
+            workers["late2"] = ClusterFixture.StartWorker(dir, nats.Url, "late2", 4, lease, detectFps: 2);
+            sw.Restart();
+            while (ClusterFixture.Count(ClusterFixture.Logs["late2"], "worker late2: capacity") == 0 && sw.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(250);
+            Assert.True(ClusterFixture.Count(ClusterFixture.Logs["late2"], "worker late2: capacity") == 1, Logs());
+            var status = ChildProcess.Cli("cluster", "status", "--nats", nats.Url);
+            Assert.Contains("late1", status.StdOut);
+            await Task.Delay(TimeSpan.FromSeconds(2)); // a few status reports (media frames) from the owner
+
+            workers["late1"].Kill();
+            var killed = Stopwatch.StartNew();
+            while (!(await OwnersAsync(c)).ContainsValue("late2") && killed.Elapsed < TimeSpan.FromSeconds(lease + 20)) await Task.Delay(100);
+            output.WriteLine($"kill -9 of the owner: the later worker took the camera after {killed.Elapsed.TotalSeconds:0.0} s (lease {lease} s)");
+            Assert.True((await OwnersAsync(c)).ContainsValue("late2"), $"not claimed {killed.Elapsed.TotalSeconds:0.0} s after the kill: " + Logs());
+            Assert.True(killed.Elapsed < TimeSpan.FromSeconds(lease + 5), $"failover took {killed.Elapsed.TotalSeconds:0.0} s");
+            sw.Restart();
+            while (ClusterFixture.Count(ClusterFixture.Logs["late2"], "claimed camera plaza-count-1") == 0 && sw.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(100);
+            Assert.True(ClusterFixture.Count(ClusterFixture.Logs["late2"], "camera plaza-count-1: media time, catching up") == 1, Logs()); // resumed where the owner was
+        }
+        finally
+        {
+            foreach (var w in workers.Values) if (!w.HasExited) ClusterFixture.Terminate(w, TimeSpan.FromSeconds(30));
+        }
+    }
 
     [Fact]
     public async Task A_worker_keeps_running_through_a_15_s_server_outage_and_no_record_is_lost()
