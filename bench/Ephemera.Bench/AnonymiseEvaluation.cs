@@ -15,7 +15,7 @@ namespace Ephemera.Bench;
 /// The case-4 closing figures, reproducible: face recall by face height against a reference ensemble,
 /// hand-labelled plates, over-masking and kept signs, per-stage throughput at 720p and 1080p against
 /// the same detectors run whole-frame back to back, and the pixel ledger.
-/// <c>dotnet run -c Release --project bench/Ephemera.Bench -- anonymise-eval [--only faces|plates|throughput|textscale] [--default-only] [--dump DIR] [--adl-frames N] [--perf-frames N] [--json FILE]</c>
+/// <c>dotnet run -c Release --project bench/Ephemera.Bench -- anonymise-eval [--only faces|plates|throughput|textscale] [--default-only] [--before edge] [--dump DIR] [--adl-frames N] [--perf-frames N] [--json FILE]</c>
 /// (see docs/anonymisation.md for what each figure means and where it falls short).
 /// </summary>
 public static class AnonymiseEvaluation
@@ -56,6 +56,7 @@ public static class AnonymiseEvaluation
                 }.Where(_ => !args.Contains("--default-only"))
                     .Concat([
                         ("previous default (contrast + fallback): no vehicle tiles, no stroke finder", o with { VehicleTiles = false, PlateStrokeSearch = false }),
+                        ("default before the edge score (tile boxes at the frame's edge from VehicleScore too)", o with { EdgeVehicleScore = o.VehicleScore }),
                         ("+ vehicle tiles only", o with { PlateStrokeSearch = false }),
                         ("+ stroke finder in vehicle regions only", o with { VehicleTiles = false }),
                         ("default + stroke finder over the whole frame (opt-in)", o with { PlateStrokeWholeFrame = true }),
@@ -68,9 +69,11 @@ public static class AnonymiseEvaluation
             if (only == "textscale") TextScale();
             if (only is null or "throughput")
             {
-                // The anonymiser as it was before the vehicle tiles and the stroke finder, alternated frame by frame.
+                // The anonymiser as it was before the vehicle tiles and the stroke finder (--before edge: before the
+                // edge score only), alternated frame by frame.
                 var o = AnonymiseOptions.FromManifest(manifest);
-                using var previous = new StreetAnonymiser(manifest, o with { VehicleTiles = false, PlateStrokeSearch = false }, Cpu);
+                bool edge = args.SkipWhile(a => a != "--before").Skip(1).FirstOrDefault() == "edge";
+                using var previous = new StreetAnonymiser(manifest, edge ? o with { EdgeVehicleScore = o.VehicleScore } : o with { VehicleTiles = false, PlateStrokeSearch = false }, Cpu);
                 Throughput(anonymiser, previous, context, perfFrames);
             }
         }

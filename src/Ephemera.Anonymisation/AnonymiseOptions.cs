@@ -63,8 +63,8 @@ public sealed record AnonymiseOptions
     /// </summary>
     public bool PlateStrokeSearch { get; init; } = true;
     /// <summary>
-    /// Run the stroke finder over the whole frame, vehicle box or not (default no): every labelled plate of
-    /// car-detection.mp4 then, including one on a car no YOLOX pass boxes (frame 190), but on a pedestrian street
+    /// Run the stroke finder over the whole frame, vehicle box or not (default no): a plate on a car no YOLOX pass
+    /// boxes at all is then found too (frame 190 was one before <see cref="EdgeVehicleScore"/>), but on a pedestrian street
     /// (ADL-Rundle-6) brickwork, shop windows and clothing give it 60–180 candidates a frame, a quarter of the
     /// image masked and an output check four times as slow. For road-only cameras (dashcam, car park, overhead).
     /// </summary>
