@@ -15,7 +15,7 @@ namespace Ephemera.Bench;
 /// The case-4 closing figures, reproducible: face recall by face height against a reference ensemble,
 /// hand-labelled plates, over-masking and kept signs, per-stage throughput at 720p and 1080p against
 /// the same detectors run whole-frame back to back, and the pixel ledger.
-/// <c>dotnet run -c Release --project bench/Ephemera.Bench -- anonymise-eval [--only faces|plates|throughput|textscale] [--default-only] [--dump DIR] [--adl-frames N] [--perf-frames N] [--json FILE]</c>
+/// <c>dotnet run -c Release --project bench/Ephemera.Bench -- anonymise-eval [--only faces|plates|throughput|textscale] [--default-only] [--before edge] [--dump DIR] [--adl-frames N] [--perf-frames N] [--json FILE]</c>
 /// (see docs/anonymisation.md for what each figure means and where it falls short).
 /// </summary>
 public static class AnonymiseEvaluation
@@ -56,6 +56,7 @@ public static class AnonymiseEvaluation
                 }.Where(_ => !args.Contains("--default-only"))
                     .Concat([
                         ("previous default (contrast + fallback): no vehicle tiles, no stroke finder", o with { VehicleTiles = false, PlateStrokeSearch = false }),
+                        ("default before the edge score (tile boxes at the frame's edge from VehicleScore too)", o with { EdgeVehicleScore = o.VehicleScore }),
                         ("+ vehicle tiles only", o with { PlateStrokeSearch = false }),
                         ("+ stroke finder in vehicle regions only", o with { VehicleTiles = false }),
                         ("default + stroke finder over the whole frame (opt-in)", o with { PlateStrokeWholeFrame = true }),
@@ -68,10 +69,12 @@ public static class AnonymiseEvaluation
             if (only == "textscale") TextScale();
             if (only is null or "throughput")
             {
-                // The anonymiser as it was before the vehicle tiles and the stroke finder, alternated frame by frame.
+                // The anonymiser as it was before the vehicle tiles and the stroke finder (--before edge: before the
+                // edge score only), alternated frame by frame.
                 var o = AnonymiseOptions.FromManifest(manifest);
-                using var previous = new StreetAnonymiser(manifest, o with { VehicleTiles = false, PlateStrokeSearch = false }, Cpu);
-                Throughput(anonymiser, previous, context, perfFrames);
+                bool edge = args.SkipWhile(a => a != "--before").Skip(1).FirstOrDefault() == "edge";
+                using var previous = new StreetAnonymiser(manifest, edge ? o with { EdgeVehicleScore = o.VehicleScore } : o with { VehicleTiles = false, PlateStrokeSearch = false }, Cpu);
+                Throughput(anonymiser, previous, edge ? "edge score = vehicle score" : "no vehicle tiles, no stroke finder", context, perfFrames);
             }
         }
         GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
@@ -333,7 +336,7 @@ public static class AnonymiseEvaluation
 
     // ------------------------------------------------------------------ throughput
 
-    private static void Throughput(StreetAnonymiser a, StreetAnonymiser before, ObjectDetector context, int frames)
+    private static void Throughput(StreetAnonymiser a, StreetAnonymiser before, string beforeName, ObjectDetector context, int frames)
     {
         string src1080 = RepoPaths.Data("mot15/ADL-Rundle-6/video.mp4");
         string src720 = Path.Combine(Path.GetTempPath(), $"ephemera-eval-720p-{Environment.ProcessId}.mp4");
@@ -345,7 +348,7 @@ public static class AnonymiseEvaluation
             var rows = new List<object>();
             PixelLedger.ResetLifetimeStats();
             foreach (var (label, path) in new[] { ("1280x720", src720), ("1920x1080", src1080) })
-                rows.Add(Stages(a, before, context, label, path, frames));
+                rows.Add(Stages(a, before, beforeName, context, label, path, frames));
             var l = PixelLedger.Snapshot();
             Console.WriteLine($"engine-held lifetime of the anonymised frames (decode → YOLOX → anonymise → release): p50 {l.EngineHeldP50Ms:F0} ms, p99 {l.EngineHeldP99Ms:F0} ms, max {l.EngineHeldMaxMs:F0} ms over {l.EngineHeldCount} frames");
             Report["throughput"] = rows;
@@ -358,7 +361,7 @@ public static class AnonymiseEvaluation
     /// Per-stage milliseconds of the anonymiser on consecutive frames (tracks on), alternating with the
     /// same three detectors run once each on the whole frame at native resolution (no tiles, no check).
     /// </summary>
-    private static object Stages(StreetAnonymiser a, StreetAnonymiser before, ObjectDetector context, string label, string path, int frames)
+    private static object Stages(StreetAnonymiser a, StreetAnonymiser before, string beforeName, ObjectDetector context, string label, string path, int frames)
     {
         using var src = Open(path);
         var t = new List<AnonymiseTimings>(); var tb = new List<AnonymiseTimings>(); var ctx = new List<double>(); var whole = new List<(double Yunet, double Ultra, double Text)>();
@@ -401,7 +404,7 @@ public static class AnonymiseEvaluation
             $"mask {mask:F1}, check {check:F0}, encode {enc:F1}, anonymiser total {total:F0} (+ YOLOX context {yolox:F0}) → {1000 / (total + yolox):F2} frames/s");
         Console.WriteLine($"{label}: masked area per frame, median {area.Order().ElementAt(area.Count / 2):P1} (before {areaBefore.Order().ElementAt(areaBefore.Count / 2):P1}), max {area.Max():P1} (before {areaBefore.Max():P1}); " +
             $"{strokes} stroke candidates and {tiles} tile vehicles over {t.Count} frames");
-        Console.WriteLine($"{label}, before (no vehicle tiles, no stroke finder), ms: faces {B(x => x.FacesMs):F0}, text {B(x => x.TextMs):F0}, check {B(x => x.CheckMs):F0}, " +
+        Console.WriteLine($"{label}, before ({beforeName}), ms: faces {B(x => x.FacesMs):F0}, text {B(x => x.TextMs):F0}, check {B(x => x.CheckMs):F0}, " +
             $"total {B(x => x.TotalMs):F0} → {1000 / (B(x => x.TotalMs) + yolox):F2} frames/s");
         Console.WriteLine($"{label}, same detectors whole-frame back to back, ms: YuNet native {wy:F0}, UltraFace {wu:F0}, text native {wtx:F0}, sum {wy + wu + wtx:F0} " +
             $"(+ YOLOX {yolox:F0}) → {1000 / (wy + wu + wtx + yolox):F2} frames/s detection only, no mask, no check");

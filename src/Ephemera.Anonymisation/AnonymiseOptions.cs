@@ -63,12 +63,20 @@ public sealed record AnonymiseOptions
     /// </summary>
     public bool PlateStrokeSearch { get; init; } = true;
     /// <summary>
-    /// Run the stroke finder over the whole frame, vehicle box or not (default no): every labelled plate of
-    /// car-detection.mp4 then, including one on a car no YOLOX pass boxes (frame 190), but on a pedestrian street
+    /// Run the stroke finder over the whole frame, vehicle box or not (default no): a plate on a car no YOLOX pass
+    /// boxes at all is then found too (frame 190 was one before <see cref="EdgeVehicleScore"/>), but on a pedestrian street
     /// (ADL-Rundle-6) brickwork, shop windows and clothing give it 60–180 candidates a frame, a quarter of the
     /// image masked and an output check four times as slow. For road-only cameras (dashcam, car park, overhead).
     /// </summary>
     public bool PlateStrokeWholeFrame { get; init; }
+    /// <summary>
+    /// Lowest YOLOX score of a vehicle tile's box that reaches the frame's edge (<see cref="VehicleTiles"/>): a car cut
+    /// off by the edge scores low (car-detection.mp4 frame 190, entering at the top: "cell phone" 0.14 on its tile, 0.23
+    /// "bottle" whole-frame; its plate was masked by no default pass). Such a box under <see cref="VehicleScore"/> is
+    /// searched for plates (text on the crop, the stroke finder in its plate region) but gets no plate-zone fallback:
+    /// the search finds a plate that is there, and a low-score box that is no car masks nothing by itself.
+    /// </summary>
+    public float EdgeVehicleScore { get; init; } = 0.1f;
     /// <summary>Overlap (px) between neighbouring vehicle tiles: a car cut by a seam is whole in one tile up to this size.</summary>
     public int VehicleTileOverlap { get; init; } = 128;
     /// <summary>Smallest short side (px) of a non-vehicle box searched for plates (<see cref="PlateSearchAnyObject"/>).</summary>
@@ -175,7 +183,8 @@ public sealed record AnonymiseOptions
         int smallest = FaceSmallTiles ? FaceTileSize / 2 : FaceTileSize;
         if (FaceTileOverlap < 32 || FaceTileOverlap > smallest / 2) throw new EphemeraException($"anonymise: face tile overlap must be 32..{smallest / 2} px (≥ the largest face a tile must catch); got {FaceTileOverlap}");
         Unit(YuNetScore, nameof(YuNetScore)); Unit(UltraFaceScore, nameof(UltraFaceScore)); Unit(TextScore, nameof(TextScore));
-        Unit(PersonScore, nameof(PersonScore)); Unit(VehicleScore, nameof(VehicleScore)); Unit(CoveredFraction, nameof(CoveredFraction));
+        Unit(PersonScore, nameof(PersonScore)); Unit(VehicleScore, nameof(VehicleScore)); Unit(EdgeVehicleScore, nameof(EdgeVehicleScore)); Unit(CoveredFraction, nameof(CoveredFraction));
+        if (EdgeVehicleScore > VehicleScore) throw new EphemeraException($"anonymise: edge vehicle score must not exceed the vehicle score {VehicleScore}; got {EdgeVehicleScore}");
         if (TextMaxSide < 320 || TextMaxSide % 32 != 0) throw new EphemeraException($"anonymise: text max side must be a multiple of 32, at least 320; got {TextMaxSide}");
         if (VehicleCropSize < 128 || VehicleCropSize > 1280 || VehicleCropSize % 64 != 0) throw new EphemeraException($"anonymise: vehicle crop size must be a multiple of 64 in 128..1280; got {VehicleCropSize}");
         if (VehicleTileOverlap is < 32 or > 208) throw new EphemeraException($"anonymise: vehicle tile overlap must be 32..208 px (half the 416 px tile at most); got {VehicleTileOverlap}");

@@ -106,7 +106,7 @@ public sealed class StreetAnonymiser : IDisposable
             if (_o.VehicleTiles)
             {
                 _yoloxSession = ModelSession.Open(VehicleModel, inference, dynamicBatch: false, modelsDirectory);
-                _yolox = new ObjectDetector(_yoloxSession, Opts(0, 0, _o.VehicleScore, 0.45f, 300));
+                _yolox = new ObjectDetector(_yoloxSession, Opts(0, 0, MathF.Min(_o.VehicleScore, _o.EdgeVehicleScore), 0.45f, 300));
             }
         }
         catch
@@ -173,7 +173,9 @@ public sealed class StreetAnonymiser : IDisposable
                 else if (CarriesPlate(c, s, objects.Boxes[i])) vehicles.Add(objects.Boxes[i]);
             }
             int tileVehicles = 0;
-            if (_yolox != null) tileVehicles = FindTileVehicles(img, vehicles);
+            // Weak vehicles (tile boxes at the frame's edge under VehicleScore) are searched for plates, but get no plate zone.
+            var weak = new HashSet<BoxF>();
+            if (_yolox != null) tileVehicles = FindTileVehicles(img, vehicles, weak);
             Lap(t, 6, ref t0);
 
             // ---- detect ----
@@ -203,7 +205,7 @@ public sealed class StreetAnonymiser : IDisposable
             int zones = 0;
             if (_o.PlateZoneFallback && !_o.SkipPlatesInFirstPass)
                 foreach (var v in vehicles)
-                    if (PlateSearch.Readable(v, _o) && !HasPlateCandidate(v, plates))
+                    if (!weak.Contains(v) && PlateSearch.Readable(v, _o) && !HasPlateCandidate(v, plates))
                     {
                         MaskBox(img, PlateSearch.Zone(v, _o), rects);
                         zones++;
@@ -231,7 +233,7 @@ public sealed class StreetAnonymiser : IDisposable
             {
                 // First-pass detections still unmasked (only a test hook's skipped face or plates): the check must look there too.
                 var unmasked = faces.Concat(plates).Concat(strokes).Where(d => Covered(img, d) < _o.CoveredFraction).ToList();
-                var left = Survivors(img, vehicles, rects, unmasked, large);
+                var left = Survivors(img, vehicles, weak, rects, unmasked, large);
                 if (left.Count == 0) check = "passed";
                 else
                 {
@@ -241,7 +243,7 @@ public sealed class StreetAnonymiser : IDisposable
                         MaskBox(img, b, rects);
                         remasked++;
                     }
-                    left = Survivors(img, vehicles, rects, unmasked, large);
+                    left = Survivors(img, vehicles, weak, rects, unmasked, large);
                     survivors = left.Count;
                     survivorBoxes = left;
                     check = survivors == 0 ? "passed-after-remask" : "withheld";
@@ -427,13 +429,14 @@ public sealed class StreetAnonymiser : IDisposable
     /// a car half out of the frame (car-detection.mp4 frame 320: no box whole-frame, a box on the tile) or one
     /// too small at the downscaled size. Boxes already in <paramref name="vehicles"/> (most of the smaller one
     /// shared) are not added twice. Returns how many were added. A frame no larger than one tile is skipped:
-    /// the caller's pass already saw it at native scale.
+    /// the caller's pass already saw it at native scale. Boxes at the frame's edge count from
+    /// <see cref="AnonymiseOptions.EdgeVehicleScore"/>; those under <see cref="AnonymiseOptions.VehicleScore"/> are added to <paramref name="weak"/> too.
     /// </summary>
-    private int FindTileVehicles(in Image img, List<BoxF> vehicles)
+    private int FindTileVehicles(in Image img, List<BoxF> vehicles, HashSet<BoxF> weak)
     {
         int t = _yolox!.InputWidth, step = t - _o.VehicleTileOverlap;
         if (img.W <= t && img.H <= t) return 0;
-        var found = new List<BoxF>();
+        var found = new List<BoxF>(); var weakFound = new List<BoxF>();
         foreach (int y0 in Starts(img.H, t, step))
             foreach (int x0 in Starts(img.W, t, step))
             {
@@ -442,20 +445,32 @@ public sealed class StreetAnonymiser : IDisposable
                 for (int i = 0; i < _scratch.Count; i++)
                 {
                     var b = _scratch.Boxes[i];
-                    if (b.W <= 0 || b.H <= 0 || !CarriesPlate(_scratch.ClassIds[i], _scratch.Scores[i], b)) continue;
+                    float s = _scratch.Scores[i];
+                    // A car cut off by the frame's edge scores low (frame 190: "cell phone" 0.14 on its tile): scored as if it were whole.
+                    bool edge = TouchesEdge(new BoxF(b.X + x0, b.Y + y0, b.W, b.H), img.W, img.H);
+                    if (edge && s < _o.VehicleScore && s >= _o.EdgeVehicleScore) s = _o.VehicleScore;
+                    else if (s < _o.VehicleScore) continue;
+                    if (b.W <= 0 || b.H <= 0 || !CarriesPlate(_scratch.ClassIds[i], s, b)) continue;
                     // A box filling its tile is the tile read as one object (a shop front as a "bus" on ADL-Rundle-6):
                     // a vehicle that large is seen whole by the caller's downscaled pass.
                     if (MathF.Max(b.W, b.H) >= TileFill * t) continue;
                     var f = new BoxF(b.X + x0, b.Y + y0, b.W, b.H);
                     // Misnamed objects (cell phone, suitcase, ...) only where a cut-off car would be: at the frame's edge.
                     // Inside the frame the tiles add handbags, backpacks and chairs of passers-by, not cars.
-                    if (!IsVehicleClass(_scratch.ClassIds[i]) && !TouchesEdge(f, img.W, img.H)) continue;
+                    if (!IsVehicleClass(_scratch.ClassIds[i]) && !edge) continue;
                     found.Add(f);
+                    if (_scratch.Scores[i] < _o.VehicleScore) weakFound.Add(f);
                 }
             }
         int before = vehicles.Count;
+        var strong = found.Where(f => !weakFound.Contains(f)).ToList();
         foreach (var b in Merge(found))
-            if (!vehicles.Take(before).Any(v => Overlap(v, b) > 0.6f)) vehicles.Add(b);
+            if (!vehicles.Take(before).Any(v => Overlap(v, b) > 0.6f))
+            {
+                vehicles.Add(b);
+                // Weak unless a box at VehicleScore went into it.
+                if (!strong.Any(f => Overlap(f, b) > 0.6f)) weak.Add(b);
+            }
         return vehicles.Count - before;
     }
 
@@ -738,7 +753,8 @@ public sealed class StreetAnonymiser : IDisposable
     /// <summary>Faces, plates and (by the rules) small text the detectors still find outside the masks.</summary>
     /// <param name="unmasked">First-pass detections left unmasked (a test's deliberately skipped face): they count as changed regions.</param>
     /// <param name="signs">The input's large text (signs): stroke candidates inside a kept sign are its letters, not a plate.</param>
-    private List<BoxF> Survivors(in Image img, List<BoxF> vehicles, List<(int X0, int Y0, int X1, int Y1)> rects, List<BoxF> unmasked, List<BoxF> signs)
+    /// <param name="weak">Vehicles from <see cref="AnonymiseOptions.EdgeVehicleScore"/>: no plate zone to hold a mask.</param>
+    private List<BoxF> Survivors(in Image img, List<BoxF> vehicles, HashSet<BoxF> weak, List<(int X0, int Y0, int X1, int Y1)> rects, List<BoxF> unmasked, List<BoxF> signs)
     {
         List<(int X0, int Y0, int X1, int Y1)>? changed = null;
         if (_o.CheckChangedRegionsOnly)
@@ -759,7 +775,7 @@ public sealed class StreetAnonymiser : IDisposable
         if (_o.PlateZoneFallback)
             foreach (var v in vehicles)
             {
-                if (!PlateSearch.Readable(v, _o) || HasPlateCandidate(v, plates)) continue;
+                if (weak.Contains(v) || !PlateSearch.Readable(v, _o) || HasPlateCandidate(v, plates)) continue;
                 var zone = PlateSearch.Zone(v, _o);
                 if (!rects.Any(r => Inside(zone, (r.X0 + r.X1) / 2f, (r.Y0 + r.Y1) / 2f))) left.Add(zone);
             }
