@@ -236,6 +236,16 @@ EPH_API int eph_source_read(eph_source *source, eph_frame **out_frame, eph_frame
 EPH_API int eph_source_read_wanted(eph_source *source, eph_frame **out_frame, eph_frame_info *out_info,
                                    int64_t want_from, int64_t want_every);
 
+/* Seeks a file source to the keyframe at or before `time_s` seconds from the stream's start (clamped
+ * to 0), so no frame is decoded to get there; for a bench camera that should not play the clip in
+ * lockstep with the others. The decoder is flushed; frames then number as in a full decode (the
+ * first one's index is its pts × frame rate), so want_from/want_every and skipping work as before,
+ * and a looping file numbers on from the clip's end. Call it before reading, or between reads
+ * (frames you hold stay valid). Returns EPH_OK; EPH_ERR_INVALID_ARG for a NULL source, a network
+ * source or a non-finite time; EPH_ERR_DECODE when the container cannot seek (eph_last_error()
+ * names the source). */
+EPH_API int eph_source_seek(eph_source *source, double time_s);
+
 /* Closes the source: stops the decoder and releases its blocks (each is wiped). Frames you still
  * hold remain valid until released. NULL is ignored. */
 EPH_API void eph_source_close(eph_source *source);

@@ -10,6 +10,7 @@
 #include <libswscale/swscale.h>
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -84,6 +85,7 @@ struct eph_source {
     int64_t recent_pts[REORDER_WINDOW];       /* pts of the last packets read (ring indexed by pass_packets) */
     int64_t pending_skip_pts[REORDER_WINDOW]; /* skipped packets no delivered frame has passed yet */
     int pending_skips;
+    int pass_base_from_pts;      /* after a seek: this pass's first packet numbers the pass from its pts */
 };
 
 struct eph_frame {
@@ -301,6 +303,16 @@ static int64_t packet_index(eph_source *s, int64_t pts)
 {
     int64_t shown_later = 0;
     int n = s->pass_packets < REORDER_WINDOW ? (int)s->pass_packets : REORDER_WINDOW;
+    if (s->pass_base_from_pts && s->pass_packets == 0) {
+        /* The first packet after a seek is the keyframe the demuxer landed on: its number in a full
+         * decode is its presentation time × the frame rate (constant-rate files). */
+        s->pass_base_from_pts = 0;
+        int64_t start = s->fmt->streams[s->stream_index]->start_time != AV_NOPTS_VALUE ? s->fmt->streams[s->stream_index]->start_time : 0;
+        /* AVI packets carry no pts: a keyframe's dts is its presentation time there. */
+        int64_t t = pts != AV_NOPTS_VALUE ? pts : s->pkt->dts;
+        if (t != AV_NOPTS_VALUE && s->frame_rate > 0)
+            s->pass_base = llround((double)(t - start) * av_q2d(s->time_base) * s->frame_rate);
+    }
     if (pts == AV_NOPTS_VALUE) s->pass_pts_unusable = 1;
     else
         for (int i = 0; i < n; i++) {
@@ -863,7 +875,11 @@ static int try_reconnect(eph_source *s)
 /* File source hit the end with loop = 1: rewind (or reopen when the container cannot seek). */
 static int rewind_file(eph_source *s)
 {
-    if (av_seek_frame(s->fmt, s->stream_index, INT64_MIN, AVSEEK_FLAG_BACKWARD) >= 0 ||
+    /* To the stream's start, not INT64_MIN: MP4's demuxer took INT64_MIN to its last keyframe, so a
+     * looping MP4 replayed its last GOP as the "next pass" (SeekTests). */
+    AVStream *st = s->fmt->streams[s->stream_index];
+    int64_t start = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+    if (av_seek_frame(s->fmt, s->stream_index, start, AVSEEK_FLAG_BACKWARD) >= 0 ||
         avformat_seek_file(s->fmt, -1, INT64_MIN, 0, 0, 0) >= 0) {
         avcodec_flush_buffers(s->dec);
         s->state = STATE_STREAMING;
@@ -874,6 +890,25 @@ static int rewind_file(eph_source *s)
     int ret = open_input(s);
     if (ret == EPH_OK) s->state = STATE_STREAMING;
     return ret;
+}
+
+EPH_API int eph_source_seek(eph_source *s, double time_s)
+{
+    if (!s || !isfinite(time_s)) { eph_set_error("eph_source_seek: NULL source or non-finite time"); return EPH_ERR_INVALID_ARG; }
+    if (s->is_network || !s->fmt) { eph_set_error("%s: only an open file source can seek", s->name); return EPH_ERR_INVALID_ARG; }
+    AVStream *st = s->fmt->streams[s->stream_index];
+    int64_t start = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+    int64_t ts = start + av_rescale_q((int64_t)llround((time_s > 0 ? time_s : 0) * 1e6), AV_TIME_BASE_Q, st->time_base);
+    if (av_seek_frame(s->fmt, s->stream_index, ts, AVSEEK_FLAG_BACKWARD) < 0 &&
+        avformat_seek_file(s->fmt, s->stream_index, INT64_MIN, ts, ts, 0) < 0) {
+        eph_set_error("%s: the container cannot seek to %.3f s", s->name, time_s);
+        return EPH_ERR_DECODE;
+    }
+    avcodec_flush_buffers(s->dec);
+    if (s->state == STATE_DRAINING || s->state == STATE_DONE) s->state = STATE_STREAMING;
+    begin_pass(s);
+    s->pass_base_from_pts = 1;
+    return EPH_OK;
 }
 
 /* The packet in s->pkt is not wanted and never reaches the decoder: wiped like every other packet. */

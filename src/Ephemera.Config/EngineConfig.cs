@@ -142,6 +142,9 @@ public sealed record CameraConfig
     public bool Loop { get; init; }
     /// <summary>File sources: deliver frames at the native frame rate, like a live camera (network streams pace themselves).</summary>
     public bool Paced { get; init; } = true;
+    /// <summary>File sources: start this many seconds into the file (at the keyframe at or before it). Not in
+    /// the YAML: the bench sets it so its cameras do not play one clip in lockstep.</summary>
+    public double StartSeconds { get; init; }
     /// <summary>Detections per second for this camera (null = engine default).</summary>
     public double? DetectFps { get; init; }
     /// <summary>

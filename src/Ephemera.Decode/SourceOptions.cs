@@ -66,6 +66,9 @@ public sealed record SourceOptions
     public bool Loop { get; init; }
     /// <summary>Deliver at the stream's native frame rate, like a live camera.</summary>
     public bool Paced { get; init; }
+    /// <summary>File sources: start at the keyframe at or before this many seconds into the file
+    /// (<see cref="VideoSource.Seek"/>; frames keep their full-decode indexes). 0 = the first frame.</summary>
+    public double StartSeconds { get; init; }
     /// <summary>First back-off after a network source drops, ms; doubles up to <see cref="ReconnectMaxMs"/>.</summary>
     public int ReconnectInitialMs { get; init; } = 500;
     public int ReconnectMaxMs { get; init; } = 10000;
@@ -103,6 +106,7 @@ public sealed record SourceOptions
         if (ReconnectMaxMs < ReconnectInitialMs)
             throw new EphemeraException($"SourceOptions.ReconnectMaxMs ({ReconnectMaxMs}) must be >= ReconnectInitialMs ({ReconnectInitialMs})");
         if (ReconnectMaxAttempts < -1) throw new EphemeraException($"SourceOptions.ReconnectMaxAttempts must be -1 (forever) or >= 0 (got {ReconnectMaxAttempts})");
+        if (!(StartSeconds >= 0) || double.IsInfinity(StartSeconds)) throw new EphemeraException($"SourceOptions.StartSeconds must be a finite number >= 0 (got {StartSeconds})");
         if (ReadTimeoutMs < 1) throw new EphemeraException($"SourceOptions.ReadTimeoutMs must be >= 1 (got {ReadTimeoutMs})");
         if (!Enum.IsDefined(Hardware)) throw new EphemeraException($"SourceOptions.Hardware: unknown value {(int)Hardware}");
         if (!Enum.IsDefined(LoopFilter)) throw new EphemeraException($"SourceOptions.LoopFilter: unknown value {(int)LoopFilter}");

@@ -83,7 +83,26 @@ public sealed class VideoSource : IDisposable
             handle.Dispose();
             NativeErrors.ThrowIfFailed(status);
         }
-        return new VideoSource(uri, handle);
+        var source = new VideoSource(uri, handle);
+        if (options.StartSeconds > 0)
+        {
+            try { source.Seek(options.StartSeconds); }
+            catch { source.Dispose(); throw; }
+        }
+        return source;
+    }
+
+    /// <summary>
+    /// Moves a file source to the keyframe at or before <paramref name="seconds"/> from its start (no
+    /// frame is decoded to get there). The frames that follow keep the indexes a full decode gives
+    /// them (the keyframe's is its time × frame rate, constant-rate files), so <see cref="WantedFrames"/>
+    /// and skipping work as before. Throws <see cref="VideoSourceException"/> for a network source or
+    /// a container that cannot seek.
+    /// </summary>
+    public void Seek(double seconds)
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        NativeErrors.ThrowIfFailed(NativeMethods.eph_source_seek(_handle, seconds));
     }
 
     /// <summary>

@@ -139,7 +139,7 @@ public sealed class CameraWorker : IDisposable
     {
         if (detectPhase is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(detectPhase), detectPhase, "a fraction of the detection interval, 0 ≤ phase < 1");
         Config = config; Manifest = manifest; _batcher = batcher; _stages = stages; _fairness = fairness;
-        _sourceOptions = sourceOptions with { Loop = config.Loop, Paced = false }; // pacing is done here, so decode time is measurable
+        _sourceOptions = sourceOptions with { Loop = config.Loop, Paced = false, StartSeconds = config.StartSeconds }; // pacing is done here, so decode time is measurable
         _epochSeconds = epochSeconds;
         _mediaOffsetSeconds = mediaOffsetSeconds;
         _resumeFrame = Math.Max(0, resumeFrame);

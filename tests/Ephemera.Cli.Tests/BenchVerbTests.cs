@@ -94,6 +94,36 @@ public sealed class BenchVerbTests : IDisposable
         Assert.Contains("id=\"detector-cost\"", File.ReadAllText(_dir.File(Path.Combine("report", "report.html"))));
     }
 
+    /// <summary>--phases 2: the second camera starts half a clip in (at the keyframe before it), and each
+    /// camera's line counts are compared with the full-rate reference of its own phase.</summary>
+    [Fact]
+    public void PhasedCamerasAreComparedWithTheirPhasesReference()
+    {
+        var json = _dir.File("phases.json");
+        var r = ChildProcess.Cli("bench", "--source", TestPaths.Video("vtest.avi"), "--streams", "2", "--seconds", "3", "--phases", "2",
+            "--ceiling-seconds", "0.5", "--calibration-seconds", "0.3", "--rule", "detect=0.5,p99=2000", "--json", json);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var root = doc.RootElement;
+        Assert.Equal(2, root.GetProperty("phases").GetInt32());
+        var counts = root.GetProperty("count_difference");
+        var phases = counts.GetProperty("phase_reference_crossings");
+        Assert.Equal(2, phases.GetArrayLength());
+        Assert.Equal(phases[0].GetInt32(), counts.GetProperty("reference_crossings").GetInt32());
+        var cameras = counts.GetProperty("camera_crossings");
+        int reference = phases[0].GetInt32() + phases[1].GetInt32(), total = cameras[0].GetInt32() + cameras[1].GetInt32();
+        Assert.Equal(reference > 0 ? Math.Round((total - reference) / (double)reference, 4) : total == 0 ? 0 : 1, counts.GetProperty("relative").GetDouble(), 4);
+    }
+
+    [Theory]
+    [InlineData("--phases", "-1", "--phases must be")]
+    public void ABadPhaseCountIsAUsageError(string option, string value, string message)
+    {
+        var r = ChildProcess.Cli("bench", "--source", TestPaths.Video("vtest.avi"), option, value, "--json", _dir.File("x.json"));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.StdErr);
+    }
+
     [Theory]
     [InlineData("--soak", "-5", "--soak must be a positive number")]
     [InlineData("--rss-series", "1,x", "--rss-series: 'x' is not a stream count")]

@@ -38,6 +38,14 @@ public sealed record BenchOptions
     public ScheduleOptions Schedule { get; init; } = new();
     /// <summary>Run (or take from the cache) a full-rate replay of the same frames and compare each camera's line counts with it.</summary>
     public bool CompareWithFullRate { get; init; } = true;
+    /// <summary>
+    /// Start points in the clip (0 = auto: 8 by need, 1 at full rate): camera i starts at the keyframe at
+    /// or before (i mod P) × clip length ÷ P, so the cameras do not all see the clip's busy stretch at
+    /// once, as real cameras do not. 1 = every camera from the first frame, in lockstep (the worst case).
+    /// </summary>
+    public int Phases { get; init; }
+    /// <summary>The phases this run uses (<see cref="Phases"/>, or its auto value).</summary>
+    public int PhaseCount => Phases > 0 ? Phases : Schedule.Mode == ScheduleMode.ByNeed ? 8 : 1;
     /// <summary>Manifest the bench cameras run under (covers bench-*).</summary>
     public string Manifest { get; init; } = Path.Combine(RepoPaths.Root, "configs", "manifests", "case3-outdoor-counts.yaml");
 
@@ -45,6 +53,7 @@ public sealed record BenchOptions
     {
         if (Streams < 1) throw new EphemeraException($"--streams must be at least 1, got {Streams}");
         if (!(Seconds > 0)) throw new EphemeraException($"--seconds must be positive, got {Seconds}");
+        if (Phases < 0) throw new EphemeraException($"--phases must be 1 or more (0 = auto), got {Phases}");
         if (!(DetectFps > 0)) throw new EphemeraException($"--detect-fps must be positive, got {DetectFps}");
         if (!Source.Contains("://") && !File.Exists(Source)) throw new EphemeraException($"{Source}: source file not found");
     }
@@ -133,17 +142,20 @@ public sealed record CpuCost(
 public sealed record CountDifference(
     [property: JsonPropertyName("reference_crossings")] int ReferenceCrossings,
     [property: JsonPropertyName("reference_seconds")] double ReferenceSeconds,
-    [property: JsonPropertyName("camera_crossings")] IReadOnlyList<int> CameraCrossings)
+    [property: JsonPropertyName("camera_crossings")] IReadOnlyList<int> CameraCrossings,
+    [property: JsonPropertyName("phase_reference_crossings")] IReadOnlyList<int>? PhaseReferenceCrossings = null)
 {
+    /// <summary>Camera i's reference: its phase's (i mod P), or the one reference with one phase.</summary>
+    private int ReferenceOf(int camera) => PhaseReferenceCrossings is { Count: > 0 } p ? p[camera % p.Count] : ReferenceCrossings;
     [JsonIgnore] public int CamerasTotal => CameraCrossings.Sum();
-    [JsonIgnore] public int ReferenceTotal => ReferenceCrossings * CameraCrossings.Count;
+    [JsonIgnore] public int ReferenceTotal => Enumerable.Range(0, CameraCrossings.Count).Sum(ReferenceOf);
     /// <summary>(Σ cameras − N × reference) ÷ (N × reference); 0 when neither crossed.</summary>
     [JsonPropertyName("relative")]
     public double Relative => ReferenceTotal > 0 ? Math.Round((double)(CamerasTotal - ReferenceTotal) / ReferenceTotal, 4) : CamerasTotal == 0 ? 0 : 1;
     /// <summary>The camera furthest from the reference, relative.</summary>
     [JsonPropertyName("worst_camera_relative")]
     public double WorstCameraRelative => CameraCrossings.Count == 0 ? 0 :
-        Math.Round(CameraCrossings.Max(c => ReferenceCrossings > 0 ? Math.Abs(c - ReferenceCrossings) / (double)ReferenceCrossings : c == 0 ? 0 : 1), 4);
+        Math.Round(CameraCrossings.Select((c, i) => (c, r: ReferenceOf(i))).Max(x => x.r > 0 ? Math.Abs(x.c - x.r) / (double)x.r : x.c == 0 ? 0 : 1), 4);
 }
 
 public sealed record LatencyMs([property: JsonPropertyName("p50")] double P50, [property: JsonPropertyName("p99")] double P99);
@@ -220,7 +232,8 @@ public sealed record BenchResult(
     [property: JsonPropertyName("precision")] PrecisionFigures? Precision = null,
     [property: JsonPropertyName("detector_cost")] DetectorCost? DetectorCost = null,
     [property: JsonPropertyName("streams_allowed_engine_input")] double StreamsAllowedEngineInput = 0,
-    [property: JsonPropertyName("efficiency_engine_input")] double EfficiencyEngineInput = 0);
+    [property: JsonPropertyName("efficiency_engine_input")] double EfficiencyEngineInput = 0,
+    [property: JsonPropertyName("phases")] int Phases = 1);
 
 /// <summary>Which detector precision ran (fp32/int8), why, the start-up timings behind an auto choice, and the CPU's int8-relevant flags.</summary>
 public sealed record PrecisionFigures(
@@ -272,16 +285,28 @@ public static class BenchRunner
         AuditIntervalSeconds = Math.Max(5, o.Seconds / 4),
     };
 
-    private static CameraConfig CameraFor(BenchOptions o, int i, LineConfig line) => new()
+    private static CameraConfig CameraFor(BenchOptions o, int i, LineConfig line, double startSeconds = 0) => new()
     {
-        Id = $"bench-{i}", Source = o.Source, Manifest = o.Manifest, Loop = true, Paced = true,
+        Id = $"bench-{i}", Source = o.Source, Manifest = o.Manifest, Loop = true, Paced = true, StartSeconds = startSeconds,
         Analytics = new AnalyticsConfig { Lines = [line] },
     };
 
     /// <summary>The bench camera's counting line: down the middle of the picture.</summary>
     private static LineConfig MiddleLine(int width, int height) => new("middle", width / 2f, 0, width / 2f, height);
 
-    private static ReferenceCounts Replay(BenchOptions o)
+    /// <summary>Where each phase starts, seconds into the clip: p × length ÷ P (the source seeks to the keyframe at or before it).</summary>
+    public static double[] PhaseStarts(BenchOptions o)
+    {
+        int phases = o.PhaseCount;
+        if (phases == 1 || o.Source.Contains("://")) return [0];
+        using var probe = VideoSource.Open(o.Source);
+        double fps = probe.FrameRate > 0 ? probe.FrameRate : 25;
+        double length = probe.ExpectedFrames / fps;
+        if (!(length > 0)) throw new EphemeraException($"{o.Source}: --phases {phases} needs a clip of known length (the container announces none)");
+        return [.. Enumerable.Range(0, phases).Select(p => Math.Round(p * length / phases, 3))];
+    }
+
+    private static ReferenceCounts Replay(BenchOptions o, double startSeconds)
     {
         var e = EngineOptionsFor(o);
         int width, height;
@@ -294,7 +319,7 @@ public static class BenchRunner
             Model = o.Model, Precision = o.Precision, Inference = new InferenceOptions(o.Provider, o.IntraOpThreads, parallelRuns: 1),
             InputWidth = input.Width, InputHeight = input.Height, Decode = new Inference.Postprocess.DecodeOptions(e.ScoreThreshold),
         });
-        using var source = VideoSource.Open(o.Source, SourceOptions.Default with { Loop = true, Paced = false });
+        using var source = VideoSource.Open(o.Source, SourceOptions.Default with { Loop = true, Paced = false, StartSeconds = startSeconds });
         double fps = source.FrameRate > 0 ? source.FrameRate : 25;
         long frames = (long)Math.Round(o.Seconds * fps);
         int every = Math.Max(1, (int)Math.Round(fps / o.DetectFps));
@@ -302,13 +327,15 @@ public static class BenchRunner
         var counter = new Analytics.LineCounter(new Analytics.CountingLineOptions(new Analytics.Point2(line.X1, line.Y1), new Analytics.Point2(line.X2, line.Y2),
             name: line.Name, categories: entry.CountCategories ?? CountCategories.Coco));
         var detections = new Detections();
+        long first = -1;
         while (source.Read(out var frame) == ReadStatus.Frame)
         {
             long index;
             using (frame)
             {
                 index = frame!.Index;
-                if (index >= frames) break;
+                if (first < 0) first = index;
+                if (index - first >= frames) break;
                 if (index % every != 0) continue;
                 detector.Detect(frame.View, detections);
             }
@@ -330,7 +357,9 @@ public static class BenchRunner
         rule ??= new SustainedRule();
         o.Validate();
         // Before this trial's engine starts: the reference pass must not share the machine with it.
-        var reference = o.CompareWithFullRate ? FullRateReference(o, ceiling) : null;
+        var starts = PhaseStarts(o);
+        // One reference per phase a camera plays (fewer cameras than phases use only the first ones).
+        var reference = o.CompareWithFullRate ? starts.Take(Math.Min(starts.Length, o.Streams)).Select(start => FullRateReference(o, ceiling, start)).ToList() : null;
         double sourceFps;
         int width, height;
         using (var probe = VideoSource.Open(o.Source)) { sourceFps = probe.FrameRate > 0 ? probe.FrameRate : 25; width = probe.Width; height = probe.Height; }
@@ -338,7 +367,7 @@ public static class BenchRunner
         foreach (var f in new[] { o.StorePath, o.StorePath + "-wal", o.StorePath + "-shm" }) File.Delete(f);
 
         var line = MiddleLine(width, height);
-        var cams = Enumerable.Range(1, o.Streams).Select(i => CameraFor(o, i, line)).ToList();
+        var cams = Enumerable.Range(1, o.Streams).Select(i => CameraFor(o, i, line, starts[(i - 1) % starts.Length])).ToList();
         var config = new EngineConfig("(bench)", EngineOptionsFor(o), cams);
 
         var before = PixelLedger.Snapshot();
@@ -375,7 +404,8 @@ public static class BenchRunner
         CountDifference? counts = null;
         if (reference != null && running.Count > 0)
         {
-            counts = new CountDifference(reference.Crossings, reference.Seconds, crossings);
+            counts = new CountDifference(reference[0].Crossings, reference[0].Seconds, crossings,
+                reference.Count > 1 ? [.. reference.Select(r => r.Crossings)] : null);
             if (why == null && !rule.CountsRight(counts))
                 why = $"line crossings {counts.CamerasTotal} against {counts.ReferenceTotal} at full rate ({counts.Relative:+0.0%;-0.0%})";
         }
@@ -394,7 +424,7 @@ public static class BenchRunner
             Math.Round(running.Sum(c => c.DetectionsAsked(summary.Seconds)), 1), running.Sum(c => c.DetectionsDone),
             running.Sum(c => c.DetectionsNotNeeded), counts, crossings.Sum(), PrecisionFigures.From(host.DetectorPrecision),
             DetectorCost.From(ceiling, host.Stages.CpuMs(Stage.Inference), host.Stages.Items(Stage.Inference), host.Stages.MsPerItem(Stage.Inference)),
-            Math.Round(allowedAtEngine, 2), allowedAtEngine > 0 ? Math.Round((why == null ? o.Streams : 0) / allowedAtEngine, 3) : 0);
+            Math.Round(allowedAtEngine, 2), allowedAtEngine > 0 ? Math.Round((why == null ? o.Streams : 0) / allowedAtEngine, 3) : 0, starts.Length);
     }
 
     /// <summary>Line crossings of one camera on the clip at full rate, for the same seconds.</summary>
@@ -404,16 +434,16 @@ public static class BenchRunner
 
     /// <summary>
     /// The full-rate reference for a trial: the frames a bench camera plays in the trial's seconds
-    /// (from the clip's first frame, looping), every due frame detected — unpaced, so the machine's
+    /// (from the phase's start, looping), every due frame detected — unpaced, so the machine's
     /// load cannot thin it out — through the engine's detector input, tracker and counting line.
     /// Replayed once per clip and setting, kept in memory and in <c>var/bench/reference/</c> (keyed by
-    /// the clip's path, size and time, so an edited clip is replayed again).
+    /// the clip's path, size and time, so an edited clip is replayed again, and by the phase's start).
     /// </summary>
-    public static ReferenceCounts FullRateReference(BenchOptions o, CeilingFigures ceiling)
+    public static ReferenceCounts FullRateReference(BenchOptions o, CeilingFigures ceiling, double startSeconds = 0)
     {
         var info = new FileInfo(o.Source);
         string key = string.Join('|', o.Source, info.Exists ? info.Length : 0, info.Exists ? info.LastWriteTimeUtc.Ticks : 0, o.Seconds, o.DetectFps, o.Model,
-            o.Provider, o.InputSize, o.InputFit, o.Precision);
+            o.Provider, o.InputSize, o.InputFit, o.Precision) + (startSeconds > 0 ? $"|start={startSeconds:R}" : "");
         return s_references.GetOrAdd(key, k =>
         {
             string file = Path.Combine(RepoPaths.Var, "bench", "reference", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(k)))[..16] + ".json");
@@ -422,7 +452,7 @@ public static class BenchRunner
                 if (File.Exists(file) && JsonSerializer.Deserialize<ReferenceCounts>(File.ReadAllText(file)) is { } cached) return cached;
             }
             catch (JsonException) { } // a damaged cache entry is rerun
-            var counts = Replay(o);
+            var counts = Replay(o, startSeconds);
             Directory.CreateDirectory(Path.GetDirectoryName(file)!);
             File.WriteAllText(file, JsonSerializer.Serialize(counts));
             return counts;

@@ -15,7 +15,7 @@ public sealed class BenchVerb : IVerb
     public string Usage => """
         usage: ephemera bench --source FILE --streams N --seconds S [--detect-fps F] [--find-max] [--repeat N] --json OUT
                               [--rule detect=0.95,late=0.01,p99=500,p99_intervals=2,counts=0.02] [--ceiling-seconds S] [--calibration-seconds S]
-                              [--schedule full|by_need] [--floor-fps F] [--no-reference]
+                              [--schedule full|by_need] [--floor-fps F] [--phases P] [--no-reference]
                               [--model NAME] [--provider cpu|cuda|…] [--threads T] [--parallel-runs R] [--max-batch B]
                               [--input-size S] [--input-fit auto|square] [--precision fp32|int8|auto] [--report DIR] [--memory] [--soak SECONDS]
                ephemera bench --report-from JSON --report DIR
@@ -45,6 +45,9 @@ public sealed class BenchVerb : IVerb
         camera is then judged on the detections its own schedule asked for. Every trial's line counts
         are compared with a full-rate replay of the same frames (every due frame detected, unpaced;
         run once and cached in var/bench/reference/): count_difference; --no-reference skips it.
+        --phases P starts camera i at the keyframe at or before (i mod P) × clip length ÷ P, so the
+        cameras do not play the clip in lockstep (default 8 with --schedule by_need, else 1; 1 = every
+        camera from the first frame); each camera's counts are compared with its phase's reference.
         --report DIR also writes DIR/bench.json and DIR/report.html, a self-contained page (inline
         SVG charts, no external resources) with every trial, the CPU per stage, the ceilings, memory
         and the machine; --report-from JSON draws that page from a saved bench JSON without running.
@@ -61,7 +64,7 @@ public sealed class BenchVerb : IVerb
     public int Run(string[] args)
     {
         var a = new CliArgs(args, ["source", "streams", "seconds", "detect-fps", "json", "model", "provider", "threads", "parallel-runs", "max-batch", "input-size", "input-fit", "precision",
-            "repeat", "rule", "ceiling-seconds", "calibration-seconds", "schedule", "floor-fps", "report", "report-from", "soak", "rss-series"], ["find-max", "no-reference", "memory"]);
+            "repeat", "rule", "ceiling-seconds", "calibration-seconds", "schedule", "floor-fps", "phases", "report", "report-from", "soak", "rss-series"], ["find-max", "no-reference", "memory"]);
         if (a.Get("report-from") is { } reportFrom) return ReportFrom(reportFrom, a.Require("report"));
         var options = new BenchOptions
         {
@@ -100,7 +103,9 @@ public sealed class BenchVerb : IVerb
                 FloorFps = a.GetDouble("floor-fps", new Ephemera.Config.ScheduleOptions().FloorFps),
             },
             CompareWithFullRate = !a.Flag("no-reference"),
+            Phases = a.GetInt("phases", 0),
         };
+        if (options.Phases is < 0 or > MaxStreams) throw new UsageException($"--phases must be 1…{MaxStreams} (0 = auto), got {options.Phases}");
         if (options.Schedule.FloorFps is < Ephemera.Config.ScheduleOptions.MinFloorFps or > Ephemera.Config.ScheduleOptions.MaxFloorFps || double.IsNaN(options.Schedule.FloorFps))
             throw new UsageException($"--floor-fps must be {Ephemera.Config.ScheduleOptions.MinFloorFps}…{Ephemera.Config.ScheduleOptions.MaxFloorFps}, got {options.Schedule.FloorFps}");
         bool findMax = a.Flag("find-max");

@@ -128,6 +128,10 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Lib)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial int eph_source_seek(SourceHandle source, double timeSeconds);
+
+    [LibraryImport(Lib)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial void eph_source_close(nint source);
 
     // ---- frames ----
