@@ -113,6 +113,16 @@ public sealed class CameraWorker : IDisposable
     /// <summary>Detections per second over the last few seconds (exponentially decayed), for fair sharing.</summary>
     public double RecentDetectRate { get; private set; }
 
+    /// <summary>
+    /// What fair sharing compares: the recent rate scaled to what the schedule asks now, capped at
+    /// detect_fps. By need, a still camera that got its floor detections counts as served in full, and
+    /// one asking full rate after motion but starved counts as behind: comparing raw rates deferred the
+    /// cameras that needed detections most to the still ones, whenever the detector was momentarily busy.
+    /// </summary>
+    internal double ServedRate => _scheduler is { AskingFullRate: false } s
+        ? Math.Min(DetectFps, RecentDetectRate * s.CurrentFloorSlots)
+        : Math.Min(DetectFps, RecentDetectRate);
+
     internal void UpdateRecentRate()
     {
         long done = DetectionsDone;

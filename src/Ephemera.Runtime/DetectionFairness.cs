@@ -28,12 +28,12 @@ public sealed class DetectionFairness
     public bool MayDetect(CameraWorker camera)
     {
         if (!Saturated) return true;
-        double mine = camera.RecentDetectRate / Math.Max(1, camera.Config.Priority);
+        double mine = camera.ServedRate / Math.Max(1, camera.Config.Priority);
         double min = double.MaxValue;
         foreach (var c in _cameras)
         {
             if (c.State != CameraState.Running) continue;
-            double r = c.RecentDetectRate / Math.Max(1, c.Config.Priority);
+            double r = c.ServedRate / Math.Max(1, c.Config.Priority);
             if (r < min) min = r;
         }
         return mine <= min * 1.1 + 0.5; // a little slack, so a deferral rarely leaves the detector idle

@@ -112,7 +112,8 @@ public sealed class DetectionScheduler : IDisposable
     /// <summary>True when the last decision asked for full rate (any trigger but the floor); false while the camera is still.</summary>
     public bool AskingFullRate => _lastWasFull;
 
-    private int CurrentFloorSlots => _empty ? EmptyFloorSlots : FloorSlots;
+    /// <summary>The floor's slots now: <see cref="EmptyFloorSlots"/> with no track, else <see cref="FloorSlots"/>.</summary>
+    public int CurrentFloorSlots => _empty ? EmptyFloorSlots : FloorSlots;
 
     /// <summary>
     /// When the floor is due (the clock of <see cref="Decide"/>): the floor's slots of due intervals after
