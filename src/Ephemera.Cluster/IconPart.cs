@@ -34,7 +34,7 @@ public sealed record IconPart(
     public byte[] ToUtf8() => JsonSerializer.SerializeToUtf8Bytes(this);
 
     /// <summary>True when a message on the record stream is an icon (cheap: the serialiser writes <c>kind</c> first).</summary>
-    public static bool IsIcon(ReadOnlySpan<byte> utf8) => utf8.Length > s_marker.Length && utf8[..Math.Min(utf8.Length, 32)].IndexOf(s_marker) >= 0;
+    public static bool IsIcon(ReadOnlySpan<byte> utf8) => PartKind.Is(utf8, s_marker);
 
     /// <summary>Parses an icon; <see cref="EphemeraException"/> naming the problem when it is not one.</summary>
     public static IconPart Parse(ReadOnlySpan<byte> utf8)

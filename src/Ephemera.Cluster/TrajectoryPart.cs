@@ -70,7 +70,7 @@ public sealed record TrajectoryPart(
     public byte[] ToUtf8() => JsonSerializer.SerializeToUtf8Bytes(this);
 
     /// <summary>True when a message on the record stream is a trajectory part (the serialiser writes <c>kind</c> first).</summary>
-    public static bool IsTrajectory(ReadOnlySpan<byte> utf8) => utf8.Length > s_marker.Length && utf8[..Math.Min(utf8.Length, 40)].IndexOf(s_marker) >= 0;
+    public static bool IsTrajectory(ReadOnlySpan<byte> utf8) => PartKind.Is(utf8, s_marker);
 
     /// <summary>Parses a part; <see cref="EphemeraException"/> naming the problem when it is not one.</summary>
     public static TrajectoryPart Parse(ReadOnlySpan<byte> utf8)
