@@ -45,14 +45,10 @@ public class PlateStrokeTests(ITestOutputHelper log)
             log.WriteLine($"vehicle regions only: {r.StrokePlates} candidates");
             Assert.Equal(0, r.StrokePlates);
         }
-        GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
-        var after = PixelLedger.Snapshot();
-        log.WriteLine($"ledger: allocated +{after.Allocated - before.Allocated}, wiped +{after.Wiped - before.Wiped}, in use {before.InUse} → {after.InUse}");
         Assert.True(with >= 0.95, $"only {with:P0} of the plate is masked");
         Assert.True(without < 0.95, "the plate is masked without the stroke finder: the test no longer exercises it");
         // The stroke map's integral image is a pixel buffer like the rest: allocated, wiped, none left in use.
-        Assert.Equal(after.Allocated - before.Allocated, after.Wiped - before.Wiped);
-        Assert.Equal(before.InUse, after.InUse);
+        Inputs.AssertLedgerBalanced(before, log);
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using Ephemera.Inference;
 using Ephemera.Inference.Postprocess;
 using Ephemera.Inference.Runtime;
 using Ephemera.TestSupport;
+using Xunit.Abstractions;
 
 // The ledger test reads process-wide counters: nothing else may allocate pixels meanwhile.
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
@@ -15,6 +16,19 @@ namespace Ephemera.Anonymisation.Tests;
 /// <summary>Shared test inputs: the case-4 manifest, decoded images, and YOLOX context detections.</summary>
 internal static class Inputs
 {
+    /// <summary>
+    /// The pixel ledger since <paramref name="before"/>, after finalisers ran: every buffer allocated
+    /// was wiped, and none is left in use.
+    /// </summary>
+    public static void AssertLedgerBalanced(LedgerSnapshot before, ITestOutputHelper? log = null)
+    {
+        GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
+        var after = PixelLedger.Snapshot();
+        log?.WriteLine($"ledger: allocated +{after.Allocated - before.Allocated}, wiped +{after.Wiped - before.Wiped}, in use {before.InUse} → {after.InUse}");
+        Assert.Equal(after.Allocated - before.Allocated, after.Wiped - before.Wiped);
+        Assert.Equal(before.InUse, after.InUse);
+    }
+
     public static readonly InferenceOptions Cpu = new(intraOpThreads: 2, parallelRuns: 1);
     public static string ManifestPath => Path.Combine(RepoPaths.Root, "configs", "manifests", "case4-vehicle-streetscape.yaml");
     /// <summary>The case-4 manifest without its <c>anonymise:</c> section: the tests state the rules they exercise themselves.</summary>
