@@ -113,6 +113,34 @@ public sealed class BenchVerbTests : IDisposable
         var cameras = counts.GetProperty("camera_crossings");
         int reference = phases[0].GetInt32() + phases[1].GetInt32(), total = cameras[0].GetInt32() + cameras[1].GetInt32();
         Assert.Equal(reference > 0 ? Math.Round((total - reference) / (double)reference, 4) : total == 0 ? 0 : 1, counts.GetProperty("relative").GetDouble(), 4);
+        // Each phase's full-rate range over the detection offsets (10 fps at 5/s: offsets 0 and 1) holds its offset-0 reference.
+        var ranges = counts.GetProperty("phase_reference_ranges");
+        Assert.Equal(2, ranges.GetArrayLength());
+        for (int p = 0; p < 2; p++)
+            Assert.InRange(phases[p].GetInt32(), ranges[p][0].GetInt32(), ranges[p][1].GetInt32());
+        int low = ranges[0][0].GetInt32() + ranges[1][0].GetInt32(), high = ranges[0][1].GetInt32() + ranges[1][1].GetInt32();
+        Assert.Equal(low, counts.GetProperty("range_low").GetInt32());
+        Assert.Equal(high, counts.GetProperty("range_high").GetInt32());
+        Assert.Equal(Math.Max(0, Math.Max(low - total, total - high)), counts.GetProperty("outside_range").GetInt32());
+    }
+
+    /// <summary>
+    /// The count rule judges the cameras' sum against the full-rate range over detection offsets, with
+    /// 2 % (at least one crossing) of slack: a busy clip's +2 that full rate itself gives at another
+    /// offset passes, the same +2 against a clip whose offsets all agree does not.
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { 7, 7, 6 }, 6, 6, 7, true)]   // 20 in 18..21
+    [InlineData(new[] { 7, 7, 6 }, 6, 6, 6, false)]  // 20 against 18..18: 2 outside, slack 1
+    [InlineData(new[] { 7, 6, 6 }, 6, 6, 6, true)]   // 19: 1 outside, the one-crossing slack
+    [InlineData(new[] { 4, 5, 5 }, 6, 5, 7, true)]   // 14 against 15..21: 1 outside
+    [InlineData(new[] { 4, 4, 5 }, 6, 5, 7, false)]  // 13: 2 outside
+    public void TheCountRuleAllowsWhatFullRateGivesAtAnotherOffset(int[] cameras, int reference, int low, int high, bool right)
+    {
+        var d = new Bench.CountDifference(reference, 15, cameras, PhaseReferenceRanges: [[low, high]]);
+        Assert.Equal(right, new Bench.SustainedRule().CountsRight(d));
+        Assert.Equal(3 * low, d.RangeLow);
+        Assert.Equal(3 * high, d.RangeHigh);
     }
 
     [Theory]
