@@ -74,7 +74,7 @@ public sealed class DetectionScheduler : IDisposable
     private struct GuardedTrack
     {
         public int Id;
-        public BoxF Rest;          // its box where it last came to rest
+        public BoxF Rest;          // its box at its last move beyond the still distance (where it has rested since)
         public double MovedAt;     // decision time of its last move beyond the still distance
         public BoxF Box;           // its box now, for the motion inside it
         public BoxF Seen;          // its last observed box
