@@ -106,7 +106,7 @@ public enum ScheduleMode { Full, ByNeed }
 /// The <c>schedule:</c> section. <c>full</c> runs every due detection (detect_fps). <c>by_need</c>
 /// skips due detections while the scene is still and every track is confidently predicted, down
 /// to <see cref="FloorFps"/>; motion, a track the detector missed or a new one, motion near the
-/// image edge, or a track within <see cref="GuardBandPx"/> of a counting line or zone edge brings
+/// image edge, or a track within <see cref="GuardBandPx"/> of a counting line or zone edge that can cross it brings
 /// the camera back to detect_fps at once. Ranges are checked by the config loader.
 /// </summary>
 public sealed record ScheduleOptions
@@ -126,7 +126,7 @@ public sealed record ScheduleOptions
     public double MotionThreshold { get; init; } = 0.002;
     /// <summary>Luma change (0–255) of an 8×8 block's mean that counts the block as changed (above compression noise).</summary>
     public int PixelDelta { get; init; } = 12;
-    /// <summary>A track whose anchor is this close (image pixels) to a counting line or a zone edge keeps the camera at full rate.</summary>
+    /// <summary>A track whose anchor is this close (image pixels) to a counting line or a zone edge keeps the camera at full rate while it can cross it (not confirmed, moving, or with motion inside its box).</summary>
     public double GuardBandPx { get; init; } = 64;
 }
 

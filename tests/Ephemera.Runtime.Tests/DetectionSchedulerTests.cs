@@ -101,17 +101,124 @@ public sealed class DetectionSchedulerTests
         Assert.Equal(ScheduleTrigger.None, Decide(s, moved, 1.8)); // still again: back towards the floor
     }
 
+    /// <summary>A person at <paramref name="x"/> (box left), 30 px wide: the feet are at x + 15.</summary>
+    private static TrackedObject Person(float x, bool observed = true, int id = 1, TrackState state = TrackState.Confirmed) =>
+        new(id, 0, new BoxF(x, 100, 30, 90), 0.9f, state, observed);
+
+    /// <summary>Runs one due frame as a camera does: decide, then the tracker's output (the detection's, or the prediction's).</summary>
+    private static ScheduleTrigger Step(DetectionScheduler s, int i, TrackedObject track)
+    {
+        var trigger = Decide(s, Still(i), i * 0.2);
+        bool detected = trigger != ScheduleTrigger.None;
+        s.ObserveTracks([detected ? track : track with { Observed = false }], detected);
+        return trigger;
+    }
+
     [Fact]
-    public void TrackNearALineKeepsFullRate()
+    public void AStillTrackBesideTheLineGetsTheFloorWhileAMovingOneKeepsFullRate()
+    {
+        // Feet 20 px from the line (x = 320), inside the 64 px guard band.
+        using (var s = new DetectionScheduler(Options, 5, [Line]))
+        {
+            Decide(s, Still(0), 0);
+            s.ObserveTracks([Person(285)], detected: true);
+            // Just come into the band: full rate for the hold (1 s); then, standing still, only the floor (1/s).
+            var triggers = Enumerable.Range(1, 15).Select(i => Step(s, i, Person(285))).ToList();
+            Assert.All(triggers.Take(4), t => Assert.Equal(ScheduleTrigger.GuardBand, t));
+            Assert.Equal(ScheduleTrigger.Floor, triggers[8]);
+            Assert.Equal(ScheduleTrigger.Floor, triggers[13]);
+            Assert.Equal(2, triggers.Skip(5).Count(t => t != ScheduleTrigger.None));
+            // A box jittering by 2 px (under the still distance) is still standing.
+            Assert.Equal(ScheduleTrigger.None, Step(s, 16, Person(287)));
+        }
+        using (var s = new DetectionScheduler(Options, 5, [Line]))
+        {
+            Decide(s, Still(0), 0);
+            s.ObserveTracks([Person(250)], detected: true);
+            // A slow walker towards the line, 3 px per due frame (15 px/s; the still distance is 4 px): every
+            // due detection runs until it is 50 px past the line (the counter wants 3 observed frames on the new side).
+            for (int i = 1; i <= 30; i++)
+                Assert.Equal(ScheduleTrigger.GuardBand, Step(s, i, Person(250 + 3 * i)));
+        }
+    }
+
+    [Fact]
+    public void WalkingAlongTheLineIsNotCrossingIt()
     {
         using var s = new DetectionScheduler(Options, 5, [Line]);
         Decide(s, Still(0), 0);
-        // A confirmed, observed person whose feet are 20 px from the line.
-        s.ObserveTracks([new TrackedObject(1, 0, new BoxF(270, 100, 30, 90), 0.9f, TrackState.Confirmed, true)], detected: true);
-        for (int i = 1; i < 8; i++) Assert.Equal(ScheduleTrigger.GuardBand, Decide(s, Still(i), i * 0.2));
-        // Predicted away from the line: the guard is off, the scene still → floor rate.
-        s.ObserveTracks([new TrackedObject(1, 0, new BoxF(20, 100, 30, 90), 0.9f, TrackState.Confirmed, false)], detected: false);
-        Assert.Equal(ScheduleTrigger.None, Decide(s, Still(9), 1.8));
+        var t = Person(265);
+        s.ObserveTracks([t], detected: true);
+        for (int i = 1; i <= 5; i++) Step(s, i, t);
+        // 40 px down the image per due frame, 40 px from the line all the way: no full rate from the guard band.
+        var triggers = Enumerable.Range(6, 10).Select(i => Step(s, i, t with { Box = t.Box with { Y = 100 + 4 * i } })).ToList();
+        Assert.DoesNotContain(ScheduleTrigger.GuardBand, triggers);
+    }
+
+    [Fact]
+    public void MotionInsideAStillGuardedTracksBoxBringsFullRate()
+    {
+        using var s = new DetectionScheduler(Options, 5, [Line]);
+        Decide(s, Still(0), 0);
+        s.ObserveTracks([Person(285)], detected: true);
+        for (int i = 1; i <= 7; i++) Step(s, i, Person(285));
+        Assert.Equal(ScheduleTrigger.None, Step(s, 8, Person(285)));
+        // The person starts to move inside their own (masked) box: not scene motion, but beside a line it may be a crossing.
+        var moving = Still(9);
+        Paint(moving, 285, 150, 30, 40, 30);
+        Assert.Equal(ScheduleTrigger.GuardBand, Decide(s, moving, 1.8));
+        // The same away from any line is the tracker's business.
+        using var far = new DetectionScheduler(Options, 5, [Line]);
+        Decide(far, Still(0), 0);
+        far.ObserveTracks([Person(40)], detected: true);
+        for (int i = 1; i <= 8; i++) Step(far, i, Person(40));
+        var fidget = Still(9);
+        Paint(fidget, 40, 150, 30, 40, 30);
+        Assert.Equal(ScheduleTrigger.None, Decide(far, fidget, 1.8));
+    }
+
+    [Fact]
+    public void AnUnconfirmedTrackBesideTheLineKeepsFullRate()
+    {
+        using var s = new DetectionScheduler(Options, 5, [Line]);
+        Decide(s, Still(0), 0);
+        // Lost beside the line, past the missed-track grace: where it is is not known.
+        var lost = Person(285, observed: false, state: TrackState.Lost);
+        for (int i = 1; i <= 10; i++)
+        {
+            s.ObserveTracks([lost], detected: true);
+            Assert.NotEqual(ScheduleTrigger.None, Decide(s, Still(i), i * 0.2));
+        }
+        Assert.Equal(ScheduleTrigger.GuardBand, Decide(s, Still(11), 2.2));
+        // Predicted away from the line and the hold: the guard is off, the scene still → floor rate.
+        s.ObserveTracks([Person(20, observed: false)], detected: false);
+        Assert.Equal(ScheduleTrigger.None, Decide(s, Still(12), 2.4));
+    }
+
+    [Fact]
+    public void AMissedTrackPredictedOutOfTheFrameHasLeft()
+    {
+        using var s = new DetectionScheduler(Options, 5, []);
+        Decide(s, Still(0), 0);
+        s.ObserveTracks([Person(630, observed: false, state: TrackState.Lost)], detected: true); // centre at x = 645 > 640
+        Assert.Equal(ScheduleTrigger.None, Decide(s, Still(1), 0.2));
+        s.ObserveTracks([Person(600, observed: false, state: TrackState.Lost)], detected: true); // centre inside: missed
+        Assert.Equal(ScheduleTrigger.UncertainTrack, Decide(s, Still(2), 0.4));
+    }
+
+    [Fact]
+    public void APredictionDriftingOffAStillPersonDoesNotUnmaskThem()
+    {
+        using var s = new DetectionScheduler(Options, 5, []);
+        var seated = Still(0);
+        Paint(seated, 200, 200, 48, 96, 30);
+        Decide(s, seated, 0);
+        s.ObserveTracks([new TrackedObject(1, 0, new BoxF(200, 200, 48, 96), 0.9f, TrackState.Confirmed, true)], detected: true);
+        // The tracker's velocity carries the predicted box 100 px off; the person fidgets where they sat.
+        s.ObserveTracks([new TrackedObject(1, 0, new BoxF(300, 200, 48, 96), 0.9f, TrackState.Confirmed, false)], detected: false);
+        var fidget = Still(1);
+        Paint(fidget, 204, 200, 48, 96, 30);
+        Assert.Equal(ScheduleTrigger.None, Decide(s, fidget, 0.2));
     }
 
     [Fact]

@@ -36,8 +36,8 @@ public sealed class ScheduleByNeedTests(ITestOutputHelper output)
         // One visitor at a time walks up to a table, stays, and leaves; the bench's line, down the middle.
         var r = Replay(TestPaths.Video("one-by-one-person-detection.mp4"), 416, 256, new LineConfig("middle", 384, 0, 384, 432));
         AssertWithinTwoPercent(r);
-        // Long empty or still stretches: the schedule must actually save work there.
-        Assert.True(r.ByNeedDetections < 0.4 * r.FullDetections, $"by need ran {r.ByNeedDetections} of {r.FullDetections} detections");
+        // Long empty or still stretches, a visitor sitting beside the line: the schedule must actually save work there (158 of 697).
+        Assert.True(r.ByNeedDetections < 0.3 * r.FullDetections, $"by need ran {r.ByNeedDetections} of {r.FullDetections} detections");
     }
 
     private void AssertWithinTwoPercent(ReplayResult r)

@@ -18,7 +18,7 @@ public enum ScheduleTrigger
     EdgeMotion,
     /// <summary>The last detection missed a track, or a track is new (tentative): its prediction is not trusted.</summary>
     UncertainTrack,
-    /// <summary>A track is within the guard band of a counting line or a zone edge.</summary>
+    /// <summary>A track within the guard band of a counting line or a zone edge can cross it: not confirmed, moving, or with motion inside its box.</summary>
     GuardBand,
     /// <summary>No luma plane to measure motion on: every due detection runs.</summary>
     Unmeasurable,
@@ -29,7 +29,8 @@ public enum ScheduleTrigger
 /// detections come at its detect_fps; while the scene is still and every track is confidently
 /// predicted, only every k-th runs (k = detect_fps ÷ floor_fps, rounded; detect_fps ÷ empty_floor_fps
 /// while the camera has no track), and the tracker predicts through the others. Any trigger — motion, motion at the edge, a track missed or new, a track
-/// near a line or zone edge — runs the due detection at once, so the camera is back at full rate
+/// near a line or zone edge that can cross it (not confirmed, moving towards or away from it, or with
+/// motion inside its box) — runs the due detection at once, so the camera is back at full rate
 /// from the next due frame. Called on the camera's own thread only; allocation-free per frame.
 /// </summary>
 public sealed class DetectionScheduler : IDisposable
@@ -39,8 +40,12 @@ public sealed class DetectionScheduler : IDisposable
     private readonly GuardSegment[] _guards;
     private readonly long[] _decisions = new long[Enum.GetValues<ScheduleTrigger>().Length];
     private double _lastDetectedSeconds = double.NegativeInfinity;
-    private bool _uncertain, _nearGuard;
+    private bool _uncertain, _guardUnsure;
+    // Confirmed tracks by id: where each came to rest, was last seen, and whether it is in the guard band (a fixed table, rebuilt on each ObserveTracks: no allocation per frame).
+    private GuardedTrack[] _guarded = new GuardedTrack[MaxGuardedTracks], _guardedNext = new GuardedTrack[MaxGuardedTracks];
+    private int _guardedCount;
     private int _missedStreak;
+    private int _frameWidth, _frameHeight;
     private bool _empty = true;
     private double _lastRate;
     private double _lastDecisionSeconds = double.NaN;
@@ -49,6 +54,32 @@ public sealed class DetectionScheduler : IDisposable
 
     /// <summary>A tracked box is grown by this share of its size on each side before its cells leave the motion measure (limbs, shadow, the prediction's drift).</summary>
     public const float TrackedBoxGrowth = 0.25f;
+
+    /// <summary>
+    /// A confirmed track in the guard band whose anchor's distance to the guarded segments near it
+    /// stayed within this share of its box's width (at least <see cref="MinStillPx"/>) of that where
+    /// it came to rest counts as still: a person standing or sitting beside a line cannot cross it
+    /// without moving their feet that far towards it.
+    /// </summary>
+    public const double StillShareOfWidth = 0.1;
+    /// <summary>The least anchor movement, image pixels, that counts (a detector's box jitters by a few).</summary>
+    public const double MinStillPx = 4;
+    /// <summary>A guarded track that moved keeps the camera at full rate this long after its last move, so a slow walker stays at full rate while it crosses.</summary>
+    public const double MovingHoldSeconds = 1.0;
+    /// <summary>A still guarded track whose grown box (<see cref="TrackedBoxGrowth"/>) has more than this share of its cells changed since the last detection may be starting to move: full rate.</summary>
+    public const double BoxMotionShare = 0.05;
+    /// <summary>Confirmed tracks followed one by one; one beyond this many in the guard band asks for full rate.</summary>
+    public const int MaxGuardedTracks = 32;
+
+    private struct GuardedTrack
+    {
+        public int Id;
+        public BoxF Rest;          // its box at its last move beyond the still distance (where it has rested since)
+        public double MovedAt;     // decision time of its last move beyond the still distance
+        public BoxF Box;           // its box now, for the motion inside it
+        public BoxF Seen;          // its last observed box
+        public bool Near;          // in the guard band now
+    }
 
     /// <summary>A counting line or zone edge, with the anchor point its analyser uses.</summary>
     public readonly record struct GuardSegment(Point2 A, Point2 B, AnchorPoint Anchor);
@@ -134,11 +165,12 @@ public sealed class DetectionScheduler : IDisposable
     public ScheduleTrigger Decide(in FrameView frame, double nowSeconds)
     {
         bool measured = _motion.Measure(frame);
+        (_frameWidth, _frameHeight) = (frame.Width, frame.Height);
         var trigger =
             !measured ? ScheduleTrigger.Unmeasurable :
             !_motion.HasReference ? ScheduleTrigger.First :
             _uncertain ? ScheduleTrigger.UncertainTrack :
-            _nearGuard ? ScheduleTrigger.GuardBand :
+            GuardBandAsks(nowSeconds) ? ScheduleTrigger.GuardBand :
             _motion.Changed > _motionThreshold ? ScheduleTrigger.Motion :
             _motion.EdgeChanged > _motionThreshold ? ScheduleTrigger.EdgeMotion :
             nowSeconds >= FloorDueSeconds ? ScheduleTrigger.Floor :
@@ -165,8 +197,9 @@ public sealed class DetectionScheduler : IDisposable
 
     /// <summary>
     /// The tracker's output after a detection (<paramref name="detected"/>) or a prediction. After a
-    /// detection, a tentative, lost or unobserved track makes the next decisions full rate until a
-    /// detection sees every track again; after either, a track near a guard segment does.
+    /// detection, a tentative, lost or unobserved track (unless predicted out of the frame) makes the
+    /// next decisions full rate until a detection sees every track again; after either, a track near a
+    /// guard segment that can cross it does (<see cref="GuardBandAsks"/>).
     /// </summary>
     public void ObserveTracks(ReadOnlySpan<TrackedObject> tracks, bool detected)
     {
@@ -176,29 +209,114 @@ public sealed class DetectionScheduler : IDisposable
             foreach (ref readonly var t in tracks)
             {
                 if (t.State == TrackState.Tentative) tentative = true;
-                else if (t.State == TrackState.Lost || (t.State == TrackState.Confirmed && !t.Observed)) missed = true;
+                else if ((t.State == TrackState.Lost || (t.State == TrackState.Confirmed && !t.Observed)) && !LeftTheFrame(t.Box)) missed = true;
             }
             _missedStreak = missed ? _missedStreak + 1 : 0;
             _uncertain = tentative || (missed && _missedStreak <= MissedGraceDetections);
         }
-        // Confirmed tracks' own boxes are left out of the motion measure: the tracker follows them.
+        _guardUnsure = ObserveConfirmed(tracks);
+        // Confirmed tracks' own boxes are left out of the motion measure: the tracker follows them. A
+        // predicted one's last observed box too: a prediction that drifts off a person who stopped
+        // does not unmask them (moving out of both boxes is still motion).
         _motion.ClearIgnored();
         foreach (ref readonly var t in tracks)
             if (t.State == TrackState.Confirmed) _motion.Ignore(t.Box, TrackedBoxGrowth);
+        for (int i = 0; i < _guardedCount; i++)
+            if (_guarded[i].Seen != _guarded[i].Box) _motion.Ignore(_guarded[i].Seen, TrackedBoxGrowth);
         bool empty = true;
         foreach (ref readonly var t in tracks)
             if (t.State != TrackState.Removed) { empty = false; break; }
         _empty = empty;
-        bool near = false;
-        if (_guards.Length > 0)
-            foreach (ref readonly var t in tracks)
-            {
-                if (t.State == TrackState.Removed) continue;
-                foreach (var g in _guards)
-                    if (DistanceToSegment(Anchors.Of(t.Box, g.Anchor), g.A, g.B) <= _guardBand) { near = true; break; }
-                if (near) break;
-            }
-        _nearGuard = near;
+    }
+
+    /// <summary>
+    /// Follows the confirmed tracks: how far each one's anchor (observed or predicted) is from the
+    /// guarded segments near it, against how far it was where it came to rest. Returns true when a
+    /// track in the band is not confirmed (new, or lost: where it is is not known), or there are too
+    /// many tracks to follow.
+    /// </summary>
+    private bool ObserveConfirmed(ReadOnlySpan<TrackedObject> tracks)
+    {
+        double now = double.IsNaN(_lastDecisionSeconds) ? double.NegativeInfinity : _lastDecisionSeconds;
+        bool unsure = false;
+        int n = 0;
+        foreach (ref readonly var t in tracks)
+        {
+            if (t.State == TrackState.Removed) continue;
+            bool near = NearGuard(t.Box);
+            if (t.State != TrackState.Confirmed || n == MaxGuardedTracks) { unsure |= near; continue; }
+            int i = FindGuarded(t.TrackId);
+            // First seen here: at rest where it is, moving if it is in the band already (it walked in).
+            var g = i >= 0 ? _guarded[i] : new GuardedTrack { Id = t.TrackId, Rest = t.Box, MovedAt = near ? now : double.NegativeInfinity };
+            if (i >= 0 && Moved(t.Box, g.Rest, t.Observed)) { g.Rest = t.Box; g.MovedAt = now; }
+            g.Box = t.Box;
+            if (i < 0 || t.Observed) g.Seen = t.Box;
+            g.Near = near;
+            _guardedNext[n++] = g;
+        }
+        (_guarded, _guardedNext) = (_guardedNext, _guarded);
+        _guardedCount = n;
+        return unsure;
+    }
+
+    /// <summary>
+    /// Whether a track now at <paramref name="box"/> moved towards or away from a guarded segment near
+    /// it by more than the still distance since it was at <paramref name="rest"/>, or is within that
+    /// distance of the segment (straddling it). Moving along a line does not cross it. A predicted box
+    /// (<paramref name="observed"/> false) counts only when it comes closer: one drifting away from where
+    /// the person is leaves them to the motion measure (their cells are no longer masked).
+    /// </summary>
+    private bool Moved(in BoxF box, in BoxF rest, bool observed)
+    {
+        double still = Math.Max(MinStillPx, StillShareOfWidth * box.W);
+        foreach (var g in _guards)
+        {
+            double d = DistanceToSegment(Anchors.Of(box, g.Anchor), g.A, g.B);
+            double d0 = DistanceToSegment(Anchors.Of(rest, g.Anchor), g.A, g.B);
+            if (Math.Min(d, d0) > _guardBand) continue;
+            if (d <= still || d0 - d > still || (observed && d - d0 > still)) return true;
+        }
+        return false;
+    }
+
+    private bool NearGuard(in BoxF box)
+    {
+        foreach (var g in _guards)
+            if (DistanceToSegment(Anchors.Of(box, g.Anchor), g.A, g.B) <= _guardBand) return true;
+        return false;
+    }
+
+    private int FindGuarded(int id)
+    {
+        for (int i = 0; i < _guardedCount; i++) if (_guarded[i].Id == id) return i;
+        return -1;
+    }
+
+    /// <summary>
+    /// Whether a track in the guard band can cross now: one not confirmed, one that came into the band
+    /// or moved within the last <see cref="MovingHoldSeconds"/>, or one at rest with motion inside its
+    /// grown box since the last detection (the frame just measured): it may be starting to move. A
+    /// confirmed track resting beside the line asks for nothing, and the floor and motion decide.
+    /// </summary>
+    private bool GuardBandAsks(double now)
+    {
+        if (_guardUnsure) return true;
+        for (int i = 0; i < _guardedCount; i++)
+            if (_guarded[i].Near && now - _guarded[i].MovedAt < MovingHoldSeconds) return true;
+        for (int i = 0; i < _guardedCount; i++)
+            if (_guarded[i].Near && _motion.ChangedIn(_guarded[i].Box, TrackedBoxGrowth) > BoxMotionShare) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// A missed track predicted with its centre outside the frame: a person who walked out, not one
+    /// the detector lost sight of. Whoever comes back moves in the border band (edge motion).
+    /// </summary>
+    private bool LeftTheFrame(in BoxF box)
+    {
+        if (_frameWidth == 0) return false;
+        float cx = box.X + box.W / 2, cy = box.Y + box.H / 2;
+        return cx < 0 || cy < 0 || cx >= _frameWidth || cy >= _frameHeight;
     }
 
     internal static double DistanceToSegment(Point2 p, Point2 a, Point2 b)

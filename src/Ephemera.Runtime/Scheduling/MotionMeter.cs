@@ -25,6 +25,7 @@ public sealed class MotionMeter : IDisposable
 
     private byte[] _current = [], _reference = [];
     private byte[] _ignored = [];   // 0xFF: a cell inside a confidently tracked object's box, whose own movement the tracker follows
+    private byte[] _none = [];      // a row of zeros: nothing ignored (ChangedIn)
     private int[] _sums = [];
     private bool _hasReference;
 
@@ -57,11 +58,31 @@ public sealed class MotionMeter : IDisposable
     /// </summary>
     public void Ignore(in BoxF box, float grow)
     {
-        if (Columns == 0) return;
-        int x0 = Math.Max(0, (int)Math.Floor((box.X - grow * box.W) / Scale)), x1 = Math.Min(Columns - 1, (int)Math.Floor((box.X + box.W * (1 + grow)) / Scale));
-        int y0 = Math.Max(0, (int)Math.Floor((box.Y - grow * box.H) / Scale)), y1 = Math.Min(Rows - 1, (int)Math.Floor((box.Y + box.H * (1 + grow)) / Scale));
+        if (Columns == 0 || !CellRange(box, grow, out int x0, out int x1, out int y0, out int y1)) return;
+        for (int y = y0; y <= y1; y++) _ignored.AsSpan(y * Columns + x0, x1 - x0 + 1).Fill(0xFF);
+    }
+
+    /// <summary>
+    /// Share of the cells under <paramref name="box"/> (grown by <paramref name="grow"/> of its size on
+    /// every side) that changed between the last measured frame and the reference, ignored or not:
+    /// whether a tracked object itself is moving. 0 without a reference or for a box outside the frame.
+    /// </summary>
+    public double ChangedIn(in BoxF box, float grow)
+    {
+        if (!_hasReference || Columns == 0) return 0;
+        if (!CellRange(box, grow, out int x0, out int x1, out int y0, out int y1)) return 0;
+        int n = x1 - x0 + 1, changed = 0;
         for (int y = y0; y <= y1; y++)
-            if (x1 >= x0) _ignored.AsSpan(y * Columns + x0, x1 - x0 + 1).Fill(0xFF);
+            changed += CountChanged(_current.AsSpan(y * Columns + x0, n), _reference.AsSpan(y * Columns + x0, n), _none.AsSpan(0, n), PixelDelta);
+        return (double)changed / (n * (y1 - y0 + 1));
+    }
+
+    /// <summary>The cells under a grown box, clipped to the frame; false when none are.</summary>
+    private bool CellRange(in BoxF box, float grow, out int x0, out int x1, out int y0, out int y1)
+    {
+        x0 = Math.Max(0, (int)Math.Floor((box.X - grow * box.W) / Scale)); x1 = Math.Min(Columns - 1, (int)Math.Floor((box.X + box.W * (1 + grow)) / Scale));
+        y0 = Math.Max(0, (int)Math.Floor((box.Y - grow * box.H) / Scale)); y1 = Math.Min(Rows - 1, (int)Math.Floor((box.Y + box.H * (1 + grow)) / Scale));
+        return x1 >= x0 && y1 >= y0;
     }
 
     /// <summary>Averages the frame's luma into cells and compares them with the reference.</summary>
@@ -97,6 +118,7 @@ public sealed class MotionMeter : IDisposable
         _reference = new byte[cols * rows];
         _sums = new int[cols];
         _ignored = new byte[cols * rows];
+        _none = new byte[cols];
         EdgeCells = Math.Max(1, (int)Math.Round(Math.Min(cols, rows) * EdgeShare));
         _hasReference = false;
     }
