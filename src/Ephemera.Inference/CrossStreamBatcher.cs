@@ -89,7 +89,8 @@ public sealed class DetectionRequest : IDisposable
     /// <summary>
     /// Weight of this request's frames when the detector is behind: a waiting batch runs in order of
     /// waited time × the highest weight in it, so a weight-3 camera's frame goes ahead of a weight-1
-    /// frame that has waited up to three times as long, and nothing waits forever. Default 1.
+    /// frame that has waited up to three times as long, and nothing waits forever. Default 1. Read when
+    /// a worker picks the next batch, so raising it while the frame waits moves that frame up.
     /// </summary>
     public double Priority { get; set; } = 1;
 
@@ -143,7 +144,6 @@ public sealed class CrossStreamBatcher : IDisposable
         public BankState State;
         public int Reserved, Filled;
         public long FirstTicks;
-        public double Weight;
     }
 
     private readonly ObjectDetector _detector;
@@ -213,8 +213,7 @@ public sealed class CrossStreamBatcher : IDisposable
             if (target == null) foreach (var b in _banks) if (b.State == BankState.Free) { target = b; break; }
             if (target == null) { _busy++; return SubmitStatus.Busy; }
             bank = target;
-            if (bank.State == BankState.Free) { bank.State = BankState.Filling; bank.FirstTicks = Stopwatch.GetTimestamp(); bank.Weight = 0; }
-            bank.Weight = Math.Max(bank.Weight, Math.Max(request.Priority, 1e-3));
+            if (bank.State == BankState.Free) { bank.State = BankState.Filling; bank.FirstTicks = Stopwatch.GetTimestamp(); }
             slot = bank.Reserved++;
             if (bank.Reserved == MaxBatch) bank.State = BankState.Closed;
             bank.Requests[slot] = null;
@@ -246,6 +245,18 @@ public sealed class CrossStreamBatcher : IDisposable
         return SubmitStatus.Accepted;
     }
 
+    /// <summary>
+    /// The bank's weight now: its requests' highest priority, read when a worker picks (under the gate),
+    /// so a request raised while its frame waits (a camera that asks for full rate again) moves up.
+    /// </summary>
+    private static double Weight(Bank b)
+    {
+        double w = 1e-3;
+        for (int i = 0; i < b.Reserved; i++)
+            if (b.Requests[i] is { } r) w = Math.Max(w, r.Priority);
+        return w;
+    }
+
     private void WorkerLoop()
     {
         if (Options.WorkerNice > 0) ThreadNice.TrySetCurrent(Options.WorkerNice);
@@ -270,7 +281,7 @@ public sealed class CrossStreamBatcher : IDisposable
                         if (b.State != BankState.Closed || b.Filled != b.Reserved) continue;
                         // Oldest first, weighted by priority (see DetectionRequest.Priority); +1 tick so a
                         // bank closed this instant still ranks by weight.
-                        double score = (now - b.FirstTicks + 1) * b.Weight;
+                        double score = (now - b.FirstTicks + 1) * Weight(b);
                         if (score > readyScore) { ready = b; readyScore = score; }
                     }
                     if (ready != null) { ready.State = BankState.Running; n = ready.Reserved; break; }

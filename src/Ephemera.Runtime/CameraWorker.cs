@@ -186,7 +186,7 @@ public sealed class CameraWorker : IDisposable
         if (_request?.Status == DetectionStatus.Pending) _request.Wait(timeout);
         if (_thread is null || !_thread.IsAlive)
         {
-            TakeResult(); // the camera thread is gone: its last result is taken here
+            TakeResult(live: false); // the camera thread is gone: its last result is taken here
             ReleasePixelStages();
         }
         if (State is CameraState.Running or CameraState.Reconnecting or CameraState.Starting) State = CameraState.Stopped;
@@ -442,17 +442,17 @@ public sealed class CameraWorker : IDisposable
                     else if (detectionDue)
                     {
                         TakeResult(); // a result that came back since the top of the loop: its request is free again
-                        _request!.Tag = frame!.Index;
-                        _pendingCaptureTicks = Math.Min(due, now);
                         // By need, a detection asked at full rate is due again in one interval, a floor
                         // detection in several: when detections wait for the detector, the batcher runs
                         // waited time × priority first, so weighting by the slack serves them by deadline.
+                        // Set even when the previous frame is still in flight: the batcher reads it when it
+                        // picks, so a floor frame waiting there moves up once its camera asks for full rate.
                         if (_scheduler != null) _request!.Priority = _basePriority * (_scheduler.AskingFullRate ? _scheduler.FloorSlots : 1);
                         SubmitStatus s;
                         long p0 = Stopwatch.GetTimestamp();
                         try
                         {
-                            s = _batcher!.Submit(frame.View, _request);
+                            s = _batcher!.Submit(frame!.View, _request!);
                         }
                         catch (EphemeraException e)
                         {
@@ -461,6 +461,10 @@ public sealed class CameraWorker : IDisposable
                         }
                         if (s == SubmitStatus.Accepted)
                         {
+                            // Only now: a refused retry must not relabel the frame still in flight (its result
+                            // would reach the tracker as this frame's, with this frame's shorter latency).
+                            _request.Tag = frame.Index;
+                            _pendingCaptureTicks = Math.Min(due, now);
                             _stages.Add(Stage.Preprocess, Stopwatch.GetTimestamp() - p0);
                             _stages.AddCpu(Stage.Preprocess, ThreadCpuClock.NowNs() - cpuDecoded);
                             // Held (a second reference) only for a camera with pixel stages and a free slot.
@@ -613,7 +617,10 @@ public sealed class CameraWorker : IDisposable
     /// pixel stages get the held frame. Allocation-free in steady state. Does nothing while the
     /// detection is still in flight or after its result was taken.
     /// </summary>
-    private void TakeResult()
+    /// <param name="live">false once the camera has stopped: the result is still tracked, but the time it
+    /// waited for the stop is no capture → result latency (measured: up to 1–2 s at the end of a bench
+    /// trial, which set the trial's p99).</param>
+    private void TakeResult(bool live = true)
     {
         if (!_resultReady.IsSet || _request is null) return;
         _resultReady.Reset();
@@ -645,7 +652,7 @@ public sealed class CameraWorker : IDisposable
         }
         if (held != null) _pixelStages!.Hand(held, _request.Output, _request.Tag);
         Interlocked.Increment(ref _detectionsDone);
-        Latency.Record((Stopwatch.GetTimestamp() - _pendingCaptureTicks) * 1000.0 / Stopwatch.Frequency);
+        if (live) Latency.Record((Stopwatch.GetTimestamp() - _pendingCaptureTicks) * 1000.0 / Stopwatch.Frequency);
     }
 
     /// <summary>

@@ -158,6 +158,45 @@ public class BatcherTests
     }
 
     [Fact]
+    public void AWaitingFrameWhosePriorityIsRaisedGoesAheadOfTheFloorFramesQueuedBeforeIt()
+    {
+        // By need: still cameras' floor frames (weight 1) wait for a busy detector; a camera whose floor
+        // frame is among them starts asking for full rate (weight 10), and another camera's full-rate
+        // frame arrives. Both go before every floor frame, the raised one first (it waited longer).
+        var frames = s_frames.Value;
+        using var detector = ObjectDetector.Open(new DetectorOptions { Inference = new InferenceOptions(intraOpThreads: 1, parallelRuns: 1) });
+        using var release = new ManualResetEventSlim(false);
+        using var batcher = new CrossStreamBatcher(detector, new BatcherOptions(1, TimeSpan.Zero, banks: 10));
+        var order = new List<string>();
+        bool running = false;
+        using var blocker = new DetectionRequest(_ => { running = true; release.Wait(TimeSpan.FromSeconds(30)); });
+        var floor = Enumerable.Range(0, 6).Select(i => new DetectionRequest(_ => { lock (order) order.Add($"floor{i}"); }) { Priority = 1 }).ToArray();
+        using var raised = new DetectionRequest(_ => { lock (order) order.Add("raised"); }) { Priority = 1 };
+        using var full = new DetectionRequest(_ => { lock (order) order.Add("full"); }) { Priority = 10 };
+        try
+        {
+            Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(0), blocker));
+            Assert.True(SpinWait.SpinUntil(() => running, TimeSpan.FromSeconds(60)));
+            for (int i = 0; i < floor.Length; i++) Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(1 + i % 7), floor[i]));
+            Thread.Sleep(20);
+            Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(1), raised));
+            Thread.Sleep(20);
+            raised.Priority = 10; // its camera now asks for full rate while the frame waits
+            Assert.Equal(SubmitStatus.RequestInFlight, batcher.Submit(frames.View(2), raised));
+            Assert.Equal(SubmitStatus.Accepted, batcher.Submit(frames.View(2), full));
+            Thread.Sleep(100);
+            release.Set();
+            Assert.True(SpinWait.SpinUntil(() => { lock (order) return order.Count == 8; }, TimeSpan.FromSeconds(60)));
+            Assert.Equal(["raised", "full", .. Enumerable.Range(0, 6).Select(i => $"floor{i}")], order);
+        }
+        finally
+        {
+            release.Set();
+            foreach (var r in floor) { r.Wait(TimeSpan.FromSeconds(60)); r.Dispose(); }
+        }
+    }
+
+    [Fact]
     public void ABadFrameFailsItsSubmitOnlyAndTheBatcherGoesOn()
     {
         using var detector = ObjectDetector.Open(new DetectorOptions { MaxBatch = 2 });

@@ -143,6 +143,24 @@ public sealed class DetectionSchedulerTests
     }
 
     [Fact]
+    public void MotionBeforeTheFloorIsDueRunsTheFloorsDetectionTooAndIsAskedOnce()
+    {
+        using var s = new DetectionScheduler(Options, 5, [Line]);
+        var detected = new List<ScheduleTrigger>();
+        void At(byte[] px, double t) { var d = Decide(s, px, t); if (d != ScheduleTrigger.None) detected.Add(d); }
+        for (int i = 0; i < 4; i++) At(Still(i), i * 0.2); // the first detection, then 0.6 s still (the floor is due at 0.9 s)
+        var moving = Still(4);
+        Paint(moving, 200, 200, 48, 96, 30);
+        At(moving, 0.8);                                   // motion before the floor came due
+        for (int i = 5; i <= 9; i++) At(moving, i * 0.2);  // still again; the floor is due at 0.8 + 0.9 s
+        Assert.Equal([ScheduleTrigger.First, ScheduleTrigger.Motion, ScheduleTrigger.Floor], detected);
+        // Asked: 1 (the first, 0.2 s at 5/s) + 1 (the motion's) + 0.8 s at the floor (1/s) until the floor's
+        // decision. The 0.6 s of floor time before the motion is the motion detection's to serve: counting
+        // it too (3.4) asked for a detection no schedule would run.
+        Assert.Equal(1 + 1 + 0.8, s.Asked, 6);
+    }
+
+    [Fact]
     public void WalkingAlongTheLineIsNotCrossingIt()
     {
         using var s = new DetectionScheduler(Options, 5, [Line]);

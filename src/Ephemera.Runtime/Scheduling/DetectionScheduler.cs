@@ -51,6 +51,7 @@ public sealed class DetectionScheduler : IDisposable
     private double _lastDecisionSeconds = double.NaN;
     private bool _lastWasFull = true;
     private double _asked;
+    private double _stillAskedSinceDetected; // asked at the floor rate since the last detection
 
     /// <summary>A tracked box is grown by this share of its size on each side before its cells leave the motion measure (limbs, shadow, the prediction's drift).</summary>
     public const float TrackedBoxGrowth = 0.25f;
@@ -137,7 +138,9 @@ public sealed class DetectionScheduler : IDisposable
     /// <summary>
     /// Detections the schedule asked for so far: detect_fps over the time it spent at full rate,
     /// detect_fps ÷ the floor's slots (<see cref="FloorSlots"/>, or <see cref="EmptyFloorSlots"/> with no track) over the time it spent still. Time-based, so a camera whose
-    /// detector falls behind still owes what its schedule asked.
+    /// detector falls behind still owes what its schedule asked. A trigger that comes before the floor
+    /// was due runs the floor's detection too: the still time since the last detection is then not
+    /// counted again (up to one detection).
     /// </summary>
     public double Asked => _asked;
     /// <summary>True when the last decision asked for full rate (any trigger but the floor); false while the camera is still.</summary>
@@ -178,9 +181,17 @@ public sealed class DetectionScheduler : IDisposable
         _decisions[(int)trigger]++;
         // What was asked since the last decision, at the rate the last decision set.
         if (!double.IsNaN(_lastDecisionSeconds) && nowSeconds > _lastDecisionSeconds)
-            _asked += (nowSeconds - _lastDecisionSeconds) * _lastRate;
+        {
+            double asked = (nowSeconds - _lastDecisionSeconds) * _lastRate;
+            _asked += asked;
+            if (!_lastWasFull) _stillAskedSinceDetected += asked;
+        }
         _lastDecisionSeconds = nowSeconds;
         _lastWasFull = trigger is not (ScheduleTrigger.None or ScheduleTrigger.Floor);
+        // A trigger before the floor came due: this detection is also the floor's, which the still
+        // time since the last detection was paying for (up to one). Counting both charged a camera
+        // up to one detection per still stretch cut short, which it could never get.
+        if (_lastWasFull) { _asked -= Math.Min(1, _stillAskedSinceDetected); _stillAskedSinceDetected = 0; }
         _lastRate = _lastWasFull ? _detectFps : _detectFps / CurrentFloorSlots;
         return trigger;
     }
@@ -190,6 +201,7 @@ public sealed class DetectionScheduler : IDisposable
     {
         _motion.SetReference();
         _lastDetectedSeconds = _lastDecisionSeconds;
+        _stillAskedSinceDetected = 0;
     }
 
     /// <summary>A due detection that was decided on one frame and refused by a busy detector is retried on this one: measure it, so the reference is the frame detected.</summary>
