@@ -51,6 +51,7 @@ public sealed class CameraWorker : IDisposable
     private Thread? _thread;
     private volatile bool _stop;
     private long _pendingCaptureTicks;
+    private bool _pendingAtFullRate = true;                          // the detection in flight was asked at full rate (by need), or the schedule is full
     private bool _warnedShortLoop;
     private bool _refusedSlot; // the due detection was already refused once (counted as skipped)
     private readonly ILogger _log;
@@ -76,6 +77,15 @@ public sealed class CameraWorker : IDisposable
     public volatile CameraState State;
     public string? Error { get; private set; }
     public LatencyHistogram Latency { get; } = new();
+    /// <summary>
+    /// <see cref="Latency"/> split by what the camera asked (by need): detections asked at full rate, and
+    /// floor detections of a still camera. A floor result is not wanted before the next floor detection
+    /// (2–4 s away), and the batcher serves full-rate frames first, so a benchmark judges each against
+    /// its own interval. With the full schedule every detection is a full-rate one.
+    /// </summary>
+    public LatencyHistogram FullRateLatency { get; } = new();
+    /// <inheritdoc cref="FullRateLatency"/>
+    public LatencyHistogram FloorLatency { get; } = new();
     public double SourceFrameRate { get; private set; }
 
     public long FramesDecoded => Interlocked.Read(ref _framesDecoded);
@@ -447,7 +457,11 @@ public sealed class CameraWorker : IDisposable
                         // waited time × priority first, so weighting by the slack serves them by deadline.
                         // Set even when the previous frame is still in flight: the batcher reads it when it
                         // picks, so a floor frame waiting there moves up once its camera asks for full rate.
-                        if (_scheduler != null) _request!.Priority = _basePriority * (_scheduler.AskingFullRate ? _scheduler.FloorSlots : 1);
+                        if (_scheduler != null)
+                        {
+                            _request!.Priority = _basePriority * (_scheduler.AskingFullRate ? _scheduler.FloorSlots : 1);
+                            _pendingAtFullRate |= _scheduler.AskingFullRate; // a floor frame still in flight is now wanted at full rate
+                        }
                         SubmitStatus s;
                         long p0 = Stopwatch.GetTimestamp();
                         try
@@ -465,6 +479,7 @@ public sealed class CameraWorker : IDisposable
                             // would reach the tracker as this frame's, with this frame's shorter latency).
                             _request.Tag = frame.Index;
                             _pendingCaptureTicks = Math.Min(due, now);
+                            _pendingAtFullRate = _scheduler is null || _scheduler.AskingFullRate;
                             _stages.Add(Stage.Preprocess, Stopwatch.GetTimestamp() - p0);
                             _stages.AddCpu(Stage.Preprocess, ThreadCpuClock.NowNs() - cpuDecoded);
                             // Held (a second reference) only for a camera with pixel stages and a free slot.
@@ -544,6 +559,7 @@ public sealed class CameraWorker : IDisposable
             if (_request!.Status == DetectionStatus.Pending || _resultReady.IsSet) { _resultReady.Wait(TimeSpan.FromMilliseconds(2)); continue; }
             _request.Tag = frame.Index;
             _pendingCaptureTicks = Math.Min(due, now);
+            _pendingAtFullRate = true;
             SubmitStatus s;
             long p0 = Stopwatch.GetTimestamp();
             try { s = _batcher!.Submit(frame.View, _request); }
@@ -652,7 +668,12 @@ public sealed class CameraWorker : IDisposable
         }
         if (held != null) _pixelStages!.Hand(held, _request.Output, _request.Tag);
         Interlocked.Increment(ref _detectionsDone);
-        if (live) Latency.Record((Stopwatch.GetTimestamp() - _pendingCaptureTicks) * 1000.0 / Stopwatch.Frequency);
+        if (live)
+        {
+            double ms = (Stopwatch.GetTimestamp() - _pendingCaptureTicks) * 1000.0 / Stopwatch.Frequency;
+            Latency.Record(ms);
+            (_pendingAtFullRate ? FullRateLatency : FloorLatency).Record(ms);
+        }
     }
 
     /// <summary>

@@ -125,6 +125,28 @@ public sealed class BenchVerbTests : IDisposable
     }
 
     /// <summary>
+    /// By need, a still camera's floor detections are judged against the floor's interval, not the full
+    /// rate's: the JSON reports their p99 apart (<c>latency_ms.floor_p99</c>), and the full-rate p99 covers
+    /// only the detections asked at full rate. The empty first seconds of the idle-heavy clip run floor detections.
+    /// </summary>
+    [Fact]
+    public void ByNeedReportsTheFloorDetectionsLatencyApart()
+    {
+        var json = _dir.File("floor.json");
+        var r = ChildProcess.Cli("bench", "--source", TestPaths.Video("one-by-one-person-detection.mp4"), "--streams", "2", "--seconds", "8",
+            "--schedule", "by_need", "--phases", "1", "--no-reference", "--ceiling-seconds", "0.5", "--calibration-seconds", "0.3", "--rule", "detect=0.5,p99=3000", "--json", json);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var root = doc.RootElement;
+        Assert.True(root.GetProperty("detections_not_needed").GetInt64() > 0, "no detection skipped: the clip's start was not still");
+        var latency = root.GetProperty("latency_ms");
+        Assert.Equal(JsonValueKind.Number, latency.GetProperty("floor_p99").ValueKind);
+        Assert.True(latency.GetProperty("floor_p99").GetDouble() > 0);
+        Assert.True(latency.GetProperty("p99").GetDouble() > 0);
+        Assert.Contains("floor detections against floor intervals", root.GetProperty("rule_text").GetString());
+    }
+
+    /// <summary>
     /// The count rule judges the cameras' sum against the full-rate range over detection offsets, with
     /// 2 % (at least one crossing) of slack: a busy clip's +2 that full rate itself gives at another
     /// offset passes, the same +2 against a clip whose offsets all agree does not.
