@@ -187,6 +187,9 @@ public sealed class CameraWorker : IDisposable
         _thread.Start();
     }
 
+    /// <summary>Asks the decode thread to stop without waiting (<see cref="Stop"/> waits).</summary>
+    public void RequestStop() => _stop = true;
+
     /// <summary>Asks the decode thread to stop and waits for it (and for its in-flight detection).</summary>
     public void Stop(TimeSpan timeout)
     {

@@ -442,8 +442,12 @@ public sealed class EngineHost : IDisposable
         _supervisor?.Join();
         lock (_sync)
         {
-            foreach (var c in _cameras) c.Stop(TimeSpan.FromSeconds(10));
+            // Every camera is told at once, then waited for: stopped one by one, the last of dozens ran
+            // on for a second after the first had stopped (a bench's first cameras then looked short of
+            // detections over the run's time), and shutdown took the sum of their waits.
+            foreach (var c in _cameras) c.RequestStop();
             _watch.Stop();
+            foreach (var c in _cameras) c.Stop(TimeSpan.FromSeconds(10));
             // Pixel lifetimes are read before the detector goes: its batch tensors live as long as the
             // detector (they are wiped after every inference), and their final free is not a pixel lifetime.
             var lifetimes = PixelLedger.Snapshot();
