@@ -316,13 +316,11 @@ public static class BenchRunner
     private static LineConfig MiddleLine(int width, int height) => new("middle", width / 2f, 0, width / 2f, height);
 
     /// <summary>Where each phase starts, seconds into the clip: p × length ÷ P (the source seeks to the keyframe at or before it).</summary>
-    public static double[] PhaseStarts(BenchOptions o)
+    private static double[] PhaseStarts(BenchOptions o, double fps, long expectedFrames)
     {
         int phases = o.PhaseCount;
         if (phases == 1 || o.Source.Contains("://")) return [0];
-        using var probe = VideoSource.Open(o.Source);
-        double fps = probe.FrameRate > 0 ? probe.FrameRate : 25;
-        double length = probe.ExpectedFrames / fps;
+        double length = expectedFrames / fps;
         if (!(length > 0)) throw new EphemeraException($"{o.Source}: --phases {phases} needs a clip of known length (the container announces none)");
         return [.. Enumerable.Range(0, phases).Select(p => Math.Round(p * length / phases, 3))];
     }
@@ -331,10 +329,8 @@ public static class BenchRunner
     /// The full-rate references of one phase at each detection offset (0 first): frames k, k + n,
     /// k + 2n … detected for k in 0..n−1, n = source fps ÷ detect fps (at most <see cref="MaxOffsets"/>, evenly spread).
     /// </summary>
-    public static IReadOnlyList<ReferenceCounts> FullRateReferenceRange(BenchOptions o, CeilingFigures ceiling, double startSeconds = 0)
+    private static IReadOnlyList<ReferenceCounts> FullRateReferenceRange(BenchOptions o, CeilingFigures ceiling, double fps, double startSeconds)
     {
-        double fps;
-        using (var probe = VideoSource.Open(o.Source)) fps = probe.FrameRate > 0 ? probe.FrameRate : 25;
         int every = DetectEvery(fps, o.DetectFps), count = Math.Min(every, MaxOffsets);
         return [.. Enumerable.Range(0, count).Select(k => FullRateReference(o, ceiling, startSeconds, k * every / count))];
     }
@@ -395,12 +391,13 @@ public static class BenchRunner
         rule ??= new SustainedRule();
         o.Validate();
         // Before this trial's engine starts: the reference pass must not share the machine with it.
-        var starts = PhaseStarts(o);
-        // One reference per phase a camera plays (fewer cameras than phases use only the first ones).
-        var reference = o.CompareWithFullRate ? starts.Take(Math.Min(starts.Length, o.Streams)).Select(start => FullRateReferenceRange(o, ceiling, start)).ToList() : null;
         double sourceFps;
         int width, height;
-        using (var probe = VideoSource.Open(o.Source)) { sourceFps = probe.FrameRate > 0 ? probe.FrameRate : 25; width = probe.Width; height = probe.Height; }
+        long expectedFrames;
+        using (var probe = VideoSource.Open(o.Source)) { sourceFps = probe.FrameRate > 0 ? probe.FrameRate : 25; width = probe.Width; height = probe.Height; expectedFrames = probe.ExpectedFrames; }
+        var starts = PhaseStarts(o, sourceFps, expectedFrames);
+        // One reference per phase a camera plays (fewer cameras than phases use only the first ones).
+        var reference = o.CompareWithFullRate ? starts.Take(Math.Min(starts.Length, o.Streams)).Select(start => FullRateReferenceRange(o, ceiling, sourceFps, start)).ToList() : null;
         Directory.CreateDirectory(Path.GetDirectoryName(o.StorePath)!);
         foreach (var f in new[] { o.StorePath, o.StorePath + "-wal", o.StorePath + "-shm" }) File.Delete(f);
 

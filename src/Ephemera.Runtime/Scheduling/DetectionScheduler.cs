@@ -314,9 +314,10 @@ public sealed class DetectionScheduler : IDisposable
     {
         if (_guardUnsure) return true;
         for (int i = 0; i < _guardedCount; i++)
-            if (_guarded[i].Near && now - _guarded[i].MovedAt < MovingHoldSeconds) return true;
-        for (int i = 0; i < _guardedCount; i++)
-            if (_guarded[i].Near && _motion.ChangedIn(_guarded[i].Box, TrackedBoxGrowth) > BoxMotionShare) return true;
+        {
+            ref readonly var g = ref _guarded[i];
+            if (g.Near && (now - g.MovedAt < MovingHoldSeconds || _motion.ChangedIn(g.Box, TrackedBoxGrowth) > BoxMotionShare)) return true;
+        }
         return false;
     }
 
