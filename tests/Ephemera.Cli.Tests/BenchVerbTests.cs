@@ -95,17 +95,27 @@ public sealed class BenchVerbTests : IDisposable
     }
 
     /// <summary>--phases 2: the second camera starts half a clip in (at the keyframe before it), and each
-    /// camera's line counts are compared with the full-rate reference of its own phase.</summary>
+    /// camera's line counts are compared with the full-rate reference of its own phase, at the one
+    /// precision <c>--precision auto</c> chose before the trials.</summary>
     [Fact]
     public void PhasedCamerasAreComparedWithTheirPhasesReference()
     {
         var json = _dir.File("phases.json");
         var r = ChildProcess.Cli("bench", "--source", TestPaths.Video("vtest.avi"), "--streams", "2", "--seconds", "3", "--phases", "2",
-            "--ceiling-seconds", "0.5", "--calibration-seconds", "0.3", "--rule", "detect=0.5,p99=2000", "--json", json);
+            "--ceiling-seconds", "0.5", "--calibration-seconds", "0.3", "--rule", "detect=0.5,p99=2000", "--precision", "auto", "--json", json);
         Assert.True(r.ExitCode == 0, r.StdErr);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         var root = doc.RootElement;
         Assert.Equal(2, root.GetProperty("phases").GetInt32());
+        // Auto is measured once, before the references: the trial's engine runs what it chose as asked
+        // for, so its counts are never compared with references replayed at the other precision.
+        var precision = root.GetProperty("precision");
+        Assert.Equal("auto", precision.GetProperty("asked").GetString());
+        Assert.Equal(JsonValueKind.Number, precision.GetProperty("int8_ms_per_image").ValueKind);
+        string ran = precision.GetProperty("ran").GetString()!;
+        Assert.Contains($"precision: {ran} for every trial and reference", r.StdErr);
+        Assert.Contains($"detector precision {ran}: {ran} asked for", r.StdErr);
+        Assert.DoesNotContain("x fp32 (", r.StdErr.Split('\n').Where(l => l.Contains("detector precision")).Aggregate("", (a, l) => a + l));
         var counts = root.GetProperty("count_difference");
         var phases = counts.GetProperty("phase_reference_crossings");
         Assert.Equal(2, phases.GetArrayLength());

@@ -125,6 +125,9 @@ public sealed class BenchVerb : IVerb
         if (soakSeconds < 0 || double.IsNaN(soakSeconds)) throw new UsageException($"--soak must be a positive number of seconds, got {soakSeconds}");
         var progress = new BenchProgress(err);
         err.MarkupLine($"[bold]rule[/]: {Markup.Escape(rule.ToString())}");
+        (options, var precision) = BenchRunner.ResolvePrecision(options);
+        if (precision != null)
+            err.MarkupLine($"[bold]precision[/]: {precision.Chosen.ToString().ToLowerInvariant()} for every trial and reference ({Markup.Escape(precision.Reason)})");
 
         err.MarkupLine($"[bold]ceilings[/]: measuring decode of {Markup.Escape(Path.GetFileName(options.Source))} and bare ONNX Runtime ({options.Model}, {options.Provider})…");
         var ceiling = BenchRunner.MeasureCeilings(options);
@@ -184,6 +187,8 @@ public sealed class BenchVerb : IVerb
         json["spread"] = Spread(best.Trials);
         json["drift"] = Drift(calibrations);
         json["rule_text"] = rule.ToString();
+        // The trials ran the resolved precision as asked for; the JSON keeps why auto chose it.
+        if (precision != null) json["precision"] = JsonSerializer.SerializeToNode(PrecisionFigures.From(precision));
         json["probes"] = new JsonArray(probes.Select(p => (JsonNode)new JsonObject
         {
             ["streams"] = p.Streams, ["sustained"] = p.Sustained, ["sustained_trials"] = p.SustainedTrials, ["trials"] = p.Trials.Count,
