@@ -175,6 +175,30 @@ public sealed class BenchVerbTests : IDisposable
         Assert.Equal(3 * high, d.RangeHigh);
     }
 
+    /// <summary>
+    /// Cameras are dealt the clip's start points in a spread order: every P points once, point 0 first,
+    /// and any first N cameras spread over the whole clip (no gap between their starts over twice the
+    /// even spacing), where dealing them in clip order put 20 cameras of 64 phases in the first third.
+    /// </summary>
+    [Theory]
+    [InlineData(64)]
+    [InlineData(8)]
+    [InlineData(7)]
+    [InlineData(2)]
+    [InlineData(1)]
+    public void PhasesAreDealtSpreadOverTheClip(int phases)
+    {
+        var order = Enumerable.Range(0, phases).Select(j => Bench.BenchRunner.PhaseOrder(j, phases)).ToList();
+        Assert.Equal(Enumerable.Range(0, phases), order.Order());
+        Assert.Equal(0, order[0]);
+        for (int n = 2; n <= phases; n++)
+        {
+            var starts = order.Take(n).Order().Append(phases).ToList();
+            int widest = starts.Zip(starts.Skip(1), (a, b) => b - a).Max();
+            Assert.True(widest <= Math.Ceiling(2.0 * phases / n) + 1, $"{n} of {phases}: widest gap {widest} in [{string.Join(", ", order.Take(n))}]");
+        }
+    }
+
     [Theory]
     [InlineData("--phases", "-1", "--phases must be")]
     public void ABadPhaseCountIsAUsageError(string option, string value, string message)

@@ -39,13 +39,20 @@ public sealed record BenchOptions
     /// <summary>Run (or take from the cache) a full-rate replay of the same frames and compare each camera's line counts with it.</summary>
     public bool CompareWithFullRate { get; init; } = true;
     /// <summary>
-    /// Start points in the clip (0 = auto: 8 by need, 1 at full rate): camera i starts at the keyframe at
-    /// or before (i mod P) × clip length ÷ P, so the cameras do not all see the clip's busy stretch at
-    /// once, as real cameras do not. 1 = every camera from the first frame, in lockstep (the worst case).
+    /// Start points in the clip (0 = auto: <see cref="AutoPhasesByNeed"/> by need, 1 at full rate): the
+    /// P points k × clip length ÷ P (at the keyframe at or before each), dealt to cameras in a spread
+    /// order (<see cref="PhaseOrder"/>), so the cameras do not all see the clip's busy stretch at once,
+    /// as real cameras do not. 1 = every camera from the first frame, in lockstep (the worst case).
     /// </summary>
     public int Phases { get; init; }
+    /// <summary>
+    /// By need, up to this many cameras each start at their own point of the clip: independent as real
+    /// cameras are (idle-heavy's 139 s with a keyframe every 2 s gives 64 distinct starts). With 8 phases,
+    /// a ninth of 70 cameras saw each visitor at the same instant, a burst no real site has.
+    /// </summary>
+    public const int AutoPhasesByNeed = 64;
     /// <summary>The phases this run uses (<see cref="Phases"/>, or its auto value).</summary>
-    public int PhaseCount => Phases > 0 ? Phases : Schedule.Mode == ScheduleMode.ByNeed ? 8 : 1;
+    public int PhaseCount => Phases > 0 ? Phases : Schedule.Mode == ScheduleMode.ByNeed ? AutoPhasesByNeed : 1;
     /// <summary>Manifest the bench cameras run under (covers bench-*).</summary>
     public string Manifest { get; init; } = Path.Combine(RepoPaths.Root, "configs", "manifests", "case3-outdoor-counts.yaml");
 
@@ -336,14 +343,29 @@ public static class BenchRunner
     /// <summary>The bench camera's counting line: down the middle of the picture.</summary>
     private static LineConfig MiddleLine(int width, int height) => new("middle", width / 2f, 0, width / 2f, height);
 
-    /// <summary>Where each phase starts, seconds into the clip: p × length ÷ P (the source seeks to the keyframe at or before it).</summary>
+    /// <summary>
+    /// Where camera slot j (camera i plays slot i mod P) starts, seconds into the clip: point
+    /// <see cref="PhaseOrder"/>(j) × length ÷ P (the source seeks to the keyframe at or before it).
+    /// </summary>
     private static double[] PhaseStarts(BenchOptions o, double fps, long expectedFrames)
     {
         int phases = o.PhaseCount;
         if (phases == 1 || o.Source.Contains("://")) return [0];
         double length = expectedFrames / fps;
         if (!(length > 0)) throw new EphemeraException($"{o.Source}: --phases {phases} needs a clip of known length (the container announces none)");
-        return [.. Enumerable.Range(0, phases).Select(p => Math.Round(p * length / phases, 3))];
+        return [.. Enumerable.Range(0, phases).Select(j => Math.Round(PhaseOrder(j, phases) * length / phases, 3))];
+    }
+
+    /// <summary>
+    /// The clip point slot j plays: j × s mod P, s the stride nearest 0.618 × P that is coprime with P.
+    /// A permutation of 0..P−1 whose every prefix is spread over the whole clip, so 20 cameras of 64
+    /// phases sample all of it rather than its first third. Slot 0 plays point 0.
+    /// </summary>
+    public static int PhaseOrder(int slot, int phases)
+    {
+        int stride = Math.Max(1, (int)Math.Round(phases * 0.618));
+        while (System.Numerics.BigInteger.GreatestCommonDivisor(stride, phases) != 1) stride++;
+        return (int)((long)slot * stride % phases);
     }
 
     /// <summary>

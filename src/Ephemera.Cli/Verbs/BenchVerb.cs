@@ -45,9 +45,10 @@ public sealed class BenchVerb : IVerb
         camera is then judged on the detections its own schedule asked for. Every trial's line counts
         are compared with a full-rate replay of the same frames (every due frame detected, unpaced;
         run once and cached in var/bench/reference/): count_difference; --no-reference skips it.
-        --phases P starts camera i at the keyframe at or before (i mod P) × clip length ÷ P, so the
-        cameras do not play the clip in lockstep (default 8 with --schedule by_need, else 1; 1 = every
-        camera from the first frame); each camera's counts are compared with its phase's reference.
+        --phases P spreads the cameras over P start points of the clip (k × clip length ÷ P, at the
+        keyframe at or before it, dealt in an order that spreads any first N over the whole clip), so
+        they do not play it in lockstep (default 64 with --schedule by_need, else 1; 1 = every camera
+        from the first frame); each camera's counts are compared with its phase's reference.
         --report DIR also writes DIR/bench.json and DIR/report.html, a self-contained page (inline
         SVG charts, no external resources) with every trial, the CPU per stage, the ceilings, memory
         and the machine; --report-from JSON draws that page from a saved bench JSON without running.
