@@ -157,6 +157,30 @@ public sealed class BenchVerbTests : IDisposable
     }
 
     /// <summary>
+    /// The soak samples RSS every 10 s and splits each sample into the managed heap, the native pixel
+    /// pools and the rest, so a drift says where memory grows.
+    /// </summary>
+    [Fact]
+    public void TheSoakSplitsEachRssSample()
+    {
+        var json = _dir.File("soak.json");
+        var r = ChildProcess.Cli("bench", "--source", TestPaths.Video("vtest.avi"), "--streams", "1", "--seconds", "2", "--soak", "12", "--no-reference",
+            "--ceiling-seconds", "0.5", "--calibration-seconds", "0.3", "--rule", "detect=0.5,p99=3000", "--json", json);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var samples = doc.RootElement.GetProperty("soak").GetProperty("rss");
+        Assert.True(samples.GetArrayLength() >= 2, samples.ToString());
+        foreach (var s in samples.EnumerateArray())
+        {
+            double rss = s.GetProperty("rss_mb").GetDouble(), managed = s.GetProperty("managed_heap_mb").GetDouble(),
+                pools = s.GetProperty("pixel_pools_mb").GetDouble(), other = s.GetProperty("other_mb").GetDouble();
+            Assert.True(managed > 0 && pools > 0 && other > 0, s.ToString()); // a camera runs: its decoder's pool is reserved
+            Assert.Equal(rss, managed + pools + other, 1);
+        }
+        Assert.Contains("pixel pools", r.StdErr);
+    }
+
+    /// <summary>
     /// The count rule judges the cameras' sum against the full-rate range over detection offsets, with
     /// 2 % (at least one crossing) of slack: a busy clip's +2 that full rate itself gives at another
     /// offset passes, the same +2 against a clip whose offsets all agree does not.

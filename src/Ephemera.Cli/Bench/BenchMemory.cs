@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Ephemera.Decode;
 using Ephemera.Runtime;
 
 namespace Ephemera.Cli.Bench;
@@ -89,10 +90,15 @@ public static class BenchMemory
         };
     }
 
-    /// <summary>Runs <paramref name="streams"/> for <paramref name="seconds"/>, sampling RSS every 10 s; returns the <c>soak</c> object.</summary>
+    /// <summary>
+    /// Runs <paramref name="streams"/> for <paramref name="seconds"/>, sampling RSS every 10 s; returns the
+    /// <c>soak</c> object. Each sample splits RSS into the managed heap, the native pixel pools (the
+    /// ledger's reserved bytes) and the rest (ONNX Runtime, FFmpeg, the C heap, code), so a drift says
+    /// where it grows.
+    /// </summary>
     public static JsonObject Soak(BenchOptions o, int streams, double seconds, CeilingFigures ceiling, SustainedRule rule, Action<string> say)
     {
-        var samples = new List<(double T, double Mb)>();
+        var samples = new List<(double T, double Mb, double ManagedMb, double PoolsMb)>();
         double next = 0;
         var r = BenchRunner.Run(o with { Streams = streams, Seconds = seconds }, ceiling, rule: rule, onTick: host =>
         {
@@ -100,8 +106,9 @@ public static class BenchMemory
             if (t < next) return;
             next = t + 10;
             double mb = ProcessStats.RssMb();
-            samples.Add((Math.Round(t, 1), Math.Round(mb, 1)));
-            say($"  soak {t:0}/{seconds:0} s: RSS {mb:0.0} MB");
+            double managed = GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, pools = PixelLedger.BytesReserved / 1048576.0;
+            samples.Add((Math.Round(t, 1), Math.Round(mb, 1), Math.Round(managed, 1), Math.Round(pools, 1)));
+            say($"  soak {t:0}/{seconds:0} s: RSS {mb:0.0} MB (managed heap {managed:0.0}, pixel pools {pools:0.0}, other {mb - managed - pools:0.0})");
         });
         double settle = Math.Min(60, seconds / 4);
         var baseline = samples.FirstOrDefault(s => s.T >= settle);
@@ -112,7 +119,11 @@ public static class BenchMemory
             ["seconds"] = seconds,
             ["sustained"] = r.Sustained,
             ["why_not_sustained"] = r.WhyNotSustained,
-            ["rss"] = new JsonArray(samples.Select(s => (JsonNode)new JsonObject { ["seconds"] = s.T, ["rss_mb"] = s.Mb }).ToArray()),
+            ["rss"] = new JsonArray(samples.Select(s => (JsonNode)new JsonObject
+            {
+                ["seconds"] = s.T, ["rss_mb"] = s.Mb, ["managed_heap_mb"] = s.ManagedMb, ["pixel_pools_mb"] = s.PoolsMb,
+                ["other_mb"] = Math.Round(s.Mb - s.ManagedMb - s.PoolsMb, 1),
+            }).ToArray()),
             ["rss_baseline_mb"] = baseline.Mb,
             ["rss_last_mb"] = samples.Count > 0 ? samples[^1].Mb : 0,
             ["rss_drift"] = drift,
