@@ -223,6 +223,14 @@ public sealed class EngineHost : IDisposable
             _detector.Model.Name, _detector.InputWidth, _detector.InputHeight, _batcher.Workers, _detector.Options.Inference.EffectiveIntraOpThreads, banks);
     }
 
+    /// <summary>
+    /// The decode a camera under <paramref name="manifest"/> gets: skipped deblocking only where nothing but
+    /// the detector sees the picture (<c>engine.decode: fast</c>); a camera whose output is an image
+    /// (case 4) keeps the bit-exact decode, so what it releases has no blocking artefacts.
+    /// </summary>
+    public static SourceOptions DecodeFor(EngineOptions e, CameraManifest manifest, SourceOptions options) =>
+        e.Decode == DecodeQuality.Fast && !manifest.Declares(DataClass.AnonymisedImage) ? options.Cheaper() : options;
+
     private CameraWorker AddWorker(Validated v, double phase, bool start, long resumeFrame = 0)
     {
         var (cam, manifest, binding, stages) = (v.Cam, v.Manifest, v.Binding, v.Stages);
@@ -231,9 +239,7 @@ public sealed class EngineHost : IDisposable
         int cameras = Math.Max(_config.Cameras.Count, _cameras.Length + 1);
         int decoderThreads = _run.DecoderThreads >= 0 ? _run.DecoderThreads : (cameras >= Environment.ProcessorCount ? 1 : 0);
         var sourceOptions = SourceOptions.Default with { DecoderThreads = decoderThreads };
-        // Skipped deblocking only where nothing but the detector sees the picture: a camera whose output is
-        // an image (case 4) keeps the bit-exact decode, so what it releases has no blocking artefacts.
-        if (e.Decode == DecodeQuality.Fast && !manifest.Declares(DataClass.AnonymisedImage)) sourceOptions = sourceOptions.Cheaper();
+        sourceOptions = DecodeFor(e, manifest, sourceOptions);
         CameraWorker? worker = null;
         // The purpose's own pixel stages (case 4's anonymiser); what they release takes the one publishing path.
         stages = [.. stages, .. AnalyticsBinder.PixelStagesFor(binding, manifest, e, () => _run.Clock.Now, record => Release(worker!, record),

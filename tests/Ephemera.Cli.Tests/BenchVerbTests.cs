@@ -157,6 +157,26 @@ public sealed class BenchVerbTests : IDisposable
     }
 
     /// <summary>
+    /// The full-rate reference decodes as the trial's cameras do (<c>engine.decode: fast</c>: B-frames
+    /// not deblocked), so it differs from a trial in its schedule alone. On the idle-heavy clip's first
+    /// 15 s, int8 loses the visitor's crossing on the undeblocked frames of detection offset 0 and keeps
+    /// it at offset 1; a replay with deblocking gave [1, 1], and half the live cameras "lost" a crossing.
+    /// </summary>
+    [Fact]
+    public void TheReferenceDecodesAsTheTrialsCamerasDo()
+    {
+        var json = _dir.File("decode.json");
+        var r = ChildProcess.Cli("bench", "--source", TestPaths.Video("one-by-one-person-detection.mp4"), "--streams", "2", "--seconds", "15", "--precision", "int8",
+            "--ceiling-seconds", "0.5", "--calibration-seconds", "0.3", "--rule", "detect=0.5,p99=3000", "--json", json);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var counts = doc.RootElement.GetProperty("count_difference");
+        var range = counts.GetProperty("phase_reference_ranges")[0];
+        Assert.Equal([0, 1], new[] { range[0].GetInt32(), range[1].GetInt32() });
+        foreach (var c in counts.GetProperty("camera_crossings").EnumerateArray()) Assert.InRange(c.GetInt32(), 0, 1);
+    }
+
+    /// <summary>
     /// The soak samples RSS every 10 s and splits each sample into the managed heap, the native pixel
     /// pools and the rest, so a drift says where memory grows.
     /// </summary>

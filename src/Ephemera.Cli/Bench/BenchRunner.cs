@@ -396,7 +396,10 @@ public static class BenchRunner
             Model = o.Model, Precision = o.Precision, Inference = new InferenceOptions(o.Provider, o.IntraOpThreads, parallelRuns: 1),
             InputWidth = input.Width, InputHeight = input.Height, Decode = new Inference.Postprocess.DecodeOptions(e.ScoreThreshold),
         });
-        using var source = VideoSource.Open(o.Source, SourceOptions.Default with { Loop = true, Paced = false, StartSeconds = startSeconds });
+        // The trial's cameras' decode too (fast: B-frames not deblocked): the replay differs from a
+        // trial in its schedule and pacing only. With int8 the deblocking alone moved a crossing.
+        var manifest = Governance.ManifestLoader.Load(o.Manifest);
+        using var source = VideoSource.Open(o.Source, EngineHost.DecodeFor(e, manifest, SourceOptions.Default with { Loop = true, Paced = false, StartSeconds = startSeconds }));
         double fps = source.FrameRate > 0 ? source.FrameRate : 25;
         long frames = (long)Math.Round(o.Seconds * fps);
         int every = DetectEvery(fps, o.DetectFps);
@@ -527,7 +530,7 @@ public static class BenchRunner
     {
         var info = new FileInfo(o.Source);
         string key = string.Join('|', o.Source, info.Exists ? info.Length : 0, info.Exists ? info.LastWriteTimeUtc.Ticks : 0, o.Seconds, o.DetectFps, o.Model,
-            o.Provider, o.InputSize, o.InputFit, o.Precision) + (startSeconds > 0 ? $"|start={startSeconds:R}" : "") + (offset > 0 ? $"|offset={offset}" : "");
+            o.Provider, o.InputSize, o.InputFit, o.Precision, EngineOptionsFor(o).Decode) + (startSeconds > 0 ? $"|start={startSeconds:R}" : "") + (offset > 0 ? $"|offset={offset}" : "");
         return s_references.GetOrAdd(key, k =>
         {
             string file = Path.Combine(RepoPaths.Var, "bench", "reference", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(k)))[..16] + ".json");
