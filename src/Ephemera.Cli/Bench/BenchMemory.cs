@@ -92,7 +92,8 @@ public static class BenchMemory
 
     /// <summary>
     /// Runs <paramref name="streams"/> for <paramref name="seconds"/>, sampling RSS every 10 s; returns the
-    /// <c>soak</c> object. Each sample splits RSS into the managed heap, the native pixel pools (the
+    /// <c>soak</c> object. Each sample splits RSS into the managed heap (its committed memory: the live
+    /// heap after the last collection and what was allocated since), the native pixel pools (the
     /// ledger's reserved bytes) and the rest (ONNX Runtime, FFmpeg, the C heap, code), so a drift says
     /// where it grows.
     /// </summary>
@@ -106,7 +107,7 @@ public static class BenchMemory
             if (t < next) return;
             next = t + 10;
             double mb = ProcessStats.RssMb();
-            double managed = GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, pools = PixelLedger.BytesReserved / 1048576.0;
+            double managed = GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0, pools = PixelLedger.BytesReserved / 1048576.0;
             samples.Add((Math.Round(t, 1), Math.Round(mb, 1), Math.Round(managed, 1), Math.Round(pools, 1)));
             say($"  soak {t:0}/{seconds:0} s: RSS {mb:0.0} MB (managed heap {managed:0.0}, pixel pools {pools:0.0}, other {mb - managed - pools:0.0})");
         });
