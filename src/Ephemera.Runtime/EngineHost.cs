@@ -192,23 +192,26 @@ public sealed class EngineHost : IDisposable
     private CountCategories CountCategoriesOfDetector() =>
         _countCategories ??= Inference.Models.ModelCatalog.Load().Get(_config.Engine.Model).CountCategories ?? CountCategories.Coco;
 
+    /// <summary>The options of the detector an engine under <paramref name="e"/> opens at <paramref name="input"/> (see <see cref="ChooseDetectorInput"/>).</summary>
+    public static DetectorOptions DetectorOptionsFor(EngineOptions e, (int Width, int Height) input, Inference.Preprocess.IPreprocessKernels? kernels = null) => new()
+    {
+        Kernels = kernels,
+        Model = e.Model,
+        Inference = new InferenceOptions(e.Provider, e.IntraOpThreads, parallelRuns: e.ParallelRuns),
+        MaxBatch = e.MaxBatch,
+        InputWidth = input.Width, InputHeight = input.Height,
+        Decode = new Inference.Postprocess.DecodeOptions(e.ScoreThreshold),
+        ModelsDirectory = e.ModelsDirectory,
+        Precision = e.Precision,
+    };
+
     private void EnsureDetector(IEnumerable<CameraConfig> cameras, int expectedCameras)
     {
         if (_batcher != null) return;
         var e = _config.Engine;
         DetectorInput = ChooseDetectorInput(e, cameras);
         _kernels ??= Vulkan.KernelSelection.Select(e.Kernels, line => _log.LogInformation("{Kernels}", line));
-        _detector = ObjectDetector.Open(new DetectorOptions
-        {
-            Kernels = _kernels,
-            Model = e.Model,
-            Inference = new InferenceOptions(e.Provider, e.IntraOpThreads, parallelRuns: e.ParallelRuns),
-            MaxBatch = e.MaxBatch,
-            InputWidth = DetectorInput.Width, InputHeight = DetectorInput.Height,
-            Decode = new Inference.Postprocess.DecodeOptions(e.ScoreThreshold),
-            ModelsDirectory = e.ModelsDirectory,
-            Precision = e.Precision,
-        });
+        _detector = ObjectDetector.Open(DetectorOptionsFor(e, DetectorInput, _kernels));
         var p = _detector.Precision;
         _log.LogInformation("detector precision {Precision}: {Reason} (fp32 {Fp32Ms} ms, int8 {Int8Ms} ms per image at start; cpu flags: {Flags})",
             p.Chosen.ToString().ToLowerInvariant(), p.Reason, p.Fp32MsPerImage?.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) ?? "-",

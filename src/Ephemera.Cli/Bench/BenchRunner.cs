@@ -308,7 +308,7 @@ public static class BenchRunner
 
     /// <summary>
     /// Resolves <c>--precision auto</c> once, before the ceilings, the references and the trials, by
-    /// opening the detector the engine would open (its input, batch and threads) and letting it measure.
+    /// opening the detector the engine would open (<see cref="EngineHost.DetectorOptionsFor"/>) and letting it measure.
     /// Each trial's engine and each full-rate replay then run the one precision chosen here: measured
     /// apart, they could choose differently on a close call and compare int8 counts with fp32 ones.
     /// Returns the options unchanged (and no decision) for fp32 or int8.
@@ -318,12 +318,7 @@ public static class BenchRunner
         if (o.Precision != DetectorPrecision.Auto) return (o, null);
         var e = EngineOptionsFor(o);
         var input = EngineHost.ChooseDetectorInput(e, [CameraFor(o, 1, new LineConfig("probe", 0, 0, 1, 1))]);
-        using var detector = Inference.ObjectDetector.Open(new Inference.DetectorOptions
-        {
-            Model = o.Model, Precision = DetectorPrecision.Auto, MaxBatch = e.MaxBatch,
-            Inference = new InferenceOptions(o.Provider, o.IntraOpThreads, parallelRuns: o.ParallelRuns),
-            InputWidth = input.Width, InputHeight = input.Height,
-        });
+        using var detector = Inference.ObjectDetector.Open(EngineHost.DetectorOptionsFor(e, input));
         return (o with { Precision = detector.Precision.Chosen }, detector.Precision);
     }
 
